@@ -1,0 +1,10 @@
+//! Every side effect Arrakis performs, as Temporal activities, and the tenant-safe storage
+//! they share. Workflows orchestrate; only this crate touches the world.
+
+// The SDK macro adds an undocumented marker constant per activity.
+#[allow(missing_docs)]
+mod manifest;
+mod storage;
+
+pub use manifest::{ManifestActivities, SaveManifestRequest, manifest_checksum};
+pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, Store, StoreError, TenantTx};

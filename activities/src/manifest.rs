@@ -1,0 +1,101 @@
+//! Activities that store manifests: the write half of publishing a community's desired state.
+
+use crate::{CommunityId, Store, StoreError};
+use arrakis_schemas::{CommunityManifest, workflows::manifest_publish::PublishOutcome};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::{
+    ApplicationFailure,
+    activities::{ActivityContext, ActivityError},
+};
+
+/// SHA-256 (hex) of the manifest's canonical JSON: field order is fixed by the types and
+/// rules are a sorted map, so equal manifests always hash equal.
+pub fn manifest_checksum(manifest: &CommunityManifest) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Input of [`ManifestActivities::save_version`]: a manifest that already passed validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SaveManifestRequest {
+    /// The validated manifest.
+    pub manifest: CommunityManifest,
+    /// Who published it, for the audit row.
+    pub actor: String,
+    /// The publishing workflow, for the audit row.
+    pub workflow_id: String,
+}
+
+/// Manifest storage activities; they hold the shared [`Store`].
+#[derive(Debug)]
+pub struct ManifestActivities {
+    store: Store,
+}
+
+impl ManifestActivities {
+    /// Activities over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn retryable(e: StoreError) -> ActivityError {
+    match e {
+        StoreError::Corrupt { .. } => ActivityError::application(
+            ApplicationFailure::builder(e.to_string()).type_name("CorruptState".to_string()).non_retryable(true).build(),
+        ),
+        other => ActivityError::application(
+            ApplicationFailure::builder(other.to_string()).type_name("StorageUnavailable".to_string()).build(),
+        ),
+    }
+}
+
+#[activities]
+impl ManifestActivities {
+    /// Saves the manifest as the community's next version with an audit row, in one
+    /// transaction. Idempotent: when the newest version already has this checksum (a retry,
+    /// or a re-publish of the same content) it returns that version and writes nothing.
+    #[activity(name = "manifest.save_version")]
+    pub async fn save_version(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SaveManifestRequest,
+    ) -> Result<PublishOutcome, ActivityError> {
+        self.save(&request).await.map_err(retryable)
+    }
+}
+
+impl ManifestActivities {
+    async fn save(&self, request: &SaveManifestRequest) -> Result<PublishOutcome, StoreError> {
+        let community = {
+            let mut service = self.store.service().await?;
+            let id = service.ensure_community(&request.manifest).await?;
+            service.commit().await?;
+            id
+        };
+        let checksum = manifest_checksum(&request.manifest);
+        let mut tx = self.store.tenant(community).await?;
+        if let Some(latest) = tx.latest_manifest().await?
+            && latest.checksum == checksum
+        {
+            return Ok(outcome(community, latest.version, checksum, false));
+        }
+        let version = tx.insert_manifest(&request.manifest, &checksum, &request.actor).await?;
+        tx.audit(
+            &request.actor,
+            "manifest.saved",
+            serde_json::json!({ "version": version, "checksum": checksum }),
+            Some(&request.workflow_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(outcome(community, version, checksum, true))
+    }
+}
+
+fn outcome(community: CommunityId, version: i32, checksum: String, created: bool) -> PublishOutcome {
+    PublishOutcome { community_id: community.to_string(), version, checksum, created }
+}

@@ -1,0 +1,252 @@
+//! Tenant-safe Postgres. The pool is private: the only ways to run a query are a
+//! [`TenantTx`] (role `arrakis_app`, subject to row-level security, with `app.current_tenant`
+//! set for this transaction only) or a [`ServiceTx`] (role `arrakis_service`, for the few
+//! cross-tenant jobs). Forgetting the tenant is therefore impossible, not merely wrong.
+
+use arrakis_schemas::{CommunityManifest, GuildId};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
+use std::{fmt, time::Duration};
+use uuid::Uuid;
+
+/// A community's id: the tenant key of every tenant table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommunityId(pub Uuid);
+
+impl fmt::Display for CommunityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached; usually worth a retry.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The migrations could not be applied.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored document no longer parses (a bug or a manual edit).
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// The parse error.
+        detail: String,
+    },
+}
+
+/// The connection pool, reachable only through tenant or service transactions.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Connects to `DATABASE_URL` (lazily: the first query opens the first connection).
+    pub fn connect_lazy(database_url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(database_url)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations in `migrations/` (idempotent; sqlx takes an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Opens a transaction scoped to one community.
+    pub async fn tenant(&self, community: CommunityId) -> Result<TenantTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL ROLE arrakis_app").execute(&mut *tx).await?;
+        sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
+            .bind(community.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantTx { tx, community })
+    }
+
+    /// Opens a cross-tenant transaction for jobs that must see every community.
+    pub async fn service(&self) -> Result<ServiceTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL ROLE arrakis_service").execute(&mut *tx).await?;
+        Ok(ServiceTx { tx })
+    }
+}
+
+/// A transaction that sees one community's rows and can write only those.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    community: CommunityId,
+}
+
+/// A stored manifest version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestRecord {
+    /// 1, 2, …
+    pub version: i32,
+    /// SHA-256 hex of the canonical JSON.
+    pub checksum: String,
+    /// The manifest.
+    pub manifest: CommunityManifest,
+}
+
+impl TenantTx {
+    /// The tenant this transaction is scoped to.
+    pub fn community(&self) -> CommunityId {
+        self.community
+    }
+
+    /// The connection, for queries this module does not wrap; RLS still applies.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// The newest manifest version, if any.
+    pub async fn latest_manifest(&mut self) -> Result<Option<ManifestRecord>, StoreError> {
+        let row: Option<(i32, String, serde_json::Value)> = sqlx::query_as(
+            "SELECT version, checksum, document FROM manifests ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|(version, checksum, document)| {
+            let manifest = serde_json::from_value(document)
+                .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
+            Ok(ManifestRecord { version, checksum, manifest })
+        })
+        .transpose()
+    }
+
+    /// Stores `manifest` as the next version. The community row is locked for the
+    /// transaction, so two publishes never take the same number.
+    pub async fn insert_manifest(
+        &mut self,
+        manifest: &CommunityManifest,
+        checksum: &str,
+        created_by: &str,
+    ) -> Result<i32, StoreError> {
+        sqlx::query("SELECT 1 FROM communities WHERE community_id = $1 FOR UPDATE")
+            .bind(self.community.0)
+            .execute(&mut *self.tx)
+            .await?;
+        let document = serde_json::to_value(manifest)
+            .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
+        let (version,): (i32,) = sqlx::query_as(
+            "INSERT INTO manifests (community_id, version, document, checksum, created_by)
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM manifests
+             RETURNING version",
+        )
+        .bind(self.community.0)
+        .bind(document)
+        .bind(checksum)
+        .bind(created_by)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(version)
+    }
+
+    /// Appends an audit row.
+    pub async fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+        workflow_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_logs (community_id, actor, action, detail, workflow_id) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(self.community.0)
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .bind(workflow_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A community as the cross-tenant jobs see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommunityRecord {
+    /// Tenant id.
+    pub community_id: CommunityId,
+    /// Its guild.
+    pub guild_id: GuildId,
+    /// Display name.
+    pub name: String,
+}
+
+/// A transaction that bypasses row-level security, for cross-tenant jobs only.
+pub struct ServiceTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl ServiceTx {
+    /// The connection, for queries this module does not wrap.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// Resolves a guild to its community, creating the community the first time (idempotent:
+    /// a retry or a concurrent call returns the same id). Name and theme follow the manifest.
+    pub async fn ensure_community(&mut self, manifest: &CommunityManifest) -> Result<CommunityId, StoreError> {
+        let (id,): (Uuid,) = sqlx::query_as(
+            "INSERT INTO communities (community_id, guild_id, name, theme, mode)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, theme = EXCLUDED.theme, updated_at = now()
+             RETURNING community_id",
+        )
+        .bind(Uuid::new_v4())
+        .bind(manifest.guild_id.as_i64())
+        .bind(&manifest.name)
+        .bind(serde_json::to_value(manifest.theme).ok().and_then(|v| v.as_str().map(str::to_owned)))
+        .bind(manifest.mode.as_str())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(CommunityId(id))
+    }
+
+    /// The community of a guild, if it has one.
+    pub async fn community_by_guild(&mut self, guild_id: GuildId) -> Result<Option<CommunityRecord>, StoreError> {
+        let row: Option<(Uuid, i64, String)> =
+            sqlx::query_as("SELECT community_id, guild_id, name FROM communities WHERE guild_id = $1")
+                .bind(guild_id.as_i64())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|(id, guild, name)| {
+            let guild_id = GuildId::new(guild as u64)
+                .map_err(|detail| StoreError::Corrupt { what: "communities.guild_id", detail })?;
+            Ok(CommunityRecord { community_id: CommunityId(id), guild_id, name })
+        })
+        .transpose()
+    }
+}

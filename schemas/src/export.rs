@@ -1,0 +1,48 @@
+//! The JSON Schemas checked in under `schemas/json/`: generated from the types, so an admin
+//! writing `temporal` CLI input by hand (or an editor) can check it against the contract.
+
+use crate::{CommunityManifest, workflows::*};
+use schemars::{JsonSchema, Schema, generate::SchemaSettings};
+
+/// One schema file: its name under `schemas/json/` and its content.
+#[derive(Debug)]
+pub struct JsonSchemaFile {
+    /// File name, e.g. `community-manifest.json`.
+    pub file_name: &'static str,
+    /// The schema.
+    pub schema: Schema,
+}
+
+fn file<T: JsonSchema>(file_name: &'static str) -> JsonSchemaFile {
+    JsonSchemaFile { file_name, schema: SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>() }
+}
+
+/// Every exported schema, in a fixed order.
+pub fn all_schemas() -> Vec<JsonSchemaFile> {
+    vec![
+        file::<CommunityManifest>("community-manifest.json"),
+        file::<manifest_publish::PublishInput>("manifest-publish.input.json"),
+        file::<manifest_publish::PublishStatus>("manifest-publish.status.json"),
+        file::<manifest_publish::PublishOutcome>("manifest-publish.output.json"),
+        file::<wizard::WizardInput>("wizard.input.json"),
+        file::<wizard::StepAnswer>("wizard.submit-step.json"),
+        file::<wizard::WizardStep>("wizard.go-back.json"),
+        file::<wizard::WizardStatus>("wizard.status.json"),
+        file::<synthesis::SynthesisInput>("synthesis.input.json"),
+        file::<synthesis::SynthesisStatus>("synthesis.status.json"),
+        file::<reconcile::ReconcileInput>("reconcile.input.json"),
+        file::<reconcile::ReconcileReport>("reconcile.output.json"),
+        file::<shadow_sync::ShadowSyncInput>("shadow-sync.input.json"),
+        file::<shadow_sync::ShadowSyncStatus>("shadow-sync.status.json"),
+        file::<migration::MigrationInput>("migration.input.json"),
+        file::<migration::RollbackRequest>("migration.rollback.json"),
+        file::<migration::MigrationStatus>("migration.status.json"),
+    ]
+}
+
+/// Renders a schema the way it is checked in (pretty, trailing newline).
+pub fn render(schema: &Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

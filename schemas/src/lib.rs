@@ -1,0 +1,21 @@
+//! The typed contracts every Arrakis crate shares: the community manifest and the inputs,
+//! outputs, updates, signals and queries of each workflow, with validation that names the
+//! failing field, and the JSON Schemas an admin uses to write `temporal` CLI input by hand.
+//!
+//! Everything here is pure data and pure functions, so workflow code may call it freely.
+
+mod address;
+mod export;
+mod ids;
+mod manifest;
+mod validation;
+pub mod workflows;
+
+pub use address::{checksum_address, validate_checksum_address};
+pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
+pub use ids::{GuildId, Snowflake, UserId};
+pub use manifest::{
+    Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy,
+    CommunityManifest, Condition, Limits, Mode, RoleGrant, RoleSpec, Theme,
+};
+pub use validation::{Lenient, ValidationError, ValidationErrors};

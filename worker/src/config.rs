@@ -1,0 +1,167 @@
+//! Typed settings from the environment, validated at startup; the names are the architecture's.
+
+use std::{fmt, net::SocketAddr};
+use url::Url;
+
+/// A value that never prints (database URLs carry passwords).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Everything the worker needs from its environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `TEMPORAL_ADDRESS`: the frontend, as a URL (`host:port` is accepted too).
+    pub temporal_address: Url,
+    /// `TEMPORAL_NAMESPACE`.
+    pub namespace: String,
+    /// `ARRAKIS_TASK_QUEUE`.
+    pub task_queue: String,
+    /// `DATABASE_URL`.
+    pub database_url: Secret,
+    /// `ARRAKIS_HTTP_ADDR`: where `/healthz` and `/metrics` are served.
+    pub http_addr: SocketAddr,
+    /// `ARRAKIS_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `ARRAKIS_MIGRATE`: apply database migrations at startup (`true` or `false`).
+    pub migrate: bool,
+}
+
+/// A setting that is missing or malformed, named with what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {rule}")]
+pub struct SettingsError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What it must be.
+    pub rule: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &'static str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string());
+        let err = |variable: &'static str, rule: String| SettingsError { variable, rule };
+
+        let address = get("TEMPORAL_ADDRESS", "http://127.0.0.1:7233");
+        let with_scheme = if address.contains("://") { address.clone() } else { format!("http://{address}") };
+        let temporal_address = Url::parse(&with_scheme)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.port_or_known_default().is_some())
+            .ok_or_else(|| err("TEMPORAL_ADDRESS", format!("a host:port or http(s) URL, got {address:?}")))?;
+
+        let name_rule = |variable: &'static str, value: String| {
+            if value.is_empty() || value.len() > 255 || value.chars().any(char::is_whitespace) {
+                Err(err(variable, format!("1–255 characters without spaces, got {value:?}")))
+            } else {
+                Ok(value)
+            }
+        };
+        let namespace = name_rule("TEMPORAL_NAMESPACE", get("TEMPORAL_NAMESPACE", "arrakis"))?;
+        let task_queue = name_rule("ARRAKIS_TASK_QUEUE", get("ARRAKIS_TASK_QUEUE", "arrakis"))?;
+
+        let database_url = lookup("DATABASE_URL")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| err("DATABASE_URL", "required: postgres://user@host:port/db".into()))?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://".into()));
+        }
+
+        let http = get("ARRAKIS_HTTP_ADDR", "127.0.0.1:9464");
+        let http_addr = http
+            .parse()
+            .map_err(|_| err("ARRAKIS_HTTP_ADDR", format!("an ip:port such as 127.0.0.1:9464, got {http:?}")))?;
+
+        let log_format = match get("ARRAKIS_LOG_FORMAT", "text").as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(err("ARRAKIS_LOG_FORMAT", format!("`text` or `json`, got {other:?}"))),
+        };
+        let migrate = match get("ARRAKIS_MIGRATE", "true").as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            other => return Err(err("ARRAKIS_MIGRATE", format!("`true` or `false`, got {other:?}"))),
+        };
+
+        Ok(Self {
+            temporal_address,
+            namespace,
+            task_queue,
+            database_url: Secret::new(database_url),
+            http_addr,
+            log_format,
+            migrate,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_architecture() {
+        let s = settings(&[("DATABASE_URL", "postgres://arrakis:pw@127.0.0.1/arrakis")]).expect("valid");
+        assert_eq!(s.temporal_address.as_str(), "http://127.0.0.1:7233/");
+        assert_eq!((s.namespace.as_str(), s.task_queue.as_str()), ("arrakis", "arrakis"));
+        assert!(!format!("{s:?}").contains("pw"), "the database password must never print");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let db = ("DATABASE_URL", "postgres://x@h/db");
+        for (pair, variable) in [
+            (("TEMPORAL_ADDRESS", "ftp://x"), "TEMPORAL_ADDRESS"),
+            (("TEMPORAL_NAMESPACE", "a b"), "TEMPORAL_NAMESPACE"),
+            (("ARRAKIS_HTTP_ADDR", "nowhere"), "ARRAKIS_HTTP_ADDR"),
+            (("ARRAKIS_LOG_FORMAT", "xml"), "ARRAKIS_LOG_FORMAT"),
+            (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
+        ] {
+            let pairs = if pair.0 == "DATABASE_URL" { vec![pair] } else { vec![db, pair] };
+            let e = settings(&pairs).expect_err("must be rejected");
+            assert_eq!(e.variable, variable, "{e}");
+        }
+        assert_eq!(settings(&[]).expect_err("no database").variable, "DATABASE_URL");
+        assert_eq!(
+            settings(&[db, ("TEMPORAL_ADDRESS", "10.0.0.1:7233")]).expect("host:port").temporal_address.as_str(),
+            "http://10.0.0.1:7233/"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The Arrakis worker: registers the workflows and activities on the task queue, serves
+//! `/healthz` and `/metrics`, and drains on SIGTERM. `main.rs` only wires these together.
+
+mod config;
+mod http;
+mod startup;
+mod temporal;
+
+pub use config::{LogFormat, Secret, Settings, SettingsError};
+pub use startup::run;
+pub use temporal::connect_client;
