@@ -67,6 +67,11 @@ impl Store {
         Ok(())
     }
 
+    /// Closes every connection (tests close a template database before copying it).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -1,1 +1,203 @@
-//! placeholder
+//! Helpers for the cross-crate tests: the local stack's settings, a fresh migrated database
+//! per test, a worker on its own task queue, the `temporal` CLI, and waiting on conditions
+//! with a deadline (never sleeping and hoping).
+//!
+//! The stack comes from `scripts/dev up`; `scripts/dev test` exports its environment.
+
+use anyhow::{Context, bail};
+use arrakis_activities::Store;
+use sqlx::{Connection, PgConnection};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Output,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An environment variable the local stack exports, with a hint when it is missing.
+pub fn stack_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `scripts/dev test` (it starts the local stack and exports it)")
+    })
+}
+
+/// Polls `check` until it returns `Some`, failing after `deadline` with `what` in the message.
+pub async fn wait_until<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A database of its own for one test, copied from a migrated template.
+pub struct TestDatabase {
+    /// Its URL (the login role owns it, as `DATABASE_URL` does in production).
+    pub url: String,
+    /// The storage layer over it.
+    pub store: Store,
+}
+
+impl TestDatabase {
+    /// A raw connection as the login role: a superuser in the dev stack, so it sees every
+    /// tenant. Tests use it to seed rows and to check what was written.
+    pub async fn admin(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("admin connection to the test database")
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("DATABASE_URL is a URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+/// Creates a fresh database with every migration applied. The template is migrated under an
+/// advisory lock, so concurrent test processes never race on it.
+pub async fn fresh_database() -> TestDatabase {
+    let base = stack_env("DATABASE_URL");
+    let mut maintenance = PgConnection::connect(&with_database(&base, "postgres")).await.expect("postgres is up");
+    sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut maintenance).await.expect("lock");
+    let template = "arrakis_test_template";
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(template)
+        .fetch_optional(&mut maintenance)
+        .await
+        .expect("pg_database");
+    if exists.is_none() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}"))).execute(&mut maintenance).await.expect("create template");
+    }
+    let template_store = Store::connect_lazy(&with_database(&base, template)).expect("template url");
+    template_store.migrate().await.expect("migrations apply to the template");
+    template_store.close().await;
+    let name = format!("arrakis_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template}")))
+        .execute(&mut maintenance)
+        .await
+        .expect("copy the template");
+    sqlx::query("SELECT pg_advisory_unlock(727274)").execute(&mut maintenance).await.expect("unlock");
+    let url = with_database(&base, &name);
+    let store = Store::connect_lazy(&url).expect("test database url");
+    TestDatabase { url, store }
+}
+
+/// A worker running on its own thread (its future is not `Send`), on a task queue of its own.
+pub struct TestWorker {
+    /// The task queue it polls.
+    pub task_queue: String,
+    /// Where its `/healthz` and `/metrics` are served.
+    pub http_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestWorker {
+    /// Starts a worker against `database_url` and waits until it serves HTTP.
+    pub fn start(database_url: &str) -> Self {
+        let task_queue = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let env = [
+            ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
+            ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
+            ("ARRAKIS_TASK_QUEUE", task_queue.clone()),
+            ("DATABASE_URL", database_url.to_string()),
+            ("ARRAKIS_HTTP_ADDR", "127.0.0.1:0".to_string()),
+            ("ARRAKIS_MIGRATE", "false".to_string()),
+        ];
+        let settings = arrakis_worker::Settings::from_lookup(|k| {
+            env.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
+        })
+        .expect("test settings are valid");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(arrakis_worker::run_until(
+                settings,
+                async move {
+                    let _ = stopped.await;
+                },
+                move |addr| {
+                    let _ = ready_tx.send(addr);
+                },
+            ))
+        });
+        let http_addr = match ready_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => panic!("the worker did not start within 60 s: {:?}", thread.join()),
+        };
+        Self { task_queue, http_addr, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Stops polling, drains, and returns how the worker ended.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| anyhow::anyhow!("worker thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// A plain HTTP/1.0 GET on loopback: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").context("no header/body separator")?;
+    let code = head.split_whitespace().nth(1).context("no status code")?.parse()?;
+    Ok((code, body.to_string()))
+}
+
+/// Runs a shell snippet (a runbook line) with the stack's environment plus `extra`, from the
+/// repository root, as an admin would.
+pub fn run_shell(script: &str, extra: &[(&str, &str)]) -> Output {
+    let mut command = std::process::Command::new("bash");
+    command.arg("-euo").arg("pipefail").arg("-c").arg(script).current_dir(repo_root());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command.output().expect("bash runs")
+}
+
+/// The shell snippets of `docs/runbook.md` marked `<!-- runbook-test: NAME -->`, by name.
+pub fn runbook_snippet(name: &str) -> anyhow::Result<String> {
+    let runbook = std::fs::read_to_string(repo_root().join("docs/runbook.md"))?;
+    let marker = format!("<!-- runbook-test: {name} -->");
+    let Some((_, after)) = runbook.split_once(&marker) else { bail!("no {marker} in docs/runbook.md") };
+    let block = after.split_once("```sh\n").context("no ```sh block after the marker")?.1;
+    Ok(block.split_once("```").context("unterminated block")?.0.to_string())
+}
+
+/// A random guild id, so runs of the suite never collide on workflow IDs.
+pub fn random_guild_id() -> String {
+    let n = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default());
+    (1_000_000_000_000_000_000 + n % 8_000_000_000_000_000_000).to_string()
+}

@@ -7,5 +7,5 @@ mod startup;
 mod temporal;
 
 pub use config::{LogFormat, Secret, Settings, SettingsError};
-pub use startup::run;
+pub use startup::{run, run_until};
 pub use temporal::connect_client;

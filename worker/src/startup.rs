@@ -33,10 +33,20 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// Runs the worker: migrations, the Temporal connection, the HTTP endpoints, then polling
-/// until a shutdown signal, after which in-flight work drains for up to 20 s.
+/// Runs the worker until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_format);
+    run_until(settings, shutdown_signal(), |_| {}).await
+}
+
+/// Runs the worker: migrations, the Temporal connection, the HTTP endpoints (their bound
+/// address goes to `on_ready`), then polling until `shutdown` completes, after which in-flight
+/// work drains for up to 20 s. Tests drive it directly with their own shutdown future.
+pub async fn run_until(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let store = Store::connect_lazy(settings.database_url.expose()).context("DATABASE_URL")?;
     if settings.migrate {
         store.migrate().await.context("applying database migrations")?;
@@ -53,7 +63,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?,
     )?;
 
-    let client = connect_client(&settings.temporal_address, &settings.namespace, "arrakis-worker").await?;
+    let identity = format!("arrakis-worker@{}", std::process::id());
+    let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
     let options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<ManifestPublishWorkflow>()?
         .register_activities(ManifestActivities::new(store.clone()))
@@ -65,13 +76,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("ARRAKIS_HTTP_ADDR {} is not free", settings.http_addr))?;
+    let http_addr = listener.local_addr()?;
     let router = http::router(http::Health { store, polling: polling.clone(), sdk_metrics: exporter.bound_addr });
     tokio::spawn(async move { axum::serve(listener, router).await });
+    on_ready(http_addr);
 
     let stop = worker.shutdown_handle();
     let stopping = polling.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutdown requested: draining in-flight work");
         stopping.store(false, Ordering::Relaxed);
         stop();
@@ -80,7 +93,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(
         task_queue = %settings.task_queue,
         namespace = %settings.namespace,
-        http = %settings.http_addr,
+        http = %http_addr,
         "arrakis worker polling"
     );
     let result = worker.run().await;
