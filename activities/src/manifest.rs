@@ -45,7 +45,10 @@ impl ManifestActivities {
 fn retryable(e: StoreError) -> ActivityError {
     match e {
         StoreError::Corrupt { .. } => ActivityError::application(
-            ApplicationFailure::builder(e.to_string()).type_name("CorruptState".to_string()).non_retryable(true).build(),
+            ApplicationFailure::builder(e.to_string())
+                .type_name("CorruptState".to_string())
+                .non_retryable(true)
+                .build(),
         ),
         other => ActivityError::application(
             ApplicationFailure::builder(other.to_string()).type_name("StorageUnavailable".to_string()).build(),

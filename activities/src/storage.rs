@@ -131,11 +131,10 @@ impl TenantTx {
 
     /// The newest manifest version, if any.
     pub async fn latest_manifest(&mut self) -> Result<Option<ManifestRecord>, StoreError> {
-        let row: Option<(i32, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT version, checksum, document FROM manifests ORDER BY version DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let row: Option<(i32, String, serde_json::Value)> =
+            sqlx::query_as("SELECT version, checksum, document FROM manifests ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await?;
         row.map(|(version, checksum, document)| {
             let manifest = serde_json::from_value(document)
                 .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;

@@ -22,6 +22,10 @@ async fn main() -> anyhow::Result<()> {
     let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(http).await.with_context(|| format!("{http} is not free"))?;
     tracing::info!(%http, "arrakis gateway up (no Discord connection yet)");
-    axum::serve(listener, router).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn rejects_wrong_case_and_wrong_length() {
-        let err = validate_checksum_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").unwrap_err();
+        let err = validate_checksum_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").expect_err("lowercase");
         assert!(err.contains("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"), "{err}");
         assert!(validate_checksum_address("0x1234").is_err());
         assert!(validate_checksum_address("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").is_err());

@@ -41,9 +41,7 @@ impl FromStr for Snowflake {
         if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("must be a Discord id (1 to 19 digits), got {s:?}"));
         }
-        s.parse::<u64>()
-            .map_err(|_| format!("must be a Discord id, got {s:?}"))
-            .and_then(Self::new)
+        s.parse::<u64>().map_err(|_| format!("must be a Discord id, got {s:?}")).and_then(Self::new)
     }
 }
 

@@ -15,7 +15,7 @@ pub use address::{checksum_address, validate_checksum_address};
 pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
 pub use ids::{GuildId, Snowflake, UserId};
 pub use manifest::{
-    Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy,
-    CommunityManifest, Condition, Limits, Mode, RoleGrant, RoleSpec, Theme,
+    Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
+    Limits, Mode, RoleGrant, RoleSpec, Theme,
 };
 pub use validation::{Lenient, ValidationError, ValidationErrors};

@@ -2,9 +2,7 @@
 //! reconciliation defends. Keys are stable slugs that tie an item to the Discord object it made;
 //! names may change without losing that tie.
 
-use crate::{
-    GuildId, ValidationErrors, address::validate_checksum_address,
-};
+use crate::{GuildId, ValidationErrors, address::validate_checksum_address};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,10 +77,9 @@ impl Theme {
     pub fn tiers(self) -> &'static [&'static str] {
         match self {
             Theme::Basic => &["gold", "silver", "bronze"],
-            Theme::Sietch => &[
-                "naib", "fedaykin", "usul", "sayyadina", "mushtamal", "sihaya", "qanat", "ichwan",
-                "hajra",
-            ],
+            Theme::Sietch => {
+                &["naib", "fedaykin", "usul", "sayyadina", "mushtamal", "sihaya", "qanat", "ichwan", "hajra"]
+            }
         }
     }
 }
@@ -469,7 +466,10 @@ impl Validator<'_> {
             }
             Condition::AtLeast { n, of } => {
                 if *n == 0 || *n as usize > of.len() {
-                    self.errors.push(format!("{field}.at_least.n"), format!("between 1 and {} (the number of conditions)", of.len()));
+                    self.errors.push(
+                        format!("{field}.at_least.n"),
+                        format!("between 1 and {} (the number of conditions)", of.len()),
+                    );
                 }
                 for (i, c) in of.iter().enumerate() {
                     self.condition(format!("{field}.at_least.of[{i}]"), c, depth + 1);
@@ -536,7 +536,11 @@ impl Validator<'_> {
         if roles.len() + existing > Limits::ROLES_MAX {
             self.errors.push(
                 "roles",
-                format!("at most {} roles per guild ({} requested, {existing} already exist)", Limits::ROLES_MAX, roles.len()),
+                format!(
+                    "at most {} roles per guild ({} requested, {existing} already exist)",
+                    Limits::ROLES_MAX,
+                    roles.len()
+                ),
             );
         }
         let mut seen = BTreeSet::new();
@@ -576,13 +580,19 @@ impl Validator<'_> {
         if total + existing > Limits::CHANNELS_MAX {
             self.errors.push(
                 "channels.categories",
-                format!("at most {} channels per guild, categories included ({total} requested, {existing} already exist)", Limits::CHANNELS_MAX),
+                format!(
+                    "at most {} channels per guild, categories included ({total} requested, {existing} already exist)",
+                    Limits::CHANNELS_MAX
+                ),
             );
         }
         let role_keys: BTreeSet<&str> = self.manifest.roles.iter().map(|r| r.key.as_str()).collect();
         let plan = &self.manifest.channels;
         if plan.strategy == ChannelStrategy::None && !plan.categories.is_empty() {
-            self.errors.push("channels.strategy", "'none' manages no channels: choose another strategy or remove the categories");
+            self.errors.push(
+                "channels.strategy",
+                "'none' manages no channels: choose another strategy or remove the categories",
+            );
         }
         let mut seen = BTreeSet::new();
         for (i, category) in plan.categories.iter().enumerate() {
@@ -591,7 +601,10 @@ impl Validator<'_> {
             self.name(&format!("{at}.name"), &category.name);
             self.visible_to(&format!("{at}.visible_to"), &category.visible_to, &role_keys);
             if category.channels.len() > Limits::CHANNELS_PER_CATEGORY_MAX {
-                self.errors.push(format!("{at}.channels"), format!("at most {} channels per category", Limits::CHANNELS_PER_CATEGORY_MAX));
+                self.errors.push(
+                    format!("{at}.channels"),
+                    format!("at most {} channels per category", Limits::CHANNELS_PER_CATEGORY_MAX),
+                );
             }
             for (j, channel) in category.channels.iter().enumerate() {
                 let at = format!("{at}.channels[{j}]");
@@ -692,7 +705,11 @@ mod tests {
             ("/roles/1/grant", json!({"rule": "nope"}), "roles[1].grant.rule"),
             ("/roles/0/grant", json!({"tier": "gold"}), "roles[0].grant.tier"),
             ("/roles/1/key", json!("naib"), "roles[1].key"),
-            ("/roles/1", json!({"key": "rider", "name": "Rider", "grant": {"rule": "rider"}, "permissions": "8"}), "roles[1].permissions"),
+            (
+                "/roles/1",
+                json!({"key": "rider", "name": "Rider", "grant": {"rule": "rider"}, "permissions": "8"}),
+                "roles[1].permissions",
+            ),
             ("/assets/0/address", json!("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"), "assets[0].address"),
             ("/assets/0/chain_id", json!(137), "assets[0].chain_id"),
             ("/rules/holder/min_balance/amount", json!("1e3"), "rules.holder.min_balance.amount"),

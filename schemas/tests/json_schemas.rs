@@ -24,12 +24,14 @@ fn checked_in_schemas_are_current() {
 
 #[test]
 fn the_example_manifest_validates_against_its_json_schema() {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json_dir().join("community-manifest.json")).expect("schema file"))
-            .expect("schema is JSON");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(json_dir().join("community-manifest.json")).expect("schema file"),
+    )
+    .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let example: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sietch-tabr.json")).expect("example"),
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sietch-tabr.json"))
+            .expect("example"),
     )
     .expect("example is JSON");
     let errors: Vec<String> = validator.iter_errors(&example).map(|e| e.to_string()).collect();

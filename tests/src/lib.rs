@@ -78,7 +78,10 @@ pub async fn fresh_database() -> TestDatabase {
         .await
         .expect("pg_database");
     if exists.is_none() {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}"))).execute(&mut maintenance).await.expect("create template");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}")))
+            .execute(&mut maintenance)
+            .await
+            .expect("create template");
     }
     let template_store = Store::connect_lazy(&with_database(&base, template)).expect("template url");
     template_store.migrate().await.expect("migrations apply to the template");
@@ -116,10 +119,9 @@ impl TestWorker {
             ("ARRAKIS_HTTP_ADDR", "127.0.0.1:0".to_string()),
             ("ARRAKIS_MIGRATE", "false".to_string()),
         ];
-        let settings = arrakis_worker::Settings::from_lookup(|k| {
-            env.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
-        })
-        .expect("test settings are valid");
+        let settings =
+            arrakis_worker::Settings::from_lookup(|k| env.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone()))
+                .expect("test settings are valid");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -20,7 +20,10 @@ fn write_input(dir: &std::path::Path, name: &str, manifest: Value) -> String {
 
 fn run(snippet: &str, worker: &TestWorker, guild: &str, input: &str) -> (bool, String) {
     let script = runbook_snippet(snippet).expect("runbook has the line");
-    let out = run_shell(&script, &[("ARRAKIS_TASK_QUEUE", &worker.task_queue), ("GUILD_ID", guild), ("PUBLISH_INPUT", input)]);
+    let out = run_shell(
+        &script,
+        &[("ARRAKIS_TASK_QUEUE", &worker.task_queue), ("GUILD_ID", guild), ("PUBLISH_INPUT", input)],
+    );
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -34,7 +37,8 @@ async fn count(db: &arrakis_tests::TestDatabase, sql: &str, guild: &str) -> i64 
         .expect("count query")
 }
 
-const MANIFESTS: &str = "SELECT count(*) FROM manifests m JOIN communities c USING (community_id) WHERE c.guild_id = $1";
+const MANIFESTS: &str =
+    "SELECT count(*) FROM manifests m JOIN communities c USING (community_id) WHERE c.guild_id = $1";
 const AUDITS: &str = "SELECT count(*) FROM audit_logs a JOIN communities c USING (community_id) WHERE c.guild_id = $1 AND a.action = 'manifest.saved'";
 const COMMUNITIES: &str = "SELECT count(*) FROM communities WHERE guild_id = $1";
 

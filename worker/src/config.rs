@@ -71,14 +71,18 @@ impl Settings {
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &'static str, default: &str| lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string());
+        let get = |name: &'static str, default: &str| {
+            lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+        };
         let err = |variable: &'static str, rule: String| SettingsError { variable, rule };
 
         let address = get("TEMPORAL_ADDRESS", "http://127.0.0.1:7233");
         let with_scheme = if address.contains("://") { address.clone() } else { format!("http://{address}") };
         let temporal_address = Url::parse(&with_scheme)
             .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.port_or_known_default().is_some())
+            .filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.port_or_known_default().is_some()
+            })
             .ok_or_else(|| err("TEMPORAL_ADDRESS", format!("a host:port or http(s) URL, got {address:?}")))?;
 
         let name_rule = |variable: &'static str, value: String| {

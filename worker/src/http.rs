@@ -38,7 +38,9 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(5), scrape(h.sdk_metrics)).await {
         Ok(Ok(body)) => (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], body),
         Ok(Err(e)) => (StatusCode::BAD_GATEWAY, [("content-type", "text/plain")], format!("metrics exporter: {e}\n")),
-        Err(_) => (StatusCode::GATEWAY_TIMEOUT, [("content-type", "text/plain")], "metrics exporter timed out\n".into()),
+        Err(_) => {
+            (StatusCode::GATEWAY_TIMEOUT, [("content-type", "text/plain")], "metrics exporter timed out\n".into())
+        }
     }
 }
 
@@ -49,9 +51,8 @@ async fn scrape(addr: SocketAddr) -> std::io::Result<String> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await?;
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("malformed response from the exporter"))?;
+    let (head, body) =
+        text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("malformed response from the exporter"))?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
         return Err(std::io::Error::other(head.lines().next().unwrap_or_default().to_string()));
     }

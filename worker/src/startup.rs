@@ -15,10 +15,7 @@ use std::{
 use temporalio_common::telemetry::{
     PrometheusExporterOptions, TelemetryOptions, metrics::CoreMeter, start_prometheus_metric_exporter,
 };
-use temporalio_sdk::{
-    Runtime, Worker, WorkerOptions,
-    runtime::RuntimeOptions,
-};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
 
 /// How long in-flight activities get to finish after SIGTERM before they are cancelled.
 const DRAIN_PERIOD: Duration = Duration::from_secs(20);

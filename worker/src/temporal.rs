@@ -11,8 +11,7 @@ pub async fn connect_client(address: &Url, namespace: &str, identity: &str) -> a
         .identity(identity.to_string())
         .connect_timeout(Duration::from_secs(10))
         .build();
-    let connection = Connection::connect(options)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Temporal at {address}: {e}"))?;
+    let connection =
+        Connection::connect(options).await.map_err(|e| anyhow::anyhow!("cannot reach Temporal at {address}: {e}"))?;
     Ok(Client::new(connection, ClientOptions::new(namespace.to_string()).build())?)
 }

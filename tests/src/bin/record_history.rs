@@ -24,7 +24,8 @@ async fn main() -> anyhow::Result<()> {
     let settings = arrakis_worker::Settings::from_lookup(|k| {
         std::env::var(k).ok().or_else(|| (k == "DATABASE_URL").then(|| "postgres://unused".into()))
     })?;
-    let client = arrakis_worker::connect_client(&settings.temporal_address, &settings.namespace, "record-history").await?;
+    let client =
+        arrakis_worker::connect_client(&settings.temporal_address, &settings.namespace, "record-history").await?;
     let events = client
         .get_workflow_handle::<UntypedWorkflow>(workflow_id.as_str())
         .fetch_history(WorkflowFetchHistoryOptions::default())
