@@ -1,0 +1,425 @@
+//! Discord's gateway v10 (JSON, no transport compression): HELLO, IDENTIFY with its token,
+//! intent and shard checks, READY pointing `resume_gateway_url` back here, GUILD_CREATE for the
+//! shard's guilds (`(guild_id >> 22) % num_shards`), heartbeats, RESUME with replay, RECONNECT,
+//! INVALID_SESSION, dispatches, and REQUEST_GUILD_MEMBERS answered in chunks of 1,000.
+
+use crate::{state::Sim, world};
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::broadcast,
+};
+use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
+
+const GUILDS: u64 = 1;
+const GUILD_MEMBERS: u64 = 1 << 1;
+const PRIVILEGED: u64 = GUILD_MEMBERS | (1 << 8) | (1 << 15);
+const KNOWN_INTENTS: u64 = (1 << 26) - 1;
+/// Discord closes a connection that sends more than 120 events in 60 s.
+const SEND_LIMIT: usize = 120;
+/// Dispatches kept per session for RESUME.
+const RESUME_BUFFER: usize = 10_000;
+
+/// One event for the shards.
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    /// The guild it concerns (decides the shard), if any.
+    pub guild_id: Option<u64>,
+    /// Event name, e.g. `GUILD_ROLE_CREATE`.
+    pub event: &'static str,
+    /// The payload.
+    pub data: Value,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Control {
+    Drop,
+    Reconnect,
+}
+
+struct SessionRecord {
+    shard: (u64, u64),
+    intents: u64,
+    seq: u64,
+    buffer: VecDeque<(u64, String)>,
+    connected: bool,
+}
+
+/// A connected shard, as the control API reports it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardState {
+    /// Session id.
+    pub session_id: String,
+    /// `[id, count]`.
+    pub shard: [u64; 2],
+    /// Intents it identified with.
+    pub intents: u64,
+    /// Last sequence number sent.
+    pub seq: u64,
+}
+
+/// Fans events out to every connected shard.
+pub struct GatewayHub {
+    events: broadcast::Sender<Arc<Dispatch>>,
+    control: broadcast::Sender<Control>,
+    sessions: Mutex<HashMap<String, SessionRecord>>,
+    member_requests: Mutex<HashMap<u64, Instant>>,
+}
+
+impl Default for GatewayHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GatewayHub {
+    /// A hub with no connections.
+    pub fn new() -> Self {
+        Self {
+            events: broadcast::channel(65_536).0,
+            control: broadcast::channel(16).0,
+            sessions: Mutex::new(HashMap::new()),
+            member_requests: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends an event to the shard that owns `guild_id` (every shard when `None`).
+    pub fn dispatch(&self, guild_id: Option<u64>, event: &'static str, data: Value) {
+        let _ = self.events.send(Arc::new(Dispatch { guild_id, event, data }));
+    }
+
+    /// Drops every connection without a close frame, as a network failure would.
+    pub fn drop_connections(&self) {
+        let _ = self.control.send(Control::Drop);
+    }
+
+    /// Asks every shard to reconnect (op 7), as Discord does before maintenance.
+    pub fn request_reconnect(&self) {
+        let _ = self.control.send(Control::Reconnect);
+    }
+
+    /// Shards connected now.
+    pub fn shards(&self) -> Vec<ShardState> {
+        let sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out: Vec<ShardState> = sessions
+            .iter()
+            .filter(|(_, s)| s.connected)
+            .map(|(id, s)| ShardState { session_id: id.clone(), shard: [s.shard.0, s.shard.1], intents: s.intents, seq: s.seq })
+            .collect();
+        out.sort_by_key(|s| s.shard);
+        out
+    }
+
+    /// Forgets every session (control-API reset).
+    pub fn reset(&self) {
+        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.member_requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.drop_connections();
+    }
+}
+
+/// Accepts gateway connections until the listener fails.
+pub async fn serve(sim: Arc<Sim>, listener: TcpListener) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection(sim, stream).await {
+                tracing::debug!("gateway connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn op(op: u8, d: Value) -> Message {
+    Message::text(json!({"op": op, "d": d, "s": null, "t": null}).to_string())
+}
+
+async fn close(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str) -> anyhow::Result<()> {
+    let code = CloseCode::try_from(code).map_err(|_| anyhow::anyhow!("bad close code"))?;
+    ws.send(Message::close(Some(code), reason)).await?;
+    Ok(())
+}
+
+struct Conn {
+    session: Option<String>,
+    shard: (u64, u64),
+    intents: u64,
+    sent: VecDeque<Instant>,
+}
+
+impl Conn {
+    fn wants(&self, d: &Dispatch) -> bool {
+        let shard_ok = d.guild_id.is_none_or(|g| (g >> 22) % self.shard.1.max(1) == self.shard.0);
+        let intent = match d.event {
+            "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" | "GUILD_MEMBERS_CHUNK" => GUILD_MEMBERS,
+            "INTERACTION_CREATE" | "RATE_LIMITED" => 0,
+            _ => GUILDS,
+        };
+        shard_ok && (intent == 0 || self.intents & intent != 0)
+    }
+}
+
+async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
+    let (request, mut ws) = ServerBuilder::new().accept(stream).await?;
+    let query = request.uri().query().unwrap_or_default().to_string();
+    if query.split('&').any(|p| p.starts_with("compress=")) {
+        // Only plain JSON is offered: Arrakis builds twilight without zlib/zstd.
+        close(&mut ws, 4000, "Transport compression is not supported here.").await?;
+        return Ok(());
+    }
+    if query.split('&').any(|p| p.starts_with("encoding=") && p != "encoding=json") {
+        close(&mut ws, 4002, "Decode error: only JSON is supported.").await?;
+        return Ok(());
+    }
+    let config = sim.config();
+    ws.send(op(10, json!({"heartbeat_interval": config.heartbeat_interval_ms}))).await?;
+    let mut events = sim.gateway.events.subscribe();
+    let mut control = sim.gateway.control.subscribe();
+    let mut conn = Conn { session: None, shard: (0, 1), intents: 0, sent: VecDeque::new() };
+
+    let result = loop {
+        tokio::select! {
+            incoming = ws.next() => {
+                let Some(Ok(message)) = incoming else { break Ok(()) };
+                if message.is_close() { break Ok(()) }
+                let Some(text) = message.as_text() else { continue };
+                let Ok(payload) = serde_json::from_str::<Value>(text) else {
+                    close(&mut ws, 4002, "Decode error.").await?;
+                    break Ok(());
+                };
+                match handle(&sim, &mut ws, &mut conn, &payload).await? {
+                    Flow::Continue => {}
+                    Flow::Stop => break Ok(()),
+                }
+                if conn.session.is_some() && over_send_limit(&mut conn) {
+                    close(&mut ws, 4008, "Rate limited.").await?;
+                    break Ok(());
+                }
+            }
+            event = events.recv(), if conn.session.is_some() => {
+                match event {
+                    Ok(d) if conn.wants(&d) => send_dispatch(&sim, &mut ws, &conn, d.event, &d.data).await?,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        close(&mut ws, 4000, "Unknown error: the session fell behind.").await?;
+                        break Ok(());
+                    }
+                    Err(_) => break Ok(()),
+                }
+            }
+            signal = control.recv() => {
+                match signal {
+                    Ok(Control::Drop) => break Ok(()),
+                    Ok(Control::Reconnect) => { ws.send(op(7, Value::Null)).await?; }
+                    Err(_) => {}
+                }
+            }
+        }
+    };
+    if let Some(id) = &conn.session
+        && let Ok(mut sessions) = sim.gateway.sessions.lock()
+        && let Some(record) = sessions.get_mut(id)
+    {
+        record.connected = false;
+    }
+    result
+}
+
+fn over_send_limit(conn: &mut Conn) -> bool {
+    let now = Instant::now();
+    while conn.sent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+        conn.sent.pop_front();
+    }
+    conn.sent.push_back(now);
+    conn.sent.len() > SEND_LIMIT
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+async fn send_dispatch(sim: &Sim, ws: &mut WebSocketStream<TcpStream>, conn: &Conn, event: &str, data: &Value) -> anyhow::Result<()> {
+    let Some(id) = &conn.session else { return Ok(()) };
+    let text = {
+        let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(record) = sessions.get_mut(id) else { return Ok(()) };
+        record.seq += 1;
+        let text = json!({"op": 0, "s": record.seq, "t": event, "d": data}).to_string();
+        record.buffer.push_back((record.seq, text.clone()));
+        if record.buffer.len() > RESUME_BUFFER {
+            record.buffer.pop_front();
+        }
+        text
+    };
+    ws.send(Message::text(text)).await?;
+    Ok(())
+}
+
+async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut Conn, payload: &Value) -> anyhow::Result<Flow> {
+    let config = sim.config();
+    match payload.get("op").and_then(Value::as_u64) {
+        Some(1) => {
+            ws.send(op(11, Value::Null)).await?;
+        }
+        Some(2) => {
+            if conn.session.is_some() {
+                close(ws, 4005, "Already authenticated.").await?;
+                return Ok(Flow::Stop);
+            }
+            let d = &payload["d"];
+            let token = d.get("token").and_then(Value::as_str).unwrap_or_default();
+            if token.strip_prefix("Bot ").unwrap_or(token) != config.token {
+                close(ws, 4004, "Authentication failed.").await?;
+                return Ok(Flow::Stop);
+            }
+            let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
+            if intents & !KNOWN_INTENTS != 0 {
+                close(ws, 4013, "Invalid intent(s).").await?;
+                return Ok(Flow::Stop);
+            }
+            if intents & PRIVILEGED != 0 && !config.privileged_intents {
+                close(ws, 4014, "Disallowed intent(s).").await?;
+                return Ok(Flow::Stop);
+            }
+            let shard = d.get("shard").and_then(Value::as_array).map(|s| (s.first().and_then(Value::as_u64), s.get(1).and_then(Value::as_u64)));
+            let shard = match shard {
+                None => (0, 1),
+                Some((Some(id), Some(count))) if count >= 1 && id < count => (id, count),
+                Some(_) => {
+                    close(ws, 4010, "Invalid shard.").await?;
+                    return Ok(Flow::Stop);
+                }
+            };
+            let session_id = format!("{:032x}", sim.next_id() as u128 * 0x9E37_79B9);
+            sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
+                session_id.clone(),
+                SessionRecord { shard, intents, seq: 0, buffer: VecDeque::new(), connected: true },
+            );
+            conn.session = Some(session_id.clone());
+            conn.shard = shard;
+            conn.intents = intents;
+            let guilds: Vec<world::Guild> = sim
+                .world()
+                .guilds
+                .values()
+                .filter(|g| (g.id >> 22) % shard.1 == shard.0)
+                .cloned()
+                .collect();
+            let resume_url = sim.gateway_url.read().map(|u| u.clone()).unwrap_or_default();
+            let mut user = world::user_json(config.application_id, &config.bot_name, true);
+            user["mfa_enabled"] = json!(false);
+            user["verified"] = json!(true);
+            let ready = json!({
+                "v": 10,
+                "user": user,
+                "guilds": guilds.iter().map(|g| json!({"id": g.id.to_string(), "unavailable": true})).collect::<Vec<_>>(),
+                "session_id": session_id,
+                "resume_gateway_url": resume_url,
+                "shard": [shard.0, shard.1],
+                "application": {"id": config.application_id.to_string(), "flags": 0},
+                "session_type": "normal"
+            });
+            send_dispatch(sim, ws, conn, "READY", &ready).await?;
+            if intents & GUILDS != 0 {
+                for guild in &guilds {
+                    send_dispatch(sim, ws, conn, "GUILD_CREATE", &world::guild_create_json(guild, config.application_id)).await?;
+                }
+            }
+        }
+        Some(6) => {
+            let d = &payload["d"];
+            let token = d.get("token").and_then(Value::as_str).unwrap_or_default();
+            let session_id = d.get("session_id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let after = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
+            let replay = {
+                let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match sessions.get_mut(&session_id) {
+                    Some(record) if token.strip_prefix("Bot ").unwrap_or(token) == config.token => {
+                        record.connected = true;
+                        conn.shard = record.shard;
+                        conn.intents = record.intents;
+                        Some(record.buffer.iter().filter(|(s, _)| *s > after).map(|(_, t)| t.clone()).collect::<Vec<_>>())
+                    }
+                    _ => None,
+                }
+            };
+            match replay {
+                Some(events) => {
+                    conn.session = Some(session_id);
+                    for text in events {
+                        ws.send(Message::text(text)).await?;
+                    }
+                    send_dispatch(sim, ws, conn, "RESUMED", &json!({})).await?;
+                }
+                None => {
+                    ws.send(op(9, json!(false))).await?;
+                }
+            }
+        }
+        Some(8) => request_members(sim, ws, conn, &payload["d"]).await?,
+        _ => {}
+    }
+    Ok(Flow::Continue)
+}
+
+async fn request_members(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &Conn, d: &Value) -> anyhow::Result<()> {
+    if conn.session.is_none() || conn.intents & GUILD_MEMBERS == 0 {
+        return Ok(());
+    }
+    let Some(guild_id) = d.get("guild_id").and_then(crate::rest::id_of) else { return Ok(()) };
+    let nonce = d.get("nonce").cloned().unwrap_or(Value::Null);
+    let everyone = d.get("query").and_then(Value::as_str) == Some("") && d.get("limit").and_then(Value::as_u64) == Some(0);
+    if everyone {
+        let now = Instant::now();
+        let wait = {
+            let mut requests = sim.gateway.member_requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match requests.get(&guild_id) {
+                Some(at) if now.duration_since(*at) < Duration::from_secs(30) => Some(30.0 - now.duration_since(*at).as_secs_f64()),
+                _ => {
+                    requests.insert(guild_id, now);
+                    None
+                }
+            }
+        };
+        if let Some(retry_after) = wait {
+            let limited = json!({"opcode": 8, "retry_after": retry_after, "meta": {"guild_id": guild_id.to_string(), "nonce": nonce}});
+            return send_dispatch(sim, ws, conn, "RATE_LIMITED", &limited).await;
+        }
+    }
+    let user_ids: Option<Vec<u64>> = d.get("user_ids").map(|v| match v {
+        Value::Array(ids) => ids.iter().filter_map(crate::rest::id_of).collect(),
+        other => crate::rest::id_of(other).into_iter().collect(),
+    });
+    let prefix = d.get("query").and_then(Value::as_str).unwrap_or_default().to_lowercase();
+    let limit = d.get("limit").and_then(Value::as_u64).unwrap_or(0);
+    let members: Vec<Value> = {
+        let world = sim.world();
+        let Some(guild) = world.guilds.get(&guild_id) else { return Ok(()) };
+        let max = if everyone { usize::MAX } else { limit.clamp(1, 100) as usize };
+        guild
+            .members
+            .values()
+            .filter(|m| user_ids.as_ref().is_none_or(|ids| ids.contains(&m.user_id)))
+            .filter(|m| everyone || user_ids.is_some() || m.username.to_lowercase().starts_with(&prefix))
+            .take(max)
+            .map(world::member_json)
+            .collect()
+    };
+    let chunks: Vec<&[Value]> = if members.is_empty() { vec![&[]] } else { members.chunks(1000).collect() };
+    let count = chunks.len();
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let payload = json!({
+            "guild_id": guild_id.to_string(), "members": chunk, "chunk_index": index, "chunk_count": count, "nonce": nonce
+        });
+        send_dispatch(sim, ws, conn, "GUILD_MEMBERS_CHUNK", &payload).await?;
+    }
+    Ok(())
+}

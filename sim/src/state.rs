@@ -1,0 +1,242 @@
+//! The stand-in's shared state: configuration, the world, the limiter, faults, the mutation
+//! log, and the gateway hub that fans events out to shards.
+
+use crate::{
+    config::SimConfig,
+    gateway::GatewayHub,
+    interactions::Interaction,
+    ratelimit::RateLimiter,
+    spec::Spec,
+    world::{self, Guild, Member, Role},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Mutex, MutexGuard, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+/// Everything besides guilds that REST calls create.
+#[derive(Default)]
+pub struct World {
+    /// Guilds by id.
+    pub guilds: BTreeMap<u64, Guild>,
+    /// Which guild a channel belongs to.
+    pub channel_guild: HashMap<u64, u64>,
+    /// Global application commands.
+    pub global_commands: Vec<Value>,
+    /// Guild application commands.
+    pub guild_commands: BTreeMap<u64, Vec<Value>>,
+    /// Injected interactions by id.
+    pub interactions: HashMap<u64, Interaction>,
+    /// Messages by channel, in order.
+    pub messages: BTreeMap<u64, Vec<Value>>,
+}
+
+/// Faults a test injects.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Share of requests (0–1) answered with a 5xx.
+    pub error_rate: f64,
+    /// Extra latency before every REST answer, milliseconds.
+    pub latency_ms: u64,
+    /// The next `storm_count` requests get a 429 of `storm_scope` with `storm_retry_after`.
+    pub storm_count: u32,
+    /// The storm's scope: `user`, `global` or `shared`.
+    pub storm_scope: Option<String>,
+    /// The storm's `retry_after`, seconds.
+    pub storm_retry_after: f64,
+}
+
+/// One mutating request, as the log shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogEntry {
+    /// Order of arrival.
+    pub seq: u64,
+    /// Milliseconds since the stand-in started.
+    pub at_ms: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Request path (without `/api/v10`).
+    pub path: String,
+    /// The route template, e.g. `/guilds/{guild_id}/roles`.
+    pub route: String,
+    /// Response status.
+    pub status: u16,
+    /// The JSON body, if any.
+    pub body: Value,
+}
+
+/// The stand-in.
+pub struct Sim {
+    /// Identity and limits.
+    pub config: RwLock<SimConfig>,
+    /// Discord's contract.
+    pub spec: Spec,
+    world: Mutex<World>,
+    /// Rate limits and their counters.
+    pub limiter: Mutex<RateLimiter>,
+    /// Injected faults.
+    pub faults: Mutex<Faults>,
+    /// Mutating requests.
+    pub log: Mutex<Vec<LogEntry>>,
+    /// Responses that did not match the spec (should stay empty).
+    pub contract_violations: Mutex<Vec<String>>,
+    /// The gateway's fan-out.
+    pub gateway: GatewayHub,
+    /// Where the gateway listens, for `GET /gateway/bot` and READY's `resume_gateway_url`.
+    pub gateway_url: RwLock<String>,
+    started: Instant,
+    last_id: AtomicU64,
+    rng: AtomicU64,
+}
+
+impl Sim {
+    /// A stand-in with an empty world.
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            config: RwLock::new(config),
+            spec: Spec::load(),
+            world: Mutex::new(World::default()),
+            limiter: Mutex::new(RateLimiter::default()),
+            faults: Mutex::new(Faults::default()),
+            log: Mutex::new(Vec::new()),
+            contract_violations: Mutex::new(Vec::new()),
+            gateway: GatewayHub::new(),
+            gateway_url: RwLock::new(String::new()),
+            started: Instant::now(),
+            last_id: AtomicU64::new(0),
+            rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
+        }
+    }
+
+    /// The configuration now.
+    pub fn config(&self) -> SimConfig {
+        self.config.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The world, locked. Handlers hold it briefly and never across an await.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A fresh snowflake: time-based like Discord's, strictly increasing.
+    pub fn next_id(&self) -> u64 {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
+        let candidate = now_ms.saturating_sub(world::DISCORD_EPOCH_MS) << 22;
+        let mut last = self.last_id.load(Ordering::Relaxed);
+        loop {
+            let next = candidate.max(last + 1);
+            match self.last_id.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// A pseudo-random number in [0, 1) for fault injection (xorshift; no clock, reproducible).
+    pub fn random(&self) -> f64 {
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Milliseconds since start.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The bot's user id (the application id, as on Discord).
+    pub fn bot_id(&self) -> u64 {
+        self.config().application_id
+    }
+
+    /// Creates a guild with @everyone, the bot as a member and the bot's managed role at
+    /// `bot_role_position` with `bot_permissions`.
+    pub fn create_guild(&self, spec: GuildSeed) -> u64 {
+        let id = spec.id.unwrap_or_else(|| self.next_id());
+        let config = self.config();
+        let bot_role = self.next_id();
+        let mut roles = BTreeMap::new();
+        roles.insert(id, Role {
+            id,
+            name: "@everyone".into(),
+            color: 0,
+            hoist: false,
+            mentionable: false,
+            position: 0,
+            permissions: spec.everyone_permissions.unwrap_or(crate::world::permissions::VIEW_CHANNEL | crate::world::permissions::SEND_MESSAGES),
+            managed: false,
+        });
+        roles.insert(bot_role, Role {
+            id: bot_role,
+            name: config.bot_name.clone(),
+            color: 0,
+            hoist: false,
+            mentionable: false,
+            position: spec.bot_role_position.unwrap_or(1),
+            permissions: spec.bot_permissions.unwrap_or(crate::world::permissions::MANAGE_ROLES | crate::world::permissions::MANAGE_CHANNELS),
+            managed: true,
+        });
+        let mut members = BTreeMap::new();
+        let bot = config.application_id;
+        members.insert(bot, Member { user_id: bot, username: config.bot_name.clone(), bot: true, roles: vec![bot_role], nick: None });
+        let owner_id = spec.owner_id.unwrap_or(bot + 1);
+        let guild = Guild { id, name: spec.name, owner_id, roles, channels: BTreeMap::new(), members };
+        let mut world = self.world();
+        world.guilds.insert(id, guild);
+        id
+    }
+}
+
+/// How to seed a guild through the control API.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuildSeed {
+    /// Its id (generated when absent).
+    #[serde(with = "opt_snowflake")]
+    pub id: Option<u64>,
+    /// Its name.
+    pub name: String,
+    /// The owner (who has every permission).
+    #[serde(with = "opt_snowflake")]
+    pub owner_id: Option<u64>,
+    /// The bot role's permission bits (default MANAGE_ROLES | MANAGE_CHANNELS).
+    pub bot_permissions: Option<u64>,
+    /// The bot role's position (default 1; roles the bot manages must be below it).
+    pub bot_role_position: Option<i64>,
+    /// @everyone's permission bits.
+    pub everyone_permissions: Option<u64>,
+}
+
+/// Snowflakes as strings or numbers in control-API JSON.
+pub mod opt_snowflake {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a string.
+    pub fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a string or a number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let value = Option::<serde_json::Value>::deserialize(d)?;
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| serde::de::Error::custom("a snowflake")),
+            Some(serde_json::Value::String(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
+            Some(_) => Err(serde::de::Error::custom("a snowflake as a string or number")),
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The stand-in's world: guilds with their roles, channels and members, and the JSON shapes
+//! Discord gives them (as the OpenAPI spec and twilight-model describe).
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Discord's epoch (2015-01-01) in Unix milliseconds.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// Permission bits the stand-in enforces.
+pub mod permissions {
+    /// Everything.
+    pub const ADMINISTRATOR: u64 = 1 << 3;
+    /// Create, edit and delete channels.
+    pub const MANAGE_CHANNELS: u64 = 1 << 4;
+    /// Manage Guild (admin commands in Arrakis).
+    pub const MANAGE_GUILD: u64 = 1 << 5;
+    /// View a channel.
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    /// Send messages.
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    /// Create, edit, delete and grant roles below one's own.
+    pub const MANAGE_ROLES: u64 = 1 << 28;
+    /// Every bit Discord defines today.
+    pub const ALL: u64 = (1 << 53) - 1;
+}
+
+/// Discord's per-guild limits.
+pub const MAX_ROLES: usize = 250;
+/// Channels, categories included.
+pub const MAX_CHANNELS: usize = 500;
+
+/// A role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    /// Id (the guild id for @everyone).
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// RGB colour.
+    pub color: u32,
+    /// Shown separately.
+    pub hoist: bool,
+    /// Mentionable.
+    pub mentionable: bool,
+    /// Position; higher is more powerful.
+    pub position: i64,
+    /// Permission bits.
+    pub permissions: u64,
+    /// Managed by an integration (a bot's own role).
+    pub managed: bool,
+}
+
+/// A permission overwrite on a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overwrite {
+    /// Role or member id.
+    pub id: u64,
+    /// 0 role, 1 member.
+    pub kind: u8,
+    /// Allowed bits.
+    pub allow: u64,
+    /// Denied bits.
+    pub deny: u64,
+}
+
+/// A channel or category.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Channel {
+    /// Id.
+    pub id: u64,
+    /// 0 text, 2 voice, 4 category, 5 announcement.
+    pub kind: u8,
+    /// Name.
+    pub name: String,
+    /// Sorting position.
+    pub position: i64,
+    /// The category it sits in.
+    pub parent_id: Option<u64>,
+    /// Topic.
+    pub topic: Option<String>,
+    /// Overwrites.
+    pub overwrites: Vec<Overwrite>,
+}
+
+/// A member of a guild.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    /// User id.
+    pub user_id: u64,
+    /// Username.
+    pub username: String,
+    /// A bot account.
+    pub bot: bool,
+    /// Role ids (without @everyone).
+    pub roles: Vec<u64>,
+    /// Nickname.
+    pub nick: Option<String>,
+}
+
+/// A guild.
+#[derive(Clone, Debug)]
+pub struct Guild {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Owner's user id.
+    pub owner_id: u64,
+    /// Roles by id (the @everyone role has the guild's id).
+    pub roles: BTreeMap<u64, Role>,
+    /// Channels by id.
+    pub channels: BTreeMap<u64, Channel>,
+    /// Members by user id (ordered, as member listing pages by id).
+    pub members: BTreeMap<u64, Member>,
+}
+
+impl Guild {
+    /// The permissions a member has in the guild (no channel overwrites).
+    pub fn member_permissions(&self, user_id: u64) -> u64 {
+        if user_id == self.owner_id {
+            return permissions::ALL;
+        }
+        let everyone = self.roles.get(&self.id).map_or(0, |r| r.permissions);
+        let bits = self
+            .members
+            .get(&user_id)
+            .map(|m| m.roles.iter().filter_map(|r| self.roles.get(r)).fold(everyone, |acc, r| acc | r.permissions))
+            .unwrap_or(everyone);
+        if bits & permissions::ADMINISTRATOR != 0 { permissions::ALL } else { bits }
+    }
+
+    /// The position of a member's highest role (0 for @everyone only).
+    pub fn highest_position(&self, user_id: u64) -> i64 {
+        if user_id == self.owner_id {
+            return i64::MAX;
+        }
+        self.members
+            .get(&user_id)
+            .map(|m| m.roles.iter().filter_map(|r| self.roles.get(r)).map(|r| r.position).max().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+/// Renders a role as `GuildRoleResponse`.
+pub fn role_json(role: &Role) -> Value {
+    json!({
+        "id": role.id.to_string(),
+        "name": role.name,
+        "permissions": role.permissions.to_string(),
+        "position": role.position,
+        "color": role.color,
+        "colors": {"primary_color": role.color, "secondary_color": null, "tertiary_color": null},
+        "hoist": role.hoist,
+        "managed": role.managed,
+        "mentionable": role.mentionable,
+        "icon": null,
+        "unicode_emoji": null,
+        "flags": 0
+    })
+}
+
+/// Renders a channel as `GuildChannelResponse`.
+pub fn channel_json(guild_id: u64, channel: &Channel) -> Value {
+    let mut value = json!({
+        "id": channel.id.to_string(),
+        "type": channel.kind,
+        "flags": 0,
+        "guild_id": guild_id.to_string(),
+        "name": channel.name,
+        "parent_id": channel.parent_id.map(|p| p.to_string()),
+        "position": channel.position,
+        "permission_overwrites": channel.overwrites.iter().map(|o| json!({
+            "id": o.id.to_string(), "type": o.kind, "allow": o.allow.to_string(), "deny": o.deny.to_string()
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(obj) = value.as_object_mut() {
+        match channel.kind {
+            0 | 5 => {
+                obj.insert("topic".into(), json!(channel.topic));
+                obj.insert("nsfw".into(), json!(false));
+                obj.insert("last_message_id".into(), Value::Null);
+                obj.insert("rate_limit_per_user".into(), json!(0));
+            }
+            2 => {
+                obj.insert("bitrate".into(), json!(64000));
+                obj.insert("user_limit".into(), json!(0));
+                obj.insert("rtc_region".into(), Value::Null);
+                obj.insert("nsfw".into(), json!(false));
+            }
+            _ => {}
+        }
+    }
+    value
+}
+
+/// Renders a user as `UserResponse`.
+pub fn user_json(id: u64, username: &str, bot: bool) -> Value {
+    json!({
+        "id": id.to_string(),
+        "username": username,
+        "avatar": null,
+        "discriminator": "0",
+        "public_flags": 0,
+        "flags": 0,
+        "bot": bot,
+        "global_name": null,
+        "primary_guild": null
+    })
+}
+
+/// A fixed join time: the stand-in has no history to report.
+pub const JOINED_AT: &str = "2025-01-01T00:00:00.000000+00:00";
+
+/// Renders a member as `GuildMemberResponse`.
+pub fn member_json(member: &Member) -> Value {
+    json!({
+        "avatar": null,
+        "banner": null,
+        "communication_disabled_until": null,
+        "flags": 0,
+        "joined_at": JOINED_AT,
+        "nick": member.nick,
+        "pending": false,
+        "premium_since": null,
+        "roles": member.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+        "user": user_json(member.user_id, &member.username, member.bot),
+        "mute": false,
+        "deaf": false
+    })
+}
+
+/// Renders a guild as `GuildWithCountsResponse`.
+pub fn guild_json(guild: &Guild) -> Value {
+    json!({
+        "id": guild.id.to_string(),
+        "name": guild.name,
+        "icon": null,
+        "description": null,
+        "home_header": null,
+        "splash": null,
+        "discovery_splash": null,
+        "features": [],
+        "banner": null,
+        "owner_id": guild.owner_id.to_string(),
+        "application_id": null,
+        "region": "",
+        "afk_channel_id": null,
+        "afk_timeout": 300,
+        "system_channel_id": null,
+        "system_channel_flags": 0,
+        "widget_enabled": false,
+        "widget_channel_id": null,
+        "verification_level": 0,
+        "roles": guild.roles.values().map(role_json).collect::<Vec<_>>(),
+        "default_message_notifications": 0,
+        "mfa_level": 0,
+        "explicit_content_filter": 0,
+        "max_presences": null,
+        "max_members": 500000,
+        "max_stage_video_channel_users": 50,
+        "max_video_channel_users": 25,
+        "vanity_url_code": null,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "rules_channel_id": null,
+        "safety_alerts_channel_id": null,
+        "public_updates_channel_id": null,
+        "premium_progress_bar_enabled": false,
+        "nsfw": false,
+        "nsfw_level": 0,
+        "emojis": [],
+        "stickers": [],
+        "incidents_data": null,
+        "approximate_member_count": guild.members.len(),
+        "approximate_presence_count": 0
+    })
+}
+
+/// The GUILD_CREATE payload: the guild plus its channels, member count and the bot's member.
+pub fn guild_create_json(guild: &Guild, bot_user_id: u64) -> Value {
+    let mut value = guild_json(guild);
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("approximate_member_count");
+        obj.remove("approximate_presence_count");
+        obj.insert("channels".into(), guild.channels.values().map(|c| channel_json(guild.id, c)).collect());
+        obj.insert("threads".into(), json!([]));
+        obj.insert("members".into(), guild.members.get(&bot_user_id).map(member_json).into_iter().collect());
+        obj.insert("member_count".into(), json!(guild.members.len()));
+        obj.insert("large".into(), json!(guild.members.len() > 250));
+        obj.insert("joined_at".into(), json!(JOINED_AT));
+        obj.insert("unavailable".into(), json!(false));
+        for empty in ["presences", "voice_states", "stage_instances", "guild_scheduled_events", "soundboard_sounds"] {
+            obj.insert(empty.into(), json!([]));
+        }
+    }
+    value
+}
