@@ -69,7 +69,9 @@ impl SimClient {
     /// Replaces a member's roles as another actor would.
     pub async fn set_member_roles(&self, guild: u64, user: u64, roles: &[u64]) -> anyhow::Result<()> {
         let body = serde_json::json!({"roles": roles.iter().map(u64::to_string).collect::<Vec<_>>()});
-        self.send::<Value>(self.http.patch(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)).json(&body)).await.map(drop)
+        self.send::<Value>(self.http.patch(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)).json(&body))
+            .await
+            .map(drop)
     }
 
     /// The guild as the stand-in holds it.

@@ -24,6 +24,9 @@ pub struct SimConfig {
     /// Discord's deadline for the first interaction response, milliseconds (3,000); tests
     /// lower it to watch a late answer fail without waiting three seconds.
     pub response_deadline_ms: u64,
+    /// How long an interaction token serves follow-ups and `@original` edits, milliseconds
+    /// (Discord: 15 minutes).
+    pub token_lifetime_ms: u64,
     /// Rate limits.
     pub limits: Limits,
 }
@@ -39,6 +42,7 @@ impl Default for SimConfig {
             heartbeat_interval_ms: 41_250,
             check_responses: true,
             response_deadline_ms: 3_000,
+            token_lifetime_ms: 15 * 60 * 1000,
             limits: Limits::default(),
         }
     }

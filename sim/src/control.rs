@@ -34,7 +34,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/guilds/{guild_id}/roles", post(seed_roles))
         .route("/_sim/guilds/{guild_id}/channels", post(seed_channels))
         .route("/_sim/guilds/{guild_id}/members", post(seed_members))
-        .route("/_sim/guilds/{guild_id}/members/{user_id}", axum::routing::delete(remove_member).patch(set_member_roles))
+        .route(
+            "/_sim/guilds/{guild_id}/members/{user_id}",
+            axum::routing::delete(remove_member).patch(set_member_roles),
+        )
         .route("/_sim/interactions", post(inject))
         .route("/_sim/interactions/{id}", get(interaction_report))
         .route("/_sim/faults", get(get_faults).put(put_faults))
@@ -51,8 +54,8 @@ fn bad(message: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message.into()}))).into_response()
 }
 
-fn guild_id(raw: &str) -> Result<u64, Response> {
-    raw.parse().map_err(|_| bad(format!("guild_id: a snowflake, got {raw:?}")))
+fn guild_id(raw: &str) -> Result<u64, String> {
+    raw.parse().map_err(|_| format!("guild_id: a snowflake, got {raw:?}"))
 }
 
 async fn reset(State(sim): Shared) -> StatusCode {
@@ -102,7 +105,7 @@ pub struct GuildState {
 async fn guild_state(State(sim): Shared, Path(raw): Path<String>) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let world = sim.world();
     let Some(guild) = world.guilds.get(&id) else { return (StatusCode::NOT_FOUND, "unknown guild").into_response() };
@@ -136,7 +139,7 @@ pub struct RoleSeed {
 async fn seed_roles(State(sim): Shared, Path(raw): Path<String>, Json(roles): Json<Vec<RoleSeed>>) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let ids: Vec<u64> = roles.iter().map(|r| r.id.unwrap_or_else(|| sim.next_id())).collect();
     let mut world = sim.world();
@@ -145,16 +148,19 @@ async fn seed_roles(State(sim): Shared, Path(raw): Path<String>, Json(roles): Js
         return bad("roles: a guild holds at most 250 roles");
     }
     for (role, rid) in roles.into_iter().zip(&ids) {
-        guild.roles.insert(*rid, Role {
-            id: *rid,
-            name: role.name,
-            color: role.color,
-            hoist: false,
-            mentionable: false,
-            position: role.position,
-            permissions: role.permissions,
-            managed: role.managed,
-        });
+        guild.roles.insert(
+            *rid,
+            Role {
+                id: *rid,
+                name: role.name,
+                color: role.color,
+                hoist: false,
+                mentionable: false,
+                position: role.position,
+                permissions: role.permissions,
+                managed: role.managed,
+            },
+        );
     }
     Json(ids.iter().map(u64::to_string).collect::<Vec<_>>()).into_response()
 }
@@ -178,10 +184,14 @@ pub struct ChannelSeed {
     pub topic: Option<String>,
 }
 
-async fn seed_channels(State(sim): Shared, Path(raw): Path<String>, Json(channels): Json<Vec<ChannelSeed>>) -> Response {
+async fn seed_channels(
+    State(sim): Shared,
+    Path(raw): Path<String>,
+    Json(channels): Json<Vec<ChannelSeed>>,
+) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let ids: Vec<u64> = channels.iter().map(|c| c.id.unwrap_or_else(|| sim.next_id())).collect();
     let mut world = sim.world();
@@ -190,15 +200,18 @@ async fn seed_channels(State(sim): Shared, Path(raw): Path<String>, Json(channel
         return bad("channels: a guild holds at most 500 channels");
     }
     for (i, (channel, cid)) in channels.into_iter().zip(&ids).enumerate() {
-        guild.channels.insert(*cid, Channel {
-            id: *cid,
-            kind: channel.kind,
-            name: channel.name,
-            position: i as i64,
-            parent_id: channel.parent_id,
-            topic: channel.topic,
-            overwrites: Vec::new(),
-        });
+        guild.channels.insert(
+            *cid,
+            Channel {
+                id: *cid,
+                kind: channel.kind,
+                name: channel.name,
+                position: i as i64,
+                parent_id: channel.parent_id,
+                topic: channel.topic,
+                overwrites: Vec::new(),
+            },
+        );
     }
     for cid in &ids {
         world.channel_guild.insert(*cid, id);
@@ -249,7 +262,7 @@ pub struct GenerateMembers {
 async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): Json<MembersSeed>) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let mut added = Vec::new();
     let total = {
@@ -275,13 +288,16 @@ async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): J
             for n in 0..generate.count {
                 let user_id = generate.first_id + n;
                 let gets = generate.role_every > 0 && n % generate.role_every == 0;
-                guild.members.insert(user_id, Member {
+                guild.members.insert(
                     user_id,
-                    username: format!("member{user_id}"),
-                    bot: false,
-                    roles: if gets { roles.clone() } else { Vec::new() },
-                    nick: None,
-                });
+                    Member {
+                        user_id,
+                        username: format!("member{user_id}"),
+                        bot: false,
+                        roles: if gets { roles.clone() } else { Vec::new() },
+                        nick: None,
+                    },
+                );
             }
         }
         guild.members.len()
@@ -297,13 +313,17 @@ async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): J
 async fn remove_member(State(sim): Shared, Path((raw, user)): Path<(String, String)>) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let Ok(user_id) = user.parse::<u64>() else { return bad("user_id: a snowflake") };
     let removed = sim.world().guilds.get_mut(&id).and_then(|g| g.members.remove(&user_id));
     match removed {
         Some(m) => {
-            sim.gateway.dispatch(Some(id), "GUILD_MEMBER_REMOVE", json!({"guild_id": id.to_string(), "user": world::user_json(m.user_id, &m.username, m.bot)}));
+            sim.gateway.dispatch(
+                Some(id),
+                "GUILD_MEMBER_REMOVE",
+                json!({"guild_id": id.to_string(), "user": world::user_json(m.user_id, &m.username, m.bot)}),
+            );
             StatusCode::NO_CONTENT.into_response()
         }
         None => (StatusCode::NOT_FOUND, "unknown member").into_response(),
@@ -317,10 +337,14 @@ pub struct MemberRoles {
     pub roles: Vec<String>,
 }
 
-async fn set_member_roles(State(sim): Shared, Path((raw, user)): Path<(String, String)>, Json(body): Json<MemberRoles>) -> Response {
+async fn set_member_roles(
+    State(sim): Shared,
+    Path((raw, user)): Path<(String, String)>,
+    Json(body): Json<MemberRoles>,
+) -> Response {
     let id = match guild_id(&raw) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let Ok(user_id) = user.parse::<u64>() else { return bad("user_id: a snowflake") };
     let updated = {
@@ -344,7 +368,11 @@ async fn inject(State(sim): Shared, Json(request): Json<InjectInteraction>) -> R
     }
 }
 
-async fn interaction_report(State(sim): Shared, Path(raw): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn interaction_report(
+    State(sim): Shared,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Ok(id) = raw.parse::<u64>() else { return bad("id: a snowflake") };
     let wait = Duration::from_millis(q.get("wait_ms").and_then(|w| w.parse().ok()).unwrap_or(0).min(60_000));
     let deadline = Instant::now() + wait;
@@ -380,7 +408,11 @@ async fn get_limits(State(sim): Shared) -> Json<Limits> {
 }
 
 async fn put_limits(State(sim): Shared, Json(limits): Json<Limits>) -> Response {
-    if limits.global_per_second == 0 || limits.route_limit == 0 || limits.member_role_limit == 0 || limits.invalid_request_threshold == 0 {
+    if limits.global_per_second == 0
+        || limits.route_limit == 0
+        || limits.member_role_limit == 0
+        || limits.invalid_request_threshold == 0
+    {
         return bad("limits must be at least 1");
     }
     if let Ok(mut c) = sim.config.write() {

@@ -50,6 +50,33 @@ struct SessionRecord {
     seq: u64,
     buffer: VecDeque<(u64, String)>,
     connected: bool,
+    /// The connection that holds the session; an older connection closing late (after the
+    /// client resumed elsewhere) must not mark the session disconnected.
+    owner: u64,
+}
+
+impl SessionRecord {
+    /// Numbers the event, keeps it for RESUME, and returns the frame to send.
+    fn push(&mut self, event: &str, data: &Value) -> String {
+        self.seq += 1;
+        let text = json!({"op": 0, "s": self.seq, "t": event, "d": data}).to_string();
+        self.buffer.push_back((self.seq, text.clone()));
+        if self.buffer.len() > RESUME_BUFFER {
+            self.buffer.pop_front();
+        }
+        text
+    }
+}
+
+/// Whether a session of `shard` with `intents` receives `dispatch`.
+fn wants(shard: (u64, u64), intents: u64, d: &Dispatch) -> bool {
+    let shard_ok = d.guild_id.is_none_or(|g| (g >> 22) % shard.1.max(1) == shard.0);
+    let intent = match d.event {
+        "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" | "GUILD_MEMBERS_CHUNK" => GUILD_MEMBERS,
+        "INTERACTION_CREATE" | "RATE_LIMITED" => 0,
+        _ => GUILDS,
+    };
+    shard_ok && (intent == 0 || intents & intent != 0)
 }
 
 /// A connected shard, as the control API reports it.
@@ -90,9 +117,16 @@ impl GatewayHub {
         }
     }
 
-    /// Sends an event to the shard that owns `guild_id` (every shard when `None`).
+    /// Sends an event to the shard that owns `guild_id` (every shard when `None`). Sessions
+    /// that are disconnected keep it in their buffer, so a RESUME replays it. The sessions
+    /// lock is held while sending, which orders this against a connection's teardown.
     pub fn dispatch(&self, guild_id: Option<u64>, event: &'static str, data: Value) {
-        let _ = self.events.send(Arc::new(Dispatch { guild_id, event, data }));
+        let dispatch = Arc::new(Dispatch { guild_id, event, data });
+        let mut sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for record in sessions.values_mut().filter(|r| !r.connected && wants(r.shard, r.intents, &dispatch)) {
+            record.push(dispatch.event, &dispatch.data);
+        }
+        let _ = self.events.send(dispatch);
     }
 
     /// Drops every connection without a close frame, as a network failure would.
@@ -111,7 +145,12 @@ impl GatewayHub {
         let mut out: Vec<ShardState> = sessions
             .iter()
             .filter(|(_, s)| s.connected)
-            .map(|(id, s)| ShardState { session_id: id.clone(), shard: [s.shard.0, s.shard.1], intents: s.intents, seq: s.seq })
+            .map(|(id, s)| ShardState {
+                session_id: id.clone(),
+                shard: [s.shard.0, s.shard.1],
+                intents: s.intents,
+                seq: s.seq,
+            })
             .collect();
         out.sort_by_key(|s| s.shard);
         out
@@ -148,6 +187,7 @@ async fn close(ws: &mut WebSocketStream<TcpStream>, code: u16, reason: &str) -> 
 }
 
 struct Conn {
+    id: u64,
     session: Option<String>,
     shard: (u64, u64),
     intents: u64,
@@ -156,13 +196,7 @@ struct Conn {
 
 impl Conn {
     fn wants(&self, d: &Dispatch) -> bool {
-        let shard_ok = d.guild_id.is_none_or(|g| (g >> 22) % self.shard.1.max(1) == self.shard.0);
-        let intent = match d.event {
-            "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" | "GUILD_MEMBERS_CHUNK" => GUILD_MEMBERS,
-            "INTERACTION_CREATE" | "RATE_LIMITED" => 0,
-            _ => GUILDS,
-        };
-        shard_ok && (intent == 0 || self.intents & intent != 0)
+        wants(self.shard, self.intents, d)
     }
 }
 
@@ -182,7 +216,7 @@ async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
     ws.send(op(10, json!({"heartbeat_interval": config.heartbeat_interval_ms}))).await?;
     let mut events = sim.gateway.events.subscribe();
     let mut control = sim.gateway.control.subscribe();
-    let mut conn = Conn { session: None, shard: (0, 1), intents: 0, sent: VecDeque::new() };
+    let mut conn = Conn { id: sim.next_id(), session: None, shard: (0, 1), intents: 0, sent: VecDeque::new() };
 
     let result = loop {
         tokio::select! {
@@ -223,11 +257,18 @@ async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
             }
         }
     };
-    if let Some(id) = &conn.session
-        && let Ok(mut sessions) = sim.gateway.sessions.lock()
-        && let Some(record) = sessions.get_mut(id)
-    {
-        record.connected = false;
+    if let Some(id) = &conn.session {
+        // Events already queued for this connection go to the resume buffer, under the lock
+        // `dispatch` holds while sending, so none falls between the two.
+        let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(record) = sessions.get_mut(id).filter(|r| r.owner == conn.id) {
+            while let Ok(d) = events.try_recv() {
+                if conn.wants(&d) {
+                    record.push(d.event, &d.data);
+                }
+            }
+            record.connected = false;
+        }
     }
     result
 }
@@ -246,24 +287,29 @@ enum Flow {
     Stop,
 }
 
-async fn send_dispatch(sim: &Sim, ws: &mut WebSocketStream<TcpStream>, conn: &Conn, event: &str, data: &Value) -> anyhow::Result<()> {
+async fn send_dispatch(
+    sim: &Sim,
+    ws: &mut WebSocketStream<TcpStream>,
+    conn: &Conn,
+    event: &str,
+    data: &Value,
+) -> anyhow::Result<()> {
     let Some(id) = &conn.session else { return Ok(()) };
     let text = {
         let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(record) = sessions.get_mut(id) else { return Ok(()) };
-        record.seq += 1;
-        let text = json!({"op": 0, "s": record.seq, "t": event, "d": data}).to_string();
-        record.buffer.push_back((record.seq, text.clone()));
-        if record.buffer.len() > RESUME_BUFFER {
-            record.buffer.pop_front();
-        }
-        text
+        record.push(event, data)
     };
     ws.send(Message::text(text)).await?;
     Ok(())
 }
 
-async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut Conn, payload: &Value) -> anyhow::Result<Flow> {
+async fn handle(
+    sim: &Arc<Sim>,
+    ws: &mut WebSocketStream<TcpStream>,
+    conn: &mut Conn,
+    payload: &Value,
+) -> anyhow::Result<Flow> {
     let config = sim.config();
     match payload.get("op").and_then(Value::as_u64) {
         Some(1) => {
@@ -289,7 +335,10 @@ async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut 
                 close(ws, 4014, "Disallowed intent(s).").await?;
                 return Ok(Flow::Stop);
             }
-            let shard = d.get("shard").and_then(Value::as_array).map(|s| (s.first().and_then(Value::as_u64), s.get(1).and_then(Value::as_u64)));
+            let shard = d
+                .get("shard")
+                .and_then(Value::as_array)
+                .map(|s| (s.first().and_then(Value::as_u64), s.get(1).and_then(Value::as_u64)));
             let shard = match shard {
                 None => (0, 1),
                 Some((Some(id), Some(count))) if count >= 1 && id < count => (id, count),
@@ -301,18 +350,13 @@ async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut 
             let session_id = format!("{:032x}", sim.next_id() as u128 * 0x9E37_79B9);
             sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
                 session_id.clone(),
-                SessionRecord { shard, intents, seq: 0, buffer: VecDeque::new(), connected: true },
+                SessionRecord { shard, intents, seq: 0, buffer: VecDeque::new(), connected: true, owner: conn.id },
             );
             conn.session = Some(session_id.clone());
             conn.shard = shard;
             conn.intents = intents;
-            let guilds: Vec<world::Guild> = sim
-                .world()
-                .guilds
-                .values()
-                .filter(|g| (g.id >> 22) % shard.1 == shard.0)
-                .cloned()
-                .collect();
+            let guilds: Vec<world::Guild> =
+                sim.world().guilds.values().filter(|g| (g.id >> 22) % shard.1 == shard.0).cloned().collect();
             let resume_url = sim.gateway_url.read().map(|u| u.clone()).unwrap_or_default();
             let mut user = world::user_json(config.application_id, &config.bot_name, true);
             user["mfa_enabled"] = json!(false);
@@ -330,7 +374,14 @@ async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut 
             send_dispatch(sim, ws, conn, "READY", &ready).await?;
             if intents & GUILDS != 0 {
                 for guild in &guilds {
-                    send_dispatch(sim, ws, conn, "GUILD_CREATE", &world::guild_create_json(guild, config.application_id)).await?;
+                    send_dispatch(
+                        sim,
+                        ws,
+                        conn,
+                        "GUILD_CREATE",
+                        &world::guild_create_json(guild, config.application_id),
+                    )
+                    .await?;
                 }
             }
         }
@@ -344,9 +395,17 @@ async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut 
                 match sessions.get_mut(&session_id) {
                     Some(record) if token.strip_prefix("Bot ").unwrap_or(token) == config.token => {
                         record.connected = true;
+                        record.owner = conn.id;
                         conn.shard = record.shard;
                         conn.intents = record.intents;
-                        Some(record.buffer.iter().filter(|(s, _)| *s > after).map(|(_, t)| t.clone()).collect::<Vec<_>>())
+                        Some(
+                            record
+                                .buffer
+                                .iter()
+                                .filter(|(s, _)| *s > after)
+                                .map(|(_, t)| t.clone())
+                                .collect::<Vec<_>>(),
+                        )
                     }
                     _ => None,
                 }
@@ -370,19 +429,27 @@ async fn handle(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &mut 
     Ok(Flow::Continue)
 }
 
-async fn request_members(sim: &Arc<Sim>, ws: &mut WebSocketStream<TcpStream>, conn: &Conn, d: &Value) -> anyhow::Result<()> {
+async fn request_members(
+    sim: &Arc<Sim>,
+    ws: &mut WebSocketStream<TcpStream>,
+    conn: &Conn,
+    d: &Value,
+) -> anyhow::Result<()> {
     if conn.session.is_none() || conn.intents & GUILD_MEMBERS == 0 {
         return Ok(());
     }
     let Some(guild_id) = d.get("guild_id").and_then(crate::rest::id_of) else { return Ok(()) };
     let nonce = d.get("nonce").cloned().unwrap_or(Value::Null);
-    let everyone = d.get("query").and_then(Value::as_str) == Some("") && d.get("limit").and_then(Value::as_u64) == Some(0);
+    let everyone =
+        d.get("query").and_then(Value::as_str) == Some("") && d.get("limit").and_then(Value::as_u64) == Some(0);
     if everyone {
         let now = Instant::now();
         let wait = {
             let mut requests = sim.gateway.member_requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             match requests.get(&guild_id) {
-                Some(at) if now.duration_since(*at) < Duration::from_secs(30) => Some(30.0 - now.duration_since(*at).as_secs_f64()),
+                Some(at) if now.duration_since(*at) < Duration::from_secs(30) => {
+                    Some(30.0 - now.duration_since(*at).as_secs_f64())
+                }
                 _ => {
                     requests.insert(guild_id, now);
                     None

@@ -23,9 +23,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// How long an interaction token serves follow-ups.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
-
 /// An interaction and everything the bot answered to it.
 #[derive(Clone, Debug)]
 pub struct Interaction {
@@ -152,7 +149,9 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
             (2, json!({"id": sim.next_id().to_string(), "name": name, "type": 1, "options": options}))
         }
         Action::Button { custom_id } => (3, json!({"custom_id": custom_id, "component_type": 2})),
-        Action::Select { custom_id, values } => (3, json!({"custom_id": custom_id, "component_type": 3, "values": values})),
+        Action::Select { custom_id, values } => {
+            (3, json!({"custom_id": custom_id, "component_type": 3, "values": values}))
+        }
         Action::ModalSubmit { custom_id, fields } => (
             5,
             json!({
@@ -192,16 +191,19 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
     if kind == 3 {
         payload["message"] = message_json(sim, channel_id, &json!({"content": ""}), sim.next_id(), 0);
     }
-    sim.world().interactions.insert(id, Interaction {
-        token: token.clone(),
-        kind,
-        channel_id,
-        created: Instant::now(),
-        acknowledged_after: None,
-        callbacks: Vec::new(),
-        followups: Vec::new(),
-        original: None,
-    });
+    sim.world().interactions.insert(
+        id,
+        Interaction {
+            token: token.clone(),
+            kind,
+            channel_id,
+            created: Instant::now(),
+            acknowledged_after: None,
+            callbacks: Vec::new(),
+            followups: Vec::new(),
+            original: None,
+        },
+    );
     sim.gateway.dispatch(Some(guild_id), "INTERACTION_CREATE", payload);
     Ok((id, token))
 }
@@ -210,7 +212,11 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
 fn check_modal(data: &Value) -> Result<(), DiscordError> {
     let custom_id = data.get("custom_id").and_then(Value::as_str).unwrap_or_default();
     if custom_id.is_empty() || custom_id.chars().count() > 100 {
-        return Err(DiscordError::field("data.custom_id", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."));
+        return Err(DiscordError::field(
+            "data.custom_id",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 100 in length.",
+        ));
     }
     let title = data.get("title").and_then(Value::as_str).unwrap_or_default();
     if title.is_empty() || title.chars().count() > 45 {
@@ -218,13 +224,17 @@ fn check_modal(data: &Value) -> Result<(), DiscordError> {
     }
     let components = data.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
     if components.is_empty() || components.len() > 5 {
-        return Err(DiscordError::field("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."));
+        return Err(DiscordError::field(
+            "data.components",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 5 in length.",
+        ));
     }
     for (i, c) in components.iter().enumerate() {
         let kind = c.get("type").and_then(Value::as_u64);
         let inner = c.get("component").and_then(|x| x.get("type")).and_then(Value::as_u64);
-        let holds_text_input_in_row =
-            kind == Some(1) && c.get("components").and_then(Value::as_array).is_some_and(|row| row.iter().any(|x| x["type"] == 4));
+        let holds_text_input_in_row = kind == Some(1)
+            && c.get("components").and_then(Value::as_array).is_some_and(|row| row.iter().any(|x| x["type"] == 4));
         if holds_text_input_in_row || kind == Some(4) || (kind == Some(18) && inner.is_none()) {
             return Err(DiscordError::field(
                 &format!("data.components.{i}"),
@@ -235,7 +245,11 @@ fn check_modal(data: &Value) -> Result<(), DiscordError> {
         if kind == Some(18) {
             let label = c.get("label").and_then(Value::as_str).unwrap_or_default();
             if label.is_empty() || label.chars().count() > 45 {
-                return Err(DiscordError::field(&format!("data.components.{i}.label"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length."));
+                return Err(DiscordError::field(
+                    &format!("data.components.{i}.label"),
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 45 in length.",
+                ));
             }
         }
     }
@@ -243,12 +257,20 @@ fn check_modal(data: &Value) -> Result<(), DiscordError> {
 }
 
 /// `POST /interactions/{id}/{token}/callback`.
-pub async fn callback(State(sim): State<Arc<Sim>>, Path((id, token)): Path<(String, String)>, bytes: Bytes) -> Result<Response, DiscordError> {
+pub async fn callback(
+    State(sim): State<Arc<Sim>>,
+    Path((id, token)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, DiscordError> {
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let id = snowflake(&id).ok_or_else(|| DiscordError::unknown(10062, "interaction"))?;
     let kind = body.get("type").and_then(Value::as_u64).unwrap_or(0);
     let mut world = sim.world();
-    let interaction = world.interactions.get_mut(&id).filter(|i| i.token == token).ok_or_else(|| DiscordError::unknown(10062, "interaction"))?;
+    let interaction = world
+        .interactions
+        .get_mut(&id)
+        .filter(|i| i.token == token)
+        .ok_or_else(|| DiscordError::unknown(10062, "interaction"))?;
     if interaction.acknowledged_after.is_some() {
         return Err(DiscordError::already_acknowledged());
     }
@@ -259,13 +281,21 @@ pub async fn callback(State(sim): State<Arc<Sim>>, Path((id, token)): Path<(Stri
     let data = body.get("data").cloned().unwrap_or(Value::Null);
     match kind {
         9 if interaction.kind == 5 => {
-            return Err(DiscordError::field("type", "INTERACTION_RESPONSE_TYPE_INVALID", "A modal cannot answer a modal submit."));
+            return Err(DiscordError::field(
+                "type",
+                "INTERACTION_RESPONSE_TYPE_INVALID",
+                "A modal cannot answer a modal submit.",
+            ));
         }
         9 => check_modal(&data)?,
         5 => {
             let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0);
             if flags & !(1 << 6) != 0 {
-                return Err(DiscordError::field("data.flags", "MESSAGE_FLAGS_INVALID", "Only EPHEMERAL may be set on a deferred response."));
+                return Err(DiscordError::field(
+                    "data.flags",
+                    "MESSAGE_FLAGS_INVALID",
+                    "Only EPHEMERAL may be set on a deferred response.",
+                ));
             }
         }
         4 | 6 | 7 | 12 => {}
@@ -281,12 +311,21 @@ pub async fn callback(State(sim): State<Arc<Sim>>, Path((id, token)): Path<(Stri
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn by_token<'w>(world: &'w mut crate::state::World, sim: &Sim, app: &str, token: &str) -> Result<&'w mut Interaction, DiscordError> {
+fn by_token<'w>(
+    world: &'w mut crate::state::World,
+    sim: &Sim,
+    app: &str,
+    token: &str,
+) -> Result<&'w mut Interaction, DiscordError> {
     if snowflake(app) != Some(sim.config().application_id) {
         return Err(DiscordError::unknown(10015, "Webhook"));
     }
-    let interaction = world.interactions.values_mut().find(|i| i.token == token).ok_or_else(|| DiscordError::unknown(10015, "Webhook"))?;
-    if interaction.created.elapsed() > TOKEN_LIFETIME {
+    let interaction = world
+        .interactions
+        .values_mut()
+        .find(|i| i.token == token)
+        .ok_or_else(|| DiscordError::unknown(10015, "Webhook"))?;
+    if interaction.created.elapsed() > Duration::from_millis(sim.config().token_lifetime_ms) {
         return Err(DiscordError::invalid_webhook_token());
     }
     if interaction.acknowledged_after.is_none() {
@@ -296,7 +335,11 @@ fn by_token<'w>(world: &'w mut crate::state::World, sim: &Sim, app: &str, token:
 }
 
 /// `POST /webhooks/{application_id}/{token}`: a follow-up message.
-pub async fn followup(State(sim): State<Arc<Sim>>, Path((app, token)): Path<(String, String)>, bytes: Bytes) -> Result<Response, DiscordError> {
+pub async fn followup(
+    State(sim): State<Arc<Sim>>,
+    Path((app, token)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, DiscordError> {
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let id = sim.next_id();
     let mut world = sim.world();
@@ -310,7 +353,10 @@ pub async fn followup(State(sim): State<Arc<Sim>>, Path((app, token)): Path<(Str
 }
 
 /// `GET .../messages/@original`.
-pub async fn get_original(State(sim): State<Arc<Sim>>, Path((app, token)): Path<(String, String)>) -> Result<Response, DiscordError> {
+pub async fn get_original(
+    State(sim): State<Arc<Sim>>,
+    Path((app, token)): Path<(String, String)>,
+) -> Result<Response, DiscordError> {
     let mut world = sim.world();
     let interaction = by_token(&mut world, &sim, &app, &token)?;
     let original = interaction.original.clone().ok_or_else(|| DiscordError::unknown(10008, "Message"))?;
@@ -318,7 +364,11 @@ pub async fn get_original(State(sim): State<Arc<Sim>>, Path((app, token)): Path<
 }
 
 /// `PATCH .../messages/@original`: edits the original response.
-pub async fn edit_original(State(sim): State<Arc<Sim>>, Path((app, token)): Path<(String, String)>, bytes: Bytes) -> Result<Response, DiscordError> {
+pub async fn edit_original(
+    State(sim): State<Arc<Sim>>,
+    Path((app, token)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, DiscordError> {
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let mut world = sim.world();
     let interaction = by_token(&mut world, &sim, &app, &token)?;
@@ -337,7 +387,10 @@ pub async fn edit_original(State(sim): State<Arc<Sim>>, Path((app, token)): Path
 }
 
 /// `DELETE .../messages/@original`.
-pub async fn delete_original(State(sim): State<Arc<Sim>>, Path((app, token)): Path<(String, String)>) -> Result<Response, DiscordError> {
+pub async fn delete_original(
+    State(sim): State<Arc<Sim>>,
+    Path((app, token)): Path<(String, String)>,
+) -> Result<Response, DiscordError> {
     let mut world = sim.world();
     let interaction = by_token(&mut world, &sim, &app, &token)?;
     interaction.original.take().ok_or_else(|| DiscordError::unknown(10008, "Message"))?;

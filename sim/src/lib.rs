@@ -30,6 +30,7 @@ pub use control::{ChannelSeed, Counters, GenerateMembers, GuildState, MemberSeed
 pub use gateway::ShardState;
 pub use interactions::{Action, InjectInteraction, InteractionReport, custom_ids};
 pub use ratelimit::RateCounters;
+pub use rest::ROUTES;
 pub use spec::{SchemaViolation, Spec};
 pub use state::{Faults, GuildSeed, LogEntry};
 pub use world::permissions;
@@ -75,7 +76,8 @@ impl Drop for RunningSim {
 /// Starts the stand-in on `rest` and `gateway` (port 0 picks a free port).
 pub async fn start(config: SimConfig, rest: SocketAddr, gateway: SocketAddr) -> anyhow::Result<RunningSim> {
     let rest_listener = TcpListener::bind(rest).await.map_err(|e| anyhow::anyhow!("REST address {rest}: {e}"))?;
-    let gateway_listener = TcpListener::bind(gateway).await.map_err(|e| anyhow::anyhow!("gateway address {gateway}: {e}"))?;
+    let gateway_listener =
+        TcpListener::bind(gateway).await.map_err(|e| anyhow::anyhow!("gateway address {gateway}: {e}"))?;
     let rest_addr = rest_listener.local_addr()?;
     let gateway_addr = gateway_listener.local_addr()?;
     let sim = Arc::new(state::Sim::new(config));

@@ -148,16 +148,28 @@ impl RateLimiter {
             let until = self.global_window + Duration::from_secs(1);
             self.global_blocked_until = Some(until);
             self.counters.global_429 += 1;
-            return Err(Limited { scope: Scope::Global, retry_after: (until - now).as_secs_f64().max(0.001), bucket: None });
+            return Err(Limited {
+                scope: Scope::Global,
+                retry_after: (until - now).as_secs_f64().max(0.001),
+                bucket: None,
+            });
         }
         self.global_used += 1;
         Ok(())
     }
 
     /// Takes one request from a route bucket keyed by `key`, announced as `hash`.
-    pub fn route(&mut self, key: &str, hash: &str, limit: u32, window_secs: f64, now: Instant) -> Result<BucketState, Limited> {
+    pub fn route(
+        &mut self,
+        key: &str,
+        hash: &str,
+        limit: u32,
+        window_secs: f64,
+        now: Instant,
+    ) -> Result<BucketState, Limited> {
         let window = Duration::from_secs_f64(window_secs.max(0.001));
-        let bucket = self.buckets.entry(key.to_string()).or_insert(Bucket { window_start: now, used: 0, blocked_until: None });
+        let bucket =
+            self.buckets.entry(key.to_string()).or_insert(Bucket { window_start: now, used: 0, blocked_until: None });
         if now.duration_since(bucket.window_start) >= window {
             bucket.window_start = now;
             bucket.used = 0;
@@ -194,7 +206,11 @@ impl RateLimiter {
                 } else {
                     self.counters.shared_429 += 1;
                 }
-                let bucket = self.buckets.entry(key.to_string()).or_insert(Bucket { window_start: now, used: 0, blocked_until: None });
+                let bucket = self.buckets.entry(key.to_string()).or_insert(Bucket {
+                    window_start: now,
+                    used: 0,
+                    blocked_until: None,
+                });
                 bucket.blocked_until = Some(until);
             }
         }

@@ -26,12 +26,55 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 type Shared = State<Arc<Sim>>;
 type Reply = Result<Response, DiscordError>;
 
+/// Every (method, route) the stand-in serves, as the OpenAPI spec names them; the contract
+/// test walks this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/gateway/bot"),
+    ("get", "/users/@me"),
+    ("get", "/applications/{application_id}/commands"),
+    ("put", "/applications/{application_id}/commands"),
+    ("post", "/applications/{application_id}/commands"),
+    ("get", "/applications/{application_id}/guilds/{guild_id}/commands"),
+    ("put", "/applications/{application_id}/guilds/{guild_id}/commands"),
+    ("post", "/applications/{application_id}/guilds/{guild_id}/commands"),
+    ("get", "/guilds/{guild_id}"),
+    ("get", "/guilds/{guild_id}/roles"),
+    ("post", "/guilds/{guild_id}/roles"),
+    ("patch", "/guilds/{guild_id}/roles"),
+    ("get", "/guilds/{guild_id}/roles/{role_id}"),
+    ("patch", "/guilds/{guild_id}/roles/{role_id}"),
+    ("delete", "/guilds/{guild_id}/roles/{role_id}"),
+    ("get", "/guilds/{guild_id}/channels"),
+    ("post", "/guilds/{guild_id}/channels"),
+    ("patch", "/guilds/{guild_id}/channels"),
+    ("get", "/channels/{channel_id}"),
+    ("patch", "/channels/{channel_id}"),
+    ("delete", "/channels/{channel_id}"),
+    ("put", "/channels/{channel_id}/permissions/{overwrite_id}"),
+    ("delete", "/channels/{channel_id}/permissions/{overwrite_id}"),
+    ("get", "/channels/{channel_id}/messages"),
+    ("post", "/channels/{channel_id}/messages"),
+    ("get", "/guilds/{guild_id}/members"),
+    ("get", "/guilds/{guild_id}/members/{user_id}"),
+    ("patch", "/guilds/{guild_id}/members/{user_id}"),
+    ("put", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+    ("delete", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+    ("post", "/interactions/{interaction_id}/{interaction_token}/callback"),
+    ("post", "/webhooks/{webhook_id}/{webhook_token}"),
+    ("get", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
+    ("patch", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
+    ("delete", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
+];
+
 /// The REST routes, under `/api/v10`.
 pub fn router(sim: Arc<Sim>) -> Router {
     let api = Router::new()
         .route("/gateway/bot", get(gateway_bot))
         .route("/users/@me", get(users_me))
-        .route("/applications/{application_id}/commands", get(list_commands).put(overwrite_commands).post(create_command))
+        .route(
+            "/applications/{application_id}/commands",
+            get(list_commands).put(overwrite_commands).post(create_command),
+        )
         .route(
             "/applications/{application_id}/guilds/{guild_id}/commands",
             get(list_guild_commands).put(overwrite_guild_commands).post(create_guild_command),
@@ -52,10 +95,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
             get(interactions::get_original).patch(interactions::edit_original).delete(interactions::delete_original),
         );
-    Router::new()
-        .nest("/api/v10", api)
-        .layer(middleware::from_fn_with_state(sim.clone(), discord_edge))
-        .with_state(sim)
+    Router::new().nest("/api/v10", api).layer(middleware::from_fn_with_state(sim.clone(), discord_edge)).with_state(sim)
 }
 
 /// How the edge treats a route.
@@ -108,7 +148,16 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     let _ = early;
 
     if !class.interaction && !authorized(request.headers(), &config.token) {
-        return finish(&sim, &method, &path, &template, Value::Null, DiscordError::unauthorized().into_response(), None).await;
+        return finish(
+            &sim,
+            &method,
+            &path,
+            &template,
+            Value::Null,
+            DiscordError::unauthorized().into_response(),
+            None,
+        )
+        .await;
     }
 
     let faults = sim.faults.lock().map(|f| f.clone()).unwrap_or_default();
@@ -119,7 +168,16 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         if let Ok(mut limiter) = sim.limiter.lock() {
             limiter.injected(&class.key, storm.scope, storm.retry_after, now);
         }
-        return finish(&sim, &method, &path, &template, Value::Null, too_many(&storm, config.limits.scope_header_always), None).await;
+        return finish(
+            &sim,
+            &method,
+            &path,
+            &template,
+            Value::Null,
+            too_many(&storm, config.limits.scope_header_always),
+            None,
+        )
+        .await;
     }
 
     let bucket = {
@@ -144,7 +202,16 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
 
     if faults.error_rate > 0.0 && sim.random() < faults.error_rate {
         let response = DiscordError::server_error().into_response();
-        return finish(&sim, &method, &path, &template, Value::Null, response, Some((&bucket, config.limits.scope_header_always))).await;
+        return finish(
+            &sim,
+            &method,
+            &path,
+            &template,
+            Value::Null,
+            response,
+            Some((&bucket, config.limits.scope_header_always)),
+        )
+        .await;
     }
 
     let (parts, body) = request.into_parts();
@@ -158,7 +225,16 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
             Ok(v) => v,
             Err(_) => {
                 let response = DiscordError::invalid_json().into_response();
-                return finish(&sim, &method, &path, &template, Value::Null, response, Some((&bucket, config.limits.scope_header_always))).await;
+                return finish(
+                    &sim,
+                    &method,
+                    &path,
+                    &template,
+                    Value::Null,
+                    response,
+                    Some((&bucket, config.limits.scope_header_always)),
+                )
+                .await;
             }
         }
     };
@@ -166,10 +242,20 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         && let Err(violations) = sim.spec.check_request(method.as_str(), &template, &json_body)
     {
         let response = DiscordError::form(invalid_form_body(&violations)).into_response();
-        return finish(&sim, &method, &path, &template, json_body, response, Some((&bucket, config.limits.scope_header_always))).await;
+        return finish(
+            &sim,
+            &method,
+            &path,
+            &template,
+            json_body,
+            response,
+            Some((&bucket, config.limits.scope_header_always)),
+        )
+        .await;
     }
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    finish(&sim, &method, &path, &template, json_body, response, Some((&bucket, config.limits.scope_header_always))).await
+    finish(&sim, &method, &path, &template, json_body, response, Some((&bucket, config.limits.scope_header_always)))
+        .await
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -280,13 +366,11 @@ async fn finish(
         });
     }
     if config.check_responses && status.is_success() && !bytes.is_empty() {
-        let checked = serde_json::from_slice::<Value>(&bytes)
-            .map_err(|e| format!("not JSON: {e}"))
-            .and_then(|v| {
-                sim.spec.check_response(method.as_str(), template, status.as_u16(), &v).map_err(|violations| {
-                    violations.iter().map(|v| format!("{} {}", v.pointer, v.message)).collect::<Vec<_>>().join("; ")
-                })
-            });
+        let checked = serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("not JSON: {e}")).and_then(|v| {
+            sim.spec.check_response(method.as_str(), template, status.as_u16(), &v).map_err(|violations| {
+                violations.iter().map(|v| format!("{} {}", v.pointer, v.message)).collect::<Vec<_>>().join("; ")
+            })
+        });
         if let Err(problem) = checked {
             let message = format!("{method} {template} → {status}: response breaks the spec: {problem}");
             tracing::error!("{message}");
@@ -423,7 +507,11 @@ async fn list_guild_commands(State(sim): Shared, Path((app, guild)): Path<(Strin
     ok(Value::Array(sim.world().guild_commands.get(&guild).cloned().unwrap_or_default()))
 }
 
-async fn overwrite_guild_commands(State(sim): Shared, Path((app, guild)): Path<(String, String)>, bytes: Bytes) -> Reply {
+async fn overwrite_guild_commands(
+    State(sim): Shared,
+    Path((app, guild)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Reply {
     check_application(&sim, &app)?;
     let guild = parse_guild(&guild)?;
     if !sim.world().guilds.contains_key(&guild) {
@@ -475,7 +563,8 @@ async fn get_role(State(sim): Shared, Path((guild, role)): Path<(String, String)
     let guild = parse_guild(&guild)?;
     let world = sim.world();
     let guild = world.guilds.get(&guild).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
-    let role = snowflake(&role).and_then(|r| guild.roles.get(&r)).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
+    let role =
+        snowflake(&role).and_then(|r| guild.roles.get(&r)).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
     ok(world::role_json(role))
 }
 
@@ -516,7 +605,11 @@ async fn create_role(State(sim): Shared, Path(guild_id): Path<String>, bytes: By
         guild.roles.insert(id, role.clone());
         role
     };
-    sim.gateway.dispatch(Some(guild_id), "GUILD_ROLE_CREATE", json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}));
+    sim.gateway.dispatch(
+        Some(guild_id),
+        "GUILD_ROLE_CREATE",
+        json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}),
+    );
     ok(world::role_json(&role))
 }
 
@@ -530,7 +623,9 @@ async fn modify_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
-        let role = snowflake(&role_id).and_then(|r| guild.roles.get_mut(&r)).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
+        let role = snowflake(&role_id)
+            .and_then(|r| guild.roles.get_mut(&r))
+            .ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
         if role.position >= highest {
             return Err(DiscordError::missing_permissions());
         }
@@ -552,7 +647,11 @@ async fn modify_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
         }
         role.clone()
     };
-    sim.gateway.dispatch(Some(guild_id), "GUILD_ROLE_UPDATE", json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}));
+    sim.gateway.dispatch(
+        Some(guild_id),
+        "GUILD_ROLE_UPDATE",
+        json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}),
+    );
     ok(world::role_json(&role))
 }
 
@@ -564,7 +663,9 @@ async fn delete_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
         let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
         require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
-        let role = snowflake(&role_id).and_then(|r| guild.roles.get(&r)).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
+        let role = snowflake(&role_id)
+            .and_then(|r| guild.roles.get(&r))
+            .ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
         if role.position >= highest || role.managed || role.id == guild_id {
             return Err(DiscordError::missing_permissions());
         }
@@ -575,7 +676,11 @@ async fn delete_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
         }
         id
     };
-    sim.gateway.dispatch(Some(guild_id), "GUILD_ROLE_DELETE", json!({"guild_id": guild_id.to_string(), "role_id": role_id.to_string()}));
+    sim.gateway.dispatch(
+        Some(guild_id),
+        "GUILD_ROLE_DELETE",
+        json!({"guild_id": guild_id.to_string(), "role_id": role_id.to_string()}),
+    );
     no_content()
 }
 
@@ -609,7 +714,11 @@ async fn move_roles(State(sim): Shared, Path(guild_id): Path<String>, bytes: Byt
         (guild.roles.values().map(world::role_json).collect::<Vec<_>>(), changed)
     };
     for role in changed {
-        sim.gateway.dispatch(Some(guild_id), "GUILD_ROLE_UPDATE", json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}));
+        sim.gateway.dispatch(
+            Some(guild_id),
+            "GUILD_ROLE_UPDATE",
+            json!({"guild_id": guild_id.to_string(), "role": world::role_json(&role)}),
+        );
     }
     ok(Value::Array(all))
 }
@@ -620,7 +729,10 @@ fn parse_overwrites(value: Option<&Value>, granted: u64) -> Result<Option<Vec<Ov
     let Some(list) = value.and_then(Value::as_array) else { return Ok(None) };
     let mut out = Vec::new();
     for o in list {
-        let id = o.get("id").and_then(id_of).ok_or_else(|| DiscordError::field("permission_overwrites", "BASE_TYPE_REQUIRED", "id is required"))?;
+        let id = o
+            .get("id")
+            .and_then(id_of)
+            .ok_or_else(|| DiscordError::field("permission_overwrites", "BASE_TYPE_REQUIRED", "id is required"))?;
         let allow = o.get("allow").and_then(bits).unwrap_or(0);
         let deny = o.get("deny").and_then(bits).unwrap_or(0);
         // Overwrites may only allow or deny what the bot itself holds.
@@ -709,14 +821,19 @@ async fn move_channels(State(sim): Shared, Path(guild_id): Path<String>, bytes: 
 
 fn channel_guild(sim: &Sim, channel: &str) -> Result<(u64, u64), DiscordError> {
     let channel = snowflake(channel).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
-    let guild = sim.world().channel_guild.get(&channel).copied().ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
+    let guild =
+        sim.world().channel_guild.get(&channel).copied().ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
     Ok((guild, channel))
 }
 
 async fn get_channel(State(sim): Shared, Path(channel): Path<String>) -> Reply {
     let (guild_id, channel_id) = channel_guild(&sim, &channel)?;
     let world = sim.world();
-    let channel = world.guilds.get(&guild_id).and_then(|g| g.channels.get(&channel_id)).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
+    let channel = world
+        .guilds
+        .get(&guild_id)
+        .and_then(|g| g.channels.get(&channel_id))
+        .ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
     ok(world::channel_json(guild_id, channel))
 }
 
@@ -852,7 +969,11 @@ async fn create_message(State(sim): Shared, Path(channel): Path<String>, bytes: 
 
 // ---- members -------------------------------------------------------------------------------------
 
-async fn list_members(State(sim): Shared, Path(guild_id): Path<String>, Query(query): Query<HashMap<String, String>>) -> Reply {
+async fn list_members(
+    State(sim): Shared,
+    Path(guild_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply {
     let guild_id = parse_guild(&guild_id)?;
     let limit = match query.get("limit") {
         None => 1,
@@ -863,14 +984,17 @@ async fn list_members(State(sim): Shared, Path(guild_id): Path<String>, Query(qu
     };
     let after = match query.get("after") {
         None => 0,
-        Some(a) => a.parse::<u64>().map_err(|_| DiscordError::field("after", "NUMBER_TYPE_COERCE", "Value is not snowflake."))?,
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| DiscordError::field("after", "NUMBER_TYPE_COERCE", "Value is not snowflake."))?,
     };
     let world = sim.world();
     let guild = world.guilds.get(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
     if !sim.config().privileged_intents {
         return Err(DiscordError::missing_permissions());
     }
-    let page: Vec<Value> = guild.members.range(after.saturating_add(1)..).take(limit).map(|(_, m)| world::member_json(m)).collect();
+    let page: Vec<Value> =
+        guild.members.range(after.saturating_add(1)..).take(limit).map(|(_, m)| world::member_json(m)).collect();
     ok(Value::Array(page))
 }
 
@@ -912,7 +1036,11 @@ async fn modify_member(State(sim): Shared, Path((guild_id, user)): Path<(String,
         if let Some(roles) = request.get("roles").and_then(Value::as_array) {
             require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
             let wanted: Vec<u64> = roles.iter().filter_map(id_of).collect();
-            for changed in wanted.iter().filter(|r| !current.roles.contains(r)).chain(current.roles.iter().filter(|r| !wanted.contains(r))) {
+            for changed in wanted
+                .iter()
+                .filter(|r| !current.roles.contains(r))
+                .chain(current.roles.iter().filter(|r| !wanted.contains(r)))
+            {
                 check_assignable(guild, bot, *changed)?;
             }
             member.roles = wanted;

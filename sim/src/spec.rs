@@ -17,10 +17,13 @@ enum Part {
     Response(u16),
 }
 
+/// Compiled validators by (method, route, part); `None` when the spec has no schema there.
+type ValidatorCache = HashMap<(String, String, Part), Option<Arc<Validator>>>;
+
 /// The parsed spec and a cache of compiled validators, one per (operation, part).
 pub struct Spec {
     document: Value,
-    validators: Mutex<HashMap<(String, String, Part), Option<Arc<Validator>>>>,
+    validators: Mutex<ValidatorCache>,
 }
 
 /// One way a body breaks the schema: where (a JSON pointer) and why.
@@ -53,7 +56,13 @@ impl Spec {
     }
 
     /// Checks a JSON response body for a status code; `Ok` when the spec has no schema for it.
-    pub fn check_response(&self, method: &str, template: &str, status: u16, body: &Value) -> Result<(), Vec<SchemaViolation>> {
+    pub fn check_response(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), Vec<SchemaViolation>> {
         self.check(method, template, Part::Response(status), body)
     }
 
@@ -73,7 +82,7 @@ impl Spec {
             .iter_errors(body)
             .map(|e| SchemaViolation {
                 pointer: e.instance_path().to_string(),
-                code: discord_code(&e.kind()),
+                code: discord_code(e.kind()),
                 message: e.to_string(),
             })
             .collect();
@@ -100,7 +109,11 @@ impl Spec {
                 obj.insert("$ref".into(), Value::String(format!("#{fragment}")));
                 obj.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
             }
-            jsonschema::options().build(&root).map_err(|e| tracing::error!("spec schema {schema_pointer} does not compile: {e}")).ok().map(Arc::new)
+            jsonschema::options()
+                .build(&root)
+                .map_err(|e| tracing::error!("spec schema {schema_pointer} does not compile: {e}"))
+                .ok()
+                .map(Arc::new)
         });
         let compiled = compiled.flatten();
         if let Ok(mut cache) = self.validators.lock() {
@@ -198,7 +211,28 @@ mod tests {
         let discord = invalid_form_body(&violations);
         assert_eq!(discord["code"], 50035);
         assert_eq!(discord["errors"]["name"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH");
-        assert!(spec.check_request("post", "/guilds/{guild_id}/roles", &json!({"name": "ok", "permissions": "8"})).is_ok());
+        assert!(
+            spec.check_request("post", "/guilds/{guild_id}/roles", &json!({"name": "ok", "permissions": "8"})).is_ok()
+        );
         assert!(spec.check_request("post", "/guilds/{guild_id}/roles", &json!({"color": "red"})).is_err());
+    }
+
+    #[test]
+    fn responses_are_checked_too() {
+        let spec = Spec::load();
+        let role = crate::world::role_json(&crate::world::Role {
+            id: 5,
+            name: "naib".into(),
+            color: 1,
+            hoist: false,
+            mentionable: false,
+            position: 1,
+            permissions: 0,
+            managed: false,
+        });
+        assert_eq!(spec.check_response("post", "/guilds/{guild_id}/roles", 200, &role), Ok(()));
+        let mut broken = role;
+        broken.as_object_mut().map(|o| o.remove("id"));
+        assert!(spec.check_response("post", "/guilds/{guild_id}/roles", 200, &broken).is_err());
     }
 }

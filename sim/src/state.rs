@@ -166,29 +166,42 @@ impl Sim {
         let config = self.config();
         let bot_role = self.next_id();
         let mut roles = BTreeMap::new();
-        roles.insert(id, Role {
+        roles.insert(
             id,
-            name: "@everyone".into(),
-            color: 0,
-            hoist: false,
-            mentionable: false,
-            position: 0,
-            permissions: spec.everyone_permissions.unwrap_or(crate::world::permissions::VIEW_CHANNEL | crate::world::permissions::SEND_MESSAGES),
-            managed: false,
-        });
-        roles.insert(bot_role, Role {
-            id: bot_role,
-            name: config.bot_name.clone(),
-            color: 0,
-            hoist: false,
-            mentionable: false,
-            position: spec.bot_role_position.unwrap_or(1),
-            permissions: spec.bot_permissions.unwrap_or(crate::world::permissions::MANAGE_ROLES | crate::world::permissions::MANAGE_CHANNELS),
-            managed: true,
-        });
+            Role {
+                id,
+                name: "@everyone".into(),
+                color: 0,
+                hoist: false,
+                mentionable: false,
+                position: 0,
+                permissions: spec
+                    .everyone_permissions
+                    .unwrap_or(crate::world::permissions::VIEW_CHANNEL | crate::world::permissions::SEND_MESSAGES),
+                managed: false,
+            },
+        );
+        roles.insert(
+            bot_role,
+            Role {
+                id: bot_role,
+                name: config.bot_name.clone(),
+                color: 0,
+                hoist: false,
+                mentionable: false,
+                position: spec.bot_role_position.unwrap_or(1),
+                permissions: spec
+                    .bot_permissions
+                    .unwrap_or(crate::world::permissions::MANAGE_ROLES | crate::world::permissions::MANAGE_CHANNELS),
+                managed: true,
+            },
+        );
         let mut members = BTreeMap::new();
         let bot = config.application_id;
-        members.insert(bot, Member { user_id: bot, username: config.bot_name.clone(), bot: true, roles: vec![bot_role], nick: None });
+        members.insert(
+            bot,
+            Member { user_id: bot, username: config.bot_name.clone(), bot: true, roles: vec![bot_role], nick: None },
+        );
         let owner_id = spec.owner_id.unwrap_or(bot + 1);
         let guild = Guild { id, name: spec.name, owner_id, roles, channels: BTreeMap::new(), members };
         let mut world = self.world();
@@ -234,7 +247,9 @@ pub mod opt_snowflake {
         let value = Option::<serde_json::Value>::deserialize(d)?;
         match value {
             None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| serde::de::Error::custom("a snowflake")),
+            Some(serde_json::Value::Number(n)) => {
+                n.as_u64().map(Some).ok_or_else(|| serde::de::Error::custom("a snowflake"))
+            }
             Some(serde_json::Value::String(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
             Some(_) => Err(serde::de::Error::custom("a snowflake as a string or number")),
         }

@@ -8,7 +8,10 @@ use common::{TOKEN, guild, http, start_default};
 use serde_json::{Value, json};
 use twilight_http::{api_error::ApiError, error::ErrorType};
 use twilight_model::{
-    channel::{ChannelType, permission_overwrite::{PermissionOverwrite, PermissionOverwriteType}},
+    channel::{
+        ChannelType,
+        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    },
     guild::Permissions,
     id::Id,
 };
@@ -26,7 +29,10 @@ async fn twilight_rest_calls_succeed_and_change_the_guild() {
     let guild_id = guild(&control, "Sietch").await;
     let member = 500_000_000_000_000_001;
     control
-        .seed_members(guild_id, &MembersSeed { members: vec![MemberSeed { id: Some(member), ..MemberSeed::default() }], generate: None })
+        .seed_members(
+            guild_id,
+            &MembersSeed { members: vec![MemberSeed { id: Some(member), ..MemberSeed::default() }], generate: None },
+        )
         .await
         .expect("member");
     let client = http(&sim, TOKEN);
@@ -39,13 +45,36 @@ async fn twilight_rest_calls_succeed_and_change_the_guild() {
     let g = client.guild(gid).await.expect("guild").model().await.expect("guild model");
     assert_eq!(g.name, "Sietch");
 
-    let role = client.create_role(gid).name("Fedaykin").color(0xFF_AA00).hoist(true).await.expect("create role").model().await.expect("role");
-    let role = client.update_role(gid, role.id).name(Some("Fedaykin Elite")).await.expect("update").model().await.expect("role");
+    let role = client
+        .create_role(gid)
+        .name("Fedaykin")
+        .color(0xFF_AA00)
+        .hoist(true)
+        .await
+        .expect("create role")
+        .model()
+        .await
+        .expect("role");
+    let role = client
+        .update_role(gid, role.id)
+        .name(Some("Fedaykin Elite"))
+        .await
+        .expect("update")
+        .model()
+        .await
+        .expect("role");
     assert_eq!(role.name, "Fedaykin Elite");
     let roles = client.roles(gid).await.expect("roles").models().await.expect("models");
     assert!(roles.iter().any(|r| r.id == role.id));
 
-    let category = client.create_guild_channel(gid, "Council").kind(ChannelType::GuildCategory).await.expect("category").model().await.expect("model");
+    let category = client
+        .create_guild_channel(gid, "Council")
+        .kind(ChannelType::GuildCategory)
+        .await
+        .expect("category")
+        .model()
+        .await
+        .expect("model");
     let overwrite = PermissionOverwrite {
         id: role.id.cast(),
         kind: PermissionOverwriteType::Role,
@@ -70,7 +99,8 @@ async fn twilight_rest_calls_succeed_and_change_the_guild() {
         .await
         .expect("model");
     assert_eq!(channel.parent_id, Some(category.id));
-    let channel = client.update_channel(channel.id).name("council").await.expect("rename").model().await.expect("model");
+    let channel =
+        client.update_channel(channel.id).name("council").await.expect("rename").model().await.expect("model");
     assert_eq!(channel.name.as_deref(), Some("council"));
     assert_eq!(client.guild_channels(gid).await.expect("channels").models().await.expect("models").len(), 2);
 
@@ -115,14 +145,24 @@ async fn the_role_hierarchy_and_missing_permissions_get_50013() {
     let guild_id = guild(&control, "Sietch").await;
     let member = 500_000_000_000_000_002;
     control
-        .seed_members(guild_id, &MembersSeed { members: vec![MemberSeed { id: Some(member), ..MemberSeed::default() }], generate: None })
+        .seed_members(
+            guild_id,
+            &MembersSeed { members: vec![MemberSeed { id: Some(member), ..MemberSeed::default() }], generate: None },
+        )
         .await
         .expect("member");
-    let above = control.seed_roles(guild_id, &[RoleSeed { name: "Incumbent".into(), position: 20, ..RoleSeed::default() }]).await.expect("role")[0];
+    let above = control
+        .seed_roles(guild_id, &[RoleSeed { name: "Incumbent".into(), position: 20, ..RoleSeed::default() }])
+        .await
+        .expect("role")[0];
     let client = http(&sim, TOKEN);
-    let err = client.add_guild_member_role(Id::new(guild_id), Id::new(member), Id::new(above)).await.expect_err("above the bot");
+    let err = client
+        .add_guild_member_role(Id::new(guild_id), Id::new(member), Id::new(above))
+        .await
+        .expect_err("above the bot");
     assert_eq!(discord_code(&err), Some((403, 50013)));
-    let err = client.update_role(Id::new(guild_id), Id::new(above)).name(Some("mine")).await.expect_err("above the bot");
+    let err =
+        client.update_role(Id::new(guild_id), Id::new(above)).name(Some("mine")).await.expect_err("above the bot");
     assert_eq!(discord_code(&err), Some((403, 50013)));
 
     let powerless = control
@@ -134,7 +174,12 @@ async fn the_role_hierarchy_and_missing_permissions_get_50013() {
     let err = client.create_guild_channel(Id::new(powerless), "x").await.expect_err("no MANAGE_CHANNELS");
     assert_eq!(discord_code(&err), Some((403, 50013)));
     let admin_bits = permissions::ADMINISTRATOR;
-    let err = client.create_role(Id::new(guild_id)).name("x").permissions(Permissions::from_bits_truncate(admin_bits)).await.expect_err("cannot grant what it lacks");
+    let err = client
+        .create_role(Id::new(guild_id))
+        .name("x")
+        .permissions(Permissions::from_bits_truncate(admin_bits))
+        .await
+        .expect_err("cannot grant what it lacks");
     assert_eq!(discord_code(&err), Some((403, 50013)));
 }
 
@@ -153,9 +198,11 @@ async fn a_wrong_token_is_unauthorized() {
 async fn guild_limits_get_30005_and_30013() {
     let (sim, control) = start_default().await;
     let guild_id = guild(&control, "Full").await;
-    let roles: Vec<RoleSeed> = (0..248).map(|i| RoleSeed { name: format!("r{i}"), position: 1, ..RoleSeed::default() }).collect();
+    let roles: Vec<RoleSeed> =
+        (0..248).map(|i| RoleSeed { name: format!("r{i}"), position: 1, ..RoleSeed::default() }).collect();
     control.seed_roles(guild_id, &roles).await.expect("248 roles (+2 = 250)");
-    let channels: Vec<ChannelSeed> = (0..500).map(|i| ChannelSeed { name: format!("c{i}"), ..ChannelSeed::default() }).collect();
+    let channels: Vec<ChannelSeed> =
+        (0..500).map(|i| ChannelSeed { name: format!("c{i}"), ..ChannelSeed::default() }).collect();
     control.seed_channels(guild_id, &channels).await.expect("500 channels");
     let client = http(&sim, TOKEN);
     let err = client.create_role(Id::new(guild_id)).name("one too many").await.expect_err("251st role");

@@ -17,7 +17,9 @@ pub fn loopback() -> SocketAddr {
 pub async fn start(config: SimConfig) -> (RunningSim, SimClient) {
     // twilight's TLS stack needs a process-wide provider; the project uses ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..config }, loopback(), loopback()).await.expect("sim starts");
+    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..config }, loopback(), loopback())
+        .await
+        .expect("sim starts");
     let client = sim.client();
     (sim, client)
 }
@@ -27,11 +29,18 @@ pub async fn start_default() -> (RunningSim, SimClient) {
 }
 
 pub fn http(sim: &RunningSim, token: &str) -> twilight_http::Client {
-    twilight_http::Client::builder().proxy(sim.api_host(), true).token(token.to_string()).timeout(Duration::from_secs(10)).build()
+    twilight_http::Client::builder()
+        .proxy(sim.api_host(), true)
+        .token(token.to_string())
+        .timeout(Duration::from_secs(10))
+        .build()
 }
 
 pub async fn guild(client: &SimClient, name: &str) -> u64 {
-    client.create_guild(&GuildSeed { name: name.into(), bot_role_position: Some(10), ..GuildSeed::default() }).await.expect("guild")
+    client
+        .create_guild(&GuildSeed { name: name.into(), bot_role_position: Some(10), ..GuildSeed::default() })
+        .await
+        .expect("guild")
 }
 
 pub fn shard(sim: &RunningSim, token: &str, id: u32, count: u32, intents: Intents) -> Shard {
