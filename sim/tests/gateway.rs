@@ -246,3 +246,33 @@ async fn request_guild_members_answers_in_chunks_of_1000() {
     }
     assert_eq!(seen, 2_501, "every member (and the bot) once");
 }
+
+#[tokio::test]
+async fn rest_changes_and_member_events_are_dispatched_to_the_shard() {
+    let (sim, control) = start_default().await;
+    let guild_id = guild(&control, "Events").await;
+    let mut s = shard(&sim, TOKEN, 0, 1, Intents::GUILDS | Intents::GUILD_MEMBERS);
+    next_matching(&mut s, WAIT, |e| matches!(e, Event::GuildCreate(_)).then_some(())).await;
+
+    let client = http(&sim, TOKEN);
+    let role = client.create_role(Id::new(guild_id)).name("Naib").await.expect("role").model().await.expect("model");
+    let created =
+        next_matching(&mut s, WAIT, |e| if let Event::RoleCreate(r) = e { Some(r.role.id) } else { None }).await;
+    assert_eq!(created, role.id);
+    let channel =
+        client.create_guild_channel(Id::new(guild_id), "sietch").await.expect("channel").model().await.expect("model");
+    let created =
+        next_matching(&mut s, WAIT, |e| if let Event::ChannelCreate(c) = e { Some(c.id) } else { None }).await;
+    assert_eq!(created, channel.id);
+
+    let member = arrakis_sim::MemberSeed { id: Some(4242), ..Default::default() };
+    control.seed_members(guild_id, &MembersSeed { members: vec![member], generate: None }).await.expect("member");
+    let joined =
+        next_matching(&mut s, WAIT, |e| if let Event::MemberAdd(m) = e { Some(m.user.id.get()) } else { None }).await;
+    assert_eq!(joined, 4242);
+    client.add_guild_member_role(Id::new(guild_id), Id::new(4242), role.id).await.expect("grant");
+    let roles =
+        next_matching(&mut s, WAIT, |e| if let Event::MemberUpdate(m) = e { Some(m.roles.clone()) } else { None })
+            .await;
+    assert_eq!(roles, vec![role.id]);
+}

@@ -92,3 +92,37 @@ async fn injected_storms_and_errors_are_reported_as_discord_would() {
     let response = http.get(&url).header("authorization", format!("Bot {TOKEN}")).send().await.expect("answer");
     assert_eq!(response.status(), 500);
 }
+
+#[tokio::test]
+async fn member_role_edits_share_one_bucket_per_guild() {
+    let (sim, control) = start(SimConfig::default()).await;
+    let guild_id = guild(&control, "Roles").await;
+    control
+        .set_limits(&Limits {
+            member_role_limit: 4,
+            member_role_window_secs: 60.0,
+            route_limit: 100,
+            ..Limits::default()
+        })
+        .await
+        .expect("limits");
+    let role = control
+        .seed_roles(guild_id, &[arrakis_sim::RoleSeed { name: "tier".into(), position: 1, ..Default::default() }])
+        .await
+        .expect("role")[0];
+    let members: Vec<arrakis_sim::MemberSeed> =
+        (1..=5).map(|i| arrakis_sim::MemberSeed { id: Some(900 + i), ..Default::default() }).collect();
+    control.seed_members(guild_id, &arrakis_sim::MembersSeed { members, generate: None }).await.expect("members");
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for user in 901..=905 {
+        let url = format!("http://{}/api/v10/guilds/{guild_id}/members/{user}/roles/{role}", sim.api_host());
+        let response = http.put(url).header("authorization", format!("Bot {TOKEN}")).send().await.expect("answer");
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert_eq!(response.headers()["x-ratelimit-scope"], "user");
+            assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
+        }
+    }
+    assert_eq!(statuses, vec![204, 204, 204, 204, 429], "five different members, one per-guild bucket of four");
+}

@@ -104,6 +104,26 @@ async fn twilight_rest_calls_succeed_and_change_the_guild() {
     assert_eq!(channel.name.as_deref(), Some("council"));
     assert_eq!(client.guild_channels(gid).await.expect("channels").models().await.expect("models").len(), 2);
 
+    let message =
+        client.create_message(channel.id).content("drift found").await.expect("message").model().await.expect("model");
+    assert_eq!(message.content, "drift found");
+    let interaction = client.interaction(Id::new(arrakis_sim::SimConfig::default().application_id));
+    let command = interaction
+        .create_guild_command(gid)
+        .chat_input("arrakis", "Token-gated community setup")
+        .await
+        .expect("command")
+        .model()
+        .await
+        .expect("model");
+    assert_eq!(command.name, "arrakis");
+    let listed = interaction.guild_commands(gid).await.expect("commands").models().await.expect("models");
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![command.id],
+        "creating twice by name overwrites, as Discord does"
+    );
+
     client.add_guild_member_role(gid, Id::new(member), role.id).await.expect("grant");
     let m = client.guild_member(gid, Id::new(member)).await.expect("member").model().await.expect("model");
     assert_eq!(m.roles, vec![role.id]);
