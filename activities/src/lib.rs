@@ -6,5 +6,7 @@
 mod manifest;
 mod storage;
 
+pub mod discord;
+
 pub use manifest::{ManifestActivities, SaveManifestRequest, manifest_checksum};
 pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, Store, StoreError, TenantTx};

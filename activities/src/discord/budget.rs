@@ -1,0 +1,139 @@
+//! The shared rate budget. Discord allows 50 requests a second per bot token across every
+//! process; each worker takes a token from one bucket in Redis before each call (atomic, with
+//! Redis's clock, so workers on different machines agree). Route buckets learned from
+//! `X-RateLimit-*` headers are kept in Redis too, so a bucket one worker emptied holds back
+//! the others until it resets.
+
+use redis::{Script, aio::MultiplexedConnection};
+use std::time::Duration;
+
+/// How fast the bot may call Discord.
+#[derive(Clone, Debug)]
+pub struct BudgetSettings {
+    /// Sustained requests per second for the bot token, across all processes (default 45).
+    pub per_second: u32,
+    /// Requests that may go at once above the sustained rate. In any one-second window at
+    /// most `burst + per_second` requests leave, so the default 5 + 45 stays within 50.
+    pub burst: u32,
+    /// Identifies the bot token in Redis keys without revealing it (e.g. the application id).
+    pub bot_key: String,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self { per_second: 45, burst: 5, bot_key: "default".into() }
+    }
+}
+
+/// The global token bucket and the shared route buckets.
+#[derive(Clone)]
+pub struct RateBudget {
+    redis: MultiplexedConnection,
+    settings: BudgetSettings,
+}
+
+/// Takes one token, or says how long until one is free. Uses Redis's clock.
+const TAKE_TOKEN: &str = r"
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + (now - ts) * rate / 1000)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return wait
+";
+
+/// Milliseconds until a route bucket learned from Discord's headers has room again.
+const ROUTE_WAIT: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local state = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
+local remaining = tonumber(state[1])
+local reset_at = tonumber(state[2])
+if remaining == nil or reset_at == nil or reset_at <= now then return 0 end
+if remaining > 0 then
+  redis.call('HINCRBY', KEYS[1], 'remaining', -1)
+  return 0
+end
+return reset_at - now
+";
+
+/// Records a bucket's `remaining` and `reset_after` (ms) as Discord announced them.
+const ROUTE_LEARN: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local reset_at = now + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'remaining', ARGV[1], 'reset_at', reset_at)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+return 1
+";
+
+impl RateBudget {
+    /// Connects to `REDIS_URL`.
+    pub async fn connect(redis_url: &str, settings: BudgetSettings) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(redis_url)?;
+        let redis = client.get_multiplexed_async_connection().await?;
+        Ok(Self { redis, settings })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &BudgetSettings {
+        &self.settings
+    }
+
+    /// Waits for a token from the bot's global budget.
+    pub async fn take_global(&self) -> Result<(), redis::RedisError> {
+        let key = format!("arrakis:discord:{}:global", self.settings.bot_key);
+        loop {
+            let wait: u64 = Script::new(TAKE_TOKEN)
+                .key(&key)
+                .arg(self.settings.per_second.max(1))
+                .arg(self.settings.burst.max(1))
+                .invoke_async(&mut self.redis.clone())
+                .await?;
+            if wait == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// Waits until the shared route bucket `route` has room, taking one request from it.
+    pub async fn take_route(&self, route: &str) -> Result<(), redis::RedisError> {
+        let key = format!("arrakis:discord:{}:route:{route}", self.settings.bot_key);
+        loop {
+            let wait: u64 = Script::new(ROUTE_WAIT).key(&key).invoke_async(&mut self.redis.clone()).await?;
+            if wait == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// Shares what Discord said about `route`'s bucket with every worker.
+    pub async fn learn_route(
+        &self,
+        route: &str,
+        remaining: u64,
+        reset_after: Duration,
+    ) -> Result<(), redis::RedisError> {
+        let key = format!("arrakis:discord:{}:route:{route}", self.settings.bot_key);
+        let _: i64 = Script::new(ROUTE_LEARN)
+            .key(&key)
+            .arg(remaining)
+            .arg(reset_after.as_millis().max(1) as u64)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(())
+    }
+}
