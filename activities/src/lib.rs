@@ -7,6 +7,10 @@ mod manifest;
 mod storage;
 
 pub mod discord;
+// The SDK macro adds an undocumented marker constant per activity.
+#[allow(missing_docs)]
+mod synthesis;
 
 pub use manifest::{ManifestActivities, SaveManifestRequest, manifest_checksum};
-pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, Store, StoreError, TenantTx};
+pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, ShadowState, Store, StoreError, TenantTx};
+pub use synthesis::{AuditEntry, SynthesisActivities, desired_items, item_hash};

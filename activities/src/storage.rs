@@ -171,6 +171,61 @@ impl TenantTx {
         Ok(version)
     }
 
+    /// A stored manifest version.
+    pub async fn manifest_version(&mut self, version: i32) -> Result<Option<ManifestRecord>, StoreError> {
+        let row: Option<(i32, String, serde_json::Value)> =
+            sqlx::query_as("SELECT version, checksum, document FROM manifests WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|(version, checksum, document)| {
+            let manifest = serde_json::from_value(document)
+                .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
+            Ok(ManifestRecord { version, checksum, manifest })
+        })
+        .transpose()
+    }
+
+    /// Every shadow state of the community.
+    pub async fn shadow_states(&mut self) -> Result<Vec<ShadowState>, StoreError> {
+        let rows: Vec<(String, String, Option<i64>, String)> = sqlx::query_as(
+            "SELECT kind, manifest_key, discord_id, applied_hash FROM shadow_states ORDER BY kind, manifest_key",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, key, discord_id, applied_hash)| ShadowState { kind, key, discord_id, applied_hash })
+            .collect())
+    }
+
+    /// Records that `key` is now the Discord object `discord_id`, applied at `hash`.
+    pub async fn record_shadow_state(
+        &mut self,
+        kind: &str,
+        key: &str,
+        discord_id: i64,
+        hash: &str,
+        version: i32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO shadow_states (community_id, kind, manifest_key, discord_id, applied_hash, applied_version)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (community_id, kind, manifest_key) DO UPDATE
+             SET discord_id = EXCLUDED.discord_id, applied_hash = EXCLUDED.applied_hash,
+                 applied_version = EXCLUDED.applied_version, updated_at = now()",
+        )
+        .bind(self.community.0)
+        .bind(kind)
+        .bind(key)
+        .bind(discord_id)
+        .bind(hash)
+        .bind(version)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Appends an audit row.
     pub async fn audit(
         &mut self,
@@ -191,6 +246,19 @@ impl TenantTx {
         .await?;
         Ok(())
     }
+}
+
+/// What Arrakis last applied for one manifest item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowState {
+    /// `role`, `category`, `channel` or `overwrite`.
+    pub kind: String,
+    /// The manifest key.
+    pub key: String,
+    /// The Discord object it made.
+    pub discord_id: Option<i64>,
+    /// Hash of the desired state when it was applied.
+    pub applied_hash: String,
 }
 
 /// A community as the cross-tenant jobs see it.
@@ -237,6 +305,35 @@ impl ServiceTx {
         .fetch_one(&mut *self.tx)
         .await?;
         Ok(CommunityId(id))
+    }
+
+    /// True when synthesis is frozen for this community or globally, with the reason.
+    pub async fn frozen(&mut self, community: CommunityId) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT reason FROM kill_switch WHERE scope = 'global' AND frozen
+             UNION ALL
+             SELECT 'this community is frozen' FROM communities WHERE community_id = $1 AND frozen
+             LIMIT 1",
+        )
+        .bind(community.0)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|(reason,)| reason))
+    }
+
+    /// Sets or lifts the global kill switch.
+    pub async fn set_global_freeze(&mut self, frozen: bool, reason: &str, set_by: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO kill_switch (scope, frozen, reason, set_by) VALUES ('global', $1, $2, $3)
+             ON CONFLICT (scope) DO UPDATE SET frozen = EXCLUDED.frozen, reason = EXCLUDED.reason,
+             set_by = EXCLUDED.set_by, set_at = now()",
+        )
+        .bind(frozen)
+        .bind(reason)
+        .bind(set_by)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// The community of a guild, if it has one.

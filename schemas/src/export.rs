@@ -30,6 +30,7 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<wizard::WizardStatus>("wizard.status.json"),
         file::<synthesis::SynthesisInput>("synthesis.input.json"),
         file::<synthesis::SynthesisStatus>("synthesis.status.json"),
+        file::<synthesis::SynthesisOutcome>("synthesis.output.json"),
         file::<reconcile::ReconcileInput>("reconcile.input.json"),
         file::<reconcile::ReconcileReport>("reconcile.output.json"),
         file::<shadow_sync::ShadowSyncInput>("shadow-sync.input.json"),

@@ -110,18 +110,36 @@ pub struct TestWorker {
 impl TestWorker {
     /// Starts a worker against `database_url` and waits until it serves HTTP.
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// As [`start`](Self::start), with extra settings (e.g. `DISCORD_TOKEN` and
+    /// `DISCORD_API_BASE` pointing at the stand-in).
+    pub fn start_with(database_url: &str, extra: &[(&str, &str)]) -> Self {
         let task_queue = format!("test-{}", uuid::Uuid::new_v4().simple());
-        let env = [
+        Self::start_on(database_url, &task_queue, extra)
+    }
+
+    /// A worker on a given task queue (several workers may share one).
+    pub fn start_on(database_url: &str, task_queue: &str, extra: &[(&str, &str)]) -> Self {
+        let task_queue = task_queue.to_string();
+        let mut env: Vec<(String, String)> = [
             ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
             ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
             ("ARRAKIS_TASK_QUEUE", task_queue.clone()),
             ("DATABASE_URL", database_url.to_string()),
             ("ARRAKIS_HTTP_ADDR", "127.0.0.1:0".to_string()),
             ("ARRAKIS_MIGRATE", "false".to_string()),
-        ];
-        let settings =
-            arrakis_worker::Settings::from_lookup(|k| env.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone()))
-                .expect("test settings are valid");
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // Later entries win, so `extra` overrides the defaults.
+        let settings = arrakis_worker::Settings::from_lookup(|k| {
+            env.iter().rev().find(|(name, _)| name == k).map(|(_, v)| v.clone())
+        })
+        .expect("test settings are valid");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -2,11 +2,19 @@
 //! a change that would break runs in flight fails CI. Record new ones with
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
-use arrakis_workflows::ManifestPublishWorkflow;
+use arrakis_workflows::{ManifestPublishWorkflow, SynthesisWorkflow};
 use prost::Message;
 use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::history::v1::History;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+
+/// A replayer with every workflow the worker registers.
+fn replayer() -> WorkflowReplayer {
+    let mut options = WorkflowReplayerOptions::new().build();
+    options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
+    options.register_workflow::<SynthesisWorkflow>().expect("registers");
+    WorkflowReplayer::new(options).expect("replayer")
+}
 
 #[tokio::test]
 async fn recorded_histories_replay_against_the_current_code() {
@@ -19,9 +27,7 @@ async fn recorded_histories_replay_against_the_current_code() {
     paths.sort();
     assert!(!paths.is_empty(), "no recorded histories in {}", dir.display());
 
-    let mut options = WorkflowReplayerOptions::new().build();
-    options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
-    let replayer = WorkflowReplayer::new(options).expect("replayer");
+    let replayer = replayer();
     for path in paths {
         let bytes = std::fs::read(&path).expect("readable history");
         let history = History::decode(bytes.as_slice()).expect("a protobuf History");
@@ -51,8 +57,5 @@ async fn a_changed_workflow_fails_replay() {
         e.event_id -= 1;
     }
     history.events.extend(tail);
-    let mut options = WorkflowReplayerOptions::new().build();
-    options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
-    let replayer = WorkflowReplayer::new(options).expect("replayer");
-    assert!(replayer.replay_workflow(WorkflowHistory::from(history)).await.is_err());
+    assert!(replayer().replay_workflow(WorkflowHistory::from(history)).await.is_err());
 }

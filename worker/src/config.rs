@@ -51,6 +51,24 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `ARRAKIS_MIGRATE`: apply database migrations at startup (`true` or `false`).
     pub migrate: bool,
+    /// Discord access; `None` when `DISCORD_TOKEN` is unset (no Discord activities then).
+    pub discord: Option<DiscordConfig>,
+}
+
+/// What the Discord activities need.
+#[derive(Clone, Debug)]
+pub struct DiscordConfig {
+    /// `DISCORD_TOKEN`.
+    pub token: Secret,
+    /// `DISCORD_API_BASE`: the stand-in's URL, or `None` for Discord itself.
+    pub api_base: Option<String>,
+    /// `DISCORD_APPLICATION_ID`: the bot's user id (keeps it able to see channels it hides).
+    pub application_id: Option<u64>,
+    /// `REDIS_URL`: the shared rate budget.
+    pub redis_url: Secret,
+    /// `ARRAKIS_DISCORD_RPS`: requests per second for the bot across all workers (default 45,
+    /// at most 50); also the Discord task queue's server-side activity rate.
+    pub requests_per_second: u32,
 }
 
 /// A setting that is missing or malformed, named with what is allowed.
@@ -118,7 +136,44 @@ impl Settings {
             other => return Err(err("ARRAKIS_MIGRATE", format!("`true` or `false`, got {other:?}"))),
         };
 
+        let discord = match lookup("DISCORD_TOKEN").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(token) => {
+                let redis_url = lookup("REDIS_URL")
+                    .filter(|v| v.starts_with("redis://") || v.starts_with("rediss://"))
+                    .ok_or_else(|| err("REDIS_URL", "required with DISCORD_TOKEN: redis://host:port".into()))?;
+                let api_base = lookup("DISCORD_API_BASE").filter(|v| !v.is_empty());
+                if let Some(base) = &api_base
+                    && !(base.starts_with("http://") || base.starts_with("https://"))
+                {
+                    return Err(err(
+                        "DISCORD_API_BASE",
+                        format!("an http(s) URL such as http://127.0.0.1:3001, got {base:?}"),
+                    ));
+                }
+                let application_id = match lookup("DISCORD_APPLICATION_ID").filter(|v| !v.is_empty()) {
+                    None => None,
+                    Some(v) => {
+                        Some(v.parse().map_err(|_| err("DISCORD_APPLICATION_ID", format!("a Discord id, got {v:?}")))?)
+                    }
+                };
+                let rps = get("ARRAKIS_DISCORD_RPS", "45");
+                let requests_per_second =
+                    rps.parse::<u32>().ok().filter(|r| (1..=50).contains(r)).ok_or_else(|| {
+                        err("ARRAKIS_DISCORD_RPS", format!("1 to 50 (Discord allows 50 a second), got {rps:?}"))
+                    })?;
+                Some(DiscordConfig {
+                    token: Secret::new(token),
+                    api_base,
+                    application_id,
+                    redis_url: Secret::new(redis_url),
+                    requests_per_second,
+                })
+            }
+        };
+
         Ok(Self {
+            discord,
             temporal_address,
             namespace,
             task_queue,

@@ -2,8 +2,11 @@
 
 use crate::{LogFormat, Settings, connect_client, http};
 use anyhow::Context;
-use arrakis_activities::{ManifestActivities, Store};
-use arrakis_workflows::ManifestPublishWorkflow;
+use arrakis_activities::{
+    ManifestActivities, Store, SynthesisActivities,
+    discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
+};
+use arrakis_workflows::{ManifestPublishWorkflow, SynthesisWorkflow};
 use std::{
     net::SocketAddr,
     sync::{
@@ -64,10 +67,18 @@ pub async fn run_until(
     let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
     let options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<ManifestPublishWorkflow>()?
+        .register_workflow::<SynthesisWorkflow>()?
         .register_activities(ManifestActivities::new(store.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();
-    let mut worker = Worker::new(&runtime, client, options)?;
+    let mut worker = Worker::new(&runtime, client.clone(), options)?;
+    let mut discord_worker = match &settings.discord {
+        Some(discord) => Some(discord_worker(&runtime, client, &settings, discord, store.clone()).await?),
+        None => {
+            tracing::warn!("DISCORD_TOKEN is unset: this worker runs no Discord activities");
+            None
+        }
+    };
 
     let polling = Arc::new(AtomicBool::new(true));
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
@@ -79,12 +90,16 @@ pub async fn run_until(
     on_ready(http_addr);
 
     let stop = worker.shutdown_handle();
+    let stop_discord = discord_worker.as_ref().map(Worker::shutdown_handle);
     let stopping = polling.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutdown requested: draining in-flight work");
         stopping.store(false, Ordering::Relaxed);
         stop();
+        if let Some(stop) = stop_discord {
+            stop();
+        }
     });
 
     tracing::info!(
@@ -93,10 +108,49 @@ pub async fn run_until(
         http = %http_addr,
         "arrakis worker polling"
     );
-    let result = worker.run().await;
+    let (main, discord) = tokio::join!(worker.run(), async {
+        match discord_worker.as_mut() {
+            Some(w) => w.run().await,
+            None => Ok(()),
+        }
+    });
     polling.store(false, Ordering::Relaxed);
     tracing::info!("arrakis worker stopped");
-    Ok(result?)
+    main?;
+    Ok(discord?)
+}
+
+/// The worker of the Discord task queue: the Discord activities, behind the shared Redis
+/// budget, with the server-side task-queue rate limit as a second guard (the same value on
+/// every worker, as Temporal requires).
+async fn discord_worker(
+    runtime: &Runtime,
+    client: temporalio_client::Client,
+    settings: &Settings,
+    discord: &crate::DiscordConfig,
+    store: Store,
+) -> anyhow::Result<Worker> {
+    let bot_key = discord.application_id.map_or_else(|| "default".to_string(), |id| id.to_string());
+    let budget = RateBudget::connect(
+        discord.redis_url.expose(),
+        BudgetSettings { per_second: discord.requests_per_second.saturating_sub(5).max(1), burst: 5, bot_key },
+    )
+    .await
+    .context("REDIS_URL: cannot reach Redis for the Discord rate budget")?;
+    let rest = DiscordRest::new(
+        &DiscordSettings {
+            token: discord.token.expose().to_string(),
+            api_base: discord.api_base.clone(),
+            per_guild_per_second: (discord.requests_per_second / 2).max(1),
+        },
+        budget,
+    );
+    let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
+        .register_activities(SynthesisActivities::new(store, rest, discord.application_id))
+        .max_task_queue_activities_per_second(f64::from(discord.requests_per_second))
+        .graceful_shutdown_period(DRAIN_PERIOD)
+        .build();
+    Ok(Worker::new(runtime, client, options)?)
 }
 
 async fn shutdown_signal() {

@@ -5,8 +5,11 @@
 #[allow(missing_docs)]
 mod manifest_publish;
 mod retry;
+#[allow(missing_docs)]
+mod synthesis;
 
 pub use manifest_publish::ManifestPublishWorkflow;
+pub use synthesis::SynthesisWorkflow;
 
 use temporalio_common::search_attributes::SearchAttributeKey;
 

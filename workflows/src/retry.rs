@@ -18,3 +18,40 @@ pub(crate) fn storage() -> ActivityOptions {
         )
         .build()
 }
+
+/// The task queue of the Discord-mutating activities: `{main}-discord`. It has its own
+/// server-side rate limit, the second guard behind the shared Redis budget.
+pub(crate) fn discord_queue(main: &str) -> String {
+    format!("{main}-discord")
+}
+
+/// Options for a Discord read or an audit row on the Discord queue.
+pub(crate) fn discord(queue: &str) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .task_queue(queue.to_string())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(20)
+                .build(),
+        )
+        .build()
+}
+
+/// Options for applying one op: 5xx and 429s retry (a 429 after its `retry_after`), a frozen
+/// kill switch keeps it waiting, a refusal from Discord fails it at once.
+pub(crate) fn discord_apply(queue: &str) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .task_queue(queue.to_string())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(500))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(60)
+                .build(),
+        )
+        .build()
+}

@@ -1,0 +1,485 @@
+//! Synthesis activities: plan (diff the manifest against the guild and the shadow state) and
+//! apply one op, idempotently: an object this manifest item already made is found (by the id
+//! recorded in `shadow_states`, then by name) before anything is created.
+
+use crate::{
+    CommunityId, ShadowState, Store, StoreError,
+    discord::{DiscordFailure, DiscordRest},
+};
+use arrakis_schemas::{
+    ChannelKind, CommunityManifest, GuildId,
+    workflows::synthesis::{ApplyOp, DesiredItem, OpAction, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use temporalio_macros::activities;
+use temporalio_sdk::{
+    ApplicationFailure,
+    activities::{ActivityContext, ActivityError},
+};
+use twilight_model::{
+    channel::{
+        Channel, ChannelType,
+        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    },
+    guild::{Permissions, Role},
+    id::{Id, marker::GenericMarker},
+};
+
+/// How long a frozen synthesis waits before checking the kill switch again.
+const FROZEN_RECHECK: Duration = Duration::from_secs(15);
+
+/// Synthesis activities; they run on the Discord task queue.
+#[derive(Clone)]
+pub struct SynthesisActivities {
+    store: Store,
+    discord: DiscordRest,
+    bot_user_id: Option<u64>,
+}
+
+impl SynthesisActivities {
+    /// Activities over `store` and `discord`; `bot_user_id` keeps the bot able to see the
+    /// channels it hides from @everyone.
+    pub fn new(store: Store, discord: DiscordRest, bot_user_id: Option<u64>) -> Self {
+        Self { store, discord, bot_user_id }
+    }
+}
+
+fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
+    )
+}
+
+fn storage(e: StoreError) -> ActivityError {
+    let retryable = !matches!(e, StoreError::Corrupt { .. });
+    fail(e.to_string(), "StorageUnavailable", retryable)
+}
+
+fn discord(e: DiscordFailure) -> ActivityError {
+    e.into_activity_error()
+}
+
+/// The desired items of a manifest, in phase order.
+pub fn desired_items(manifest: &CommunityManifest) -> Vec<(Phase, String, DesiredItem)> {
+    let mut items = Vec::new();
+    for role in &manifest.roles {
+        items.push((
+            Phase::Roles,
+            role.key.clone(),
+            DesiredItem {
+                name: role.name.clone(),
+                color: role.color,
+                hoist: role.hoist,
+                mentionable: role.mentionable,
+                permissions: role.permissions.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
+                channel_type: 0,
+                topic: None,
+                parent_key: None,
+                visible_to: Vec::new(),
+            },
+        ));
+    }
+    for category in &manifest.channels.categories {
+        items.push((
+            Phase::Categories,
+            category.key.clone(),
+            DesiredItem {
+                name: category.name.clone(),
+                channel_type: 4,
+                visible_to: category.visible_to.clone(),
+                ..blank()
+            },
+        ));
+    }
+    for category in &manifest.channels.categories {
+        for channel in &category.channels {
+            let visible_to =
+                if channel.visible_to.is_empty() { category.visible_to.clone() } else { channel.visible_to.clone() };
+            items.push((
+                Phase::Channels,
+                channel.key.clone(),
+                DesiredItem {
+                    name: channel.name.clone(),
+                    channel_type: match channel.kind {
+                        ChannelKind::Text => 0,
+                        ChannelKind::Voice => 2,
+                        ChannelKind::Announcement => 5,
+                    },
+                    // Discord keeps topics only on text and announcement channels.
+                    topic: if channel.kind == ChannelKind::Voice { None } else { channel.topic.clone() },
+                    parent_key: Some(category.key.clone()),
+                    visible_to,
+                    ..blank()
+                },
+            ));
+        }
+    }
+    items
+}
+
+fn blank() -> DesiredItem {
+    DesiredItem {
+        name: String::new(),
+        color: 0,
+        hoist: false,
+        mentionable: false,
+        permissions: 0,
+        channel_type: 0,
+        topic: None,
+        parent_key: None,
+        visible_to: Vec::new(),
+    }
+}
+
+/// Hash of a desired item (what `shadow_states.applied_hash` records).
+pub fn item_hash(item: &DesiredItem) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(item).unwrap_or_default()))
+}
+
+fn kind_of(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Roles => "role",
+        Phase::Categories => "category",
+        Phase::Channels => "channel",
+    }
+}
+
+/// Resolved ids of the manifest keys applied so far, per kind.
+#[derive(Default)]
+struct Applied(BTreeMap<(String, String), u64>);
+
+impl Applied {
+    fn from(states: &[ShadowState]) -> Self {
+        Self(states.iter().filter_map(|s| Some(((s.kind.clone(), s.key.clone()), s.discord_id? as u64))).collect())
+    }
+
+    fn id(&self, kind: &str, key: &str) -> Option<u64> {
+        self.0.get(&(kind.to_string(), key.to_string())).copied()
+    }
+}
+
+/// Who may see a channel: hidden from @everyone, shown to the listed roles and the bot.
+fn overwrites(guild: u64, bot: Option<u64>, visible_to: &[u64]) -> Vec<PermissionOverwrite> {
+    if visible_to.is_empty() {
+        return Vec::new();
+    }
+    let view = Permissions::VIEW_CHANNEL;
+    let mut list = vec![PermissionOverwrite {
+        id: Id::<GenericMarker>::new(guild),
+        kind: PermissionOverwriteType::Role,
+        allow: Permissions::empty(),
+        deny: view,
+    }];
+    if let Some(bot) = bot {
+        list.push(PermissionOverwrite {
+            id: Id::new(bot),
+            kind: PermissionOverwriteType::Member,
+            allow: view,
+            deny: Permissions::empty(),
+        });
+    }
+    for role in visible_to {
+        list.push(PermissionOverwrite {
+            id: Id::new(*role),
+            kind: PermissionOverwriteType::Role,
+            allow: view,
+            deny: Permissions::empty(),
+        });
+    }
+    list
+}
+
+fn same_overwrites(actual: &[PermissionOverwrite], wanted: &[PermissionOverwrite]) -> bool {
+    let key = |o: &PermissionOverwrite| (o.id.get(), o.allow.bits(), o.deny.bits());
+    let mut a: Vec<_> = actual.iter().map(key).collect();
+    let mut w: Vec<_> = wanted.iter().map(key).collect();
+    a.sort_unstable();
+    w.sort_unstable();
+    a == w
+}
+
+fn role_matches(role: &Role, item: &DesiredItem) -> bool {
+    role.name == item.name
+        && role.colors.primary_color == item.color
+        && role.hoist == item.hoist
+        && role.mentionable == item.mentionable
+        && role.permissions.bits() == item.permissions
+}
+
+impl SynthesisActivities {
+    async fn community(&self, guild: GuildId) -> Result<CommunityId, ActivityError> {
+        let mut service = self.store.service().await.map_err(storage)?;
+        let record = service.community_by_guild(guild).await.map_err(storage)?;
+        record.map(|r| r.community_id).ok_or_else(|| {
+            fail(format!("guild {guild} has no community: publish a manifest first"), "UnknownGuild", false)
+        })
+    }
+
+    async fn roles(&self, guild: u64) -> Result<Vec<Role>, ActivityError> {
+        let response = self
+            .discord
+            .send(Some(guild), "GET /guilds/{id}/roles", self.discord.http().roles(Id::new(guild)))
+            .await
+            .map_err(discord)?;
+        response.models().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))
+    }
+
+    async fn channels(&self, guild: u64) -> Result<Vec<Channel>, ActivityError> {
+        let response = self
+            .discord
+            .send(Some(guild), "GET /guilds/{id}/channels", self.discord.http().guild_channels(Id::new(guild)))
+            .await
+            .map_err(discord)?;
+        response.models().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))
+    }
+
+    fn resolve_roles(&self, applied: &Applied, keys: &[String]) -> Option<Vec<u64>> {
+        keys.iter().map(|k| applied.id("role", k)).collect()
+    }
+
+    /// Builds the plan; reads only.
+    pub async fn build_plan(&self, input: &SynthesisInput) -> Result<SynthesisPlan, ActivityError> {
+        let guild = input.guild_id.get();
+        let community = self.community(input.guild_id).await?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let manifest = tx
+            .manifest_version(input.version)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| {
+                fail(
+                    format!("manifest version {} of guild {guild} does not exist", input.version),
+                    "UnknownVersion",
+                    false,
+                )
+            })?
+            .manifest;
+        let states = tx.shadow_states().await.map_err(storage)?;
+        drop(tx);
+        let applied = Applied::from(&states);
+        let roles = self.roles(guild).await?;
+        let channels = self.channels(guild).await?;
+        let mut plan = SynthesisPlan { community_id: community.to_string(), ops: Vec::new(), unchanged: 0 };
+        for (phase, key, desired) in desired_items(&manifest) {
+            let kind = kind_of(phase);
+            let desired_hash = item_hash(&desired);
+            let recorded = states.iter().find(|s| s.kind == kind && s.key == key);
+            let existing = recorded.and_then(|s| s.discord_id).map(|id| id as u64).filter(|id| match phase {
+                Phase::Roles => roles.iter().any(|r| r.id.get() == *id),
+                _ => channels.iter().any(|c| c.id.get() == *id),
+            });
+            let in_sync = existing.is_some_and(|id| match phase {
+                Phase::Roles => roles.iter().find(|r| r.id.get() == id).is_some_and(|r| role_matches(r, &desired)),
+                _ => channels.iter().find(|c| c.id.get() == id).is_some_and(|c| {
+                    let parent = desired.parent_key.as_ref().map(|k| applied.id("category", k));
+                    let wanted = self
+                        .resolve_roles(&applied, &desired.visible_to)
+                        .map(|ids| overwrites(guild, self.bot_user_id, &ids));
+                    c.name.as_deref() == Some(desired.name.as_str())
+                        && c.topic.as_deref().unwrap_or_default() == desired.topic.as_deref().unwrap_or_default()
+                        && parent.is_none_or(|p| p.is_some() && c.parent_id.map(|x| x.get()) == p)
+                        && wanted.is_some_and(|w| {
+                            same_overwrites(c.permission_overwrites.as_deref().unwrap_or_default(), &w)
+                        })
+                }),
+            });
+            if in_sync && recorded.is_some_and(|s| s.applied_hash == desired_hash) {
+                plan.unchanged += 1;
+                continue;
+            }
+            let action = if existing.is_some() { OpAction::Update } else { OpAction::Create };
+            plan.ops.push(SynthesisOp {
+                phase,
+                key,
+                action,
+                discord_id: existing.map(|id| id.to_string()),
+                desired,
+                desired_hash,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Applies one op and records it in the shadow state.
+    pub async fn apply_op(&self, input: &ApplyOp, attempt: u32) -> Result<String, ActivityError> {
+        let community = CommunityId(
+            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
+        );
+        {
+            let mut service = self.store.service().await.map_err(storage)?;
+            if let Some(reason) = service.frozen(community).await.map_err(storage)? {
+                return Err(ActivityError::application(
+                    ApplicationFailure::builder(format!("synthesis is frozen: {reason}"))
+                        .type_name("SynthesisFrozen".to_string())
+                        .next_retry_delay(FROZEN_RECHECK)
+                        .build(),
+                ));
+            }
+        }
+        let guild = input.guild_id.get();
+        let op = &input.op;
+        let kind = kind_of(op.phase);
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let applied = Applied::from(&tx.shadow_states().await.map_err(storage)?);
+        drop(tx);
+
+        // An earlier attempt may have created the object and crashed before recording it:
+        // look for it before creating another.
+        let mut target =
+            op.discord_id.as_deref().and_then(|id| id.parse::<u64>().ok()).or_else(|| applied.id(kind, &op.key));
+        if target.is_none() && attempt > 1 {
+            target = self.find_by_name(guild, op).await?;
+        }
+        let id = match op.phase {
+            Phase::Roles => self.apply_role(guild, target, &op.desired).await?,
+            Phase::Categories | Phase::Channels => {
+                let parent = match &op.desired.parent_key {
+                    Some(key) => Some(applied.id("category", key).ok_or_else(|| {
+                        fail(format!("category {key} is not applied yet"), "DependencyMissing", true)
+                    })?),
+                    None => None,
+                };
+                let roles = self.resolve_roles(&applied, &op.desired.visible_to).ok_or_else(|| {
+                    fail(format!("a role of {:?} is not applied yet", op.desired.visible_to), "DependencyMissing", true)
+                })?;
+                let overwrites = overwrites(guild, self.bot_user_id, &roles);
+                self.apply_channel(guild, target, &op.desired, parent, &overwrites).await?
+            }
+        };
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.record_shadow_state(kind, &op.key, id as i64, &op.desired_hash, input.version).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(id.to_string())
+    }
+
+    async fn find_by_name(&self, guild: u64, op: &SynthesisOp) -> Result<Option<u64>, ActivityError> {
+        Ok(match op.phase {
+            Phase::Roles => {
+                self.roles(guild).await?.iter().find(|r| !r.managed && r.name == op.desired.name).map(|r| r.id.get())
+            }
+            _ => self
+                .channels(guild)
+                .await?
+                .iter()
+                .find(|c| {
+                    c.name.as_deref() == Some(op.desired.name.as_str()) && u8::from(c.kind) == op.desired.channel_type
+                })
+                .map(|c| c.id.get()),
+        })
+    }
+
+    async fn apply_role(&self, guild: u64, target: Option<u64>, item: &DesiredItem) -> Result<u64, ActivityError> {
+        let http = self.discord.http();
+        let permissions = Permissions::from_bits_truncate(item.permissions);
+        if let Some(id) = target {
+            let request = http
+                .update_role(Id::new(guild), Id::new(id))
+                .name(Some(&item.name))
+                .color(Some(item.color))
+                .hoist(item.hoist)
+                .mentionable(item.mentionable)
+                .permissions(permissions);
+            match self.discord.send(Some(guild), "PATCH /guilds/{id}/roles/{role}", request).await {
+                Ok(_) => return Ok(id),
+                Err(DiscordFailure::NotFound { .. }) => {} // deleted by hand: create it again
+                Err(e) => return Err(discord(e)),
+            }
+        }
+        let request = http
+            .create_role(Id::new(guild))
+            .name(&item.name)
+            .color(item.color)
+            .hoist(item.hoist)
+            .mentionable(item.mentionable)
+            .permissions(permissions);
+        let response = self.discord.send(Some(guild), "POST /guilds/{id}/roles", request).await.map_err(discord)?;
+        let role = response.model().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))?;
+        Ok(role.id.get())
+    }
+
+    async fn apply_channel(
+        &self,
+        guild: u64,
+        target: Option<u64>,
+        item: &DesiredItem,
+        parent: Option<u64>,
+        overwrites: &[PermissionOverwrite],
+    ) -> Result<u64, ActivityError> {
+        let http = self.discord.http();
+        if let Some(id) = target {
+            let mut request = http.update_channel(Id::new(id)).name(&item.name).permission_overwrites(overwrites);
+            if let Some(parent) = parent {
+                request = request.parent_id(Some(Id::new(parent)));
+            }
+            if let Some(topic) = &item.topic {
+                request = request.topic(topic);
+            }
+            match self.discord.send(Some(guild), "PATCH /channels/{id}", request).await {
+                Ok(_) => return Ok(id),
+                Err(DiscordFailure::NotFound { .. }) => {}
+                Err(e) => return Err(discord(e)),
+            }
+        }
+        let mut request = http
+            .create_guild_channel(Id::new(guild), &item.name)
+            .kind(ChannelType::from(item.channel_type))
+            .permission_overwrites(overwrites);
+        if let Some(parent) = parent {
+            request = request.parent_id(Id::new(parent));
+        }
+        if let Some(topic) = &item.topic {
+            request = request.topic(topic);
+        }
+        let response = self.discord.send(Some(guild), "POST /guilds/{id}/channels", request).await.map_err(discord)?;
+        let channel = response.model().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))?;
+        Ok(channel.id.get())
+    }
+}
+
+/// One audit row, written by the `audit.record` activity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The community.
+    pub community_id: String,
+    /// Who (a workflow, an operator).
+    pub actor: String,
+    /// What, e.g. `synthesis.started`.
+    pub action: String,
+    /// Details.
+    pub detail: serde_json::Value,
+    /// The workflow that wrote it.
+    pub workflow_id: String,
+}
+
+#[activities]
+impl SynthesisActivities {
+    /// Plans a synthesis: the ops that make the guild match the manifest version.
+    #[activity(name = "synthesis.plan")]
+    pub async fn plan(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SynthesisInput,
+    ) -> Result<SynthesisPlan, ActivityError> {
+        self.build_plan(&input).await
+    }
+
+    /// Applies one op; returns the Discord id of the object.
+    #[activity(name = "synthesis.apply")]
+    pub async fn apply(self: Arc<Self>, ctx: ActivityContext, input: ApplyOp) -> Result<String, ActivityError> {
+        let attempt = ctx.info().attempt;
+        self.apply_op(&input, attempt).await
+    }
+
+    /// Writes an audit row.
+    #[activity(name = "synthesis.audit")]
+    pub async fn audit(self: Arc<Self>, _ctx: ActivityContext, entry: AuditEntry) -> Result<(), ActivityError> {
+        let community = CommunityId(
+            entry.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
+        );
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.audit(&entry.actor, &entry.action, entry.detail, Some(&entry.workflow_id)).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+}

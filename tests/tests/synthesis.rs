@@ -1,0 +1,145 @@
+//! Synthesis end to end (the real stack and the Discord stand-in): a manifest of 60 roles,
+//! 20 categories and 150 channels with overwrites is applied through the runbook's CLI lines;
+//! the stand-in then holds exactly those resources; a re-run changes nothing.
+
+use arrakis_sim::{GuildSeed, Limits, SimConfig};
+use arrakis_tests::{TestWorker, fresh_database, random_guild_id, run_shell, runbook_snippet, wait_until};
+use serde_json::{Value, json};
+use std::{net::SocketAddr, time::Duration};
+
+const TOKEN: &str = "synthesis-test-token";
+
+fn big_manifest(guild: &str) -> Value {
+    let roles: Vec<Value> = (0..60)
+        .map(|i| json!({"key": format!("tier-{i}"), "name": format!("arrakis-tier-{i}"), "color": i * 1000, "grant": {"rule": "holder"}}))
+        .collect();
+    let categories: Vec<Value> = (0..20)
+        .map(|c| {
+            let channels: Vec<Value> = (0..150)
+                .filter(|n| n % 20 == c)
+                .map(|n| json!({"key": format!("ch-{n}"), "name": format!("channel-{n}"), "topic": format!("topic {n}"),
+                    "kind": if n % 10 == 0 { "voice" } else { "text" }}))
+                .collect();
+            json!({"key": format!("cat-{c}"), "name": format!("Category {c}"), "visible_to": [format!("tier-{c}"), format!("tier-{}", c + 20)], "channels": channels})
+        })
+        .collect();
+    json!({
+        "guild_id": guild, "name": "Big Sietch", "theme": "basic", "mode": "parallel", "chains": [1],
+        "assets": [{"key": "spice", "chain_id": 1, "kind": "erc20", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "decimals": 18}],
+        "rules": {"holder": {"min_balance": {"asset": "spice", "amount": "1"}}},
+        "roles": roles,
+        "channels": {"strategy": "custom", "categories": categories}
+    })
+}
+
+fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn status_json(text: &str) -> Value {
+    let start = text.find('{').unwrap_or(0);
+    serde_json::from_str(text[start..].trim()).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
+        .await
+        .expect("sim");
+    let control = sim.client();
+    let guild = random_guild_id();
+    let guild_id: u64 = guild.parse().expect("id");
+    control
+        .create_guild(&GuildSeed {
+            id: Some(guild_id),
+            name: "Big Sietch".into(),
+            bot_role_position: Some(200),
+            ..GuildSeed::default()
+        })
+        .await
+        .expect("guild");
+    // Routes at 50/s so the test is quick; the global budget (45/s) still paces every call.
+    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
+
+    let db = fresh_database().await;
+    let redis = arrakis_tests::stack_env("REDIS_URL");
+    let api_base = format!("http://{}", sim.api_host());
+    let app_id = SimConfig::default().application_id.to_string();
+    let worker = TestWorker::start_with(
+        &db.url,
+        &[
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_BASE", &api_base),
+            ("REDIS_URL", &redis),
+            ("DISCORD_APPLICATION_ID", &app_id),
+        ],
+    );
+    let tq = worker.task_queue.clone();
+    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
+    std::fs::write(&input, json!({"manifest": big_manifest(&guild), "actor": "cli:test"}).to_string()).expect("input");
+    let input = input.display().to_string();
+    let env = [
+        ("ARRAKIS_TASK_QUEUE", tq.as_str()),
+        ("GUILD_ID", guild.as_str()),
+        ("PUBLISH_INPUT", input.as_str()),
+        ("VERSION", "1"),
+    ];
+
+    let (ok, text) = shell("publish", &env);
+    assert!(ok, "{text}");
+
+    // Start, pause, resume through the runbook's lines; then wait for it to finish.
+    let (ok, text) = shell("synthesis-start", &env);
+    assert!(ok, "{text}");
+    let (ok, text) = shell("synthesis-pause", &env);
+    assert!(ok, "{text}");
+    // The plan is made regardless; the ops wait for the resume.
+    let paused = wait_until(Duration::from_secs(30), "the paused synthesis to finish planning", || async {
+        let (ok, text) = shell("synthesis-status", &env);
+        let status = status_json(&text);
+        (ok && status["paused"] == true && status["planned"] != 0).then_some(status)
+    })
+    .await;
+    assert_eq!(paused["planned"], 230, "60 roles + 20 categories + 150 channels: {paused}");
+    assert_eq!(paused["applied"], 0, "nothing applied while paused: {paused}");
+    let (ok, text) = shell("synthesis-resume", &env);
+    assert!(ok, "{text}");
+    let done = wait_until(Duration::from_secs(180), "the synthesis to apply every op", || async {
+        let (ok, text) = shell("synthesis-status", &env);
+        let status = status_json(&text);
+        (ok && status["applied"] == 230 && status["current_op"].is_null()).then_some(status)
+    })
+    .await;
+    // The CLI prints an empty list as null.
+    assert!(done["failed"].is_null() || done["failed"] == json!([]), "{done}");
+
+    // The stand-in holds exactly what the manifest asks for.
+    let state = control.guild(guild_id).await.expect("state");
+    let role_names: Vec<&str> =
+        state.roles.iter().filter_map(|r| r["name"].as_str()).filter(|n| n.starts_with("arrakis-tier-")).collect();
+    assert_eq!(role_names.len(), 60);
+    assert_eq!(state.roles.len(), 62, "@everyone, the bot's role and 60 tiers: no duplicates");
+    assert_eq!(state.channels.len(), 170, "20 categories and 150 channels: no duplicates");
+    let categories: Vec<&Value> = state.channels.iter().filter(|c| c["type"] == 4).collect();
+    assert_eq!(categories.len(), 20);
+    let channel = state.channels.iter().find(|c| c["name"] == "channel-21").expect("channel-21");
+    let parent = state.channels.iter().find(|c| c["id"] == channel["parent_id"]).expect("its category");
+    assert_eq!(parent["name"], "Category 1");
+    let overwrites = channel["permission_overwrites"].as_array().expect("overwrites");
+    assert_eq!(overwrites.len(), 4, "@everyone denied; the bot and two tiers allowed: {overwrites:?}");
+    let counters = control.counters().await.expect("counters");
+    assert!(counters.contract_violations.is_empty(), "{:?}", counters.contract_violations);
+    assert_eq!(counters.rate.global_429, 0, "{:?}", counters.rate);
+
+    // A re-run of the same version finds everything applied and creates nothing.
+    let posts_before = control.log(0).await.expect("log").iter().filter(|e| e.method == "POST").count();
+    let (ok, text) = shell("synthesis-run", &env);
+    assert!(ok, "{text}");
+    assert!(text.contains(r#""applied":0"#) && text.contains(r#""unchanged":230"#), "{text}");
+    let posts_after = control.log(0).await.expect("log").iter().filter(|e| e.method == "POST").count();
+    assert_eq!(posts_before, posts_after, "the re-run created nothing");
+    worker.shutdown().expect("drains");
+}

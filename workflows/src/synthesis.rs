@@ -1,0 +1,163 @@
+//! Synthesis: apply one manifest version to a guild. Plan, then roles → categories →
+//! channels (with their permission overwrites), a few ops at a time, each an idempotent
+//! activity on the Discord task queue. Pause, resume and cancel arrive as payload-free signals.
+
+use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use arrakis_activities::{AuditEntry, SynthesisActivities};
+use arrakis_schemas::{
+    Lenient,
+    workflows::synthesis::{
+        ApplyOp, KIND, Phase, SynthesisInput, SynthesisOp, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
+    },
+};
+use serde_json::json;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult, workflows::join_all,
+};
+
+/// Ops applied at once within a phase: enough to keep the rate budget busy, few enough that
+/// one guild's synthesis stays a fair share.
+const PARALLELISM: usize = 8;
+
+/// Applies a manifest version to Discord and records what it applied.
+#[workflow]
+pub struct SynthesisWorkflow {
+    input: Lenient<SynthesisInput>,
+    status: SynthesisStatus,
+}
+
+impl SynthesisWorkflow {
+    fn audit(ctx: &WorkflowContext<Self>, community_id: &str, action: &str, detail: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            community_id: community_id.to_string(),
+            actor: format!("workflow:{}", ctx.workflow_id()),
+            action: action.to_string(),
+            detail,
+            workflow_id: ctx.workflow_id().to_string(),
+        }
+    }
+}
+
+#[workflow_methods]
+impl SynthesisWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: Lenient<SynthesisInput>) -> Self {
+        Self { input, status: SynthesisStatus::default() }
+    }
+
+    /// Plans and applies the version; fails with an account of every op that failed.
+    #[run(name = "Synthesis")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SynthesisOutcome> {
+        ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
+        let input = match ctx.state(|s| s.input.parse()) {
+            Ok(input) => input,
+            Err(errors) => {
+                return Err(ApplicationFailure::builder(format!("invalid synthesis input: {errors}"))
+                    .type_name("InvalidInput".to_string())
+                    .non_retryable(true)
+                    .build()
+                    .into());
+            }
+        };
+        ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
+        let discord_queue = retry::discord_queue(ctx.task_queue());
+        let plan: SynthesisPlan =
+            ctx.execute_activity(SynthesisActivities::plan, input.clone(), retry::discord(&discord_queue)).await?;
+        let community = plan.community_id.clone();
+        ctx.state_mut(|s| s.status.planned = plan.ops.len() as u32);
+        let started = Self::audit(
+            ctx,
+            &community,
+            "synthesis.started",
+            json!({"version": input.version, "planned": plan.ops.len(), "unchanged": plan.unchanged}),
+        );
+        ctx.execute_activity(SynthesisActivities::audit, started, retry::discord(&discord_queue)).await?;
+
+        let mut failed = Vec::new();
+        'phases: for phase in [Phase::Roles, Phase::Categories, Phase::Channels] {
+            let ops: Vec<&SynthesisOp> = plan.ops.iter().filter(|op| op.phase == phase).collect();
+            for chunk in ops.chunks(PARALLELISM) {
+                ctx.wait_condition(|s| !s.status.paused || s.status.cancelled).await?;
+                if ctx.state(|s| s.status.cancelled) {
+                    break 'phases;
+                }
+                let described: Vec<String> = chunk.iter().map(|op| op.describe()).collect();
+                ctx.state_mut(|s| s.status.current_op = Some(described.join(", ")));
+                let runs = chunk.iter().map(|op| {
+                    let apply = ApplyOp {
+                        guild_id: input.guild_id,
+                        community_id: community.clone(),
+                        version: input.version,
+                        op: (*op).clone(),
+                    };
+                    ctx.execute_activity(SynthesisActivities::apply, apply, retry::discord_apply(&discord_queue))
+                });
+                let results = join_all(runs).await;
+                for (op, result) in described.iter().zip(results) {
+                    match result {
+                        Ok(_) => ctx.state_mut(|s| s.status.applied += 1),
+                        Err(ActivityExecutionError::Failed(f)) => {
+                            let reason =
+                                format!("{op}: {}", f.cause().map(|c| c.to_string()).unwrap_or_else(|| f.to_string()));
+                            ctx.state_mut(|s| s.status.failed.push(reason.clone()));
+                            failed.push(reason);
+                        }
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+            }
+        }
+        ctx.state_mut(|s| s.status.current_op = None);
+        let (applied, cancelled) = ctx.state(|s| (s.status.applied, s.status.cancelled));
+        let outcome = SynthesisOutcome { applied, unchanged: plan.unchanged, failed: failed.clone(), cancelled };
+        let action = if !failed.is_empty() {
+            "synthesis.failed"
+        } else if cancelled {
+            "synthesis.cancelled"
+        } else {
+            "synthesis.completed"
+        };
+        let detail = json!({"version": input.version, "applied": applied, "unchanged": plan.unchanged, "failed": failed, "cancelled": cancelled});
+        let entry = Self::audit(ctx, &community, action, detail);
+        ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&discord_queue)).await?;
+        if !failed.is_empty() {
+            return Err(ApplicationFailure::builder(format!(
+                "{} of {} ops failed (re-run the same version to finish the rest): {}",
+                failed.len(),
+                plan.ops.len(),
+                failed.join("; ")
+            ))
+            .type_name("SynthesisIncomplete".to_string())
+            .non_retryable(true)
+            .build()
+            .into());
+        }
+        Ok(outcome)
+    }
+
+    /// Holds before the next batch of ops (the kill switch sends it to every synthesis).
+    #[signal(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
+        self.status.paused = true;
+    }
+
+    /// Continues after a pause.
+    #[signal(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
+        self.status.paused = false;
+    }
+
+    /// Stops after the ops in flight; what was applied stays applied and recorded.
+    #[signal(name = "cancel")]
+    pub fn cancel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
+        self.status.cancelled = true;
+    }
+
+    /// Planned, applied, failed (with why), the op in flight, paused.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> SynthesisStatus {
+        self.status.clone()
+    }
+}
