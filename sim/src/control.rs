@@ -391,8 +391,8 @@ async fn get_faults(State(sim): Shared) -> Json<Faults> {
 }
 
 async fn put_faults(State(sim): Shared, Json(faults): Json<Faults>) -> Response {
-    if !(0.0..=1.0).contains(&faults.error_rate) {
-        return bad("error_rate: between 0 and 1");
+    if !(0.0..=1.0).contains(&faults.error_rate) || !(0.0..=1.0).contains(&faults.lost_response_rate) {
+        return bad("error_rate and lost_response_rate: between 0 and 1");
     }
     if !matches!(faults.storm_scope.as_deref(), None | Some("user" | "global" | "shared")) {
         return bad("storm_scope: user, global or shared");

@@ -83,13 +83,19 @@ struct Bucket {
     window_start: Instant,
     used: u32,
     blocked_until: Option<Instant>,
+    blocked_at: Option<Instant>,
 }
+
+/// Requests arriving this soon after a 429 were already in flight when it was sent; they are
+/// not counted as early retries.
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
 
 /// The limiter state (one per stand-in; it serves one bot token).
 pub struct RateLimiter {
     global_window: Instant,
     global_used: u32,
     global_blocked_until: Option<Instant>,
+    global_blocked_at: Option<Instant>,
     buckets: HashMap<String, Bucket>,
     invalid: VecDeque<Instant>,
     banned_until: Option<Instant>,
@@ -102,6 +108,7 @@ impl Default for RateLimiter {
             global_window: Instant::now(),
             global_used: 0,
             global_blocked_until: None,
+            global_blocked_at: None,
             buckets: HashMap::new(),
             invalid: VecDeque::new(),
             banned_until: None,
@@ -147,6 +154,7 @@ impl RateLimiter {
         if self.global_used >= limits.global_per_second {
             let until = self.global_window + Duration::from_secs(1);
             self.global_blocked_until = Some(until);
+            self.global_blocked_at = Some(now);
             self.counters.global_429 += 1;
             return Err(Limited {
                 scope: Scope::Global,
@@ -168,8 +176,12 @@ impl RateLimiter {
         now: Instant,
     ) -> Result<BucketState, Limited> {
         let window = Duration::from_secs_f64(window_secs.max(0.001));
-        let bucket =
-            self.buckets.entry(key.to_string()).or_insert(Bucket { window_start: now, used: 0, blocked_until: None });
+        let bucket = self.buckets.entry(key.to_string()).or_insert(Bucket {
+            window_start: now,
+            used: 0,
+            blocked_until: None,
+            blocked_at: None,
+        });
         if now.duration_since(bucket.window_start) >= window {
             bucket.window_start = now;
             bucket.used = 0;
@@ -185,6 +197,7 @@ impl RateLimiter {
         };
         if bucket.used >= limit {
             bucket.blocked_until = Some(reset);
+            bucket.blocked_at = Some(now);
             self.counters.user_429 += 1;
             return Err(Limited { scope: Scope::User, retry_after: reset_after, bucket: Some(state(0)) });
         }
@@ -199,6 +212,7 @@ impl RateLimiter {
             Scope::Global => {
                 self.counters.global_429 += 1;
                 self.global_blocked_until = Some(until);
+                self.global_blocked_at = Some(now);
             }
             Scope::User | Scope::Shared => {
                 if scope == Scope::User {
@@ -210,8 +224,10 @@ impl RateLimiter {
                     window_start: now,
                     used: 0,
                     blocked_until: None,
+                    blocked_at: None,
                 });
                 bucket.blocked_until = Some(until);
+                bucket.blocked_at = Some(now);
             }
         }
     }
@@ -219,8 +235,11 @@ impl RateLimiter {
     /// Counts the request as early when it comes before a `retry_after` announced for its
     /// bucket (or, for `global_applies`, the global one).
     pub fn note_if_early(&mut self, key: &str, global_applies: bool, now: Instant) {
-        let global = global_applies && self.global_blocked_until.is_some_and(|u| now < u);
-        let bucket = self.buckets.get(key).and_then(|b| b.blocked_until).is_some_and(|u| now < u);
+        let blocked = |until: Option<Instant>, at: Option<Instant>| {
+            until.is_some_and(|u| now < u) && at.is_some_and(|a| now.duration_since(a) > IN_FLIGHT_GRACE)
+        };
+        let global = global_applies && blocked(self.global_blocked_until, self.global_blocked_at);
+        let bucket = self.buckets.get(key).is_some_and(|b| blocked(b.blocked_until, b.blocked_at));
         if global || bucket {
             self.counters.early_retries += 1;
         }
@@ -263,7 +282,9 @@ mod tests {
         assert_eq!(limited.scope, Scope::Global);
         assert!(limited.retry_after > 0.0 && limited.retry_after <= 1.0);
         limiter.note_if_early("any", true, now);
-        assert_eq!(limiter.counters(now).early_retries, 1, "a request before retry_after is counted");
+        assert_eq!(limiter.counters(now).early_retries, 0, "a request already in flight is not early");
+        limiter.note_if_early("any", true, now + Duration::from_millis(200));
+        assert_eq!(limiter.counters(now).early_retries, 1, "a request sent before retry_after is");
         limiter.global(&limits, now + Duration::from_millis(1001)).expect("a new second");
     }
 

@@ -253,7 +253,17 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         )
         .await;
     }
+    let mutating = parts.method != Method::GET;
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = if mutating
+        && response.status().is_success()
+        && faults.lost_response_rate > 0.0
+        && sim.random() < faults.lost_response_rate
+    {
+        (StatusCode::BAD_GATEWAY, "502 Bad Gateway").into_response()
+    } else {
+        response
+    };
     finish(&sim, &method, &path, &template, json_body, response, Some((&bucket, config.limits.scope_header_always)))
         .await
 }

@@ -41,8 +41,11 @@ pub struct World {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
-    /// Share of requests (0–1) answered with a 5xx.
+    /// Share of requests (0–1) answered with a 5xx before anything happens.
     pub error_rate: f64,
+    /// Share of mutating requests (0–1) that take effect but whose answer is lost (502): the
+    /// case that makes a retried create produce a duplicate unless the client looks first.
+    pub lost_response_rate: f64,
     /// Extra latency before every REST answer, milliseconds.
     pub latency_ms: u64,
     /// The next `storm_count` requests get a 429 of `storm_scope` with `storm_retry_after`.

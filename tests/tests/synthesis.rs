@@ -143,3 +143,104 @@ async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
     assert_eq!(posts_before, posts_after, "the re-run created nothing");
     worker.shutdown().expect("drains");
 }
+
+/// A small manifest: `roles` roles, `categories` categories of 4 channels each.
+fn small_manifest(guild: &str, roles: usize, categories: usize) -> Value {
+    let mut manifest = big_manifest(guild);
+    manifest["roles"] = (0..roles)
+        .map(|i| json!({"key": format!("tier-{i}"), "name": format!("arrakis-tier-{i}"), "grant": {"rule": "holder"}}))
+        .collect();
+    manifest["channels"]["categories"] = (0..categories)
+        .map(|c| {
+            json!({"key": format!("cat-{c}"), "name": format!("Category {c}"), "visible_to": [format!("tier-{c}")],
+                "channels": (0..4).map(|n| json!({"key": format!("ch-{c}-{n}"), "name": format!("channel-{c}-{n}")})).collect::<Vec<_>>()})
+        })
+        .collect();
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn synthesis_completes_through_5xx_and_429_bursts_without_early_retries_or_duplicates() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
+        .await
+        .expect("sim");
+    let control = sim.client();
+    let guild = random_guild_id();
+    let guild_id: u64 = guild.parse().expect("id");
+    control
+        .create_guild(&GuildSeed {
+            id: Some(guild_id),
+            name: "Stormy".into(),
+            bot_role_position: Some(200),
+            ..GuildSeed::default()
+        })
+        .await
+        .expect("guild");
+    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
+
+    let db = fresh_database().await;
+    let redis = arrakis_tests::stack_env("REDIS_URL");
+    let api_base = format!("http://{}", sim.api_host());
+    let app_id = SimConfig::default().application_id.to_string();
+    let worker = TestWorker::start_with(
+        &db.url,
+        &[
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_BASE", &api_base),
+            ("REDIS_URL", &redis),
+            ("DISCORD_APPLICATION_ID", &app_id),
+        ],
+    );
+    let tq = worker.task_queue.clone();
+    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
+    std::fs::write(&input, json!({"manifest": small_manifest(&guild, 20, 5), "actor": "cli:test"}).to_string())
+        .expect("input");
+    let input = input.display().to_string();
+    let env = [
+        ("ARRAKIS_TASK_QUEUE", tq.as_str()),
+        ("GUILD_ID", guild.as_str()),
+        ("PUBLISH_INPUT", input.as_str()),
+        ("VERSION", "1"),
+    ];
+    let (ok, text) = shell("publish", &env);
+    assert!(ok, "{text}");
+
+    // 20 % of requests fail with a 5xx, 10 % of changes happen but lose their answer (a retry
+    // must find what was made, not make it twice), and every few hundred milliseconds a burst of 429s
+    // (alternating route and global scope) hits whatever comes next.
+    let stormer = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            for i in 0..40u32 {
+                let scope = if i % 2 == 0 { "user" } else { "global" };
+                let faults = arrakis_sim::Faults {
+                    error_rate: 0.2,
+                    lost_response_rate: 0.1,
+                    storm_count: 3,
+                    storm_scope: Some(scope.into()),
+                    storm_retry_after: 0.4,
+                    ..arrakis_sim::Faults::default()
+                };
+                let _ = control.set_faults(&faults).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let (ok, text) = shell("synthesis-run", &env);
+    stormer.abort();
+    control.set_faults(&arrakis_sim::Faults::default()).await.expect("calm");
+    assert!(ok, "the synthesis completes despite the faults: {text}");
+    assert!(text.contains(r#""applied":45"#), "20 roles + 5 categories + 20 channels: {text}");
+
+    let state = control.guild(guild_id).await.expect("state");
+    assert_eq!(state.roles.len(), 22, "no duplicate roles");
+    assert_eq!(state.channels.len(), 25, "no duplicate channels");
+    let counters = control.counters().await.expect("counters").rate;
+    assert!(counters.user_429 + counters.global_429 > 0, "the bursts happened: {counters:?}");
+    let log = control.log(0).await.expect("log");
+    assert!(log.iter().any(|e| e.status == 502), "some changes lost their answer and were retried");
+    assert_eq!(counters.early_retries, 0, "no request went to a bucket before its retry_after: {counters:?}");
+    worker.shutdown().expect("drains");
+}

@@ -38,7 +38,9 @@ local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'blocked_until')
+local blocked = tonumber(state[3])
+if blocked ~= nil and blocked > now then return blocked - now end
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + (now - ts) * rate / 1000)
@@ -66,6 +68,19 @@ if remaining > 0 then
   return 0
 end
 return reset_at - now
+";
+
+/// Holds every request of the bot for ARGV[1] ms (after a 429 whose scope is unknown).
+const GLOBAL_BLOCK: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('HGET', KEYS[1], 'blocked_until'))
+if current == nil or current < until_ms then
+  redis.call('HSET', KEYS[1], 'blocked_until', until_ms)
+  redis.call('PEXPIRE', KEYS[1], 60000)
+end
+return 1
 ";
 
 /// Records a bucket's `remaining` and `reset_after` (ms) as Discord announced them.
@@ -106,6 +121,17 @@ impl RateBudget {
             }
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
+    }
+
+    /// Holds every worker's requests for `wait`: a 429 was seen and its scope is not known.
+    pub async fn block_global(&self, wait: Duration) -> Result<(), redis::RedisError> {
+        let key = format!("arrakis:discord:{}:global", self.settings.bot_key);
+        let _: i64 = Script::new(GLOBAL_BLOCK)
+            .key(&key)
+            .arg(wait.as_millis() as u64)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(())
     }
 
     /// Waits until the shared route bucket `route` has room, taking one request from it.

@@ -80,6 +80,12 @@ impl DiscordRest {
             self.guilds.until_key_ready(&guild).await;
         }
         let budget = |e: redis::RedisError| DiscordFailure::Budget(e.to_string());
+        // Buckets are per route and major parameter, as Discord keys them.
+        let route = match guild {
+            Some(guild) => format!("{route} {guild}"),
+            None => route.to_string(),
+        };
+        let route = route.as_str();
         self.budget.take_route(route).await.map_err(budget)?;
         self.budget.take_global().await.map_err(budget)?;
 
@@ -93,7 +99,19 @@ impl DiscordRest {
                 self.learn(route, &response).await;
                 Ok(response)
             }
-            Err(error) => Err(DiscordFailure::from_twilight(&error, RATE_LIMITED_RETRY)),
+            Err(error) => {
+                let failure = DiscordFailure::from_twilight(&error, RATE_LIMITED_RETRY);
+                if let DiscordFailure::RateLimited { retry_after } = &failure {
+                    // Every worker holds back, not only this attempt: the bucket, and (the
+                    // scope being unknown once twilight has consumed the 429) the whole bot.
+                    let held = self.budget.learn_route(route, 0, *retry_after).await;
+                    let all = self.budget.block_global(*retry_after).await;
+                    if let Err(e) = held.and(all) {
+                        tracing::warn!("could not share a 429 with the other workers: {e}");
+                    }
+                }
+                Err(failure)
+            }
         }
     }
 
