@@ -221,3 +221,72 @@ pub fn random_guild_id() -> String {
     let n = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default());
     (1_000_000_000_000_000_000 + n % 8_000_000_000_000_000_000).to_string()
 }
+
+/// The `arrakis-worker` binary beside the test binaries (`cargo test --workspace` builds it).
+pub fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let binary = dir.join("arrakis-worker");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run the tests with `scripts/dev test` (cargo test --workspace)",
+        binary.display()
+    );
+    binary
+}
+
+/// A worker as a separate process, for tests that kill it.
+pub struct WorkerProcess {
+    child: std::process::Child,
+}
+
+impl WorkerProcess {
+    /// Starts `arrakis-worker` on `task_queue` and waits until it polls.
+    pub fn spawn(database_url: &str, task_queue: &str, extra: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(worker_binary());
+        command
+            .env("DATABASE_URL", database_url)
+            .env("ARRAKIS_TASK_QUEUE", task_queue)
+            .env("ARRAKIS_HTTP_ADDR", "127.0.0.1:0")
+            .env("ARRAKIS_MIGRATE", "false")
+            .env("ARRAKIS_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("the worker starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.checked_duration_since(Instant::now()).expect("the worker polls within 60 s");
+            let line = rx.recv_timeout(left).expect("the worker polls within 60 s");
+            if line.contains("arrakis worker polling") {
+                break;
+            }
+        }
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Self { child }
+    }
+
+    /// `kill -9`: no draining, no goodbye.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -43,7 +43,8 @@ pub(crate) fn discord(queue: &str) -> ActivityOptions {
 /// Options for applying one op: 5xx and 429s retry (a 429 after its `retry_after`), a frozen
 /// kill switch keeps it waiting, a refusal from Discord fails it at once.
 pub(crate) fn discord_apply(queue: &str) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+    // One Discord call (plus a look-up on retries): a lost worker's op is retried 20 s later.
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(20))
         .task_queue(queue.to_string())
         .retry_policy(
             RetryPolicy::builder()
