@@ -1,7 +1,10 @@
 //! Activities that store manifests: the write half of publishing a community's desired state.
 
 use crate::{CommunityId, Store, StoreError};
-use arrakis_schemas::{CommunityManifest, workflows::manifest_publish::PublishOutcome};
+use arrakis_schemas::{
+    CommunityManifest,
+    workflows::{kill_switch::KillSwitchInput, manifest_publish::PublishOutcome},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -68,6 +71,30 @@ impl ManifestActivities {
         request: SaveManifestRequest,
     ) -> Result<PublishOutcome, ActivityError> {
         self.save(&request).await.map_err(retryable)
+    }
+
+    /// Sets or lifts the kill switch (global, or one guild's), and audits a guild's change.
+    #[activity(name = "kill_switch.set")]
+    pub async fn set_kill_switch(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: KillSwitchInput,
+    ) -> Result<(), ActivityError> {
+        let mut service = self.store.service().await.map_err(retryable)?;
+        match input.guild_id {
+            None => service.set_global_freeze(input.frozen, &input.reason, &input.actor).await.map_err(retryable)?,
+            Some(guild) => {
+                if !service.set_community_freeze(guild, input.frozen).await.map_err(retryable)? {
+                    return Err(ActivityError::application(
+                        ApplicationFailure::builder(format!("guild_id: guild {guild} has no community"))
+                            .type_name("UnknownGuild".to_string())
+                            .non_retryable(true)
+                            .build(),
+                    ));
+                }
+            }
+        }
+        service.commit().await.map_err(retryable)
     }
 }
 

@@ -336,6 +336,16 @@ impl ServiceTx {
         Ok(())
     }
 
+    /// Freezes or thaws one community's synthesis; false when the guild has no community.
+    pub async fn set_community_freeze(&mut self, guild_id: GuildId, frozen: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE communities SET frozen = $2, updated_at = now() WHERE guild_id = $1")
+            .bind(guild_id.as_i64())
+            .bind(frozen)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The community of a guild, if it has one.
     pub async fn community_by_guild(&mut self, guild_id: GuildId) -> Result<Option<CommunityRecord>, StoreError> {
         let row: Option<(Uuid, i64, String)> =

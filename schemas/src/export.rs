@@ -24,6 +24,7 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<manifest_publish::PublishInput>("manifest-publish.input.json"),
         file::<manifest_publish::PublishStatus>("manifest-publish.status.json"),
         file::<manifest_publish::PublishOutcome>("manifest-publish.output.json"),
+        file::<kill_switch::KillSwitchInput>("kill-switch.input.json"),
         file::<wizard::WizardInput>("wizard.input.json"),
         file::<wizard::StepAnswer>("wizard.submit-step.json"),
         file::<wizard::WizardStep>("wizard.go-back.json"),

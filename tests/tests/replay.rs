@@ -2,7 +2,7 @@
 //! a change that would break runs in flight fails CI. Record new ones with
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
-use arrakis_workflows::{ManifestPublishWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, SynthesisWorkflow};
 use prost::Message;
 use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::history::v1::History;
@@ -13,6 +13,7 @@ fn replayer() -> WorkflowReplayer {
     let mut options = WorkflowReplayerOptions::new().build();
     options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
     options.register_workflow::<SynthesisWorkflow>().expect("registers");
+    options.register_workflow::<KillSwitchWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

@@ -6,7 +6,7 @@ use arrakis_activities::{
     ManifestActivities, Store, SynthesisActivities,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
 };
-use arrakis_workflows::{ManifestPublishWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, SynthesisWorkflow};
 use std::{
     net::SocketAddr,
     sync::{
@@ -68,6 +68,7 @@ pub async fn run_until(
     let options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<ManifestPublishWorkflow>()?
         .register_workflow::<SynthesisWorkflow>()?
+        .register_workflow::<KillSwitchWorkflow>()?
         .register_activities(ManifestActivities::new(store.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

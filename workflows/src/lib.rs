@@ -3,11 +3,14 @@
 
 // The SDK macros add undocumented marker constants (one per handler) to each workflow.
 #[allow(missing_docs)]
+mod kill_switch;
+#[allow(missing_docs)]
 mod manifest_publish;
 mod retry;
 #[allow(missing_docs)]
 mod synthesis;
 
+pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
 pub use synthesis::SynthesisWorkflow;
 
