@@ -226,6 +226,16 @@ impl TenantTx {
         Ok(())
     }
 
+    /// Forgets a manifest item's Discord object (it was deleted on purpose).
+    pub async fn forget_shadow_state(&mut self, kind: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM shadow_states WHERE kind = $1 AND manifest_key = $2")
+            .bind(kind)
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// Appends an audit row.
     pub async fn audit(
         &mut self,

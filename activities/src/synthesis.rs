@@ -8,7 +8,10 @@ use crate::{
 };
 use arrakis_schemas::{
     ChannelKind, CommunityManifest, GuildId,
-    workflows::synthesis::{ApplyOp, DesiredItem, OpAction, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+    workflows::{
+        reconcile::{DeleteExtra, Drift, DriftKind, ExtraItem, ReconcileDiff, ReconcileInput},
+        synthesis::{ApplyOp, DesiredItem, OpAction, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+    },
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -200,12 +203,37 @@ fn same_overwrites(actual: &[PermissionOverwrite], wanted: &[PermissionOverwrite
     a == w
 }
 
-fn role_matches(role: &Role, item: &DesiredItem) -> bool {
-    role.name == item.name
-        && role.colors.primary_color == item.color
-        && role.hoist == item.hoist
-        && role.mentionable == item.mentionable
-        && role.permissions.bits() == item.permissions
+fn role_differences(role: &Role, item: &DesiredItem) -> Vec<String> {
+    let mut diff = Vec::new();
+    if role.name != item.name {
+        diff.push(format!("name '{}' → '{}'", item.name, role.name));
+    }
+    if role.colors.primary_color != item.color {
+        diff.push("colour changed".into());
+    }
+    if role.hoist != item.hoist || role.mentionable != item.mentionable {
+        diff.push("display settings changed".into());
+    }
+    if role.permissions.bits() != item.permissions {
+        diff.push("permissions changed".into());
+    }
+    diff
+}
+
+/// What [`SynthesisActivities::assess`] finds.
+pub struct Assessment {
+    /// The community (tenant) id.
+    pub community_id: String,
+    /// The manifest version compared against.
+    pub version: i32,
+    /// Creates and updates needed.
+    pub ops: Vec<SynthesisOp>,
+    /// Drift, item by item.
+    pub drift: Vec<Drift>,
+    /// Objects ours but no longer wanted.
+    pub extras: Vec<ExtraItem>,
+    /// Items in sync.
+    pub unchanged: u32,
 }
 
 impl SynthesisActivities {
@@ -241,65 +269,156 @@ impl SynthesisActivities {
 
     /// Builds the plan; reads only.
     pub async fn build_plan(&self, input: &SynthesisInput) -> Result<SynthesisPlan, ActivityError> {
-        let guild = input.guild_id.get();
-        let community = self.community(input.guild_id).await?;
+        let diff = self.assess(input.guild_id, Some(input.version)).await?;
+        Ok(SynthesisPlan { community_id: diff.community_id, ops: diff.ops, unchanged: diff.unchanged })
+    }
+
+    /// The three-way diff of a guild: desired (the manifest version, the latest when `None`),
+    /// last applied (`shadow_states`) and actual (Discord). Reads only.
+    pub async fn assess(&self, guild_id: GuildId, version: Option<i32>) -> Result<Assessment, ActivityError> {
+        let guild = guild_id.get();
+        let community = self.community(guild_id).await?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let manifest = tx
-            .manifest_version(input.version)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| {
-                fail(
-                    format!("manifest version {} of guild {guild} does not exist", input.version),
-                    "UnknownVersion",
-                    false,
-                )
-            })?
-            .manifest;
+        let record = match version {
+            Some(v) => tx.manifest_version(v).await,
+            None => tx.latest_manifest().await,
+        }
+        .map_err(storage)?
+        .ok_or_else(|| {
+            fail(format!("manifest version {version:?} of guild {guild} does not exist"), "UnknownVersion", false)
+        })?;
         let states = tx.shadow_states().await.map_err(storage)?;
         drop(tx);
         let applied = Applied::from(&states);
         let roles = self.roles(guild).await?;
         let channels = self.channels(guild).await?;
-        let mut plan = SynthesisPlan { community_id: community.to_string(), ops: Vec::new(), unchanged: 0 };
-        for (phase, key, desired) in desired_items(&manifest) {
-            let kind = kind_of(phase);
-            let desired_hash = item_hash(&desired);
-            let recorded = states.iter().find(|s| s.kind == kind && s.key == key);
+        let mut out = Assessment {
+            community_id: community.to_string(),
+            version: record.version,
+            ops: Vec::new(),
+            drift: Vec::new(),
+            extras: Vec::new(),
+            unchanged: 0,
+        };
+        let desired = desired_items(&record.manifest);
+        for (phase, key, desired) in &desired {
+            let kind = kind_of(*phase);
+            let desired_hash = item_hash(desired);
+            let recorded = states.iter().find(|s| s.kind == kind && &s.key == key);
             let existing = recorded.and_then(|s| s.discord_id).map(|id| id as u64).filter(|id| match phase {
                 Phase::Roles => roles.iter().any(|r| r.id.get() == *id),
                 _ => channels.iter().any(|c| c.id.get() == *id),
             });
-            let in_sync = existing.is_some_and(|id| match phase {
-                Phase::Roles => roles.iter().find(|r| r.id.get() == id).is_some_and(|r| role_matches(r, &desired)),
-                _ => channels.iter().find(|c| c.id.get() == id).is_some_and(|c| {
-                    let parent = desired.parent_key.as_ref().map(|k| applied.id("category", k));
-                    let wanted = self
-                        .resolve_roles(&applied, &desired.visible_to)
-                        .map(|ids| overwrites(guild, self.bot_user_id, &ids));
-                    c.name.as_deref() == Some(desired.name.as_str())
-                        && c.topic.as_deref().unwrap_or_default() == desired.topic.as_deref().unwrap_or_default()
-                        && parent.is_none_or(|p| p.is_some() && c.parent_id.map(|x| x.get()) == p)
-                        && wanted.is_some_and(|w| {
-                            same_overwrites(c.permission_overwrites.as_deref().unwrap_or_default(), &w)
-                        })
-                }),
+            let differences = existing.map(|id| match phase {
+                Phase::Roles => {
+                    roles.iter().find(|r| r.id.get() == id).map(|r| role_differences(r, desired)).unwrap_or_default()
+                }
+                _ => channels
+                    .iter()
+                    .find(|c| c.id.get() == id)
+                    .map(|c| self.channel_differences(guild, &applied, c, desired))
+                    .unwrap_or_default(),
             });
-            if in_sync && recorded.is_some_and(|s| s.applied_hash == desired_hash) {
-                plan.unchanged += 1;
-                continue;
+            let up_to_date = recorded.is_some_and(|s| s.applied_hash == desired_hash);
+            let drift = match (recorded, existing, differences.as_deref()) {
+                (None, _, _) => Some((DriftKind::Missing, "never applied".to_string())),
+                (Some(_), None, _) => Some((DriftKind::DeletedInDiscord, "deleted in Discord".to_string())),
+                (Some(_), Some(_), Some(diff)) if !diff.is_empty() && up_to_date => {
+                    Some((DriftKind::ChangedInDiscord, diff.join(", ")))
+                }
+                _ if !up_to_date => {
+                    Some((DriftKind::Outdated, format!("manifest version {} not applied yet", record.version)))
+                }
+                _ => None,
+            };
+            match drift {
+                None => out.unchanged += 1,
+                Some((kind, detail)) => {
+                    out.drift.push(Drift { key: key.clone(), kind, detail });
+                    let action = if existing.is_some() { OpAction::Update } else { OpAction::Create };
+                    out.ops.push(SynthesisOp {
+                        phase: *phase,
+                        key: key.clone(),
+                        action,
+                        discord_id: existing.map(|id| id.to_string()),
+                        desired: desired.clone(),
+                        desired_hash,
+                    });
+                }
             }
-            let action = if existing.is_some() { OpAction::Update } else { OpAction::Create };
-            plan.ops.push(SynthesisOp {
-                phase,
-                key,
-                action,
-                discord_id: existing.map(|id| id.to_string()),
-                desired,
-                desired_hash,
-            });
         }
-        Ok(plan)
+        for state in &states {
+            let wanted = desired.iter().any(|(phase, key, _)| kind_of(*phase) == state.kind && key == &state.key);
+            let Some(id) = state.discord_id.map(|id| id as u64) else { continue };
+            let exists = match state.kind.as_str() {
+                "role" => roles.iter().any(|r| r.id.get() == id),
+                _ => channels.iter().any(|c| c.id.get() == id),
+            };
+            if !wanted && exists {
+                out.drift.push(Drift {
+                    key: state.key.clone(),
+                    kind: DriftKind::ExtraButOurs,
+                    detail: format!("{} no longer in the manifest", state.kind),
+                });
+                out.extras.push(ExtraItem {
+                    kind: state.kind.clone(),
+                    key: state.key.clone(),
+                    discord_id: id.to_string(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn channel_differences(&self, guild: u64, applied: &Applied, c: &Channel, desired: &DesiredItem) -> Vec<String> {
+        let mut diff = Vec::new();
+        let name = c.name.as_deref().unwrap_or_default();
+        if name != desired.name {
+            diff.push(format!("name '{}' → '{name}'", desired.name));
+        }
+        if c.topic.as_deref().unwrap_or_default() != desired.topic.as_deref().unwrap_or_default() {
+            diff.push("topic changed".into());
+        }
+        let parent = desired.parent_key.as_ref().map(|k| applied.id("category", k));
+        if parent.is_some_and(|p| p.is_none() || c.parent_id.map(|x| x.get()) != p) {
+            diff.push("moved to another category".into());
+        }
+        let wanted =
+            self.resolve_roles(applied, &desired.visible_to).map(|ids| overwrites(guild, self.bot_user_id, &ids));
+        if !wanted.is_some_and(|w| same_overwrites(c.permission_overwrites.as_deref().unwrap_or_default(), &w)) {
+            diff.push("permission overwrites changed".into());
+        }
+        diff
+    }
+
+    /// Deletes an object Arrakis made that the manifest no longer has, and forgets it.
+    pub async fn delete_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
+        let community = CommunityId(
+            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
+        );
+        let guild = input.guild_id.get();
+        let id: u64 =
+            input.item.discord_id.parse().map_err(|_| fail("discord_id: not a snowflake", "InvalidInput", false))?;
+        let http = self.discord.http();
+        let result = match input.item.kind.as_str() {
+            "role" => self
+                .discord
+                .send(Some(guild), "DELETE /guilds/{id}/roles/{role}", http.delete_role(Id::new(guild), Id::new(id)))
+                .await
+                .map(drop),
+            _ => self
+                .discord
+                .send(Some(guild), "DELETE /channels/{id}", http.delete_channel(Id::new(id)))
+                .await
+                .map(drop),
+        };
+        match result {
+            Ok(()) | Err(DiscordFailure::NotFound { .. }) => {}
+            Err(e) => return Err(discord(e)),
+        }
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.forget_shadow_state(&input.item.kind, &input.item.key).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     /// Applies one op and records it in the shadow state.
@@ -470,6 +589,33 @@ impl SynthesisActivities {
     pub async fn apply(self: Arc<Self>, ctx: ActivityContext, input: ApplyOp) -> Result<String, ActivityError> {
         let attempt = ctx.info().attempt;
         self.apply_op(&input, attempt).await
+    }
+
+    /// The three-way diff against the latest manifest version.
+    #[activity(name = "reconcile.diff")]
+    pub async fn reconcile_diff(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReconcileInput,
+    ) -> Result<ReconcileDiff, ActivityError> {
+        let a = self.assess(input.guild_id, None).await?;
+        Ok(ReconcileDiff {
+            community_id: a.community_id,
+            version: a.version,
+            drift: a.drift,
+            ops: a.ops,
+            extras: a.extras,
+        })
+    }
+
+    /// Deletes an object that is ours but no longer in the manifest.
+    #[activity(name = "reconcile.delete_extra")]
+    pub async fn reconcile_delete(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: DeleteExtra,
+    ) -> Result<(), ActivityError> {
+        self.delete_extra(&input).await
     }
 
     /// Writes an audit row.

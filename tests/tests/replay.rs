@@ -2,7 +2,7 @@
 //! a change that would break runs in flight fails CI. Record new ones with
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
-use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow};
 use prost::Message;
 use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::history::v1::History;
@@ -14,6 +14,7 @@ fn replayer() -> WorkflowReplayer {
     options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
     options.register_workflow::<SynthesisWorkflow>().expect("registers");
     options.register_workflow::<KillSwitchWorkflow>().expect("registers");
+    options.register_workflow::<ReconcileWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

@@ -6,7 +6,7 @@ use arrakis_activities::{
     ManifestActivities, Store, SynthesisActivities,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
 };
-use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow};
 use std::{
     net::SocketAddr,
     sync::{
@@ -69,6 +69,7 @@ pub async fn run_until(
         .register_workflow::<ManifestPublishWorkflow>()?
         .register_workflow::<SynthesisWorkflow>()?
         .register_workflow::<KillSwitchWorkflow>()?
+        .register_workflow::<ReconcileWorkflow>()?
         .register_activities(ManifestActivities::new(store.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

@@ -6,12 +6,15 @@
 mod kill_switch;
 #[allow(missing_docs)]
 mod manifest_publish;
+#[allow(missing_docs)]
+mod reconcile;
 mod retry;
 #[allow(missing_docs)]
 mod synthesis;
 
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
+pub use reconcile::ReconcileWorkflow;
 pub use synthesis::SynthesisWorkflow;
 
 use temporalio_common::search_attributes::SearchAttributeKey;

@@ -48,6 +48,8 @@ pub enum DriftKind {
     DeletedInDiscord,
     /// Made by Arrakis, no longer in the manifest.
     ExtraButOurs,
+    /// The manifest changed since this item was applied (a version not yet synthesised).
+    Outdated,
 }
 
 /// A drifted manifest item.
@@ -64,8 +66,50 @@ pub struct Drift {
 /// The result and the `status` query's answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReconcileReport {
+    /// The manifest version compared against.
+    pub version: i32,
     /// The drift found.
     pub drift: Vec<Drift>,
     /// Ops applied (zero in a dry run).
     pub applied: u32,
+    /// Ops that failed, with why.
+    #[serde(default)]
+    pub failed: Vec<String>,
+}
+
+/// An object Arrakis made for a manifest item that is gone from the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExtraItem {
+    /// `role`, `category` or `channel`.
+    pub kind: String,
+    /// The manifest key it was made for.
+    pub key: String,
+    /// The Discord object.
+    pub discord_id: String,
+}
+
+/// The three-way diff: what drifted, and the ops that fix it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReconcileDiff {
+    /// The community (tenant) id.
+    pub community_id: String,
+    /// The manifest version compared against.
+    pub version: i32,
+    /// The drift, item by item.
+    pub drift: Vec<Drift>,
+    /// Creates and updates that fix it.
+    pub ops: Vec<super::synthesis::SynthesisOp>,
+    /// Objects to delete.
+    pub extras: Vec<ExtraItem>,
+}
+
+/// One object to delete (the delete activity's input).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeleteExtra {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The community (tenant) id.
+    pub community_id: String,
+    /// The object.
+    pub item: ExtraItem,
 }

@@ -1,0 +1,135 @@
+//! Reconciliation through the runbook's lines: a role deleted by hand and a channel renamed by
+//! hand are reported by a dry run (which changes nothing), fixed by apply, and gone on the next
+//! run; the 6-hour schedule can be created, triggered and removed.
+
+use arrakis_sim::{GuildSeed, Limits, SimConfig};
+use arrakis_tests::{TestWorker, fresh_database, random_guild_id, run_shell, runbook_snippet, stack_env, wait_until};
+use serde_json::json;
+use std::{net::SocketAddr, time::Duration};
+
+const TOKEN: &str = "reconcile-test-token";
+
+fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
+        .await
+        .expect("sim");
+    let control = sim.client();
+    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
+    let guild = random_guild_id();
+    let guild_id: u64 = guild.parse().expect("id");
+    control
+        .create_guild(&GuildSeed {
+            id: Some(guild_id),
+            name: "Drift".into(),
+            bot_role_position: Some(100),
+            ..GuildSeed::default()
+        })
+        .await
+        .expect("guild");
+    let db = fresh_database().await;
+    let (redis, api_base, app_id) =
+        (stack_env("REDIS_URL"), format!("http://{}", sim.api_host()), SimConfig::default().application_id.to_string());
+    let worker = TestWorker::start_with(
+        &db.url,
+        &[
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_BASE", &api_base),
+            ("REDIS_URL", &redis),
+            ("DISCORD_APPLICATION_ID", &app_id),
+        ],
+    );
+    let manifest = json!({
+        "guild_id": guild, "name": "Drift", "mode": "parallel", "chains": [],
+        "roles": [{"key": "naib", "name": "arrakis-naib", "grant": {"tier": "gold"}}, {"key": "fremen", "name": "arrakis-fremen", "grant": {"tier": "silver"}}],
+        "channels": {"strategy": "custom", "categories": [{"key": "sietch", "name": "Sietch", "visible_to": ["naib"],
+            "channels": [{"key": "council", "name": "council"}, {"key": "water", "name": "water-discipline"}]}]}
+    });
+    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
+    std::fs::write(&input, json!({"manifest": manifest}).to_string()).expect("input");
+    let input = input.display().to_string();
+    let env = [
+        ("ARRAKIS_TASK_QUEUE", worker.task_queue.as_str()),
+        ("GUILD_ID", guild.as_str()),
+        ("PUBLISH_INPUT", input.as_str()),
+        ("VERSION", "1"),
+    ];
+    assert!(shell("publish", &env).0);
+    let (ok, text) = shell("synthesis-run", &env);
+    assert!(ok, "{text}");
+
+    // By hand: delete a role, rename a channel.
+    let state = control.guild(guild_id).await.expect("state");
+    let role = state.roles.iter().find(|r| r["name"] == "arrakis-fremen").expect("role")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let channel = state.channels.iter().find(|c| c["name"] == "council").expect("channel")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v10", sim.api_host());
+    let auth = format!("Bot {TOKEN}");
+    assert!(
+        http.delete(format!("{base}/guilds/{guild}/roles/{role}"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .expect("delete")
+            .status()
+            .is_success()
+    );
+    let renamed = http
+        .patch(format!("{base}/channels/{channel}"))
+        .header("authorization", &auth)
+        .json(&json!({"name": "council-old"}))
+        .send()
+        .await
+        .expect("rename");
+    assert!(renamed.status().is_success());
+    let mutations = control.log(0).await.expect("log").len();
+
+    let (ok, text) = shell("reconcile-dry-run", &env);
+    assert!(ok, "{text}");
+    assert!(text.contains(r#"{"detail":"deleted in Discord","key":"fremen","kind":"deleted_in_discord"}"#), "{text}");
+    assert!(text.contains(r#""key":"council","kind":"changed_in_discord""#) && text.contains("council-old"), "{text}");
+    assert!(text.contains(r#""applied":0"#), "{text}");
+    assert_eq!(control.log(0).await.expect("log").len(), mutations, "a dry run changes nothing");
+
+    let (ok, text) = shell("reconcile-apply", &env);
+    assert!(ok && text.contains(r#""applied":2"#), "{text}");
+    let state = control.guild(guild_id).await.expect("state");
+    assert!(state.roles.iter().any(|r| r["name"] == "arrakis-fremen"), "the role is back");
+    assert!(
+        state.channels.iter().any(|c| c["id"] == channel.as_str() && c["name"] == "council"),
+        "the channel has its name back"
+    );
+
+    let (ok, text) = shell("reconcile-dry-run", &env);
+    assert!(ok && text.contains(r#""drift":null"#), "nothing left to fix: {text}");
+
+    // The schedule: create and trigger it, see a scheduled run, remove it.
+    let (ok, text) = shell("reconcile-schedule", &env);
+    assert!(ok, "{text}");
+    let query = format!(
+        "temporal workflow list --query \"ArrakisKind='reconcile' AND ArrakisGuildId='{guild}' AND TemporalScheduledById='reconcile-{guild}'\""
+    );
+    let listed: String = wait_until(Duration::from_secs(60), "a run started by the schedule", || async {
+        let out = run_shell(&query, &env);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.contains("Reconcile").then_some(text)
+    })
+    .await;
+    assert!(listed.contains(&format!("reconcile-{guild}-")), "{listed}");
+    let (ok, text) = shell("reconcile-unschedule", &env);
+    assert!(ok, "{text}");
+    worker.shutdown().expect("drains");
+}

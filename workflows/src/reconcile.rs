@@ -1,0 +1,125 @@
+//! Reconciliation: the three-way diff of a guild (manifest, shadow state, Discord), reported in
+//! a dry run and fixed in apply mode through the same idempotent activities as synthesis.
+
+use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use arrakis_activities::{AuditEntry, SynthesisActivities};
+use arrakis_schemas::{
+    Lenient,
+    workflows::{
+        reconcile::{DeleteExtra, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport},
+        synthesis::{ApplyOp, Phase},
+    },
+};
+use serde_json::json;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ApplicationFailure, WorkflowContext, WorkflowContextView, WorkflowResult,
+    workflows::join_all,
+};
+
+/// Ops applied at once, as in synthesis.
+const PARALLELISM: usize = 8;
+
+/// Finds drift and, in apply mode, fixes it.
+#[workflow]
+pub struct ReconcileWorkflow {
+    input: Lenient<ReconcileInput>,
+    report: ReconcileReport,
+}
+
+#[workflow_methods]
+impl ReconcileWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: Lenient<ReconcileInput>) -> Self {
+        Self { input, report: ReconcileReport::default() }
+    }
+
+    /// Diffs, audits the drift, and fixes it unless this is a dry run.
+    #[run(name = "Reconcile")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ReconcileReport> {
+        ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
+        let input = match ctx.state(|s| s.input.parse()) {
+            Ok(input) => input,
+            Err(errors) => {
+                return Err(ApplicationFailure::builder(format!("invalid reconcile input: {errors}"))
+                    .type_name("InvalidInput".to_string())
+                    .non_retryable(true)
+                    .build()
+                    .into());
+            }
+        };
+        ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
+        let queue = retry::discord_queue(ctx.task_queue());
+        let diff: ReconcileDiff =
+            ctx.execute_activity(SynthesisActivities::reconcile_diff, input.clone(), retry::discord(&queue)).await?;
+        ctx.state_mut(|s| {
+            s.report.version = diff.version;
+            s.report.drift = diff.drift.clone();
+        });
+        if !diff.drift.is_empty() {
+            let entry = AuditEntry {
+                community_id: diff.community_id.clone(),
+                actor: format!("workflow:{}", ctx.workflow_id()),
+                action: "reconcile.drift".into(),
+                detail: json!({"version": diff.version, "mode": input.mode, "drift": diff.drift}),
+                workflow_id: ctx.workflow_id().to_string(),
+            };
+            ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&queue)).await?;
+        }
+        if input.mode == ReconcileMode::Apply {
+            for phase in [Phase::Roles, Phase::Categories, Phase::Channels] {
+                let ops: Vec<_> = diff.ops.iter().filter(|op| op.phase == phase).collect();
+                for chunk in ops.chunks(PARALLELISM) {
+                    let runs = chunk.iter().map(|op| {
+                        let apply = ApplyOp {
+                            guild_id: input.guild_id,
+                            community_id: diff.community_id.clone(),
+                            version: diff.version,
+                            op: (*op).clone(),
+                        };
+                        ctx.execute_activity(SynthesisActivities::apply, apply, retry::discord_apply(&queue))
+                    });
+                    for (op, result) in chunk.iter().zip(join_all(runs).await) {
+                        Self::record(ctx, op.describe(), result)?;
+                    }
+                }
+            }
+            for extra in &diff.extras {
+                let delete = DeleteExtra {
+                    guild_id: input.guild_id,
+                    community_id: diff.community_id.clone(),
+                    item: extra.clone(),
+                };
+                let result = ctx
+                    .execute_activity(SynthesisActivities::reconcile_delete, delete, retry::discord_apply(&queue))
+                    .await;
+                Self::record(ctx, format!("delete {} {}", extra.kind, extra.key), result.map(|()| String::new()))?;
+            }
+        }
+        Ok(ctx.state(|s| s.report.clone()))
+    }
+
+    /// The drift found so far and what was fixed.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> ReconcileReport {
+        self.report.clone()
+    }
+}
+
+impl ReconcileWorkflow {
+    fn record(
+        ctx: &mut WorkflowContext<Self>,
+        op: String,
+        result: Result<String, ActivityExecutionError>,
+    ) -> WorkflowResult<()> {
+        match result {
+            Ok(_) => ctx.state_mut(|s| s.report.applied += 1),
+            Err(ActivityExecutionError::Failed(f)) => {
+                let reason = format!("{op}: {}", f.cause().map(|c| c.to_string()).unwrap_or_else(|| f.to_string()));
+                ctx.state_mut(|s| s.report.failed.push(reason));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        Ok(())
+    }
+}
