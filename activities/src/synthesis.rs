@@ -9,7 +9,9 @@ use crate::{
 use arrakis_schemas::{
     ChannelKind, CommunityManifest, GuildId,
     workflows::{
-        reconcile::{DeleteExtra, Drift, DriftKind, ExtraItem, ReconcileDiff, ReconcileInput},
+        reconcile::{
+            DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ReconcileDiff, ReconcileInput, ReconcileMode,
+        },
         synthesis::{ApplyOp, DesiredItem, OpAction, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
     },
 };
@@ -234,6 +236,8 @@ pub struct Assessment {
     pub extras: Vec<ExtraItem>,
     /// Items in sync.
     pub unchanged: u32,
+    /// The manifest's operator channel.
+    pub operator_channel_id: Option<arrakis_schemas::Snowflake>,
 }
 
 impl SynthesisActivities {
@@ -293,6 +297,7 @@ impl SynthesisActivities {
         let roles = self.roles(guild).await?;
         let channels = self.channels(guild).await?;
         let mut out = Assessment {
+            operator_channel_id: record.manifest.operator_channel_id,
             community_id: community.to_string(),
             version: record.version,
             ops: Vec::new(),
@@ -605,7 +610,32 @@ impl SynthesisActivities {
             drift: a.drift,
             ops: a.ops,
             extras: a.extras,
+            operator_channel_id: a.operator_channel_id,
         })
+    }
+
+    /// Posts a drift report in the operator's channel.
+    #[activity(name = "reconcile.notify")]
+    pub async fn reconcile_notify(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        notice: DriftNotice,
+    ) -> Result<(), ActivityError> {
+        let guild = notice.guild_id.get();
+        let verb =
+            if notice.mode == ReconcileMode::Apply { "found and fixed" } else { "found (dry run, nothing changed)" };
+        let mut content = format!("Arrakis reconciliation {verb} {} drifted item(s):", notice.drift.len());
+        for d in notice.drift.iter().take(20) {
+            content.push_str(&format!("\n- `{}` {:?}: {}", d.key, d.kind, d.detail));
+        }
+        if notice.drift.len() > 20 {
+            content.push_str(&format!("\n... and {} more (see the audit log)", notice.drift.len() - 20));
+        }
+        // Discord allows 2,000 characters in a message.
+        let content: String = content.chars().take(1900).collect();
+        let request = self.discord.http().create_message(Id::new(notice.channel_id.get())).content(&content);
+        self.discord.send(Some(guild), "POST /channels/{id}/messages", request).await.map_err(discord)?;
+        Ok(())
     }
 
     /// Deletes an object that is ours but no longer in the manifest.

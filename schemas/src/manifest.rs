@@ -59,6 +59,9 @@ pub struct CommunityManifest {
     /// Categories and channels Arrakis creates, and who may see them.
     #[serde(default)]
     pub channels: ChannelPlan,
+    /// A channel where Arrakis reports to the operator (drift found by reconciliation, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_channel_id: Option<crate::Snowflake>,
 }
 
 /// The role naming and tier scheme; tiers are data of the theme.

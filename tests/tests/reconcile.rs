@@ -46,8 +46,12 @@ async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
             ("DISCORD_APPLICATION_ID", &app_id),
         ],
     );
+    let operator_channel = control
+        .seed_channels(guild_id, &[arrakis_sim::ChannelSeed { name: "arrakis-admin".into(), ..Default::default() }])
+        .await
+        .expect("channel")[0];
     let manifest = json!({
-        "guild_id": guild, "name": "Drift", "mode": "parallel", "chains": [],
+        "guild_id": guild, "name": "Drift", "mode": "parallel", "chains": [], "operator_channel_id": operator_channel.to_string(),
         "roles": [{"key": "naib", "name": "arrakis-naib", "grant": {"tier": "gold"}}, {"key": "fremen", "name": "arrakis-fremen", "grant": {"tier": "silver"}}],
         "channels": {"strategy": "custom", "categories": [{"key": "sietch", "name": "Sietch", "visible_to": ["naib"],
             "channels": [{"key": "council", "name": "council"}, {"key": "water", "name": "water-discipline"}]}]}
@@ -102,7 +106,15 @@ async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
     assert!(text.contains(r#"{"detail":"deleted in Discord","key":"fremen","kind":"deleted_in_discord"}"#), "{text}");
     assert!(text.contains(r#""key":"council","kind":"changed_in_discord""#) && text.contains("council-old"), "{text}");
     assert!(text.contains(r#""applied":0"#), "{text}");
-    assert_eq!(control.log(0).await.expect("log").len(), mutations, "a dry run changes nothing");
+    let log = control.log(0).await.expect("log");
+    let changes: Vec<_> = log[mutations..].iter().filter(|e| e.route != "/channels/{channel_id}/messages").collect();
+    assert!(changes.is_empty(), "a dry run changes nothing: {changes:?}");
+    let report = log[mutations..]
+        .iter()
+        .find(|e| e.path == format!("/channels/{operator_channel}/messages"))
+        .expect("a drift report");
+    let content = report.body["content"].as_str().unwrap_or_default();
+    assert!(content.contains("fremen") && content.contains("council"), "the operator sees what drifted: {content}");
 
     let (ok, text) = shell("reconcile-apply", &env);
     assert!(ok && text.contains(r#""applied":2"#), "{text}");

@@ -6,7 +6,7 @@ use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
     Lenient,
     workflows::{
-        reconcile::{DeleteExtra, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport},
+        reconcile::{DeleteExtra, DriftNotice, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport},
         synthesis::{ApplyOp, Phase},
     },
 };
@@ -65,6 +65,16 @@ impl ReconcileWorkflow {
                 workflow_id: ctx.workflow_id().to_string(),
             };
             ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&queue)).await?;
+            if let Some(channel_id) = diff.operator_channel_id {
+                let notice =
+                    DriftNotice { guild_id: input.guild_id, channel_id, mode: input.mode, drift: diff.drift.clone() };
+                // The report is a courtesy: a channel the bot cannot post in must not stop the fix.
+                if let Err(e) =
+                    ctx.execute_activity(SynthesisActivities::reconcile_notify, notice, retry::discord(&queue)).await
+                {
+                    ctx.state_mut(|s| s.report.failed.push(format!("drift report to the operator's channel: {e}")));
+                }
+            }
         }
         if input.mode == ReconcileMode::Apply {
             for phase in [Phase::Roles, Phase::Categories, Phase::Channels] {

@@ -101,6 +101,22 @@ pub struct ReconcileDiff {
     pub ops: Vec<super::synthesis::SynthesisOp>,
     /// Objects to delete.
     pub extras: Vec<ExtraItem>,
+    /// Where to tell the operator about drift, if the manifest names a channel.
+    #[serde(default)]
+    pub operator_channel_id: Option<crate::Snowflake>,
+}
+
+/// A drift report for the operator's channel (the notify activity's input).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DriftNotice {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The channel.
+    pub channel_id: crate::Snowflake,
+    /// Report only, or fixed.
+    pub mode: ReconcileMode,
+    /// The drift.
+    pub drift: Vec<Drift>,
 }
 
 /// One object to delete (the delete activity's input).
