@@ -290,3 +290,105 @@ impl Drop for WorkerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The bot token the stand-in of a [`SynthesisStack`] accepts.
+pub const SIM_TOKEN: &str = "process-test-token";
+
+/// The stand-in, a database and a task queue: what a synthesis run against worker processes needs.
+pub struct SynthesisStack {
+    /// The Discord stand-in.
+    pub sim: arrakis_sim::RunningSim,
+    /// Its control API.
+    pub control: arrakis_sim::SimClient,
+    /// The database.
+    pub db: TestDatabase,
+    /// The task queue the workers poll.
+    pub task_queue: String,
+}
+
+impl SynthesisStack {
+    /// Starts the stand-in (routes at `route_limit`/s) with a fresh database.
+    pub async fn start(route_limit: u32) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let sim = arrakis_sim::start(
+            arrakis_sim::SimConfig { token: SIM_TOKEN.into(), ..arrakis_sim::SimConfig::default() },
+            loopback,
+            loopback,
+        )
+        .await
+        .expect("sim");
+        let control = sim.client();
+        control
+            .set_limits(&arrakis_sim::Limits { route_limit, ..arrakis_sim::Limits::default() })
+            .await
+            .expect("limits");
+        Self { sim, control, db: fresh_database().await, task_queue: format!("test-{}", uuid::Uuid::new_v4().simple()) }
+    }
+
+    /// A worker process on the task queue, talking to the stand-in.
+    pub fn worker(&self) -> WorkerProcess {
+        let api_base = format!("http://{}", self.sim.api_host());
+        let redis = stack_env("REDIS_URL");
+        let app_id = arrakis_sim::SimConfig::default().application_id.to_string();
+        let env = [
+            ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
+            ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
+            ("DISCORD_SIM_TOKEN", SIM_TOKEN.to_string()),
+            ("DISCORD_API_BASE", api_base),
+            ("REDIS_URL", redis),
+            ("DISCORD_APPLICATION_ID", app_id),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
+    }
+
+    /// A guild in the stand-in with a published manifest of `roles` roles and `channels` channels
+    /// in `categories` categories; returns its id.
+    /// Publishes a manifest for a new guild in the stand-in.
+    pub async fn guild(&self, roles: usize, categories: usize, per_category: usize) -> String {
+        let guild = random_guild_id();
+        self.control
+            .create_guild(&arrakis_sim::GuildSeed {
+                id: Some(guild.parse().expect("id")),
+                name: "g".into(),
+                bot_role_position: Some(200),
+                ..arrakis_sim::GuildSeed::default()
+            })
+            .await
+            .expect("guild");
+        let manifest = serde_json::json!({
+            "guild_id": guild, "name": "Sietch", "mode": "parallel", "chains": [1],
+            "assets": [{"key": "spice", "chain_id": 1, "kind": "erc20", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}],
+            "rules": {"holder": {"min_balance": {"asset": "spice", "amount": "1"}}},
+            "roles": (0..roles).map(|i| serde_json::json!({"key": format!("r{i}"), "name": format!("arrakis-r{i}"), "grant": {"rule": "holder"}})).collect::<Vec<_>>(),
+            "channels": {"strategy": "custom", "categories": (0..categories).map(|c| serde_json::json!({
+                "key": format!("c{c}"), "name": format!("Cat {c}"), "visible_to": [format!("r{}", c % roles.max(1))],
+                "channels": (0..per_category).map(|n| serde_json::json!({"key": format!("c{c}-{n}"), "name": format!("ch-{c}-{n}")})).collect::<Vec<_>>()
+            })).collect::<Vec<_>>()}
+        });
+        let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
+        std::fs::write(&input, serde_json::json!({"manifest": manifest, "actor": "cli:test"}).to_string())
+            .expect("input");
+        let (ok, text) = self.shell("publish", &guild, &[("PUBLISH_INPUT", &input.display().to_string())]);
+        assert!(ok, "{text}");
+        guild
+    }
+
+    /// Runs a runbook line for `guild`.
+    pub fn shell(&self, name: &str, guild: &str, extra: &[(&str, &str)]) -> (bool, String) {
+        let mut env = vec![("ARRAKIS_TASK_QUEUE", self.task_queue.as_str()), ("GUILD_ID", guild), ("VERSION", "1")];
+        env.extend_from_slice(extra);
+        let out = run_shell(&runbook_snippet(name).expect("runbook line"), &env);
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
+    /// The synthesis status query, as JSON.
+    pub async fn status(&self, guild: &str) -> serde_json::Value {
+        let (_, text) = self.shell("synthesis-status", guild, &[]);
+        serde_json::from_str(text[text.find('{').unwrap_or(0)..].trim()).unwrap_or(serde_json::Value::Null)
+    }
+}
