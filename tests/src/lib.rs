@@ -225,7 +225,11 @@ pub fn random_guild_id() -> String {
 /// The `arrakis-worker` binary beside the test binaries (`cargo test --workspace` builds it).
 pub fn worker_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    // Test binaries live in target/<profile>/deps, other binaries in target/<profile>.
+    let mut dir = exe.parent().expect("target/<profile>");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
     let binary = dir.join("arrakis-worker");
     assert!(
         binary.is_file(),
@@ -272,8 +276,19 @@ impl WorkerProcess {
                 break;
             }
         }
-        // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        // Keep draining its output so it never blocks on a full pipe; keep it in a file when
+        // ARRAKIS_WORKER_LOG_DIR is set, for debugging.
+        let mut log = std::env::var("ARRAKIS_WORKER_LOG_DIR")
+            .ok()
+            .and_then(|dir| std::fs::File::create(Path::new(&dir).join(format!("worker-{}.log", child.id()))).ok());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            while let Ok(line) = rx.recv() {
+                if let Some(file) = log.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        });
         Self { child }
     }
 
@@ -334,7 +349,7 @@ impl SynthesisStack {
         let env = [
             ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
             ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
-            ("DISCORD_SIM_TOKEN", SIM_TOKEN.to_string()),
+            ("DISCORD_TOKEN", SIM_TOKEN.to_string()),
             ("DISCORD_API_BASE", api_base),
             ("REDIS_URL", redis),
             ("DISCORD_APPLICATION_ID", app_id),
