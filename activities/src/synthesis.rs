@@ -28,7 +28,7 @@ use twilight_model::{
         Channel, ChannelType,
         permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
     },
-    guild::{Permissions, Role},
+    guild::{Permissions, Role, RolePosition},
     id::{Id, marker::GenericMarker},
 };
 
@@ -396,6 +396,45 @@ impl SynthesisActivities {
         diff
     }
 
+    /// Puts the manifest's roles in manifest order (first = highest) among the positions they
+    /// already hold, so no other role moves; returns how many roles moved (0: one read only).
+    pub async fn order_roles(&self, input: &ApplyOp) -> Result<u32, ActivityError> {
+        let community = CommunityId(
+            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
+        );
+        let guild = input.guild_id.get();
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let manifest = tx
+            .manifest_version(input.version)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| fail(format!("manifest version {} does not exist", input.version), "UnknownVersion", false))?
+            .manifest;
+        let applied = Applied::from(&tx.shadow_states().await.map_err(storage)?);
+        drop(tx);
+        let roles = self.roles(guild).await?;
+        let ours: Vec<(u64, i64)> = manifest
+            .roles
+            .iter()
+            .filter_map(|r| applied.id("role", &r.key))
+            .filter_map(|id| roles.iter().find(|r| r.id.get() == id).map(|r| (id, r.position)))
+            .collect();
+        let mut slots: Vec<i64> = ours.iter().map(|(_, p)| *p).collect();
+        slots.sort_unstable_by(|a, b| b.cmp(a));
+        let moves: Vec<RolePosition> = ours
+            .iter()
+            .zip(&slots)
+            .filter(|((_, current), wanted)| current != *wanted)
+            .map(|((id, _), wanted)| RolePosition { id: Id::new(*id), position: (*wanted).max(1) as u64 })
+            .collect();
+        if moves.is_empty() {
+            return Ok(0);
+        }
+        let request = self.discord.http().update_role_positions(Id::new(guild), &moves);
+        self.discord.send(Some(guild), "PATCH /guilds/{id}/roles", request).await.map_err(discord)?;
+        Ok(moves.len() as u32)
+    }
+
     /// Deletes an object Arrakis made that the manifest no longer has, and forgets it.
     pub async fn delete_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
         let community = CommunityId(
@@ -646,6 +685,12 @@ impl SynthesisActivities {
         input: DeleteExtra,
     ) -> Result<(), ActivityError> {
         self.delete_extra(&input).await
+    }
+
+    /// Orders the manifest's roles as the manifest lists them.
+    #[activity(name = "synthesis.order_roles")]
+    pub async fn order(self: Arc<Self>, _ctx: ActivityContext, input: ApplyOp) -> Result<u32, ActivityError> {
+        self.order_roles(&input).await
     }
 
     /// Writes an audit row.

@@ -122,6 +122,11 @@ async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
         state.roles.iter().filter_map(|r| r["name"].as_str()).filter(|n| n.starts_with("arrakis-tier-")).collect();
     assert_eq!(role_names.len(), 60);
     assert_eq!(state.roles.len(), 62, "@everyone, the bot's role and 60 tiers: no duplicates");
+    let position = |name: String| {
+        state.roles.iter().find(|r| r["name"] == name.as_str()).and_then(|r| r["position"].as_i64()).expect("role")
+    };
+    let positions: Vec<i64> = (0..60).map(|i| position(format!("arrakis-tier-{i}"))).collect();
+    assert!(positions.windows(2).all(|w| w[0] > w[1]), "roles stand in manifest order, first highest: {positions:?}");
     assert_eq!(state.channels.len(), 170, "20 categories and 150 channels: no duplicates");
     let categories: Vec<&Value> = state.channels.iter().filter(|c| c["type"] == 4).collect();
     assert_eq!(categories.len(), 20);

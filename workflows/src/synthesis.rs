@@ -109,6 +109,23 @@ impl SynthesisWorkflow {
                 }
             }
         }
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        if ctx.patched("synthesis-order-roles") && failed.is_empty() && !ctx.state(|s| s.status.cancelled) {
+            if let Some(any) = plan.ops.first() {
+                ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
+                let order = ApplyOp {
+                    guild_id: input.guild_id,
+                    community_id: community.clone(),
+                    version: input.version,
+                    op: any.clone(),
+                };
+                if let Err(e) =
+                    ctx.execute_activity(SynthesisActivities::order, order, retry::discord_apply(&discord_queue)).await
+                {
+                    failed.push(format!("order roles: {e}"));
+                }
+            }
+        }
         ctx.state_mut(|s| s.status.current_op = None);
         let (applied, cancelled) = ctx.state(|s| (s.status.applied, s.status.cancelled));
         let outcome = SynthesisOutcome { applied, unchanged: plan.unchanged, failed: failed.clone(), cancelled };

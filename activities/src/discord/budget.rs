@@ -55,14 +55,24 @@ redis.call('PEXPIRE', KEYS[1], 60000)
 return wait
 ";
 
-/// Milliseconds until a route bucket learned from Discord's headers has room again.
+/// Milliseconds until a route bucket learned from Discord's headers has room again; takes a
+/// slot when there is one. When the window has passed and its size is known, a new window
+/// starts here, so workers do not all rush the bucket before the next headers arrive.
 const ROUTE_WAIT: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local state = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
+local state = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'limit', 'window_ms')
 local remaining = tonumber(state[1])
 local reset_at = tonumber(state[2])
-if remaining == nil or reset_at == nil or reset_at <= now then return 0 end
+local limit = tonumber(state[3])
+local window = tonumber(state[4])
+if remaining == nil or reset_at == nil then return 0 end
+if reset_at <= now then
+  if limit == nil or window == nil then return 0 end
+  redis.call('HSET', KEYS[1], 'remaining', limit - 1, 'reset_at', now + window)
+  redis.call('PEXPIRE', KEYS[1], window + 60000)
+  return 0
+end
 if remaining > 0 then
   redis.call('HINCRBY', KEYS[1], 'remaining', -1)
   return 0
@@ -83,13 +93,23 @@ end
 return 1
 ";
 
-/// Records a bucket's `remaining` and `reset_after` (ms) as Discord announced them.
+/// Records a bucket's `remaining`, `reset_after` (ms) and `limit` as Discord announced them;
+/// the first response of a window (remaining = limit - 1) also gives the window's length.
+/// The slots other workers took since are kept: Discord's count is older than ours.
 const ROUTE_LEARN: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local reset_at = now + tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'remaining', ARGV[1], 'reset_at', reset_at)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+local remaining = tonumber(ARGV[1])
+local reset_after = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local known = tonumber(redis.call('HGET', KEYS[1], 'remaining'))
+if known ~= nil and known < remaining then remaining = known end
+redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset_at', now + reset_after)
+if limit > 0 then
+  redis.call('HSET', KEYS[1], 'limit', limit)
+  if tonumber(ARGV[1]) == limit - 1 then redis.call('HSET', KEYS[1], 'window_ms', reset_after) end
+end
+redis.call('PEXPIRE', KEYS[1], reset_after + 60000)
 return 1
 ";
 
@@ -146,10 +166,11 @@ impl RateBudget {
         }
     }
 
-    /// Shares what Discord said about `route`'s bucket with every worker.
+    /// Shares what Discord said about `route`'s bucket with every worker (`limit` 0: unknown).
     pub async fn learn_route(
         &self,
         route: &str,
+        limit: u64,
         remaining: u64,
         reset_after: Duration,
     ) -> Result<(), redis::RedisError> {
@@ -158,6 +179,7 @@ impl RateBudget {
             .key(&key)
             .arg(remaining)
             .arg(reset_after.as_millis().max(1) as u64)
+            .arg(limit)
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(())

@@ -104,7 +104,7 @@ impl DiscordRest {
                 if let DiscordFailure::RateLimited { retry_after } = &failure {
                     // Every worker holds back, not only this attempt: the bucket, and (the
                     // scope being unknown once twilight has consumed the 429) the whole bot.
-                    let held = self.budget.learn_route(route, 0, *retry_after).await;
+                    let held = self.budget.learn_route(route, 0, 0, *retry_after).await;
                     let all = self.budget.block_global(*retry_after).await;
                     if let Err(e) = held.and(all) {
                         tracing::warn!("could not share a 429 with the other workers: {e}");
@@ -117,19 +117,23 @@ impl DiscordRest {
 
     /// Shares the route bucket's state from the response headers; best effort.
     async fn learn<T>(&self, route: &str, response: &Response<T>) {
+        let mut limit = None;
         let mut remaining = None;
         let mut reset_after = None;
         for (name, value) in response.headers() {
             let value = std::str::from_utf8(value).ok();
             match name {
+                "x-ratelimit-limit" => limit = value.and_then(|v| v.parse::<u64>().ok()),
                 "x-ratelimit-remaining" => remaining = value.and_then(|v| v.parse::<u64>().ok()),
                 "x-ratelimit-reset-after" => reset_after = value.and_then(|v| v.parse::<f64>().ok()),
                 _ => {}
             }
         }
         if let (Some(remaining), Some(reset_after)) = (remaining, reset_after)
-            && let Err(e) =
-                self.budget.learn_route(route, remaining, Duration::from_secs_f64(reset_after.max(0.0))).await
+            && let Err(e) = self
+                .budget
+                .learn_route(route, limit.unwrap_or(0), remaining, Duration::from_secs_f64(reset_after.max(0.0)))
+                .await
         {
             tracing::warn!("could not share route bucket {route}: {e}");
         }
