@@ -12,7 +12,7 @@ use arrakis_schemas::{
         reconcile::{
             DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ReconcileDiff, ReconcileInput, ReconcileMode,
         },
-        synthesis::{ApplyOp, DesiredItem, OpAction, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+        synthesis::{ApplyOp, DesiredItem, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -398,7 +398,7 @@ impl SynthesisActivities {
 
     /// Puts the manifest's roles in manifest order (first = highest) among the positions they
     /// already hold, so no other role moves; returns how many roles moved (0: one read only).
-    pub async fn order_roles(&self, input: &ApplyOp) -> Result<u32, ActivityError> {
+    pub async fn order_roles(&self, input: &OrderRoles) -> Result<u32, ActivityError> {
         let community = CommunityId(
             input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
         );
@@ -689,7 +689,7 @@ impl SynthesisActivities {
 
     /// Orders the manifest's roles as the manifest lists them.
     #[activity(name = "synthesis.order_roles")]
-    pub async fn order(self: Arc<Self>, _ctx: ActivityContext, input: ApplyOp) -> Result<u32, ActivityError> {
+    pub async fn order(self: Arc<Self>, _ctx: ActivityContext, input: OrderRoles) -> Result<u32, ActivityError> {
         self.order_roles(&input).await
     }
 

@@ -7,7 +7,7 @@ use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
     Lenient,
     workflows::synthesis::{
-        ApplyOp, KIND, Phase, SynthesisInput, SynthesisOp, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
+        ApplyOp, KIND, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
     },
 };
 use serde_json::json;
@@ -110,20 +110,18 @@ impl SynthesisWorkflow {
             }
         }
         // Added after runs were recorded: the patch keeps their replay deterministic.
-        if ctx.patched("synthesis-order-roles") && failed.is_empty() && !ctx.state(|s| s.status.cancelled) {
-            if let Some(any) = plan.ops.first() {
-                ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
-                let order = ApplyOp {
-                    guild_id: input.guild_id,
-                    community_id: community.clone(),
-                    version: input.version,
-                    op: any.clone(),
-                };
-                if let Err(e) =
-                    ctx.execute_activity(SynthesisActivities::order, order, retry::discord_apply(&discord_queue)).await
-                {
-                    failed.push(format!("order roles: {e}"));
-                }
+        if ctx.patched("synthesis-order-roles")
+            && failed.is_empty()
+            && !plan.ops.is_empty()
+            && !ctx.state(|s| s.status.cancelled)
+        {
+            ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
+            let order =
+                OrderRoles { guild_id: input.guild_id, community_id: community.clone(), version: input.version };
+            if let Err(e) =
+                ctx.execute_activity(SynthesisActivities::order, order, retry::discord_apply(&discord_queue)).await
+            {
+                failed.push(format!("order roles: {e}"));
             }
         }
         ctx.state_mut(|s| s.status.current_op = None);

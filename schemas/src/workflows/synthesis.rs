@@ -158,6 +158,17 @@ pub struct ApplyOp {
     pub op: SynthesisOp,
 }
 
+/// Which manifest version's roles to put in manifest order (the order activity's input).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderRoles {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The community (tenant) id.
+    pub community_id: String,
+    /// The manifest version.
+    pub version: i32,
+}
+
 /// The result of a synthesis.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SynthesisOutcome {
