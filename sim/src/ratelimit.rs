@@ -153,8 +153,11 @@ impl RateLimiter {
         }
         if self.global_used >= limits.global_per_second {
             let until = self.global_window + Duration::from_secs(1);
+            // The grace counts from the first 429 of a block, not from every refusal in it.
+            if self.global_blocked_until.is_none_or(|u| u <= now) {
+                self.global_blocked_at = Some(now);
+            }
             self.global_blocked_until = Some(until);
-            self.global_blocked_at = Some(now);
             self.counters.global_429 += 1;
             return Err(Limited {
                 scope: Scope::Global,
@@ -196,8 +199,10 @@ impl RateLimiter {
             bucket: hash.to_string(),
         };
         if bucket.used >= limit {
+            if bucket.blocked_until.is_none_or(|u| u <= now) {
+                bucket.blocked_at = Some(now);
+            }
             bucket.blocked_until = Some(reset);
-            bucket.blocked_at = Some(now);
             self.counters.user_429 += 1;
             return Err(Limited { scope: Scope::User, retry_after: reset_after, bucket: Some(state(0)) });
         }
@@ -211,8 +216,10 @@ impl RateLimiter {
         match scope {
             Scope::Global => {
                 self.counters.global_429 += 1;
+                if self.global_blocked_until.is_none_or(|u| u <= now) {
+                    self.global_blocked_at = Some(now);
+                }
                 self.global_blocked_until = Some(until);
-                self.global_blocked_at = Some(now);
             }
             Scope::User | Scope::Shared => {
                 if scope == Scope::User {
@@ -226,8 +233,10 @@ impl RateLimiter {
                     blocked_until: None,
                     blocked_at: None,
                 });
+                if bucket.blocked_until.is_none_or(|u| u <= now) {
+                    bucket.blocked_at = Some(now);
+                }
                 bucket.blocked_until = Some(until);
-                bucket.blocked_at = Some(now);
             }
         }
     }

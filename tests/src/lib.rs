@@ -407,3 +407,9 @@ impl SynthesisStack {
         serde_json::from_str(text[text.find('{').unwrap_or(0)..].trim()).unwrap_or(serde_json::Value::Null)
     }
 }
+
+/// True once the latest run of `workflow_id` has completed (checked with the `temporal` CLI).
+pub fn workflow_completed(workflow_id: &str) -> bool {
+    let out = run_shell(&format!("temporal workflow describe --workflow-id {workflow_id} --output json"), &[]);
+    String::from_utf8_lossy(&out.stdout).contains("WORKFLOW_EXECUTION_STATUS_COMPLETED")
+}

@@ -139,7 +139,13 @@ async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
     assert!(counters.contract_violations.is_empty(), "{:?}", counters.contract_violations);
     assert_eq!(counters.rate.global_429, 0, "{:?}", counters.rate);
 
-    // A re-run of the same version finds everything applied and creates nothing.
+    // A re-run of the same version finds everything applied and creates nothing (once the first
+    // run has closed: `execute` on a running workflow would wait for that run instead).
+    let workflow = format!("synthesis-{guild}-v1");
+    wait_until(Duration::from_secs(60), "the first run to close", || async {
+        arrakis_tests::workflow_completed(&workflow).then_some(())
+    })
+    .await;
     let posts_before = control.log(0).await.expect("log").iter().filter(|e| e.method == "POST").count();
     let (ok, text) = shell("synthesis-run", &env);
     assert!(ok, "{text}");
