@@ -341,37 +341,60 @@ impl SynthesisStack {
         Self { sim, control, db: fresh_database().await, task_queue: format!("test-{}", uuid::Uuid::new_v4().simple()) }
     }
 
-    /// A worker process on the task queue, talking to the stand-in.
-    pub fn worker(&self) -> WorkerProcess {
-        let api_base = format!("http://{}", self.sim.api_host());
-        let redis = stack_env("REDIS_URL");
-        let app_id = arrakis_sim::SimConfig::default().application_id.to_string();
-        let env = [
+    /// The settings a worker needs to talk to the stand-in.
+    fn discord_env(&self) -> Vec<(&'static str, String)> {
+        vec![
             ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
             ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
             ("DISCORD_TOKEN", SIM_TOKEN.to_string()),
-            ("DISCORD_API_BASE", api_base),
-            ("REDIS_URL", redis),
-            ("DISCORD_APPLICATION_ID", app_id),
-        ];
+            ("DISCORD_API_BASE", format!("http://{}", self.sim.api_host())),
+            ("REDIS_URL", stack_env("REDIS_URL")),
+            ("DISCORD_APPLICATION_ID", arrakis_sim::SimConfig::default().application_id.to_string()),
+        ]
+    }
+
+    /// A worker process on the task queue, talking to the stand-in.
+    pub fn worker(&self) -> WorkerProcess {
+        let env = self.discord_env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
     }
 
-    /// A guild in the stand-in with a published manifest of `roles` roles and `channels` channels
-    /// in `categories` categories; returns its id.
-    /// Publishes a manifest for a new guild in the stand-in.
-    pub async fn guild(&self, roles: usize, categories: usize, per_category: usize) -> String {
+    /// A worker in this process (a thread) on the task queue, talking to the stand-in.
+    pub fn in_process_worker(&self) -> TestWorker {
+        let env = self.discord_env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        TestWorker::start_on(&self.db.url, &self.task_queue, &env)
+    }
+
+    /// A new guild in the stand-in, the bot's role high enough to manage what it creates.
+    pub async fn new_guild(&self) -> String {
         let guild = random_guild_id();
         self.control
             .create_guild(&arrakis_sim::GuildSeed {
                 id: Some(guild.parse().expect("id")),
-                name: "g".into(),
+                name: "Sietch".into(),
                 bot_role_position: Some(200),
                 ..arrakis_sim::GuildSeed::default()
             })
             .await
             .expect("guild");
+        guild
+    }
+
+    /// Publishes `manifest` as the guild's next version through the runbook's line.
+    pub fn publish(&self, guild: &str, manifest: serde_json::Value) {
+        let input = std::env::temp_dir().join(format!("publish-{guild}-{}.json", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&input, serde_json::json!({"manifest": manifest, "actor": "cli:test"}).to_string())
+            .expect("input");
+        let (ok, text) = self.shell("publish", guild, &[("PUBLISH_INPUT", &input.display().to_string())]);
+        assert!(ok, "{text}");
+    }
+
+    /// A new guild with a published manifest of `roles` roles and `categories` categories of
+    /// `per_category` channels; returns its id.
+    pub async fn guild(&self, roles: usize, categories: usize, per_category: usize) -> String {
+        let guild = self.new_guild().await;
         let manifest = serde_json::json!({
             "guild_id": guild, "name": "Sietch", "mode": "parallel", "chains": [1],
             "assets": [{"key": "spice", "chain_id": 1, "kind": "erc20", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}],
@@ -382,11 +405,7 @@ impl SynthesisStack {
                 "channels": (0..per_category).map(|n| serde_json::json!({"key": format!("c{c}-{n}"), "name": format!("ch-{c}-{n}")})).collect::<Vec<_>>()
             })).collect::<Vec<_>>()}
         });
-        let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
-        std::fs::write(&input, serde_json::json!({"manifest": manifest, "actor": "cli:test"}).to_string())
-            .expect("input");
-        let (ok, text) = self.shell("publish", &guild, &[("PUBLISH_INPUT", &input.display().to_string())]);
-        assert!(ok, "{text}");
+        self.publish(&guild, manifest);
         guild
     }
 

@@ -2,12 +2,9 @@
 //! Discord; lifted, it finishes. (Its own test binary: the batch signals reach every running
 //! synthesis in the namespace.)
 
-use arrakis_sim::{GuildSeed, Limits, SimConfig};
-use arrakis_tests::{TestWorker, fresh_database, random_guild_id, run_shell, runbook_snippet, stack_env, wait_until};
+use arrakis_tests::{SynthesisStack, run_shell, runbook_snippet, wait_until};
 use serde_json::{Value, json};
-use std::{net::SocketAddr, time::Duration};
-
-const TOKEN: &str = "kill-switch-test-token";
+use std::time::Duration;
 
 fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
     let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
@@ -20,51 +17,18 @@ fn json_in(text: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_frozen_synthesis_changes_nothing_until_the_freeze_is_lifted() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
-        .await
-        .expect("sim");
-    let control = sim.client();
-    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
-    let guild = random_guild_id();
-    control
-        .create_guild(&GuildSeed {
-            id: Some(guild.parse().expect("id")),
-            name: "Frozen".into(),
-            bot_role_position: Some(100),
-            ..GuildSeed::default()
-        })
-        .await
-        .expect("guild");
-    let db = fresh_database().await;
-    let (redis, api_base, app_id) =
-        (stack_env("REDIS_URL"), format!("http://{}", sim.api_host()), SimConfig::default().application_id.to_string());
-    let worker = TestWorker::start_with(
-        &db.url,
-        &[
-            ("DISCORD_TOKEN", TOKEN),
-            ("DISCORD_API_BASE", &api_base),
-            ("REDIS_URL", &redis),
-            ("DISCORD_APPLICATION_ID", &app_id),
-        ],
+    let stack = SynthesisStack::start(50).await;
+    let worker = stack.in_process_worker();
+    let guild = stack.new_guild().await;
+    let control = &stack.control;
+    stack.publish(
+        &guild,
+        json!({
+            "guild_id": guild, "name": "Frozen", "mode": "parallel", "chains": [],
+            "roles": (0..5).map(|i| json!({"key": format!("r{i}"), "name": format!("arrakis-r{i}"), "grant": {"tier": "gold"}})).collect::<Vec<_>>()
+        }),
     );
-    let manifest = json!({
-        "guild_id": guild, "name": "Frozen", "mode": "parallel", "chains": [],
-        "roles": (0..5).map(|i| json!({"key": format!("r{i}"), "name": format!("arrakis-r{i}"), "grant": {"tier": "gold"}})).collect::<Vec<_>>()
-    });
-    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
-    std::fs::write(&input, json!({"manifest": manifest}).to_string()).expect("input");
-    let input = input.display().to_string();
-    let env = [
-        ("ARRAKIS_TASK_QUEUE", worker.task_queue.as_str()),
-        ("GUILD_ID", guild.as_str()),
-        ("PUBLISH_INPUT", input.as_str()),
-        ("VERSION", "1"),
-    ];
-    let (ok, text) = shell("publish", &env);
-    assert!(ok, "{text}");
-
+    let env = [("ARRAKIS_TASK_QUEUE", stack.task_queue.as_str()), ("GUILD_ID", guild.as_str()), ("VERSION", "1")];
     let (ok, text) = shell("freeze-all", &env);
     assert!(ok && text.contains("synthesis frozen for every guild"), "{text}");
     let (ok, text) = shell("synthesis-start", &env);

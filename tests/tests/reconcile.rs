@@ -2,12 +2,9 @@
 //! hand are reported by a dry run (which changes nothing), fixed by apply, and gone on the next
 //! run; the 6-hour schedule can be created, triggered and removed.
 
-use arrakis_sim::{GuildSeed, Limits, SimConfig};
-use arrakis_tests::{TestWorker, fresh_database, random_guild_id, run_shell, runbook_snippet, stack_env, wait_until};
+use arrakis_tests::{SIM_TOKEN, SynthesisStack, run_shell, runbook_snippet, wait_until};
 use serde_json::json;
-use std::{net::SocketAddr, time::Duration};
-
-const TOKEN: &str = "reconcile-test-token";
+use std::time::Duration;
 
 fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
     let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
@@ -16,36 +13,11 @@ fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
-        .await
-        .expect("sim");
-    let control = sim.client();
-    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
-    let guild = random_guild_id();
+    let stack = SynthesisStack::start(50).await;
+    let worker = stack.in_process_worker();
+    let guild = stack.new_guild().await;
     let guild_id: u64 = guild.parse().expect("id");
-    control
-        .create_guild(&GuildSeed {
-            id: Some(guild_id),
-            name: "Drift".into(),
-            bot_role_position: Some(100),
-            ..GuildSeed::default()
-        })
-        .await
-        .expect("guild");
-    let db = fresh_database().await;
-    let (redis, api_base, app_id) =
-        (stack_env("REDIS_URL"), format!("http://{}", sim.api_host()), SimConfig::default().application_id.to_string());
-    let worker = TestWorker::start_with(
-        &db.url,
-        &[
-            ("DISCORD_TOKEN", TOKEN),
-            ("DISCORD_API_BASE", &api_base),
-            ("REDIS_URL", &redis),
-            ("DISCORD_APPLICATION_ID", &app_id),
-        ],
-    );
+    let (control, sim) = (&stack.control, &stack.sim);
     let operator_channel = control
         .seed_channels(guild_id, &[arrakis_sim::ChannelSeed { name: "arrakis-admin".into(), ..Default::default() }])
         .await
@@ -56,16 +28,8 @@ async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
         "channels": {"strategy": "custom", "categories": [{"key": "sietch", "name": "Sietch", "visible_to": ["naib"],
             "channels": [{"key": "council", "name": "council"}, {"key": "water", "name": "water-discipline"}]}]}
     });
-    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
-    std::fs::write(&input, json!({"manifest": manifest}).to_string()).expect("input");
-    let input = input.display().to_string();
-    let env = [
-        ("ARRAKIS_TASK_QUEUE", worker.task_queue.as_str()),
-        ("GUILD_ID", guild.as_str()),
-        ("PUBLISH_INPUT", input.as_str()),
-        ("VERSION", "1"),
-    ];
-    assert!(shell("publish", &env).0);
+    stack.publish(&guild, manifest);
+    let env = [("ARRAKIS_TASK_QUEUE", stack.task_queue.as_str()), ("GUILD_ID", guild.as_str()), ("VERSION", "1")];
     let (ok, text) = shell("synthesis-run", &env);
     assert!(ok, "{text}");
 
@@ -81,7 +45,7 @@ async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
         .to_string();
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v10", sim.api_host());
-    let auth = format!("Bot {TOKEN}");
+    let auth = format!("Bot {SIM_TOKEN}");
     assert!(
         http.delete(format!("{base}/guilds/{guild}/roles/{role}"))
             .header("authorization", &auth)

@@ -2,12 +2,9 @@
 //! 20 categories and 150 channels with overwrites is applied through the runbook's CLI lines;
 //! the stand-in then holds exactly those resources; a re-run changes nothing.
 
-use arrakis_sim::{GuildSeed, Limits, SimConfig};
-use arrakis_tests::{TestWorker, fresh_database, random_guild_id, run_shell, runbook_snippet, wait_until};
+use arrakis_tests::{SynthesisStack, wait_until};
 use serde_json::{Value, json};
-use std::{net::SocketAddr, time::Duration};
-
-const TOKEN: &str = "synthesis-test-token";
+use std::time::Duration;
 
 fn big_manifest(guild: &str) -> Value {
     let roles: Vec<Value> = (0..60)
@@ -32,11 +29,6 @@ fn big_manifest(guild: &str) -> Value {
     })
 }
 
-fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
-    let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 fn status_json(text: &str) -> Value {
     let start = text.find('{').unwrap_or(0);
     serde_json::from_str(text[start..].trim()).unwrap_or(Value::Null)
@@ -44,71 +36,32 @@ fn status_json(text: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
-        .await
-        .expect("sim");
-    let control = sim.client();
-    let guild = random_guild_id();
+    let stack = SynthesisStack::start(50).await;
+    let worker = stack.in_process_worker();
+    let guild = stack.new_guild().await;
     let guild_id: u64 = guild.parse().expect("id");
-    control
-        .create_guild(&GuildSeed {
-            id: Some(guild_id),
-            name: "Big Sietch".into(),
-            bot_role_position: Some(200),
-            ..GuildSeed::default()
-        })
-        .await
-        .expect("guild");
-    // Routes at 50/s so the test is quick; the global budget (45/s) still paces every call.
-    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
-
-    let db = fresh_database().await;
-    let redis = arrakis_tests::stack_env("REDIS_URL");
-    let api_base = format!("http://{}", sim.api_host());
-    let app_id = SimConfig::default().application_id.to_string();
-    let worker = TestWorker::start_with(
-        &db.url,
-        &[
-            ("DISCORD_TOKEN", TOKEN),
-            ("DISCORD_API_BASE", &api_base),
-            ("REDIS_URL", &redis),
-            ("DISCORD_APPLICATION_ID", &app_id),
-        ],
-    );
-    let tq = worker.task_queue.clone();
-    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
-    std::fs::write(&input, json!({"manifest": big_manifest(&guild), "actor": "cli:test"}).to_string()).expect("input");
-    let input = input.display().to_string();
-    let env = [
-        ("ARRAKIS_TASK_QUEUE", tq.as_str()),
-        ("GUILD_ID", guild.as_str()),
-        ("PUBLISH_INPUT", input.as_str()),
-        ("VERSION", "1"),
-    ];
-
-    let (ok, text) = shell("publish", &env);
-    assert!(ok, "{text}");
+    let control = &stack.control;
+    stack.publish(&guild, big_manifest(&guild));
+    let shell = |name: &str| stack.shell(name, &guild, &[]);
 
     // Start, pause, resume through the runbook's lines; then wait for it to finish.
-    let (ok, text) = shell("synthesis-start", &env);
+    let (ok, text) = shell("synthesis-start");
     assert!(ok, "{text}");
-    let (ok, text) = shell("synthesis-pause", &env);
+    let (ok, text) = shell("synthesis-pause");
     assert!(ok, "{text}");
     // The plan is made regardless; the ops wait for the resume.
     let paused = wait_until(Duration::from_secs(30), "the paused synthesis to finish planning", || async {
-        let (ok, text) = shell("synthesis-status", &env);
+        let (ok, text) = shell("synthesis-status");
         let status = status_json(&text);
         (ok && status["paused"] == true && status["planned"] != 0).then_some(status)
     })
     .await;
     assert_eq!(paused["planned"], 230, "60 roles + 20 categories + 150 channels: {paused}");
     assert_eq!(paused["applied"], 0, "nothing applied while paused: {paused}");
-    let (ok, text) = shell("synthesis-resume", &env);
+    let (ok, text) = shell("synthesis-resume");
     assert!(ok, "{text}");
     let done = wait_until(Duration::from_secs(180), "the synthesis to apply every op", || async {
-        let (ok, text) = shell("synthesis-status", &env);
+        let (ok, text) = shell("synthesis-status");
         let status = status_json(&text);
         (ok && status["applied"] == 230 && status["current_op"].is_null()).then_some(status)
     })
@@ -147,7 +100,7 @@ async fn a_large_manifest_is_applied_exactly_and_a_rerun_changes_nothing() {
     })
     .await;
     let posts_before = control.log(0).await.expect("log").iter().filter(|e| e.method == "POST").count();
-    let (ok, text) = shell("synthesis-run", &env);
+    let (ok, text) = shell("synthesis-run");
     assert!(ok, "{text}");
     assert!(text.contains(r#""applied":0"#) && text.contains(r#""unchanged":230"#), "{text}");
     let posts_after = control.log(0).await.expect("log").iter().filter(|e| e.method == "POST").count();
@@ -172,57 +125,19 @@ fn small_manifest(guild: &str, roles: usize, categories: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn synthesis_completes_through_5xx_and_429_bursts_without_early_retries_or_duplicates() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sim = arrakis_sim::start(SimConfig { token: TOKEN.into(), ..SimConfig::default() }, loopback, loopback)
-        .await
-        .expect("sim");
-    let control = sim.client();
-    let guild = random_guild_id();
+    let stack = SynthesisStack::start(50).await;
+    let worker = stack.in_process_worker();
+    let guild = stack.new_guild().await;
     let guild_id: u64 = guild.parse().expect("id");
-    control
-        .create_guild(&GuildSeed {
-            id: Some(guild_id),
-            name: "Stormy".into(),
-            bot_role_position: Some(200),
-            ..GuildSeed::default()
-        })
-        .await
-        .expect("guild");
-    control.set_limits(&Limits { route_limit: 50, ..Limits::default() }).await.expect("limits");
-
-    let db = fresh_database().await;
-    let redis = arrakis_tests::stack_env("REDIS_URL");
-    let api_base = format!("http://{}", sim.api_host());
-    let app_id = SimConfig::default().application_id.to_string();
-    let worker = TestWorker::start_with(
-        &db.url,
-        &[
-            ("DISCORD_TOKEN", TOKEN),
-            ("DISCORD_API_BASE", &api_base),
-            ("REDIS_URL", &redis),
-            ("DISCORD_APPLICATION_ID", &app_id),
-        ],
-    );
-    let tq = worker.task_queue.clone();
-    let input = std::env::temp_dir().join(format!("publish-{guild}.json"));
-    std::fs::write(&input, json!({"manifest": small_manifest(&guild, 20, 5), "actor": "cli:test"}).to_string())
-        .expect("input");
-    let input = input.display().to_string();
-    let env = [
-        ("ARRAKIS_TASK_QUEUE", tq.as_str()),
-        ("GUILD_ID", guild.as_str()),
-        ("PUBLISH_INPUT", input.as_str()),
-        ("VERSION", "1"),
-    ];
-    let (ok, text) = shell("publish", &env);
-    assert!(ok, "{text}");
+    let control = &stack.control;
+    stack.publish(&guild, small_manifest(&guild, 20, 5));
+    let shell = |name: &str| stack.shell(name, &guild, &[]);
 
     // 20 % of requests fail with a 5xx, 10 % of changes happen but lose their answer (a retry
     // must find what was made, not make it twice), and every few hundred milliseconds a burst of 429s
     // (alternating route and global scope) hits whatever comes next.
     let stormer = {
-        let control = control.clone();
+        let control = stack.control.clone();
         tokio::spawn(async move {
             for i in 0..40u32 {
                 let scope = if i % 2 == 0 { "user" } else { "global" };
@@ -239,7 +154,7 @@ async fn synthesis_completes_through_5xx_and_429_bursts_without_early_retries_or
             }
         })
     };
-    let (ok, text) = shell("synthesis-run", &env);
+    let (ok, text) = shell("synthesis-run");
     stormer.abort();
     control.set_faults(&arrakis_sim::Faults::default()).await.expect("calm");
     assert!(ok, "the synthesis completes despite the faults: {text}");
