@@ -113,6 +113,15 @@ pub struct ManifestRecord {
     pub manifest: CommunityManifest,
 }
 
+impl ManifestRecord {
+    /// A `manifests` row (version, checksum, document) as a record.
+    fn from_row((version, checksum, document): (i32, String, serde_json::Value)) -> Result<Self, StoreError> {
+        let manifest = serde_json::from_value(document)
+            .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
+        Ok(Self { version, checksum, manifest })
+    }
+}
+
 impl TenantTx {
     /// The tenant this transaction is scoped to.
     pub fn community(&self) -> CommunityId {
@@ -135,12 +144,7 @@ impl TenantTx {
             sqlx::query_as("SELECT version, checksum, document FROM manifests ORDER BY version DESC LIMIT 1")
                 .fetch_optional(&mut *self.tx)
                 .await?;
-        row.map(|(version, checksum, document)| {
-            let manifest = serde_json::from_value(document)
-                .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
-            Ok(ManifestRecord { version, checksum, manifest })
-        })
-        .transpose()
+        row.map(ManifestRecord::from_row).transpose()
     }
 
     /// Stores `manifest` as the next version. The community row is locked for the
@@ -178,12 +182,7 @@ impl TenantTx {
                 .bind(version)
                 .fetch_optional(&mut *self.tx)
                 .await?;
-        row.map(|(version, checksum, document)| {
-            let manifest = serde_json::from_value(document)
-                .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })?;
-            Ok(ManifestRecord { version, checksum, manifest })
-        })
-        .transpose()
+        row.map(ManifestRecord::from_row).transpose()
     }
 
     /// Every shadow state of the community.

@@ -7,7 +7,7 @@ use arrakis_schemas::{
     workflows::kill_switch::{KIND, KillSwitchInput},
 };
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ApplicationFailure, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
 /// Freezes or thaws synthesis, globally or for one guild.
 #[workflow]
@@ -27,16 +27,8 @@ impl KillSwitchWorkflow {
     #[run(name = "KillSwitch")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<String> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
-        let input = match ctx.state(|s| s.input.parse()).and_then(|i| i.validate().map(|()| i)) {
-            Ok(input) => input,
-            Err(errors) => {
-                return Err(ApplicationFailure::builder(format!("invalid kill switch input: {errors}"))
-                    .type_name("InvalidInput".to_string())
-                    .non_retryable(true)
-                    .build()
-                    .into());
-            }
-        };
+        let input = ctx.state(|s| crate::parse_input("kill switch", &s.input))?;
+        input.validate().map_err(|errors| crate::invalid_input("kill switch", &errors))?;
         let scope = input.guild_id.map_or_else(|| "every guild".to_string(), |g| format!("guild {g}"));
         if let Some(guild) = input.guild_id {
             ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(guild.to_string())]);

@@ -17,7 +17,25 @@ pub use manifest_publish::ManifestPublishWorkflow;
 pub use reconcile::ReconcileWorkflow;
 pub use synthesis::SynthesisWorkflow;
 
+use arrakis_schemas::{Lenient, ValidationErrors};
+use serde::{Serialize, de::DeserializeOwned};
 use temporalio_common::search_attributes::SearchAttributeKey;
+use temporalio_sdk::{ApplicationFailure, WorkflowTermination};
+
+/// The non-retryable failure for input that does not fit the contract: what was wrong, by
+/// field, and nothing done.
+fn invalid_input(what: &str, errors: &ValidationErrors) -> WorkflowTermination {
+    ApplicationFailure::builder(format!("invalid {what} input: {errors}"))
+        .type_name("InvalidInput".to_string())
+        .non_retryable(true)
+        .build()
+        .into()
+}
+
+/// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
+fn parse_input<T: Serialize + DeserializeOwned>(what: &str, input: &Lenient<T>) -> Result<T, WorkflowTermination> {
+    input.parse().map_err(|errors| invalid_input(what, &errors))
+}
 
 /// `ArrakisGuildId`: find every run of a guild in the Web UI or with `temporal workflow list`.
 pub const GUILD_ID_ATTR: SearchAttributeKey<String> =

@@ -13,8 +13,7 @@ use arrakis_schemas::{
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ApplicationFailure, WorkflowContext, WorkflowContextView, WorkflowResult,
-    workflows::join_all,
+    ActivityExecutionError, WorkflowContext, WorkflowContextView, WorkflowResult, workflows::join_all,
 };
 
 /// Ops applied at once, as in synthesis.
@@ -38,16 +37,7 @@ impl ReconcileWorkflow {
     #[run(name = "Reconcile")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ReconcileReport> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
-        let input = match ctx.state(|s| s.input.parse()) {
-            Ok(input) => input,
-            Err(errors) => {
-                return Err(ApplicationFailure::builder(format!("invalid reconcile input: {errors}"))
-                    .type_name("InvalidInput".to_string())
-                    .non_retryable(true)
-                    .build()
-                    .into());
-            }
-        };
+        let input = ctx.state(|s| crate::parse_input("reconcile", &s.input))?;
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
         let queue = retry::discord_queue(ctx.task_queue());
         let diff: ReconcileDiff =

@@ -51,16 +51,7 @@ impl SynthesisWorkflow {
     #[run(name = "Synthesis")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SynthesisOutcome> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
-        let input = match ctx.state(|s| s.input.parse()) {
-            Ok(input) => input,
-            Err(errors) => {
-                return Err(ApplicationFailure::builder(format!("invalid synthesis input: {errors}"))
-                    .type_name("InvalidInput".to_string())
-                    .non_retryable(true)
-                    .build()
-                    .into());
-            }
-        };
+        let input = ctx.state(|s| crate::parse_input("synthesis", &s.input))?;
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
         let discord_queue = retry::discord_queue(ctx.task_queue());
         let plan: SynthesisPlan =
