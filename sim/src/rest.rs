@@ -8,7 +8,7 @@ use crate::{
     interactions,
     ratelimit::{BucketState, Limited, Scope, bucket_hash},
     spec::invalid_form_body,
-    state::{LogEntry, Sim},
+    state::{LogEntry, Sim, World},
     world::{self, Channel, MAX_CHANNELS, MAX_ROLES, Member, Overwrite, Role, permissions},
 };
 use axum::{
@@ -136,28 +136,23 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     let class = classify(&method, &template, &path);
     let config = sim.config();
     let now = Instant::now();
+    // Every answer leaves through `finish`: headers, the invalid-request count, the log, the
+    // contract check.
+    let scope_always = config.limits.scope_header_always;
+    let respond = async |body: Value, response: Response, bucket: Option<&BucketState>| {
+        finish(&sim, &method, &path, &template, body, response, bucket.map(|b| (b, scope_always))).await
+    };
 
-    let early = {
+    {
         let mut limiter = sim.limiter.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Err(ban_left) = limiter.admit(now) {
             return banned(ban_left);
         }
         limiter.note_if_early(&class.key, !class.interaction, now);
-        Ok::<(), ()>(())
-    };
-    let _ = early;
+    }
 
     if !class.interaction && !authorized(request.headers(), &config.token) {
-        return finish(
-            &sim,
-            &method,
-            &path,
-            &template,
-            Value::Null,
-            DiscordError::unauthorized().into_response(),
-            None,
-        )
-        .await;
+        return respond(Value::Null, DiscordError::unauthorized().into_response(), None).await;
     }
 
     let faults = sim.faults.lock().map(|f| f.clone()).unwrap_or_default();
@@ -168,16 +163,7 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         if let Ok(mut limiter) = sim.limiter.lock() {
             limiter.injected(&class.key, storm.scope, storm.retry_after, now);
         }
-        return finish(
-            &sim,
-            &method,
-            &path,
-            &template,
-            Value::Null,
-            too_many(&storm, config.limits.scope_header_always),
-            None,
-        )
-        .await;
+        return respond(Value::Null, too_many(&storm), None).await;
     }
 
     let bucket = {
@@ -195,23 +181,14 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     let bucket = match bucket {
         Ok(bucket) => bucket,
         Err(limited) => {
-            let response = too_many(&limited, config.limits.scope_header_always);
-            return finish(&sim, &method, &path, &template, Value::Null, response, None).await;
+            let response = too_many(&limited);
+            return respond(Value::Null, response, None).await;
         }
     };
 
     if faults.error_rate > 0.0 && sim.random() < faults.error_rate {
         let response = DiscordError::server_error().into_response();
-        return finish(
-            &sim,
-            &method,
-            &path,
-            &template,
-            Value::Null,
-            response,
-            Some((&bucket, config.limits.scope_header_always)),
-        )
-        .await;
+        return respond(Value::Null, response, Some(&bucket)).await;
     }
 
     let (parts, body) = request.into_parts();
@@ -225,16 +202,7 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
             Ok(v) => v,
             Err(_) => {
                 let response = DiscordError::invalid_json().into_response();
-                return finish(
-                    &sim,
-                    &method,
-                    &path,
-                    &template,
-                    Value::Null,
-                    response,
-                    Some((&bucket, config.limits.scope_header_always)),
-                )
-                .await;
+                return respond(Value::Null, response, Some(&bucket)).await;
             }
         }
     };
@@ -242,16 +210,7 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         && let Err(violations) = sim.spec.check_request(method.as_str(), &template, &json_body)
     {
         let response = DiscordError::form(invalid_form_body(&violations)).into_response();
-        return finish(
-            &sim,
-            &method,
-            &path,
-            &template,
-            json_body,
-            response,
-            Some((&bucket, config.limits.scope_header_always)),
-        )
-        .await;
+        return respond(json_body, response, Some(&bucket)).await;
     }
     let mutating = parts.method != Method::GET;
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
@@ -264,8 +223,7 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     } else {
         response
     };
-    finish(&sim, &method, &path, &template, json_body, response, Some((&bucket, config.limits.scope_header_always)))
-        .await
+    respond(json_body, response, Some(&bucket)).await
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -299,7 +257,7 @@ fn banned(ban_left: f64) -> Response {
     response
 }
 
-fn too_many(limited: &Limited, scope_always: bool) -> Response {
+fn too_many(limited: &Limited) -> Response {
     let global = limited.scope == Scope::Global;
     let mut body = json!({"message": "You are being rate limited.", "retry_after": (limited.retry_after * 1000.0).ceil() / 1000.0, "global": global});
     if global {
@@ -310,7 +268,6 @@ fn too_many(limited: &Limited, scope_always: bool) -> Response {
     if let Some(bucket) = &limited.bucket {
         bucket_headers(headers, bucket, false);
     }
-    let _ = scope_always;
     insert(headers, "x-ratelimit-scope", limited.scope.as_str());
     insert(headers, "retry-after", &format!("{}", limited.retry_after.ceil().max(1.0) as u64));
     if global {
@@ -426,6 +383,14 @@ fn no_content() -> Reply {
 
 fn parse_guild(id: &str) -> Result<u64, DiscordError> {
     snowflake(id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))
+}
+
+fn guild_ref(world: &World, id: u64) -> Result<&world::Guild, DiscordError> {
+    world.guilds.get(&id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))
+}
+
+fn guild_mut(world: &mut World, id: u64) -> Result<&mut world::Guild, DiscordError> {
+    world.guilds.get_mut(&id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))
 }
 
 fn require(granted: u64, needed: u64) -> Result<(), DiscordError> {
@@ -558,21 +523,21 @@ async fn create_guild_command(State(sim): Shared, Path((app, guild)): Path<(Stri
 async fn get_guild(State(sim): Shared, Path(guild): Path<String>) -> Reply {
     let guild = parse_guild(&guild)?;
     let world = sim.world();
-    let guild = world.guilds.get(&guild).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let guild = guild_ref(&world, guild)?;
     ok(world::guild_json(guild))
 }
 
 async fn list_roles(State(sim): Shared, Path(guild): Path<String>) -> Reply {
     let guild = parse_guild(&guild)?;
     let world = sim.world();
-    let guild = world.guilds.get(&guild).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let guild = guild_ref(&world, guild)?;
     ok(guild.roles.values().map(world::role_json).collect())
 }
 
 async fn get_role(State(sim): Shared, Path((guild, role)): Path<(String, String)>) -> Reply {
     let guild = parse_guild(&guild)?;
     let world = sim.world();
-    let guild = world.guilds.get(&guild).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let guild = guild_ref(&world, guild)?;
     let role =
         snowflake(&role).and_then(|r| guild.roles.get(&r)).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
     ok(world::role_json(role))
@@ -590,7 +555,7 @@ async fn create_role(State(sim): Shared, Path(guild_id): Path<String>, bytes: By
     let id = sim.next_id();
     let role = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_ROLES)?;
         let asked = request.get("permissions").and_then(bits).unwrap_or(0);
@@ -629,7 +594,7 @@ async fn modify_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
     let bot = sim.bot_id();
     let role = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
@@ -670,7 +635,7 @@ async fn delete_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
     let bot = sim.bot_id();
     let role_id = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
         let role = snowflake(&role_id)
@@ -700,7 +665,7 @@ async fn move_roles(State(sim): Shared, Path(guild_id): Path<String>, bytes: Byt
     let bot = sim.bot_id();
     let (all, changed) = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
         let mut changed = Vec::new();
@@ -755,7 +720,7 @@ fn parse_overwrites(value: Option<&Value>, granted: u64) -> Result<Option<Vec<Ov
 async fn list_channels(State(sim): Shared, Path(guild): Path<String>) -> Reply {
     let guild = parse_guild(&guild)?;
     let world = sim.world();
-    let g = world.guilds.get(&guild).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let g = guild_ref(&world, guild)?;
     ok(g.channels.values().map(|c| world::channel_json(guild, c)).collect())
 }
 
@@ -766,7 +731,7 @@ async fn create_channel(State(sim): Shared, Path(guild_id): Path<String>, bytes:
     let id = sim.next_id();
     let channel = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_CHANNELS)?;
         if guild.channels.len() >= MAX_CHANNELS {
@@ -807,7 +772,7 @@ async fn move_channels(State(sim): Shared, Path(guild_id): Path<String>, bytes: 
     let bot = sim.bot_id();
     let changed = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_CHANNELS)?;
         let mut changed = Vec::new();
         for m in &moves {
@@ -853,7 +818,7 @@ async fn modify_channel(State(sim): Shared, Path(channel): Path<String>, bytes: 
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_CHANNELS)?;
         let overwrites = parse_overwrites(request.get("permission_overwrites"), granted)?;
@@ -885,7 +850,7 @@ async fn delete_channel(State(sim): Shared, Path(channel): Path<String>) -> Repl
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_CHANNELS)?;
         let channel = guild.channels.remove(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         world.channel_guild.remove(&channel_id);
@@ -903,7 +868,7 @@ async fn put_overwrite(State(sim): Shared, Path((channel, target)): Path<(String
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let granted = guild.member_permissions(bot);
         require(granted, permissions::MANAGE_ROLES)?;
         let allow = request.get("allow").and_then(bits).unwrap_or(0);
@@ -925,7 +890,7 @@ async fn delete_overwrite(State(sim): Shared, Path((channel, target)): Path<(Str
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
         let channel = guild.channels.get_mut(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         channel.overwrites.retain(|o| o.id != target);
@@ -999,7 +964,7 @@ async fn list_members(
             .map_err(|_| DiscordError::field("after", "NUMBER_TYPE_COERCE", "Value is not snowflake."))?,
     };
     let world = sim.world();
-    let guild = world.guilds.get(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let guild = guild_ref(&world, guild_id)?;
     if !sim.config().privileged_intents {
         return Err(DiscordError::missing_permissions());
     }
@@ -1015,7 +980,7 @@ fn member_of<'a>(guild: &'a world::Guild, user: &str) -> Result<&'a Member, Disc
 async fn get_member(State(sim): Shared, Path((guild_id, user)): Path<(String, String)>) -> Reply {
     let guild_id = parse_guild(&guild_id)?;
     let world = sim.world();
-    let guild = world.guilds.get(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+    let guild = guild_ref(&world, guild_id)?;
     ok(world::member_json(member_of(guild, &user)?))
 }
 
@@ -1040,7 +1005,7 @@ async fn modify_member(State(sim): Shared, Path((guild_id, user)): Path<(String,
     let bot = sim.bot_id();
     let member = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         let current = member_of(guild, &user)?.clone();
         let mut member = current.clone();
         if let Some(roles) = request.get("roles").and_then(Value::as_array) {
@@ -1078,7 +1043,7 @@ fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bo
     let bot = sim.bot_id();
     let member = {
         let mut world = sim.world();
-        let guild = world.guilds.get_mut(&guild_id).ok_or_else(|| DiscordError::unknown(10004, "Guild"))?;
+        let guild = guild_mut(&mut world, guild_id)?;
         require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
         let role_id = snowflake(role).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
         check_assignable(guild, bot, role_id)?;

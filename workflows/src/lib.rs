@@ -1,6 +1,7 @@
 //! Arrakis's workflows: deterministic orchestration only. Everything that touches the world
 //! is an activity from `arrakis-activities`; state changes go through the SDK's context.
 
+mod apply;
 // The SDK macros add undocumented marker constants (one per handler) to each workflow.
 #[allow(missing_docs)]
 mod kill_switch;

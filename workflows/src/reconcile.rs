@@ -1,23 +1,21 @@
 //! Reconciliation: the three-way diff of a guild (manifest, shadow state, Discord), reported in
 //! a dry run and fixed in apply mode through the same idempotent activities as synthesis.
 
-use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use crate::{
+    GUILD_ID_ATTR, KIND_ATTR,
+    apply::{Target, apply_batch, batches, failure_reason},
+    retry,
+};
 use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
     Lenient,
-    workflows::{
-        reconcile::{DeleteExtra, DriftNotice, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport},
-        synthesis::{ApplyOp, Phase},
+    workflows::reconcile::{
+        DeleteExtra, DriftNotice, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport,
     },
 };
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    ActivityExecutionError, WorkflowContext, WorkflowContextView, WorkflowResult, workflows::join_all,
-};
-
-/// Ops applied at once, as in synthesis.
-const PARALLELISM: usize = 8;
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
 /// Finds drift and, in apply mode, fixes it.
 #[workflow]
@@ -67,21 +65,15 @@ impl ReconcileWorkflow {
             }
         }
         if input.mode == ReconcileMode::Apply {
-            for phase in [Phase::Roles, Phase::Categories, Phase::Channels] {
-                let ops: Vec<_> = diff.ops.iter().filter(|op| op.phase == phase).collect();
-                for chunk in ops.chunks(PARALLELISM) {
-                    let runs = chunk.iter().map(|op| {
-                        let apply = ApplyOp {
-                            guild_id: input.guild_id,
-                            community_id: diff.community_id.clone(),
-                            version: diff.version,
-                            op: (*op).clone(),
-                        };
-                        ctx.execute_activity(SynthesisActivities::apply, apply, retry::discord_apply(&queue))
-                    });
-                    for (op, result) in chunk.iter().zip(join_all(runs).await) {
-                        Self::record(ctx, op.describe(), result)?;
-                    }
+            let target = Target {
+                guild_id: input.guild_id,
+                community_id: &diff.community_id,
+                version: diff.version,
+                queue: &queue,
+            };
+            for batch in batches(&diff.ops) {
+                for (op, failure) in apply_batch(ctx, &target, &batch).await? {
+                    Self::record(ctx, op, failure);
                 }
             }
             for extra in &diff.extras {
@@ -93,7 +85,7 @@ impl ReconcileWorkflow {
                 let result = ctx
                     .execute_activity(SynthesisActivities::reconcile_delete, delete, retry::discord_apply(&queue))
                     .await;
-                Self::record(ctx, format!("delete {} {}", extra.kind, extra.key), result.map(|()| String::new()))?;
+                Self::record(ctx, format!("delete {} {}", extra.kind, extra.key), failure_reason(result)?);
             }
         }
         Ok(ctx.state(|s| s.report.clone()))
@@ -107,19 +99,10 @@ impl ReconcileWorkflow {
 }
 
 impl ReconcileWorkflow {
-    fn record(
-        ctx: &mut WorkflowContext<Self>,
-        op: String,
-        result: Result<String, ActivityExecutionError>,
-    ) -> WorkflowResult<()> {
-        match result {
-            Ok(_) => ctx.state_mut(|s| s.report.applied += 1),
-            Err(ActivityExecutionError::Failed(f)) => {
-                let reason = format!("{op}: {}", f.cause().map(|c| c.to_string()).unwrap_or_else(|| f.to_string()));
-                ctx.state_mut(|s| s.report.failed.push(reason));
-            }
-            Err(other) => return Err(other.into()),
+    fn record(ctx: &mut WorkflowContext<Self>, op: String, failure: Option<String>) {
+        match failure {
+            None => ctx.state_mut(|s| s.report.applied += 1),
+            Some(why) => ctx.state_mut(|s| s.report.failed.push(format!("{op}: {why}"))),
         }
-        Ok(())
     }
 }

@@ -2,24 +2,19 @@
 //! channels (with their permission overwrites), a few ops at a time, each an idempotent
 //! activity on the Discord task queue. Pause, resume and cancel arrive as payload-free signals.
 
-use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use crate::{
+    GUILD_ID_ATTR, KIND_ATTR,
+    apply::{Target, apply_batch, batches},
+    retry,
+};
 use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
     Lenient,
-    workflows::synthesis::{
-        ApplyOp, KIND, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
-    },
+    workflows::synthesis::{KIND, OrderRoles, SynthesisInput, SynthesisOutcome, SynthesisPlan, SynthesisStatus},
 };
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    ActivityExecutionError, ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
-    WorkflowResult, workflows::join_all,
-};
-
-/// Ops applied at once within a phase: enough to keep the rate budget busy, few enough that
-/// one guild's synthesis stays a fair share.
-const PARALLELISM: usize = 8;
+use temporalio_sdk::{ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 /// Applies a manifest version to Discord and records what it applied.
 #[workflow]
@@ -67,35 +62,26 @@ impl SynthesisWorkflow {
         ctx.execute_activity(SynthesisActivities::audit, started, retry::discord(&discord_queue)).await?;
 
         let mut failed = Vec::new();
-        'phases: for phase in [Phase::Roles, Phase::Categories, Phase::Channels] {
-            let ops: Vec<&SynthesisOp> = plan.ops.iter().filter(|op| op.phase == phase).collect();
-            for chunk in ops.chunks(PARALLELISM) {
-                ctx.wait_condition(|s| !s.status.paused || s.status.cancelled).await?;
-                if ctx.state(|s| s.status.cancelled) {
-                    break 'phases;
-                }
-                let described: Vec<String> = chunk.iter().map(|op| op.describe()).collect();
-                ctx.state_mut(|s| s.status.current_op = Some(described.join(", ")));
-                let runs = chunk.iter().map(|op| {
-                    let apply = ApplyOp {
-                        guild_id: input.guild_id,
-                        community_id: community.clone(),
-                        version: input.version,
-                        op: (*op).clone(),
-                    };
-                    ctx.execute_activity(SynthesisActivities::apply, apply, retry::discord_apply(&discord_queue))
-                });
-                let results = join_all(runs).await;
-                for (op, result) in described.iter().zip(results) {
-                    match result {
-                        Ok(_) => ctx.state_mut(|s| s.status.applied += 1),
-                        Err(ActivityExecutionError::Failed(f)) => {
-                            let reason =
-                                format!("{op}: {}", f.cause().map(|c| c.to_string()).unwrap_or_else(|| f.to_string()));
-                            ctx.state_mut(|s| s.status.failed.push(reason.clone()));
-                            failed.push(reason);
-                        }
-                        Err(other) => return Err(other.into()),
+        let target = Target {
+            guild_id: input.guild_id,
+            community_id: &community,
+            version: input.version,
+            queue: &discord_queue,
+        };
+        for batch in batches(&plan.ops) {
+            ctx.wait_condition(|s| !s.status.paused || s.status.cancelled).await?;
+            if ctx.state(|s| s.status.cancelled) {
+                break;
+            }
+            let described: Vec<String> = batch.iter().map(|op| op.describe()).collect();
+            ctx.state_mut(|s| s.status.current_op = Some(described.join(", ")));
+            for (op, failure) in apply_batch(ctx, &target, &batch).await? {
+                match failure {
+                    None => ctx.state_mut(|s| s.status.applied += 1),
+                    Some(why) => {
+                        let reason = format!("{op}: {why}");
+                        ctx.state_mut(|s| s.status.failed.push(reason.clone()));
+                        failed.push(reason);
                     }
                 }
             }
