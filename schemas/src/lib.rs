@@ -8,6 +8,8 @@ mod address;
 mod export;
 mod ids;
 mod manifest;
+#[cfg(feature = "temporal")]
+pub mod temporal;
 mod validation;
 pub mod workflows;
 

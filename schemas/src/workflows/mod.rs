@@ -6,6 +6,7 @@
 
 pub mod kill_switch;
 pub mod manifest_publish;
+pub mod members;
 pub mod migration;
 pub mod reconcile;
 pub mod shadow_sync;

@@ -1,0 +1,81 @@
+//! Typed Temporal definitions of the workflows by contract (names and payload types from
+//! [`workflows`](crate::workflows)), so a client can start, update, query and signal them
+//! without linking the workflow code: the gateway, and activities that create schedules.
+//!
+//! The worker registers the real workflows under the same pinned names; the replay and
+//! end-to-end tests hold the two together.
+
+use crate::{
+    Lenient,
+    workflows::{members, reconcile, wizard},
+};
+use temporalio_common::{
+    HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
+};
+
+macro_rules! workflow_def {
+    ($(#[$doc:meta])* $name:ident, $type_name:expr, $input:ty, $output:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+        impl WorkflowDefinition for $name {
+            type Input = $input;
+            type Output = $output;
+            fn name(&self) -> &str {
+                $type_name
+            }
+        }
+        impl HasWorkflowDefinition for $name {
+            type Run = $name;
+        }
+    };
+}
+
+macro_rules! handler_def {
+    ($(#[$doc:meta])* $trait:ident $name:ident for $wf:ty, $handler:expr, $input:ty $(, $output:ty)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
+        impl $trait for $name {
+            type Workflow = $wf;
+            type Input = $input;
+            $(type Output = $output;)?
+            fn name(&self) -> &str {
+                $handler
+            }
+        }
+    };
+}
+
+workflow_def!(
+    /// The onboarding wizard (`wizard-{guild_id}`).
+    Wizard, wizard::WORKFLOW_TYPE, wizard::WizardInput, wizard::WizardOutcome
+);
+handler_def!(
+    /// Opens (or re-opens) the session: update-with-start's update.
+    UpdateDefinition WizardOpen for Wizard, wizard::OPEN_UPDATE, Lenient<wizard::OpenRequest>, wizard::WizardStatus
+);
+handler_def!(
+    /// Submits a step's answer.
+    UpdateDefinition WizardSubmit for Wizard, wizard::SUBMIT_UPDATE, Lenient<wizard::StepAnswer>, wizard::WizardStatus
+);
+handler_def!(
+    /// Goes back to an earlier step.
+    UpdateDefinition WizardGoBack for Wizard, wizard::GO_BACK_UPDATE, Lenient<wizard::GoBack>, wizard::WizardStatus
+);
+handler_def!(
+    /// The session's state.
+    QueryDefinition WizardStatusQuery for Wizard, wizard::STATUS_QUERY, (), wizard::WizardStatus
+);
+workflow_def!(
+    /// Reconciliation (`reconcile-{guild_id}-{run}`).
+    Reconcile, reconcile::WORKFLOW_TYPE, Lenient<reconcile::ReconcileInput>, reconcile::ReconcileReport
+);
+workflow_def!(
+    /// A guild's member-sync workflow, as far as the gateway needs to signal it.
+    MemberSync, "MemberSync", serde_json::Value, serde_json::Value
+);
+handler_def!(
+    /// A member joined, left or changed.
+    SignalDefinition MemberEventSignal for MemberSync, members::MEMBER_EVENT_SIGNAL, Lenient<members::MemberEvent>
+);

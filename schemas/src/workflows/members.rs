@@ -1,0 +1,42 @@
+//! Member events from the gateway (join, leave, role or name change), passed on to the guild's
+//! member-sync workflow. The signal's payload is [`Lenient`](crate::Lenient): a signal that fails
+//! to deserialize would fail every later workflow task of the run, so the receiver parses it
+//! itself and drops what does not fit.
+
+use crate::{GuildId, Snowflake, UserId};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Signal name.
+pub const MEMBER_EVENT_SIGNAL: &str = "member_event";
+
+/// The workflow that receives a guild's member events.
+pub fn workflow_id(guild_id: GuildId) -> String {
+    format!("member-sync-{guild_id}")
+}
+
+/// What happened to the member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberEventKind {
+    /// GUILD_MEMBER_ADD.
+    Joined,
+    /// GUILD_MEMBER_REMOVE.
+    Left,
+    /// GUILD_MEMBER_UPDATE (roles, nickname, …).
+    Updated,
+}
+
+/// One member event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberEvent {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The member.
+    pub user_id: UserId,
+    /// What happened.
+    pub kind: MemberEventKind,
+    /// The member's roles after the event (empty when they left).
+    #[serde(default)]
+    pub roles: Vec<Snowflake>,
+}

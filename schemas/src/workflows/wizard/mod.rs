@@ -1,0 +1,552 @@
+//! The onboarding wizard: eight steps from `/arrakis setup` to a deployed community. Each
+//! step's input arrives as a validated update; the workflow's state survives interaction
+//! tokens, which last 15 minutes.
+//!
+//! The draft and its checks live here, not in the workflow, so the worker's update validator,
+//! the gateway's forms and the CLI all agree on what a valid answer is.
+
+pub mod form;
+
+use crate::{
+    Asset, ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, Theme,
+    UserId, ValidationErrors,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Workflow type name.
+pub const WORKFLOW_TYPE: &str = "Wizard";
+/// `ArrakisKind` value.
+pub const KIND: &str = "wizard";
+/// Update name: open (or re-open) the session; the gateway sends it with update-with-start.
+pub const OPEN_UPDATE: &str = "open";
+/// Update name: submit a step's answer.
+pub const SUBMIT_UPDATE: &str = "submit_step";
+/// Update name: go back to an earlier step.
+pub const GO_BACK_UPDATE: &str = "go_back";
+/// Query name for [`WizardStatus`].
+pub const STATUS_QUERY: &str = "status";
+/// How long an untouched session stays open: 24 hours.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// The readable workflow ID: one wizard per guild.
+pub fn workflow_id(guild_id: GuildId) -> String {
+    format!("wizard-{guild_id}")
+}
+
+/// The steps, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WizardStep {
+    /// Name, theme and mode.
+    #[default]
+    Init,
+    /// Which chains.
+    ChainSelect,
+    /// Which tokens and collections.
+    AssetConfig,
+    /// Which conditions.
+    EligibilityRules,
+    /// Which roles they grant.
+    RoleMapping,
+    /// Which channels, visible to whom.
+    ChannelStructure,
+    /// The plan: exactly what will be created.
+    Review,
+    /// Save and apply.
+    Deploy,
+}
+
+impl WizardStep {
+    /// Every step, in order.
+    pub const ALL: [WizardStep; 8] = [
+        Self::Init,
+        Self::ChainSelect,
+        Self::AssetConfig,
+        Self::EligibilityRules,
+        Self::RoleMapping,
+        Self::ChannelStructure,
+        Self::Review,
+        Self::Deploy,
+    ];
+
+    /// The step after this one (DEPLOY is last).
+    pub fn next(self) -> Self {
+        Self::ALL.get(self.index() + 1).copied().unwrap_or(Self::Deploy)
+    }
+
+    /// 0 for INIT … 7 for DEPLOY.
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// The wire name (`CHAIN_SELECT`), as stored in `wizard_funnel.step`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "INIT",
+            Self::ChainSelect => "CHAIN_SELECT",
+            Self::AssetConfig => "ASSET_CONFIG",
+            Self::EligibilityRules => "ELIGIBILITY_RULES",
+            Self::RoleMapping => "ROLE_MAPPING",
+            Self::ChannelStructure => "CHANNEL_STRUCTURE",
+            Self::Review => "REVIEW",
+            Self::Deploy => "DEPLOY",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+
+    /// A title for people ("Eligibility rules").
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Init => "Community",
+            Self::ChainSelect => "Chains",
+            Self::AssetConfig => "Assets",
+            Self::EligibilityRules => "Eligibility rules",
+            Self::RoleMapping => "Roles",
+            Self::ChannelStructure => "Channels",
+            Self::Review => "Review",
+            Self::Deploy => "Deploy",
+        }
+    }
+}
+
+/// Input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WizardInput {
+    /// The guild being set up.
+    pub guild_id: GuildId,
+    /// The operator who ran `/arrakis setup`.
+    pub operator_id: UserId,
+    /// The channel the operator ran it in: deploy progress is posted there, and it becomes the
+    /// manifest's `operator_channel_id` (drift reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Snowflake>,
+    /// Seconds without input after which the session closes as expired (default 24 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// The `open` update's payload: who opened the session, and from where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    /// The operator.
+    pub operator_id: UserId,
+    /// The channel of the interaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Snowflake>,
+}
+
+/// The `go_back` update's payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoBack {
+    /// The earlier step to edit.
+    pub to: WizardStep,
+}
+
+fn default_mode() -> Mode {
+    Mode::Exclusive
+}
+
+/// One step's answer (the `submit_step` update's payload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "step", content = "answer", deny_unknown_fields)]
+pub enum StepAnswer {
+    /// INIT.
+    Init {
+        /// Community name.
+        name: String,
+        /// Theme.
+        theme: Theme,
+        /// How Arrakis runs: `exclusive` (alone, the default) or `parallel` (beside another bot).
+        #[serde(default = "default_mode")]
+        mode: Mode,
+    },
+    /// CHAIN_SELECT.
+    ChainSelect {
+        /// Chain ids.
+        chains: Vec<u64>,
+    },
+    /// ASSET_CONFIG.
+    AssetConfig {
+        /// Assets.
+        assets: Vec<Asset>,
+    },
+    /// ELIGIBILITY_RULES.
+    EligibilityRules {
+        /// Rules by key.
+        rules: BTreeMap<String, Condition>,
+    },
+    /// ROLE_MAPPING.
+    RoleMapping {
+        /// Roles.
+        roles: Vec<RoleSpec>,
+    },
+    /// CHANNEL_STRUCTURE.
+    ChannelStructure {
+        /// Channels.
+        channels: ChannelPlan,
+    },
+    /// REVIEW: the operator confirms the plan.
+    Review {
+        /// Must be true: DEPLOY starts.
+        confirm: bool,
+    },
+}
+
+impl StepAnswer {
+    /// The step this answers.
+    pub fn step(&self) -> WizardStep {
+        match self {
+            Self::Init { .. } => WizardStep::Init,
+            Self::ChainSelect { .. } => WizardStep::ChainSelect,
+            Self::AssetConfig { .. } => WizardStep::AssetConfig,
+            Self::EligibilityRules { .. } => WizardStep::EligibilityRules,
+            Self::RoleMapping { .. } => WizardStep::RoleMapping,
+            Self::ChannelStructure { .. } => WizardStep::ChannelStructure,
+            Self::Review { .. } => WizardStep::Review,
+        }
+    }
+}
+
+/// The answers so far: what the operator has built, kept across edits so going back and
+/// forward never loses a later answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WizardDraft {
+    /// Community name (INIT).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Theme (INIT).
+    #[serde(default)]
+    pub theme: Theme,
+    /// Mode (INIT).
+    #[serde(default = "default_mode")]
+    pub mode: Mode,
+    /// Chains (CHAIN_SELECT).
+    #[serde(default)]
+    pub chains: Vec<u64>,
+    /// Assets (ASSET_CONFIG).
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+    /// Rules (ELIGIBILITY_RULES).
+    #[serde(default)]
+    pub rules: BTreeMap<String, Condition>,
+    /// Roles (ROLE_MAPPING).
+    #[serde(default)]
+    pub roles: Vec<RoleSpec>,
+    /// Channels (CHANNEL_STRUCTURE).
+    #[serde(default)]
+    pub channels: ChannelPlan,
+}
+
+impl WizardDraft {
+    /// A draft for a new session (mode `exclusive`, nothing answered).
+    pub fn new() -> Self {
+        Self { mode: default_mode(), ..Self::default() }
+    }
+
+    /// The manifest the draft describes.
+    pub fn manifest(&self, guild_id: GuildId, operator_channel_id: Option<Snowflake>) -> CommunityManifest {
+        CommunityManifest {
+            guild_id,
+            name: self.name.clone().unwrap_or_default(),
+            theme: self.theme,
+            mode: self.mode,
+            chains: self.chains.clone(),
+            assets: self.assets.clone(),
+            rules: self.rules.clone(),
+            roles: self.roles.clone(),
+            channels: self.channels.clone(),
+            operator_channel_id,
+        }
+    }
+
+    /// The draft with `answer` applied.
+    pub fn with(&self, answer: &StepAnswer) -> Self {
+        let mut next = self.clone();
+        match answer.clone() {
+            StepAnswer::Init { name, theme, mode } => {
+                next.name = Some(name);
+                next.theme = theme;
+                next.mode = mode;
+            }
+            StepAnswer::ChainSelect { chains } => next.chains = chains,
+            StepAnswer::AssetConfig { assets } => next.assets = assets,
+            StepAnswer::EligibilityRules { rules } => next.rules = rules,
+            StepAnswer::RoleMapping { roles } => next.roles = roles,
+            StepAnswer::ChannelStructure { channels } => next.channels = channels,
+            StepAnswer::Review { .. } => {}
+        }
+        next
+    }
+
+    /// The draft as it stands up to `step` (inclusive): later answers cleared, so an earlier
+    /// step is checked only against what it depends on.
+    fn through(&self, step: WizardStep) -> Self {
+        let mut d = self.clone();
+        if step < WizardStep::ChannelStructure {
+            d.channels = ChannelPlan::default();
+        }
+        if step < WizardStep::RoleMapping {
+            d.roles.clear();
+        }
+        if step < WizardStep::EligibilityRules {
+            d.rules.clear();
+        }
+        if step < WizardStep::AssetConfig {
+            d.assets.clear();
+        }
+        if step < WizardStep::ChainSelect {
+            d.chains.clear();
+        }
+        d
+    }
+
+    /// Checks `answer` given the session's current step: the step must be reached, the answer
+    /// must be complete, and the manifest built so far must hold every rule. Errors name the
+    /// manifest field (`assets[1].address: …`).
+    pub fn check(&self, guild_id: GuildId, current: WizardStep, answer: &StepAnswer) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let step = answer.step();
+        if step > current {
+            errors.push("step", format!("answer {} first (this session is at {})", current.as_str(), current.as_str()));
+            return Err(errors);
+        }
+        match answer {
+            StepAnswer::ChainSelect { chains } if chains.is_empty() => errors.push("chains", "choose at least one chain"),
+            StepAnswer::AssetConfig { assets } if assets.is_empty() => {
+                errors.push("assets", "add at least one token or collection")
+            }
+            StepAnswer::EligibilityRules { rules } if rules.is_empty() => errors.push("rules", "add at least one rule"),
+            StepAnswer::RoleMapping { roles } if roles.is_empty() => errors.push("roles", "add at least one role"),
+            StepAnswer::Init { mode, .. } if !matches!(mode, Mode::Exclusive | Mode::Parallel) => errors.push(
+                "mode",
+                "the wizard sets up `exclusive` or `parallel`; shadow and primary come with a migration",
+            ),
+            StepAnswer::Review { confirm: false } => {
+                errors.push("confirm", "must be true to deploy (go back to change an earlier step)")
+            }
+            StepAnswer::Review { .. } if current != WizardStep::Review => {
+                errors.push("step", "review the plan before deploying")
+            }
+            _ => {}
+        }
+        errors.into_result()?;
+        self.with(answer).through(step).manifest(guild_id, None).validate()
+    }
+
+    /// True when the channel plan asks for channels (its strategy is then `custom` or another
+    /// managing strategy).
+    pub fn manages_channels(&self) -> bool {
+        self.channels.strategy != ChannelStrategy::None
+    }
+}
+
+/// One object REVIEW shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedItem {
+    /// `role`, `category` or `channel`.
+    pub kind: String,
+    /// The manifest key.
+    pub key: String,
+    /// The name it will have in Discord.
+    pub name: String,
+}
+
+/// What DEPLOY will do to the guild, computed against Discord at REVIEW.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeployPlan {
+    /// Objects that will be created.
+    pub create: Vec<PlannedItem>,
+    /// Objects that exist (Arrakis made them) and will be changed.
+    pub update: Vec<PlannedItem>,
+    /// Objects already as wanted.
+    pub unchanged: u32,
+}
+
+/// The `wizard.preview` activity's input: the draft manifest to plan against Discord.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PreviewRequest {
+    /// The manifest the draft describes.
+    pub manifest: CommunityManifest,
+}
+
+/// Where DEPLOY is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployStage {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Saving the manifest version.
+    Saving,
+    /// Synthesis (a child workflow) is applying it.
+    Synthesizing,
+    /// Creating the reconciliation schedule.
+    Scheduling,
+    /// Done.
+    Done,
+    /// Stopped on an error; `summary` says which.
+    Failed,
+}
+
+/// The `status` query's answer, and every update's result: what the gateway renders.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WizardStatus {
+    /// The guild.
+    pub guild_id: Option<GuildId>,
+    /// The step awaiting input.
+    pub step: WizardStep,
+    /// True once the idle timeout closed the session.
+    pub expired: bool,
+    /// The answers so far.
+    pub draft: WizardDraft,
+    /// REVIEW's plan, once computed.
+    pub plan: Option<DeployPlan>,
+    /// DEPLOY's progress.
+    pub deploy: DeployStage,
+    /// The deployed manifest version, once saved.
+    pub deployed_version: Option<i32>,
+    /// The synthesis child's workflow ID, once started.
+    pub synthesis_workflow_id: Option<String>,
+    /// The closing summary (or the failure), once DEPLOY ends.
+    pub summary: Option<String>,
+}
+
+impl WizardStatus {
+    /// True while the session takes input.
+    pub fn is_open(&self) -> bool {
+        !self.expired && self.step != WizardStep::Deploy
+    }
+}
+
+/// The `wizard.record_step` activity's input: one funnel row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FunnelStep {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The session (the workflow's run id).
+    pub session_id: String,
+    /// The step reached, or `EXPIRED` / `DEPLOYED`.
+    pub step: String,
+}
+
+/// The `wizard.deploy_message` activity's input: post or edit the progress message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeployMessage {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Where to post.
+    pub channel_id: Snowflake,
+    /// The message to edit; `None` posts a new one.
+    pub message_id: Option<Snowflake>,
+    /// The text.
+    pub content: String,
+}
+
+/// The `schedule.ensure_reconcile` activity's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReconcileSchedule {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The task queue the scheduled runs go to.
+    pub task_queue: String,
+}
+
+/// The result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WizardOutcome {
+    /// The final status.
+    pub status: WizardStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AssetKind, RoleGrant};
+
+    fn guild() -> GuildId {
+        "123456789012345678".parse().expect("snowflake")
+    }
+
+    fn asset() -> Asset {
+        Asset {
+            key: "spice".into(),
+            chain_id: 1,
+            kind: AssetKind::Erc20,
+            address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into(),
+            token_id: None,
+            decimals: Some(18),
+        }
+    }
+
+    fn answered() -> WizardDraft {
+        WizardDraft::new()
+            .with(&StepAnswer::Init { name: "Sietch".into(), theme: Theme::Basic, mode: Mode::Exclusive })
+            .with(&StepAnswer::ChainSelect { chains: vec![1] })
+            .with(&StepAnswer::AssetConfig { assets: vec![asset()] })
+    }
+
+    #[test]
+    fn steps_run_in_order_and_round_trip_their_names() {
+        for (i, step) in WizardStep::ALL.iter().enumerate() {
+            assert_eq!(step.index(), i);
+            assert_eq!(WizardStep::parse(step.as_str()), Some(*step));
+        }
+        assert_eq!(WizardStep::Review.next(), WizardStep::Deploy);
+        assert_eq!(WizardStep::Deploy.next(), WizardStep::Deploy);
+    }
+
+    #[test]
+    fn an_answer_ahead_of_the_session_is_refused() {
+        let e = WizardDraft::new()
+            .check(guild(), WizardStep::Init, &StepAnswer::ChainSelect { chains: vec![1] })
+            .expect_err("ahead");
+        assert!(e.has("step"), "{e}");
+    }
+
+    #[test]
+    fn a_rule_on_an_unknown_asset_names_the_field() {
+        let mut rules = BTreeMap::new();
+        rules.insert("holder".into(), Condition::MinBalance { asset: "water".into(), amount: "1".into() });
+        let e = answered()
+            .check(guild(), WizardStep::EligibilityRules, &StepAnswer::EligibilityRules { rules })
+            .expect_err("unknown asset");
+        assert!(e.to_string().contains("rules.holder.min_balance.asset"), "{e}");
+    }
+
+    #[test]
+    fn an_earlier_step_is_checked_without_later_answers() {
+        // Roles refer to a rule; editing the chains must not be refused because of them.
+        let mut rules = BTreeMap::new();
+        rules.insert("holder".into(), Condition::MinBalance { asset: "spice".into(), amount: "1".into() });
+        let draft = answered().with(&StepAnswer::EligibilityRules { rules }).with(&StepAnswer::RoleMapping {
+            roles: vec![RoleSpec {
+                key: "holder".into(),
+                name: "Holder".into(),
+                color: 0,
+                hoist: false,
+                mentionable: false,
+                grant: RoleGrant::Rule("holder".into()),
+                permissions: None,
+            }],
+        });
+        draft.check(guild(), WizardStep::Review, &StepAnswer::ChainSelect { chains: vec![1, 8453] }).expect("ok");
+        let e = draft.check(guild(), WizardStep::Review, &StepAnswer::ChainSelect { chains: vec![] }).expect_err("empty");
+        assert!(e.has("chains"), "{e}");
+    }
+
+    #[test]
+    fn confirming_needs_true_and_the_review_step() {
+        let d = answered();
+        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: false }).is_err());
+        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: true }).is_ok());
+    }
+}
