@@ -235,6 +235,29 @@ impl TenantTx {
         Ok(())
     }
 
+    /// Records that a wizard session reached a step (once per session and step).
+    pub async fn record_funnel_step(&mut self, session_id: &str, step: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wizard_funnel (community_id, session_id, step) VALUES ($1, $2, $3)
+             ON CONFLICT (community_id, session_id, step) DO NOTHING",
+        )
+        .bind(self.community.0)
+        .bind(session_id)
+        .bind(step)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The funnel of this community: how many sessions reached each step.
+    pub async fn funnel(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT step, count(*) FROM wizard_funnel GROUP BY step ORDER BY min(reached_at), step",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
     /// Appends an audit row.
     pub async fn audit(
         &mut self,
@@ -353,6 +376,25 @@ impl ServiceTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The community of a guild, created on first contact (the wizard's first step) with a
+    /// placeholder name the first saved manifest replaces. Idempotent.
+    pub async fn ensure_guild_community(&mut self, guild_id: GuildId) -> Result<CommunityId, StoreError> {
+        sqlx::query(
+            "INSERT INTO communities (community_id, guild_id, name) VALUES ($1, $2, $3)
+             ON CONFLICT (guild_id) DO NOTHING",
+        )
+        .bind(Uuid::new_v4())
+        .bind(guild_id.as_i64())
+        .bind(format!("guild {guild_id}"))
+        .execute(&mut *self.tx)
+        .await?;
+        let (id,): (Uuid,) = sqlx::query_as("SELECT community_id FROM communities WHERE guild_id = $1")
+            .bind(guild_id.as_i64())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(CommunityId(id))
     }
 
     /// The community of a guild, if it has one.

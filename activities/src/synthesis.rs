@@ -13,6 +13,7 @@ use arrakis_schemas::{
             DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ReconcileDiff, ReconcileInput, ReconcileMode,
         },
         synthesis::{ApplyOp, DesiredItem, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+        wizard::{DeployMessage, DeployPlan, PreviewRequest},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -143,7 +144,7 @@ pub fn item_hash(item: &DesiredItem) -> String {
     hex::encode(Sha256::digest(serde_json::to_vec(item).unwrap_or_default()))
 }
 
-fn kind_of(phase: Phase) -> &'static str {
+pub(crate) fn kind_of(phase: Phase) -> &'static str {
     match phase {
         Phase::Roles => "role",
         Phase::Categories => "category",
@@ -241,6 +242,14 @@ pub struct Assessment {
 }
 
 impl SynthesisActivities {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn discord(&self) -> &DiscordRest {
+        &self.discord
+    }
+
     async fn community(&self, guild: GuildId) -> Result<CommunityId, ActivityError> {
         let mut service = self.store.service().await.map_err(storage)?;
         let record = service.community_by_guild(guild).await.map_err(storage)?;
@@ -293,19 +302,33 @@ impl SynthesisActivities {
         })?;
         let states = tx.shadow_states().await.map_err(storage)?;
         drop(tx);
-        let applied = Applied::from(&states);
+        self.assess_against(guild_id, community.to_string(), &record.manifest, record.version, &states).await
+    }
+
+    /// The three-way diff of `manifest` (saved as `version`, or a draft) against the shadow
+    /// state `states` and the guild as Discord has it. Reads only.
+    pub async fn assess_against(
+        &self,
+        guild_id: GuildId,
+        community_id: String,
+        manifest: &CommunityManifest,
+        version: i32,
+        states: &[ShadowState],
+    ) -> Result<Assessment, ActivityError> {
+        let guild = guild_id.get();
+        let applied = Applied::from(states);
         let roles = self.roles(guild).await?;
         let channels = self.channels(guild).await?;
         let mut out = Assessment {
-            operator_channel_id: record.manifest.operator_channel_id,
-            community_id: community.to_string(),
-            version: record.version,
+            operator_channel_id: manifest.operator_channel_id,
+            community_id,
+            version,
             ops: Vec::new(),
             drift: Vec::new(),
             extras: Vec::new(),
             unchanged: 0,
         };
-        let desired = desired_items(&record.manifest);
+        let desired = desired_items(manifest);
         for (phase, key, desired) in &desired {
             let kind = kind_of(*phase);
             let desired_hash = item_hash(desired);
@@ -332,7 +355,7 @@ impl SynthesisActivities {
                     Some((DriftKind::ChangedInDiscord, diff.join(", ")))
                 }
                 _ if !up_to_date => {
-                    Some((DriftKind::Outdated, format!("manifest version {} not applied yet", record.version)))
+                    Some((DriftKind::Outdated, format!("manifest version {version} not applied yet")))
                 }
                 _ => None,
             };
@@ -352,7 +375,7 @@ impl SynthesisActivities {
                 }
             }
         }
-        for state in &states {
+        for state in states {
             let wanted = desired.iter().any(|(phase, key, _)| kind_of(*phase) == state.kind && key == &state.key);
             let Some(id) = state.discord_id.map(|id| id as u64) else { continue };
             let exists = match state.kind.as_str() {
@@ -691,6 +714,26 @@ impl SynthesisActivities {
     #[activity(name = "synthesis.order_roles")]
     pub async fn order(self: Arc<Self>, _ctx: ActivityContext, input: OrderRoles) -> Result<u32, ActivityError> {
         self.order_roles(&input).await
+    }
+
+    /// REVIEW's plan: what deploying the wizard's draft would create and change.
+    #[activity(name = "wizard.preview")]
+    pub async fn preview(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: PreviewRequest,
+    ) -> Result<DeployPlan, ActivityError> {
+        self.preview_plan(&input).await
+    }
+
+    /// Posts or edits the wizard's DEPLOY progress message; returns the message id.
+    #[activity(name = "wizard.deploy_message")]
+    pub async fn deploy_message(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: DeployMessage,
+    ) -> Result<String, ActivityError> {
+        self.post_deploy_message(&input).await
     }
 
     /// Writes an audit row.

@@ -3,10 +3,12 @@
 use crate::{LogFormat, Settings, connect_client, http};
 use anyhow::Context;
 use arrakis_activities::{
-    ManifestActivities, Store, SynthesisActivities,
+    ManifestActivities, Store, SynthesisActivities, WizardActivities,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
 };
-use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{
+    KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow, WizardWorkflow,
+};
 use std::{
     net::SocketAddr,
     sync::{
@@ -70,7 +72,9 @@ pub async fn run_until(
         .register_workflow::<SynthesisWorkflow>()?
         .register_workflow::<KillSwitchWorkflow>()?
         .register_workflow::<ReconcileWorkflow>()?
+        .register_workflow::<WizardWorkflow>()?
         .register_activities(ManifestActivities::new(store.clone()))
+        .register_activities(WizardActivities::new(store.clone(), client.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();
     let mut worker = Worker::new(&runtime, client.clone(), options)?;

@@ -12,11 +12,14 @@ mod reconcile;
 mod retry;
 #[allow(missing_docs)]
 mod synthesis;
+#[allow(missing_docs)]
+mod wizard;
 
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
 pub use reconcile::ReconcileWorkflow;
 pub use synthesis::SynthesisWorkflow;
+pub use wizard::WizardWorkflow;
 
 use arrakis_schemas::{Lenient, ValidationErrors};
 use serde::{Serialize, de::DeserializeOwned};

@@ -1,0 +1,327 @@
+//! The onboarding wizard: one entity workflow per guild (`wizard-{guild_id}`), fed by one
+//! validated update per step. Bad input is refused by the validator with the field named and
+//! the state unchanged; an idle session expires; DEPLOY saves the manifest, runs synthesis as
+//! a child, schedules reconciliation and ends with a summary.
+
+use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use arrakis_activities::{ManifestActivities, SaveManifestRequest, SynthesisActivities, WizardActivities};
+use arrakis_schemas::{
+    GuildId, Lenient, Snowflake,
+    workflows::{
+        synthesis::{self, SynthesisInput, SynthesisOutcome},
+        wizard::{
+            DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
+            PreviewRequest, ReconcileSchedule, StepAnswer, WizardInput, WizardOutcome, WizardStatus, WizardStep,
+        },
+    },
+};
+use std::{collections::BTreeSet, time::Duration};
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityOptions, ApplicationFailure, ChildWorkflowOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The longest idle timeout a session may ask for: 30 days.
+const IDLE_TIMEOUT_MAX_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// One guild's setup session.
+#[workflow]
+pub struct WizardWorkflow {
+    input: Lenient<WizardInput>,
+    parsed: Option<WizardInput>,
+    status: WizardStatus,
+    /// Where the operator works; DEPLOY posts its progress there.
+    channel_id: Option<Snowflake>,
+    /// Steps reached, recorded in the funnel by the run loop.
+    reached: BTreeSet<WizardStep>,
+    /// Bumped by every accepted update: it restarts the idle timer.
+    revision: u64,
+}
+
+impl WizardWorkflow {
+    fn guild(&self) -> Result<GuildId, HandlerError> {
+        self.parsed.as_ref().map(|i| i.guild_id).ok_or_else(|| "the session's input is invalid".into())
+    }
+
+    fn open_for_input(&self) -> Result<(), HandlerError> {
+        if self.status.expired {
+            return Err("this setup session expired: run /arrakis setup to start again".into());
+        }
+        if self.status.step == WizardStep::Deploy {
+            return Err("this setup is deploying: /arrakis status shows its progress".into());
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, step: WizardStep) {
+        self.status.step = step;
+        self.reached.insert(step);
+        self.revision += 1;
+    }
+
+    /// The preview activity: a read of the guild, retried briefly (the operator is waiting).
+    fn preview_options(queue: &str) -> ActivityOptions {
+        ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
+            .task_queue(queue.to_string())
+            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(3).build())
+            .build()
+    }
+
+    async fn record_reached(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>) -> WorkflowResult<()> {
+        let reached: Vec<String> = ctx.state(|s| s.reached.iter().map(|s| s.as_str().to_string()).collect());
+        for step in reached {
+            Self::record(ctx, recorded, &step).await?;
+        }
+        Ok(())
+    }
+
+    async fn record(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>, step: &str) -> WorkflowResult<()> {
+        if recorded.insert(step.to_string()) {
+            let Some(guild_id) = ctx.state(|s| s.parsed.as_ref().map(|i| i.guild_id)) else { return Ok(()) };
+            let row = FunnelStep { guild_id, session_id: ctx.run_id().to_string(), step: step.to_string() };
+            ctx.execute_activity(WizardActivities::record_step, row, retry::storage()).await?;
+        }
+        Ok(())
+    }
+
+    /// Posts (first call) or edits the progress message; a channel the bot cannot post in
+    /// does not stop the deploy.
+    async fn progress(ctx: &mut WorkflowContext<Self>, message_id: &mut Option<Snowflake>, content: String) {
+        let Some((guild_id, channel_id)) = ctx.state(|s| Some((s.guild().ok()?, s.channel_id?))) else { return };
+        let queue = retry::discord_queue(ctx.task_queue());
+        let request = DeployMessage { guild_id, channel_id, message_id: *message_id, content };
+        if let Ok(id) = ctx.execute_activity(SynthesisActivities::deploy_message, request, retry::discord(&queue)).await
+        {
+            *message_id = id.parse().ok();
+        }
+    }
+
+    fn failed(ctx: &mut WorkflowContext<Self>, summary: String) -> WorkflowResult<WizardOutcome> {
+        ctx.state_mut(|s| {
+            s.status.deploy = DeployStage::Failed;
+            s.status.summary = Some(summary.clone());
+        });
+        Err(ApplicationFailure::builder(summary).type_name("DeployFailed".to_string()).non_retryable(true).build().into())
+    }
+
+    async fn deploy(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>) -> WorkflowResult<WizardOutcome> {
+        let (input, manifest) = ctx.state(|s| {
+            let input = s.parsed.clone();
+            (input.clone(), input.map(|i| s.status.draft.manifest(i.guild_id, s.channel_id)))
+        });
+        let (Some(input), Some(manifest)) = (input, manifest) else {
+            return Self::failed(ctx, "the session's input is invalid".into());
+        };
+        let name = manifest.name.clone();
+        let mut message = None;
+        ctx.state_mut(|s| s.status.deploy = DeployStage::Saving);
+        Self::progress(ctx, &mut message, format!("Deploying **{name}**: saving the manifest…")).await;
+        let request = SaveManifestRequest {
+            manifest,
+            actor: format!("discord:{}", input.operator_id),
+            workflow_id: ctx.workflow_id().to_string(),
+        };
+        let saved = match ctx.execute_activity(ManifestActivities::save_version, request, retry::storage()).await {
+            Ok(saved) => saved,
+            Err(e) => return Self::failed(ctx, format!("saving the manifest failed: {e}")),
+        };
+        let synthesis_id = synthesis::workflow_id(input.guild_id, saved.version);
+        ctx.state_mut(|s| {
+            s.status.deployed_version = Some(saved.version);
+            s.status.deploy = DeployStage::Synthesizing;
+            s.status.synthesis_workflow_id = Some(synthesis_id.clone());
+        });
+        Self::progress(
+            ctx,
+            &mut message,
+            format!("Deploying **{name}**: saved manifest v{}; creating roles and channels…", saved.version),
+        )
+        .await;
+        let run = Lenient::new(&SynthesisInput { guild_id: input.guild_id, version: saved.version });
+        let options = ChildWorkflowOptions::builder().workflow_id(synthesis_id.clone()).build();
+        let outcome: Result<SynthesisOutcome, String> =
+            match ctx.start_child_workflow(crate::SynthesisWorkflow::run, run, options).await {
+                Ok(child) => child.result().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let summary = format!(
+                    "Deploying {name} stopped: synthesis {synthesis_id} failed ({e}). Fix the cause and re-run it (docs/runbook.md)."
+                );
+                Self::progress(ctx, &mut message, summary.clone()).await;
+                return Self::failed(ctx, summary);
+            }
+        };
+        ctx.state_mut(|s| s.status.deploy = DeployStage::Scheduling);
+        let schedule = ReconcileSchedule { guild_id: input.guild_id, task_queue: ctx.task_queue().to_string() };
+        let schedule_id =
+            match ctx.execute_activity(WizardActivities::ensure_reconcile_schedule, schedule, retry::storage()).await {
+                Ok(id) => id,
+                Err(e) => return Self::failed(ctx, format!("creating the reconciliation schedule failed: {e}")),
+            };
+        let (roles, channels) = ctx.state(|s| (s.status.draft.roles.len(), s.status.draft.manifest(input.guild_id, None).channel_count()));
+        let summary = format!(
+            "Deployed **{name}** (manifest v{}): {roles} role(s) and {channels} channel(s) in place \
+             ({} change(s) applied, {} already right). Reconciliation runs every 6 hours (schedule `{schedule_id}`).",
+            saved.version, outcome.applied, outcome.unchanged
+        );
+        Self::progress(ctx, &mut message, summary.clone()).await;
+        ctx.state_mut(|s| {
+            s.status.deploy = DeployStage::Done;
+            s.status.summary = Some(summary);
+        });
+        Self::record(ctx, recorded, "DEPLOYED").await?;
+        Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
+    }
+}
+
+#[workflow_methods]
+impl WizardWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: Lenient<WizardInput>) -> Self {
+        let parsed = input.parse().ok();
+        let status = WizardStatus { guild_id: parsed.as_ref().map(|i| i.guild_id), ..WizardStatus::default() };
+        Self {
+            channel_id: parsed.as_ref().and_then(|i| i.channel_id),
+            input,
+            parsed,
+            status: WizardStatus { draft: arrakis_schemas::workflows::wizard::WizardDraft::new(), ..status },
+            reached: BTreeSet::from([WizardStep::Init]),
+            revision: 0,
+        }
+    }
+
+    /// Waits for the operator step by step; expires when idle; deploys once confirmed.
+    #[run(name = "Wizard")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<WizardOutcome> {
+        ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
+        let input = ctx.state(|s| crate::parse_input("wizard", &s.input))?;
+        ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
+        let idle_secs = input.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
+        if idle_secs == 0 || idle_secs > IDLE_TIMEOUT_MAX_SECS {
+            let mut errors = arrakis_schemas::ValidationErrors::default();
+            errors.push("idle_timeout_secs", format!("between 1 and {IDLE_TIMEOUT_MAX_SECS} (30 days)"));
+            return Err(crate::invalid_input("wizard", &errors));
+        }
+        let idle = Duration::from_secs(idle_secs);
+        let mut recorded = BTreeSet::new();
+        loop {
+            Self::record_reached(ctx, &mut recorded).await?;
+            if ctx.state(|s| s.status.step == WizardStep::Deploy) {
+                break;
+            }
+            let seen = ctx.state(|s| s.revision);
+            let idle_out = temporalio_sdk::workflows::select! {
+                _ = ctx.timer(idle) => true,
+                r = ctx.wait_condition(move |s: &Self| s.revision != seen) => { r?; false }
+            };
+            if idle_out {
+                ctx.state_mut(|s| s.status.expired = true);
+                Self::record(ctx, &mut recorded, "EXPIRED").await?;
+                let c = ctx.clone();
+                ctx.wait_condition(move |_| c.all_handlers_finished()).await?;
+                return Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) });
+            }
+        }
+        let outcome = Self::deploy(ctx, &mut recorded).await;
+        let c = ctx.clone();
+        ctx.wait_condition(move |_| c.all_handlers_finished()).await?;
+        outcome
+    }
+
+    /// Opens the session (or re-opens it from `/arrakis setup` or `/arrakis resume`): the
+    /// current step and the answers so far.
+    #[update(name = "open")]
+    pub fn open(&mut self, _ctx: &mut SyncWorkflowContext<Self>, request: Lenient<OpenRequest>) -> WizardStatus {
+        if let Ok(request) = request.parse()
+            && request.channel_id.is_some()
+        {
+            self.channel_id = request.channel_id;
+        }
+        self.revision += 1;
+        self.status.clone()
+    }
+
+    #[update_validator(open)]
+    fn validate_open(&self, _ctx: &WorkflowContextView, request: &Lenient<OpenRequest>) -> Result<(), HandlerError> {
+        request.parse().map_err(|e| format!("invalid open request: {e}"))?;
+        self.guild()?;
+        self.open_for_input()
+    }
+
+    /// Takes one step's answer (checked by the validator) and moves to the next step. The
+    /// answer to CHANNEL_STRUCTURE also computes REVIEW's plan against Discord.
+    #[update(name = "submit_step")]
+    pub async fn submit_step(
+        ctx: &mut WorkflowContext<Self>,
+        answer: Lenient<StepAnswer>,
+    ) -> Result<WizardStatus, HandlerError> {
+        let answer = answer.parse().map_err(|e| e.to_string())?;
+        let guild_id = ctx.state(|s| s.guild())?;
+        let next = answer.step().next();
+        let plan = if next == WizardStep::Review {
+            let draft = ctx.state(|s| s.status.draft.with(&answer));
+            let request = PreviewRequest { manifest: draft.manifest(guild_id, None) };
+            let queue = retry::discord_queue(ctx.task_queue());
+            let plan = ctx
+                .execute_activity(SynthesisActivities::preview, request, Self::preview_options(&queue))
+                .await
+                .map_err(|e| format!("could not read the guild from Discord to plan the deploy ({e}); try again"))?;
+            Some(plan)
+        } else {
+            None
+        };
+        ctx.state_mut(|s| {
+            s.status.draft = s.status.draft.with(&answer);
+            if plan.is_some() || next < WizardStep::Review {
+                s.status.plan = plan;
+            }
+            s.advance(next);
+            s.status.clone()
+        });
+        Ok(ctx.state(|s| s.status.clone()))
+    }
+
+    #[update_validator(submit_step)]
+    fn validate_submit_step(&self, _ctx: &WorkflowContextView, answer: &Lenient<StepAnswer>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let answer = answer.parse().map_err(|e| e.to_string())?;
+        self.status.draft.check(self.guild()?, self.status.step, &answer).map_err(|e| e.to_string().into())
+    }
+
+    /// Returns to an earlier step to edit it; later answers are kept and shown again.
+    #[update(name = "go_back")]
+    pub fn go_back(&mut self, _ctx: &mut SyncWorkflowContext<Self>, request: Lenient<GoBack>) -> WizardStatus {
+        if let Ok(request) = request.parse() {
+            self.advance(request.to);
+        }
+        self.status.clone()
+    }
+
+    #[update_validator(go_back)]
+    fn validate_go_back(&self, _ctx: &WorkflowContextView, request: &Lenient<GoBack>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let request = request.parse().map_err(|e| e.to_string())?;
+        if request.to >= self.status.step {
+            return Err(format!(
+                "to: go back to a step before {} (got {})",
+                self.status.step.as_str(),
+                request.to.as_str()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The step, the answers, REVIEW's plan and DEPLOY's progress.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> WizardStatus {
+        self.status.clone()
+    }
+}
