@@ -251,11 +251,9 @@ impl TenantTx {
 
     /// The funnel of this community: how many sessions reached each step.
     pub async fn funnel(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT step, count(*) FROM wizard_funnel GROUP BY step ORDER BY min(reached_at), step",
-        )
-        .fetch_all(&mut *self.tx)
-        .await?)
+        Ok(sqlx::query_as("SELECT step, count(*) FROM wizard_funnel GROUP BY step ORDER BY min(reached_at), step")
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 
     /// Appends an audit row.

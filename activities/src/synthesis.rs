@@ -354,9 +354,7 @@ impl SynthesisActivities {
                 (Some(_), Some(_), Some(diff)) if !diff.is_empty() && up_to_date => {
                     Some((DriftKind::ChangedInDiscord, diff.join(", ")))
                 }
-                _ if !up_to_date => {
-                    Some((DriftKind::Outdated, format!("manifest version {version} not applied yet")))
-                }
+                _ if !up_to_date => Some((DriftKind::Outdated, format!("manifest version {version} not applied yet"))),
                 _ => None,
             };
             match drift {

@@ -1,11 +1,7 @@
 //! The wizard's side effects: the funnel rows, the REVIEW plan, the DEPLOY progress message,
 //! and the reconciliation schedule a deployed guild gets.
 
-use crate::{
-    CommunityId, Store, StoreError, SynthesisActivities,
-    discord::DiscordFailure,
-    synthesis::kind_of,
-};
+use crate::{CommunityId, Store, StoreError, SynthesisActivities, discord::DiscordFailure, synthesis::kind_of};
 use arrakis_schemas::{
     Lenient,
     temporal::Reconcile,

@@ -1,31 +1,36 @@
-//! `arrakis-gateway`: the "ear" that turns Discord events into Temporal calls. Until the
-//! gateway work lands it only proves its Temporal connection and serves `/healthz`, so the
-//! deployment shape (process, port, health check) is already in place.
+//! `arrakis-gateway`: reads its settings (exits 2 naming the variable when one is wrong) and
+//! runs until SIGTERM or Ctrl-C.
 
-use anyhow::Context;
-use std::net::SocketAddr;
-use temporalio_client::{Connection, ConnectionOptions};
+use arrakis_gateway::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new("info")).init();
-    let address = std::env::var("TEMPORAL_ADDRESS").unwrap_or_else(|_| "http://127.0.0.1:7233".into());
-    let address = if address.contains("://") { address } else { format!("http://{address}") };
-    let url = url::Url::parse(&address).with_context(|| format!("TEMPORAL_ADDRESS: not a URL: {address:?}"))?;
-    let http: SocketAddr = std::env::var("ARRAKIS_GATEWAY_HTTP_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:9465".into())
-        .parse()
-        .context("ARRAKIS_GATEWAY_HTTP_ADDR: an ip:port such as 127.0.0.1:9465")?;
-    Connection::connect(ConnectionOptions::new(url.clone()).build())
-        .await
-        .with_context(|| format!("cannot reach Temporal at {url}"))?;
-    let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind(http).await.with_context(|| format!("{http} is not free"))?;
-    tracing::info!(%http, "arrakis gateway up (no Discord connection yet)");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,twilight_gateway=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("ARRAKIS_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("arrakis-gateway: {e}");
+            std::process::exit(2);
+        }
+    };
+    arrakis_gateway::run_until(settings, shutdown(), |_| {}).await
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

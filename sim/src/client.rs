@@ -79,6 +79,11 @@ impl SimClient {
         self.send(self.http.get(format!("{}/_sim/guilds/{guild}", self.base))).await
     }
 
+    /// The messages the bot posted in a channel, oldest first.
+    pub async fn channel_messages(&self, channel: u64) -> anyhow::Result<Vec<Value>> {
+        self.send(self.http.get(format!("{}/_sim/channels/{channel}/messages", self.base))).await
+    }
+
     /// Injects an interaction; returns (id, token).
     pub async fn inject(&self, interaction: &InjectInteraction) -> anyhow::Result<(u64, String)> {
         let v: Value = self.post("/_sim/interactions", interaction).await?;

@@ -38,6 +38,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/_sim/guilds/{guild_id}/members/{user_id}",
             axum::routing::delete(remove_member).patch(set_member_roles),
         )
+        .route("/_sim/channels/{channel_id}/messages", get(channel_messages))
         .route("/_sim/interactions", post(inject))
         .route("/_sim/interactions/{id}", get(interaction_report))
         .route("/_sim/faults", get(get_faults).put(put_faults))
@@ -100,6 +101,14 @@ pub struct GuildState {
     pub channels: Vec<Value>,
     /// Members in the guild.
     pub member_count: usize,
+}
+
+/// The messages the bot posted in a channel, oldest first, with their components.
+async fn channel_messages(State(sim): Shared, Path(raw): Path<String>) -> Response {
+    match raw.parse::<u64>() {
+        Ok(id) => Json(sim.world().messages.get(&id).cloned().unwrap_or_default()).into_response(),
+        Err(_) => bad("channel_id: not a snowflake".to_string()),
+    }
 }
 
 async fn guild_state(State(sim): Shared, Path(raw): Path<String>) -> Response {

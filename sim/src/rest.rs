@@ -18,7 +18,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{get, patch, post, put},
 };
 use serde_json::{Value, json};
 use std::{collections::HashMap, sync::Arc, time::Instant};
@@ -54,6 +54,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/channels/{channel_id}/permissions/{overwrite_id}"),
     ("get", "/channels/{channel_id}/messages"),
     ("post", "/channels/{channel_id}/messages"),
+    ("patch", "/channels/{channel_id}/messages/{message_id}"),
     ("get", "/guilds/{guild_id}/members"),
     ("get", "/guilds/{guild_id}/members/{user_id}"),
     ("patch", "/guilds/{guild_id}/members/{user_id}"),
@@ -86,6 +87,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/channels/{channel_id}", get(get_channel).patch(modify_channel).delete(delete_channel))
         .route("/channels/{channel_id}/permissions/{overwrite_id}", put(put_overwrite).delete(delete_overwrite))
         .route("/channels/{channel_id}/messages", get(list_messages).post(create_message))
+        .route("/channels/{channel_id}/messages/{message_id}", patch(edit_message))
         .route("/guilds/{guild_id}/members", get(list_members))
         .route("/guilds/{guild_id}/members/{user_id}", get(get_member).patch(modify_member))
         .route("/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_member_role).delete(remove_member_role))
@@ -940,6 +942,27 @@ async fn create_message(State(sim): Shared, Path(channel): Path<String>, bytes: 
     stored["components"] = request.get("components").cloned().unwrap_or(json!([]));
     sim.world().messages.entry(channel_id).or_default().push(stored);
     ok(message)
+}
+
+/// `PATCH /channels/{channel_id}/messages/{message_id}`: the bot edits its own message.
+async fn edit_message(State(sim): Shared, Path((channel, message)): Path<(String, String)>, bytes: Bytes) -> Reply {
+    let (_, channel_id) = channel_guild(&sim, &channel)?;
+    let request = body(&bytes);
+    let mut state = sim.world();
+    let stored = state
+        .messages
+        .get_mut(&channel_id)
+        .and_then(|list| list.iter_mut().find(|m| m["id"].as_str() == Some(message.as_str())))
+        .ok_or_else(|| DiscordError::unknown(10008, "Message"))?;
+    for field in ["content", "embeds", "components"] {
+        if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
+            stored[field] = value.clone();
+        }
+    }
+    stored["edited_timestamp"] = json!(world::JOINED_AT);
+    let mut response = stored.clone();
+    response["components"] = json!([]);
+    ok(response)
 }
 
 // ---- members -------------------------------------------------------------------------------------

@@ -149,11 +149,19 @@ async fn every_served_route_honours_the_spec_both_ways() {
     .await;
     call("delete", "/channels/{channel_id}/permissions/{overwrite_id}", format!("/channels/{c}/permissions/{r}"), None)
         .await;
-    call(
+    let message = call(
         "post",
         "/channels/{channel_id}/messages",
         format!("/channels/{c}/messages"),
         Some(json!({"content": "drift report"})),
+    )
+    .await;
+    let m = message["id"].as_str().expect("message id").to_string();
+    call(
+        "patch",
+        "/channels/{channel_id}/messages/{message_id}",
+        format!("/channels/{c}/messages/{m}"),
+        Some(json!({"content": "drift report (edited)"})),
     )
     .await;
     call("get", "/channels/{channel_id}/messages", format!("/channels/{c}/messages"), None).await;

@@ -4,6 +4,8 @@
 //!
 //! The stack comes from `scripts/dev up`; `scripts/dev test` exports its environment.
 
+pub mod operator;
+
 use anyhow::{Context, bail};
 use arrakis_activities::Store;
 use sqlx::{Connection, PgConnection};
@@ -306,6 +308,69 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// A gateway running on its own thread, connected to the stand-in.
+pub struct TestGateway {
+    /// Where its `/healthz` and `/metrics` are served.
+    pub http_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestGateway {
+    /// Starts a gateway with `env` as its environment and waits until it serves HTTP (its
+    /// shards may still be connecting: see [`wait_ready`](Self::wait_ready)).
+    pub fn start(env: Vec<(String, String)>) -> Self {
+        let settings = arrakis_gateway::Settings::from_lookup(|k| {
+            env.iter().rev().find(|(name, _)| name == k).map(|(_, v)| v.clone())
+        })
+        .expect("gateway test settings are valid");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(arrakis_gateway::run_until(
+                settings,
+                async move {
+                    let _ = stopped.await;
+                },
+                move |addr| {
+                    let _ = ready_tx.send(addr);
+                },
+            ))
+        });
+        let http_addr = match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => panic!("the gateway did not start within 30 s: {:?}", thread.join()),
+        };
+        Self { http_addr, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Waits until every shard has a session (`/healthz` answers 200).
+    pub async fn wait_ready(&self) {
+        let addr = self.http_addr;
+        wait_until(Duration::from_secs(20), "the gateway's shards to connect", || async move {
+            matches!(http_get(addr, "/healthz").await, Ok((200, _))).then_some(())
+        })
+        .await;
+    }
+
+    /// The gateway's metrics text.
+    pub async fn metrics(&self) -> String {
+        http_get(self.http_addr, "/metrics").await.map(|(_, body)| body).unwrap_or_default()
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The bot token the stand-in of a [`SynthesisStack`] accepts.
 pub const SIM_TOKEN: &str = "process-test-token";
 
@@ -351,6 +416,24 @@ impl SynthesisStack {
             ("REDIS_URL", stack_env("REDIS_URL")),
             ("DISCORD_APPLICATION_ID", arrakis_sim::SimConfig::default().application_id.to_string()),
         ]
+    }
+
+    /// The environment of a gateway connected to the stand-in and the stack's Temporal.
+    pub fn gateway_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self.discord_env().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        env.extend([
+            ("DISCORD_GATEWAY_URL".to_string(), self.sim.gateway_url()),
+            ("ARRAKIS_TASK_QUEUE".to_string(), self.task_queue.clone()),
+            ("ARRAKIS_GATEWAY_HTTP_ADDR".to_string(), "127.0.0.1:0".to_string()),
+        ]);
+        env
+    }
+
+    /// A gateway on the stand-in, its shards connected.
+    pub async fn gateway(&self) -> TestGateway {
+        let gateway = TestGateway::start(self.gateway_env());
+        gateway.wait_ready().await;
+        gateway
     }
 
     /// A worker process on the task queue, talking to the stand-in.

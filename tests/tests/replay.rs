@@ -2,7 +2,9 @@
 //! a change that would break runs in flight fails CI. Record new ones with
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
-use arrakis_workflows::{KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow};
+use arrakis_workflows::{
+    KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow, WizardWorkflow,
+};
 use prost::Message;
 use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::history::v1::History;
@@ -15,6 +17,7 @@ fn replayer() -> WorkflowReplayer {
     options.register_workflow::<SynthesisWorkflow>().expect("registers");
     options.register_workflow::<KillSwitchWorkflow>().expect("registers");
     options.register_workflow::<ReconcileWorkflow>().expect("registers");
+    options.register_workflow::<WizardWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

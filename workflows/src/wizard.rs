@@ -67,7 +67,9 @@ impl WizardWorkflow {
     fn preview_options(queue: &str) -> ActivityOptions {
         ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
             .task_queue(queue.to_string())
-            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(3).build())
+            .retry_policy(
+                RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(3).build(),
+            )
             .build()
     }
 
@@ -79,7 +81,11 @@ impl WizardWorkflow {
         Ok(())
     }
 
-    async fn record(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>, step: &str) -> WorkflowResult<()> {
+    async fn record(
+        ctx: &mut WorkflowContext<Self>,
+        recorded: &mut BTreeSet<String>,
+        step: &str,
+    ) -> WorkflowResult<()> {
         if recorded.insert(step.to_string()) {
             let Some(guild_id) = ctx.state(|s| s.parsed.as_ref().map(|i| i.guild_id)) else { return Ok(()) };
             let row = FunnelStep { guild_id, session_id: ctx.run_id().to_string(), step: step.to_string() };
@@ -105,7 +111,11 @@ impl WizardWorkflow {
             s.status.deploy = DeployStage::Failed;
             s.status.summary = Some(summary.clone());
         });
-        Err(ApplicationFailure::builder(summary).type_name("DeployFailed".to_string()).non_retryable(true).build().into())
+        Err(ApplicationFailure::builder(summary)
+            .type_name("DeployFailed".to_string())
+            .non_retryable(true)
+            .build()
+            .into())
     }
 
     async fn deploy(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>) -> WorkflowResult<WizardOutcome> {
@@ -165,7 +175,8 @@ impl WizardWorkflow {
                 Ok(id) => id,
                 Err(e) => return Self::failed(ctx, format!("creating the reconciliation schedule failed: {e}")),
             };
-        let (roles, channels) = ctx.state(|s| (s.status.draft.roles.len(), s.status.draft.manifest(input.guild_id, None).channel_count()));
+        let (roles, channels) =
+            ctx.state(|s| (s.status.draft.roles.len(), s.status.draft.manifest(input.guild_id, None).channel_count()));
         let summary = format!(
             "Deployed **{name}** (manifest v{}): {roles} role(s) and {channels} channel(s) in place \
              ({} change(s) applied, {} already right). Reconciliation runs every 6 hours (schedule `{schedule_id}`).",
@@ -289,7 +300,11 @@ impl WizardWorkflow {
     }
 
     #[update_validator(submit_step)]
-    fn validate_submit_step(&self, _ctx: &WorkflowContextView, answer: &Lenient<StepAnswer>) -> Result<(), HandlerError> {
+    fn validate_submit_step(
+        &self,
+        _ctx: &WorkflowContextView,
+        answer: &Lenient<StepAnswer>,
+    ) -> Result<(), HandlerError> {
         self.open_for_input()?;
         let answer = answer.parse().map_err(|e| e.to_string())?;
         self.status.draft.check(self.guild()?, self.status.step, &answer).map_err(|e| e.to_string().into())

@@ -32,7 +32,11 @@ pub const CHAINS: [(u64, &str); 6] = [
 ];
 
 fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().map(str::trim).enumerate().filter(|(_, l)| !l.is_empty() && !l.starts_with('#')).map(|(i, l)| (i + 1, l))
+    text.lines()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| (i + 1, l))
 }
 
 fn one(field: &str, rule: impl Into<String>) -> ValidationErrors {
@@ -175,7 +179,10 @@ impl<'a> ConditionParser<'a> {
 
     fn word(&mut self) -> Result<&'a str, String> {
         self.skip_ws();
-        let end = self.rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')).unwrap_or(self.rest.len());
+        let end = self
+            .rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .unwrap_or(self.rest.len());
         if end == 0 {
             return Err(match self.rest.chars().next() {
                 Some(c) => format!("expected a name or number, found '{c}'"),
@@ -263,7 +270,8 @@ pub fn parse_roles(text: &str) -> Result<Vec<RoleSpec>, ValidationErrors> {
         let at = format!("roles line {n}");
         let c = cells(line);
         if !(3..=4).contains(&c.len()) {
-            errors.push(at, "write `key | Name | rule:KEY or tier:TIER | #rrggbb`, e.g. `holder | Holder | rule:holder`");
+            errors
+                .push(at, "write `key | Name | rule:KEY or tier:TIER | #rrggbb`, e.g. `holder | Holder | rule:holder`");
             continue;
         }
         let grant = match c[2].split_once(':') {
@@ -400,10 +408,7 @@ pub fn render_channels(plan: &ChannelPlan) -> String {
 
 /// Parses the chain select's values (chain ids as strings).
 pub fn parse_chains(values: &[String]) -> Result<Vec<u64>, ValidationErrors> {
-    values
-        .iter()
-        .map(|v| v.parse::<u64>().map_err(|_| one("chains", format!("'{v}' is not a chain id"))))
-        .collect()
+    values.iter().map(|v| v.parse::<u64>().map_err(|_| one("chains", format!("'{v}' is not a chain id")))).collect()
 }
 
 #[cfg(test)]
@@ -450,7 +455,8 @@ mod tests {
 
     #[test]
     fn roles_and_channels_round_trip() {
-        let roles = parse_roles("holder | Spice Holder | rule:holder | #f1c40f\ngold | Gold | tier:gold").expect("roles");
+        let roles =
+            parse_roles("holder | Spice Holder | rule:holder | #f1c40f\ngold | Gold | tier:gold").expect("roles");
         assert_eq!(roles[0].color, 0xf1c40f);
         assert_eq!(parse_roles(&render_roles(&roles)).expect("again"), roles);
         let plan = parse_channels("holders | Holders | holder, gold | general, voice:Lounge").expect("channels");

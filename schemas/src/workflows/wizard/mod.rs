@@ -320,16 +320,16 @@ impl WizardDraft {
             return Err(errors);
         }
         match answer {
-            StepAnswer::ChainSelect { chains } if chains.is_empty() => errors.push("chains", "choose at least one chain"),
+            StepAnswer::ChainSelect { chains } if chains.is_empty() => {
+                errors.push("chains", "choose at least one chain")
+            }
             StepAnswer::AssetConfig { assets } if assets.is_empty() => {
                 errors.push("assets", "add at least one token or collection")
             }
             StepAnswer::EligibilityRules { rules } if rules.is_empty() => errors.push("rules", "add at least one rule"),
             StepAnswer::RoleMapping { roles } if roles.is_empty() => errors.push("roles", "add at least one role"),
-            StepAnswer::Init { mode, .. } if !matches!(mode, Mode::Exclusive | Mode::Parallel) => errors.push(
-                "mode",
-                "the wizard sets up `exclusive` or `parallel`; shadow and primary come with a migration",
-            ),
+            StepAnswer::Init { mode, .. } if !matches!(mode, Mode::Exclusive | Mode::Parallel) => errors
+                .push("mode", "the wizard sets up `exclusive` or `parallel`; shadow and primary come with a migration"),
             StepAnswer::Review { confirm: false } => {
                 errors.push("confirm", "must be true to deploy (go back to change an earlier step)")
             }
@@ -539,7 +539,8 @@ mod tests {
             }],
         });
         draft.check(guild(), WizardStep::Review, &StepAnswer::ChainSelect { chains: vec![1, 8453] }).expect("ok");
-        let e = draft.check(guild(), WizardStep::Review, &StepAnswer::ChainSelect { chains: vec![] }).expect_err("empty");
+        let e =
+            draft.check(guild(), WizardStep::Review, &StepAnswer::ChainSelect { chains: vec![] }).expect_err("empty");
         assert!(e.has("chains"), "{e}");
     }
 

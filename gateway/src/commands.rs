@@ -1,0 +1,65 @@
+//! The application commands the gateway registers at start, idempotently (a bulk overwrite:
+//! Discord keeps commands whose definition did not change).
+
+use anyhow::Context;
+use serde_json::json;
+use twilight_http::Client;
+use twilight_model::{
+    application::command::Command,
+    id::{Id, marker::ApplicationMarker},
+};
+
+/// The command everything hangs off.
+pub const ARRAKIS: &str = "arrakis";
+/// Manage Server: the permission the admin commands need (bit 5). `ADMINISTRATOR` implies it.
+pub const MANAGE_GUILD: u64 = 1 << 5;
+
+/// `/arrakis setup | resume | status | reconcile`, shown to members with Manage Server.
+pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<Command>> {
+    let sub = |name: &str, description: &str, options: serde_json::Value| json!({"type": 1, "name": name, "description": description, "options": options});
+    let arrakis = json!({
+        "application_id": application_id.to_string(),
+        "type": 1,
+        "name": ARRAKIS,
+        "description": "Set up and run token-gated roles and channels",
+        "default_member_permissions": MANAGE_GUILD.to_string(),
+        "contexts": [0],
+        "options": [
+            sub("setup", "Start (or continue) the setup wizard", json!([])),
+            sub("resume", "Continue an open setup where you left it", json!([])),
+            sub("status", "What Arrakis runs for this server", json!([])),
+            sub("reconcile", "Compare the server with its manifest now", json!([{
+                "type": 3, "name": "mode", "description": "dry_run (report only, default) or apply (fix drift)",
+                "required": false,
+                "choices": [{"name": "dry run", "value": "dry_run"}, {"name": "apply", "value": "apply"}]
+            }])),
+        ]
+    });
+    Ok(vec![serde_json::from_value(arrakis).context("command definition")?])
+}
+
+/// Registers the global commands (a bulk overwrite, so running it again changes nothing).
+pub async fn register(http: &Client, application_id: Id<ApplicationMarker>) -> anyhow::Result<usize> {
+    let commands = definitions(application_id)?;
+    let registered = http
+        .interaction(application_id)
+        .set_global_commands(&commands)
+        .await
+        .context("registering application commands")?
+        .models()
+        .await
+        .context("reading registered commands")?;
+    Ok(registered.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definitions_deserialize_into_twilight_commands() {
+        let commands = definitions(Id::new(1)).expect("valid");
+        assert_eq!(commands[0].name, ARRAKIS);
+        assert_eq!(commands[0].options.len(), 4);
+    }
+}

@@ -1,0 +1,318 @@
+//! Interactions: every one gets its first response inside Discord's 3-second window — a
+//! modal, a message, or an ephemeral error ("Arrakis is busy" when Temporal does not answer in
+//! time). Admin commands need Manage Server. Replicas de-duplicate through Redis.
+
+use crate::{
+    commands::{ARRAKIS, MANAGE_GUILD},
+    dedupe::Dedupe,
+    metrics::Metrics,
+    temporal::{CallError, Workflows},
+    ui::{self, WizardAction},
+};
+use arrakis_schemas::{
+    GuildId, Snowflake,
+    workflows::{
+        reconcile::ReconcileMode,
+        wizard::{StepAnswer, WizardStatus, WizardStep, form},
+    },
+};
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use twilight_http::Client;
+use twilight_model::{
+    application::interaction::{
+        Interaction, InteractionData,
+        application_command::{CommandData, CommandOptionValue},
+        modal::{ModalInteractionComponent, ModalInteractionData},
+    },
+    guild::Permissions,
+    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
+    id::{Id, marker::ApplicationMarker},
+};
+
+/// What an operator sees when Temporal does not answer in time.
+pub const BUSY: &str = "Arrakis is busy, try again in a moment.";
+
+/// Answers interactions.
+pub struct Interactions {
+    /// REST, for the callbacks.
+    pub http: Arc<Client>,
+    /// The application the callbacks belong to.
+    pub application_id: Id<ApplicationMarker>,
+    /// Temporal.
+    pub workflows: Workflows,
+    /// Cross-replica de-duplication.
+    pub dedupe: Dedupe,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// How long Temporal may take before "Arrakis is busy".
+    pub ack_deadline: Duration,
+}
+
+fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> InteractionResponse {
+    InteractionResponse { kind, data: Some(data) }
+}
+
+fn message(data: InteractionResponseData) -> InteractionResponse {
+    reply(InteractionResponseType::ChannelMessageWithSource, data)
+}
+
+fn ephemeral(text: impl Into<String>) -> InteractionResponse {
+    message(ui::ephemeral(text))
+}
+
+fn kind_label(interaction: &Interaction) -> &'static str {
+    match interaction.data {
+        Some(InteractionData::ApplicationCommand(_)) => "command",
+        Some(InteractionData::MessageComponent(_)) => "component",
+        Some(InteractionData::ModalSubmit(_)) => "modal_submit",
+        _ => "other",
+    }
+}
+
+/// Text inputs and selects of a submitted modal, by custom id (inside Labels or action rows).
+fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
+    fn walk(c: &ModalInteractionComponent, out: &mut BTreeMap<String, String>) {
+        match c {
+            ModalInteractionComponent::Label(label) => walk(&label.component, out),
+            ModalInteractionComponent::ActionRow(row) => row.components.iter().for_each(|c| walk(c, out)),
+            ModalInteractionComponent::TextInput(input) => {
+                out.insert(input.custom_id.clone(), input.value.clone());
+            }
+            ModalInteractionComponent::StringSelect(select) => {
+                out.insert(select.custom_id.clone(), select.values.first().cloned().unwrap_or_default());
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    data.components.iter().for_each(|c| walk(c, &mut out));
+    out
+}
+
+fn subcommand(command: &CommandData) -> (&str, Vec<(&str, &str)>) {
+    match command.options.first() {
+        Some(option) => match &option.value {
+            CommandOptionValue::SubCommand(options) => (
+                option.name.as_str(),
+                options
+                    .iter()
+                    .filter_map(|o| match &o.value {
+                        CommandOptionValue::String(v) => Some((o.name.as_str(), v.as_str())),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => ("", Vec::new()),
+        },
+        None => ("", Vec::new()),
+    }
+}
+
+impl Interactions {
+    /// Handles one interaction end to end: de-duplicate, answer within the deadline, send.
+    pub async fn handle(&self, interaction: Interaction, received: Instant) {
+        let kind = kind_label(&interaction);
+        if !self.dedupe.first_delivery(interaction.id.get()).await {
+            self.metrics.interaction("duplicate");
+            return;
+        }
+        let remaining = self.ack_deadline.saturating_sub(received.elapsed());
+        let (response, outcome) = match tokio::time::timeout(remaining, self.respond(&interaction)).await {
+            Ok(Ok(response)) => (response, "answered"),
+            Ok(Err(CallError::Rejected(why))) => (ephemeral(why), "answered"),
+            Ok(Err(CallError::NotFound)) => {
+                (ephemeral("No setup is open for this server: run `/arrakis setup` to start one."), "answered")
+            }
+            Ok(Err(CallError::Unavailable(why))) => {
+                tracing::warn!(interaction = %interaction.id, %why, "Temporal unavailable");
+                (ephemeral(BUSY), "busy")
+            }
+            Err(_) => {
+                tracing::warn!(interaction = %interaction.id, "no answer from Temporal within the ack deadline");
+                (ephemeral(BUSY), "busy")
+            }
+        };
+        let sent = self
+            .http
+            .interaction(self.application_id)
+            .create_response(interaction.id, &interaction.token, &response)
+            .await;
+        match sent {
+            Ok(_) => {
+                self.metrics.ack(kind, received.elapsed());
+                self.metrics.interaction(outcome);
+            }
+            Err(e) => {
+                tracing::error!(interaction = %interaction.id, error = %e, "the interaction response was refused");
+                self.metrics.interaction("failed");
+            }
+        }
+    }
+
+    async fn respond(&self, interaction: &Interaction) -> Result<InteractionResponse, CallError> {
+        let Some(guild_id) = interaction.guild_id.and_then(|g| GuildId::new(g.get()).ok()) else {
+            return Ok(ephemeral("Arrakis commands work inside a server."));
+        };
+        let permissions = interaction.member.as_ref().and_then(|m| m.permissions).unwrap_or(Permissions::empty());
+        let admin = permissions.contains(Permissions::ADMINISTRATOR)
+            || permissions.contains(Permissions::from_bits_truncate(MANAGE_GUILD));
+        if !admin {
+            self.metrics.interaction("refused");
+            return Ok(ephemeral(
+                "Only members with the **Manage Server** permission can set up or run Arrakis. Ask a server admin.",
+            ));
+        }
+        let request_id = interaction.id.to_string();
+        match &interaction.data {
+            Some(InteractionData::ApplicationCommand(command)) if command.name == ARRAKIS => {
+                self.command(interaction, guild_id, command, &request_id).await
+            }
+            Some(InteractionData::MessageComponent(data)) => match WizardAction::parse(&data.custom_id) {
+                Some(action) => self.component(guild_id, action, &data.values, &request_id).await,
+                None => Ok(ephemeral("This button is no longer in use.")),
+            },
+            Some(InteractionData::ModalSubmit(data)) => match WizardAction::parse(&data.custom_id) {
+                Some(WizardAction::SubmitForm(step)) => self.form(guild_id, step, data, &request_id).await,
+                _ => Ok(ephemeral("This form is no longer in use.")),
+            },
+            _ => Ok(ephemeral("Unknown command.")),
+        }
+    }
+
+    async fn command(
+        &self,
+        interaction: &Interaction,
+        guild_id: GuildId,
+        command: &CommandData,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let (name, options) = subcommand(command);
+        match name {
+            "setup" => {
+                let operator = interaction.author_id().and_then(|u| Snowflake::new(u.get()).ok());
+                let Some(operator) = operator else { return Ok(ephemeral("Who are you? Discord sent no user.")) };
+                let channel = interaction.channel.as_ref().and_then(|c| Snowflake::new(c.id.get()).ok());
+                let status = self.workflows.open_wizard(guild_id, operator, channel, request_id).await?;
+                Ok(message(ui::prompt(&status)))
+            }
+            "resume" => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                if !status.is_open() {
+                    return Ok(ephemeral(closed_session(&status)));
+                }
+                Ok(message(ui::prompt(&status)))
+            }
+            "status" => Ok(ephemeral(self.status_text(guild_id).await?)),
+            "reconcile" => {
+                let mode = match options.iter().find(|(n, _)| *n == "mode").map(|(_, v)| *v) {
+                    None | Some("dry_run") => ReconcileMode::DryRun,
+                    Some("apply") => ReconcileMode::Apply,
+                    Some(other) => return Ok(ephemeral(format!("mode: '{other}' is not dry_run or apply"))),
+                };
+                let id = self.workflows.start_reconcile(guild_id, mode, request_id).await?;
+                let what = if mode == ReconcileMode::Apply { "fixing drift" } else { "a dry run: reporting only" };
+                Ok(ephemeral(format!(
+                    "Reconciliation started ({what}): `{id}`. Drift is reported in your operator channel."
+                )))
+            }
+            other => Ok(ephemeral(format!("`/arrakis {other}` is not a command (setup, resume, status, reconcile)."))),
+        }
+    }
+
+    async fn status_text(&self, guild_id: GuildId) -> Result<String, CallError> {
+        let mut text = String::from("**Arrakis for this server**\n");
+        match self.workflows.wizard_status(guild_id).await {
+            Ok(status) if status.is_open() => {
+                text.push_str(&format!("Setup: open at step {} ({})\n", status.step.index() + 1, status.step.title()))
+            }
+            Ok(status) => text.push_str(&format!("Setup: {}\n", closed_session(&status))),
+            Err(CallError::NotFound) => text.push_str("Setup: never run (`/arrakis setup`)\n"),
+            Err(e) => return Err(e),
+        }
+        let runs = self.workflows.recent_runs(guild_id, 8).await?;
+        if !runs.is_empty() {
+            text.push_str("Recent runs:\n");
+            for run in runs {
+                text.push_str(&format!("- `{}` {} — {}\n", run.workflow_id, run.workflow_type, run.status));
+            }
+        }
+        Ok(text)
+    }
+
+    async fn component(
+        &self,
+        guild_id: GuildId,
+        action: WizardAction,
+        values: &[String],
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let update = |status: WizardStatus| reply(InteractionResponseType::UpdateMessage, ui::prompt(&status));
+        match action {
+            WizardAction::OpenForm(step) => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                if !status.is_open() {
+                    return Ok(ephemeral(closed_session(&status)));
+                }
+                match ui::modal(step, &status) {
+                    Some(modal) => Ok(reply(InteractionResponseType::Modal, modal)),
+                    None => Ok(update(status)),
+                }
+            }
+            WizardAction::Chains => match form::parse_chains(values) {
+                Ok(chains) => {
+                    let answer = StepAnswer::ChainSelect { chains };
+                    Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
+                }
+                Err(e) => Ok(ephemeral(e.to_string())),
+            },
+            WizardAction::Back => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                let Some(to) = status.step.index().checked_sub(1).map(|i| WizardStep::ALL[i]) else {
+                    return Ok(update(status));
+                };
+                Ok(update(self.workflows.go_back(guild_id, to, request_id).await?))
+            }
+            WizardAction::Deploy => {
+                let answer = StepAnswer::Review { confirm: true };
+                Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
+            }
+            WizardAction::Refresh | WizardAction::SubmitForm(_) => {
+                Ok(update(self.workflows.wizard_status(guild_id).await?))
+            }
+        }
+    }
+
+    async fn form(
+        &self,
+        guild_id: GuildId,
+        step: WizardStep,
+        data: &ModalInteractionData,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let fields = modal_fields(data);
+        let answer = match ui::parse_form(step, &fields) {
+            Ok(answer) => answer,
+            Err(e) => return Ok(message(ui::rejected(step, &e.to_string(), &fields))),
+        };
+        match self.workflows.submit(guild_id, &answer, request_id).await {
+            // A modal cannot answer a modal submit: the next step comes as a message.
+            Ok(status) => Ok(message(ui::prompt(&status))),
+            Err(CallError::Rejected(why)) => Ok(message(ui::rejected(step, &why, &fields))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn closed_session(status: &WizardStatus) -> String {
+    if status.expired {
+        "the last setup expired: run `/arrakis setup` to start again.".into()
+    } else if let Some(summary) = &status.summary {
+        summary.clone()
+    } else {
+        "deploying (use the Refresh button or `/arrakis status`).".into()
+    }
+}

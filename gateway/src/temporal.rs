@@ -1,0 +1,260 @@
+//! The gateway's Temporal calls, by contract (`arrakis_schemas::temporal`): open the wizard
+//! with update-with-start, submit steps, query, start reconciliations, pass member events on.
+//! The connection is made in the background and re-made when lost, so the gateway answers
+//! interactions ("Arrakis is busy") even while Temporal is down.
+
+use crate::metrics::Metrics;
+use arrakis_schemas::{
+    GuildId, Lenient, Snowflake, UserId,
+    temporal::{
+        MemberEventSignal, MemberSync, Reconcile, Wizard, WizardGoBack, WizardOpen, WizardStatusQuery, WizardSubmit,
+    },
+    workflows::{
+        members::{self, MemberEvent},
+        reconcile::{self, ReconcileInput, ReconcileMode},
+        wizard::{self, GoBack, OpenRequest, StepAnswer, WizardInput, WizardStatus, WizardStep},
+    },
+};
+use futures::StreamExt;
+use std::{sync::Arc, time::Duration, time::Instant};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
+    WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    WorkflowUpdateWithStartOptions,
+    errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError},
+};
+use tokio::sync::RwLock;
+use url::Url;
+
+/// Why a call did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The workflow refused the input (an update validator's message): show it.
+    #[error("{0}")]
+    Rejected(String),
+    /// No such workflow.
+    #[error("not found")]
+    NotFound,
+    /// Temporal is unreachable, failing, or too slow: "Arrakis is busy".
+    #[error("Temporal unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One recent workflow of a guild, for `/arrakis status`.
+#[derive(Clone, Debug)]
+pub struct RecentRun {
+    /// Its ID.
+    pub workflow_id: String,
+    /// Its type.
+    pub workflow_type: String,
+    /// Running, Completed, Failed, …
+    pub status: String,
+}
+
+/// Temporal, reached lazily.
+#[derive(Clone)]
+pub struct Workflows {
+    client: Arc<RwLock<Option<Client>>>,
+    task_queue: String,
+    idle_timeout_secs: u64,
+    metrics: Metrics,
+}
+
+fn update_error(e: WorkflowUpdateError) -> CallError {
+    match e {
+        WorkflowUpdateError::Failed(failure) => CallError::Rejected(failure.message),
+        WorkflowUpdateError::NotFound(_) => CallError::NotFound,
+        other => CallError::Unavailable(other.to_string()),
+    }
+}
+
+impl Workflows {
+    /// Connects in the background (retrying every second) to `address`.
+    pub fn connect(
+        address: Url,
+        namespace: String,
+        task_queue: String,
+        idle_timeout_secs: u64,
+        metrics: Metrics,
+    ) -> Self {
+        let client = Arc::new(RwLock::new(None));
+        let slot = client.clone();
+        tokio::spawn(async move {
+            loop {
+                let options = ConnectionOptions::new(address.clone())
+                    .identity(format!("arrakis-gateway@{}", std::process::id()))
+                    .connect_timeout(Duration::from_secs(3))
+                    .build();
+                match Connection::connect(options).await {
+                    Ok(connection) => match Client::new(connection, ClientOptions::new(namespace.clone()).build()) {
+                        Ok(c) => {
+                            tracing::info!(%address, "connected to Temporal");
+                            *slot.write().await = Some(c);
+                            return;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "Temporal client"),
+                    },
+                    Err(e) => tracing::warn!(%address, error = %e, "cannot reach Temporal yet; retrying"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        Self { client, task_queue, idle_timeout_secs, metrics }
+    }
+
+    /// True once connected.
+    pub async fn connected(&self) -> bool {
+        self.client.read().await.is_some()
+    }
+
+    async fn client(&self) -> Result<Client, CallError> {
+        self.client.read().await.clone().ok_or_else(|| CallError::Unavailable("not connected yet".into()))
+    }
+
+    async fn timed<T>(
+        &self,
+        call: &'static str,
+        f: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let started = Instant::now();
+        let result = f.await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CallError::Rejected(_)) => "rejected",
+            Err(CallError::NotFound) => "not_found",
+            Err(CallError::Unavailable(_)) => "unavailable",
+        };
+        self.metrics.temporal_call(call, outcome, started.elapsed());
+        result
+    }
+
+    /// `/arrakis setup`: opens the guild's wizard, starting it if none is open
+    /// (update-with-start, conflict policy: use the existing run).
+    pub async fn open_wizard(
+        &self,
+        guild_id: GuildId,
+        operator_id: UserId,
+        channel_id: Option<Snowflake>,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("open_wizard", async {
+            let input =
+                WizardInput { guild_id, operator_id, channel_id, idle_timeout_secs: Some(self.idle_timeout_secs) };
+            let options = WorkflowUpdateWithStartOptions::new(
+                self.task_queue.clone(),
+                wizard::workflow_id(guild_id),
+                WorkflowIdConflictPolicy::UseExisting,
+            )
+            .update_id(format!("open-{request_id}"))
+            .build();
+            let request = Lenient::new(&OpenRequest { operator_id, channel_id });
+            self.client()
+                .await?
+                .execute_update_with_start_workflow(Wizard, input, WizardOpen, request, options)
+                .await
+                .map_err(|e| match e {
+                    WorkflowUpdateWithStartError::Update(e) => update_error(e),
+                    other => CallError::Unavailable(other.to_string()),
+                })
+        })
+        .await
+    }
+
+    /// The guild's wizard state; `NotFound` when it never ran.
+    pub async fn wizard_status(&self, guild_id: GuildId) -> Result<WizardStatus, CallError> {
+        self.timed("wizard_status", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            handle.query(WizardStatusQuery, (), WorkflowQueryOptions::default()).await.map_err(|e| match e {
+                WorkflowQueryError::NotFound(_) => CallError::NotFound,
+                other => CallError::Unavailable(other.to_string()),
+            })
+        })
+        .await
+    }
+
+    /// Submits a step's answer; the update ID is the interaction's, so a retried delivery of
+    /// the same interaction is applied once.
+    pub async fn submit(
+        &self,
+        guild_id: GuildId,
+        answer: &StepAnswer,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("submit_step", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("submit-{request_id}")).build();
+            handle.execute_update(WizardSubmit, Lenient::new(answer), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Goes back to `to`.
+    pub async fn go_back(
+        &self,
+        guild_id: GuildId,
+        to: WizardStep,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("go_back", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("back-{request_id}")).build();
+            handle.execute_update(WizardGoBack, Lenient::new(&GoBack { to }), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// `/arrakis reconcile`: starts a reconciliation; returns its workflow ID.
+    pub async fn start_reconcile(
+        &self,
+        guild_id: GuildId,
+        mode: ReconcileMode,
+        run: &str,
+    ) -> Result<String, CallError> {
+        self.timed("start_reconcile", async {
+            let id = reconcile::workflow_id(guild_id, run);
+            let input = Lenient::new(&ReconcileInput { guild_id, mode });
+            let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone()).build();
+            self.client()
+                .await?
+                .start_workflow(Reconcile, input, options)
+                .await
+                .map_err(|e| CallError::Unavailable(e.to_string()))?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// The guild's most recent runs, newest first.
+    pub async fn recent_runs(&self, guild_id: GuildId, limit: usize) -> Result<Vec<RecentRun>, CallError> {
+        self.timed("list_workflows", async {
+            let client = self.client().await?;
+            let query = format!("{} = '{guild_id}'", arrakis_schemas::workflows::search_attributes::GUILD_ID);
+            let mut stream = client.list_workflows(query, WorkflowListOptions::builder().limit(limit).build());
+            let mut runs = Vec::new();
+            while let Some(item) = stream.next().await {
+                let run = item.map_err(|e| CallError::Unavailable(e.to_string()))?;
+                runs.push(RecentRun {
+                    workflow_id: run.id().to_string(),
+                    workflow_type: run.workflow_type().to_string(),
+                    status: format!("{:?}", run.status()),
+                });
+            }
+            Ok(runs)
+        })
+        .await
+    }
+
+    /// Passes a member event to the guild's member-sync workflow; `false` when the guild has
+    /// none running (nothing to tell).
+    pub async fn member_event(&self, event: &MemberEvent) -> Result<bool, CallError> {
+        self.timed("member_event", async {
+            let handle = self.client().await?.get_workflow_handle::<MemberSync>(members::workflow_id(event.guild_id));
+            match handle.signal(MemberEventSignal, Lenient::new(event), WorkflowSignalOptions::default()).await {
+                Ok(()) => Ok(true),
+                Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,147 @@
+//! A scripted community operator: plays slash commands, button presses, selects and modal
+//! submits into the Discord stand-in and reads what the bot answered. The end-to-end tests and
+//! the demo drive the wizard through it, exactly as Discord would deliver a person's clicks.
+
+use anyhow::{Context, bail};
+use arrakis_sim::{Action, InjectInteraction, InteractionReport, SimClient, custom_ids};
+use serde_json::Value;
+
+/// Manage Server: an admin.
+pub const MANAGE_GUILD: u64 = 1 << 5;
+
+/// One operator in one guild and channel.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    /// The stand-in's control API.
+    pub control: SimClient,
+    /// The guild.
+    pub guild: u64,
+    /// Who acts.
+    pub user: u64,
+    /// The channel they act in.
+    pub channel: Option<u64>,
+    /// Their permission bits.
+    pub permissions: u64,
+}
+
+/// What the bot answered to one interaction.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The stand-in's report.
+    pub report: InteractionReport,
+}
+
+impl Answer {
+    /// The first callback.
+    pub fn callback(&self) -> &Value {
+        self.report.callbacks.first().unwrap_or(&Value::Null)
+    }
+
+    /// The callback type: 4 message, 7 update message, 9 modal.
+    pub fn kind(&self) -> u64 {
+        self.callback()["type"].as_u64().unwrap_or(0)
+    }
+
+    /// The message text (empty for a modal).
+    pub fn content(&self) -> String {
+        self.callback()["data"]["content"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// True when only the operator sees it.
+    pub fn ephemeral(&self) -> bool {
+        self.callback()["data"]["flags"].as_u64().unwrap_or(0) & (1 << 6) != 0
+    }
+
+    /// The custom ids of the components offered, in order (a modal's own id first).
+    pub fn custom_ids(&self) -> Vec<String> {
+        custom_ids(&self.callback()["data"])
+    }
+
+    /// True when a component with `custom_id` is offered.
+    pub fn offers(&self, custom_id: &str) -> bool {
+        self.custom_ids().iter().any(|c| c == custom_id)
+    }
+
+    /// Milliseconds from the interaction to the first response.
+    pub fn ack_ms(&self) -> Option<u64> {
+        self.report.acknowledged_after_ms
+    }
+}
+
+impl Operator {
+    /// An admin operator.
+    pub fn admin(control: SimClient, guild: u64, user: u64, channel: Option<u64>) -> Self {
+        Self { control, guild, user, channel, permissions: MANAGE_GUILD }
+    }
+
+    async fn act(&self, action: Action) -> anyhow::Result<Answer> {
+        let interaction = InjectInteraction {
+            guild_id: Some(self.guild),
+            channel_id: self.channel,
+            user_id: Some(self.user),
+            member_permissions: Some(self.permissions),
+            action,
+        };
+        let (id, _) = self.control.inject(&interaction).await?;
+        let report = self.control.interaction(id, 5_000).await?;
+        if report.callbacks.is_empty() {
+            bail!("the bot did not answer interaction {id} within 5 s");
+        }
+        Ok(Answer { report })
+    }
+
+    /// `/arrakis <sub>` with string options.
+    pub async fn command(&self, sub: &str, options: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        self.act(Action::SlashCommand {
+            name: "arrakis".into(),
+            subcommand: Some(sub.into()),
+            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        })
+        .await
+    }
+
+    /// Presses a button.
+    pub async fn press(&self, custom_id: &str) -> anyhow::Result<Answer> {
+        self.act(Action::Button { custom_id: custom_id.into() }).await
+    }
+
+    /// Picks values in a select.
+    pub async fn select(&self, custom_id: &str, values: &[&str]) -> anyhow::Result<Answer> {
+        self.act(Action::Select { custom_id: custom_id.into(), values: values.iter().map(|v| v.to_string()).collect() })
+            .await
+    }
+
+    /// Submits a modal.
+    pub async fn submit(&self, custom_id: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        self.act(Action::ModalSubmit {
+            custom_id: custom_id.into(),
+            fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        })
+        .await
+    }
+
+    /// Opens a step's form and submits it: the button, the modal, the submit.
+    pub async fn fill(&self, step: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let modal = self.press(&format!("wiz:open:{step}")).await?;
+        if modal.kind() != 9 {
+            bail!("expected the {step} form (a modal), got: {:?}", modal.callback());
+        }
+        let submit_id = modal.custom_ids().into_iter().next().context("the modal has a custom id")?;
+        self.submit(&submit_id, fields).await
+    }
+}
+
+/// The demo community's answers, step by step (the assets are anvil's first accounts' tokens
+/// in later work; any EIP-55 address will do for setting up).
+pub mod demo {
+    /// INIT.
+    pub const NAME: &str = "Sietch Tabr";
+    /// ASSET_CONFIG.
+    pub const ASSETS: &str = "spice erc20 1 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed decimals=18";
+    /// ELIGIBILITY_RULES.
+    pub const RULES: &str = "holder = balance(spice) >= 100\nwhale = any(balance(spice) >= 10000, rank(spice) <= 10)";
+    /// ROLE_MAPPING.
+    pub const ROLES: &str = "holder | Spice Holder | rule:holder | #f1c40f\nwhale | Spice Whale | rule:whale | #e67e22";
+    /// CHANNEL_STRUCTURE.
+    pub const CHANNELS: &str = "holders | Holders | holder | general, voice:Lounge\nwhales | Whale Pod | whale | alpha";
+}
