@@ -35,6 +35,8 @@ use twilight_model::{
 
 /// What an operator sees when Temporal does not answer in time.
 pub const BUSY: &str = "Arrakis is busy, try again in a moment.";
+/// How long a deferred interaction waits on Temporal before it is told "Arrakis is busy".
+const FOLLOW_UP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Answers interactions.
 pub struct Interactions {
@@ -121,34 +123,66 @@ impl Interactions {
             return;
         }
         let remaining = self.ack_deadline.saturating_sub(received.elapsed());
-        let (response, outcome) = match tokio::time::timeout(remaining, self.respond(&interaction)).await {
-            Ok(Ok(response)) => (response, "answered"),
-            Ok(Err(CallError::Rejected(why))) => (ephemeral(why), "answered"),
-            Ok(Err(CallError::NotFound)) => {
-                (ephemeral("No setup is open for this server: run `/arrakis setup` to start one."), "answered")
-            }
-            Ok(Err(CallError::Unavailable(why))) => {
-                tracing::warn!(interaction = %interaction.id, %why, "Temporal unavailable");
-                (ephemeral(BUSY), "busy")
-            }
+        let call = self.respond(&interaction);
+        tokio::pin!(call);
+        let (response, outcome) = match tokio::time::timeout(remaining, &mut call).await {
+            Ok(result) => outcome(&interaction, result),
             Err(_) => {
-                tracing::warn!(interaction = %interaction.id, "no answer from Temporal within the ack deadline");
-                (ephemeral(BUSY), "busy")
+                // Temporal is reachable but slow: take the 15 minutes an interaction token
+                // allows, and show the answer when it comes.
+                let deferred = reply(InteractionResponseType::DeferredChannelMessageWithSource, ui::ephemeral(""));
+                if !self.send(&interaction, kind, received, &deferred, "deferred").await {
+                    return;
+                }
+                let (late, outcome) = match tokio::time::timeout(FOLLOW_UP_DEADLINE, call).await {
+                    Ok(result) => outcome(&interaction, result),
+                    Err(_) => {
+                        tracing::warn!(interaction = %interaction.id, "no answer from Temporal within the follow-up deadline");
+                        (ephemeral(BUSY), "busy")
+                    }
+                };
+                let data = late.data.unwrap_or_default();
+                let edit = self
+                    .http
+                    .interaction(self.application_id)
+                    .update_response(&interaction.token)
+                    .content(data.content.as_deref())
+                    .components(Some(data.components.as_deref().unwrap_or_default()))
+                    .await;
+                if let Err(e) = edit {
+                    tracing::error!(interaction = %interaction.id, error = %e, "editing the deferred response failed");
+                }
+                self.metrics.interaction(outcome);
+                return;
             }
         };
+        self.send(&interaction, kind, received, &response, outcome).await;
+    }
+
+    /// Sends the first response; false when Discord refused it.
+    async fn send(
+        &self,
+        interaction: &Interaction,
+        kind: &str,
+        received: Instant,
+        response: &InteractionResponse,
+        outcome: &str,
+    ) -> bool {
         let sent = self
             .http
             .interaction(self.application_id)
-            .create_response(interaction.id, &interaction.token, &response)
+            .create_response(interaction.id, &interaction.token, response)
             .await;
         match sent {
             Ok(_) => {
                 self.metrics.ack(kind, received.elapsed());
                 self.metrics.interaction(outcome);
+                true
             }
             Err(e) => {
                 tracing::error!(interaction = %interaction.id, error = %e, "the interaction response was refused");
                 self.metrics.interaction("failed");
+                false
             }
         }
     }
@@ -303,6 +337,24 @@ impl Interactions {
             Ok(status) => Ok(message(ui::prompt(&status))),
             Err(CallError::Rejected(why)) => Ok(message(ui::rejected(step, &why, &fields))),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The response for a finished call.
+fn outcome(
+    interaction: &Interaction,
+    result: Result<InteractionResponse, CallError>,
+) -> (InteractionResponse, &'static str) {
+    match result {
+        Ok(response) => (response, "answered"),
+        Err(CallError::Rejected(why)) => (ephemeral(why), "answered"),
+        Err(CallError::NotFound) => {
+            (ephemeral("No setup is open for this server: run `/arrakis setup` to start one."), "answered")
+        }
+        Err(CallError::Unavailable(why)) => {
+            tracing::warn!(interaction = %interaction.id, %why, "Temporal unavailable");
+            (ephemeral(BUSY), "busy")
         }
     }
 }

@@ -42,9 +42,18 @@ impl Answer {
         self.callback()["type"].as_u64().unwrap_or(0)
     }
 
+    /// The message: the callback's, or the original response's once a deferred one (type 5)
+    /// was edited.
+    fn message(&self) -> &Value {
+        match (self.kind(), &self.report.original) {
+            (5, Some(original)) => original,
+            _ => &self.callback()["data"],
+        }
+    }
+
     /// The message text (empty for a modal).
     pub fn content(&self) -> String {
-        self.callback()["data"]["content"].as_str().unwrap_or_default().to_string()
+        self.message()["content"].as_str().unwrap_or_default().to_string()
     }
 
     /// True when only the operator sees it.
@@ -54,7 +63,7 @@ impl Answer {
 
     /// The custom ids of the components offered, in order (a modal's own id first).
     pub fn custom_ids(&self) -> Vec<String> {
-        custom_ids(&self.callback()["data"])
+        custom_ids(self.message())
     }
 
     /// True when a component with `custom_id` is offered.
@@ -83,9 +92,20 @@ impl Operator {
             action,
         };
         let (id, _) = self.control.inject(&interaction).await?;
-        let report = self.control.interaction(id, 5_000).await?;
+        let mut report = self.control.interaction(id, 5_000).await?;
         if report.callbacks.is_empty() {
             bail!("the bot did not answer interaction {id} within 5 s");
+        }
+        // A deferred answer (type 5) arrives as an edit of the original response.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while report.callbacks[0]["type"] == 5
+            && report.original.as_ref().is_none_or(|m| m["content"].as_str().unwrap_or_default().is_empty())
+        {
+            if std::time::Instant::now() > deadline {
+                bail!("the deferred answer to interaction {id} was not completed within 30 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            report = self.control.interaction(id, 0).await?;
         }
         Ok(Answer { report })
     }

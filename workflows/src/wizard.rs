@@ -223,11 +223,13 @@ impl WizardWorkflow {
         let idle = Duration::from_secs(idle_secs);
         let mut recorded = BTreeSet::new();
         loop {
+            // Read before recording: an update that lands while the row is written still wakes
+            // the wait below.
+            let seen = ctx.state(|s| s.revision);
             Self::record_reached(ctx, &mut recorded).await?;
             if ctx.state(|s| s.status.step == WizardStep::Deploy) {
                 break;
             }
-            let seen = ctx.state(|s| s.revision);
             let idle_out = temporalio_sdk::workflows::select! {
                 _ = ctx.timer(idle) => true,
                 r = ctx.wait_condition(move |s: &Self| s.revision != seen) => { r?; false }
