@@ -24,6 +24,7 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
         "description": "Set up and run token-gated roles and channels",
         "default_member_permissions": MANAGE_GUILD.to_string(),
         "contexts": [0],
+        "version": "1",
         "options": [
             sub("setup", "Start (or continue) the setup wizard", json!([])),
             sub("resume", "Continue an open setup where you left it", json!([])),
