@@ -226,13 +226,18 @@ pub fn random_guild_id() -> String {
 
 /// The `arrakis-worker` binary beside the test binaries (`cargo test --workspace` builds it).
 pub fn worker_binary() -> PathBuf {
+    sibling_binary("arrakis-worker")
+}
+
+/// A binary of the workspace beside the running test or bench binary.
+pub fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // Test binaries live in target/<profile>/deps, other binaries in target/<profile>.
     let mut dir = exe.parent().expect("target/<profile>");
     if dir.ends_with("deps") {
         dir = dir.parent().expect("target/<profile>");
     }
-    let binary = dir.join("arrakis-worker");
+    let binary = dir.join(name);
     assert!(
         binary.is_file(),
         "{} is missing: run the tests with `scripts/dev test` (cargo test --workspace)",

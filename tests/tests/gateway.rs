@@ -21,10 +21,7 @@ async fn commands_are_registered_once_however_often_the_gateway_starts() {
     let stack = SynthesisStack::start(50).await;
     drop(stack.gateway().await);
     let _again = stack.gateway().await;
-    let http = twilight_http::Client::builder()
-        .proxy(stack.sim.api_host(), true)
-        .token(SIM_TOKEN.to_string())
-        .build();
+    let http = twilight_http::Client::builder().proxy(stack.sim.api_host(), true).token(SIM_TOKEN.to_string()).build();
     let app = Id::new(arrakis_sim::SimConfig::default().application_id);
     let commands = http.interaction(app).global_commands().await.expect("listed").models().await.expect("commands");
     assert_eq!(commands.len(), 1, "{commands:?}");
@@ -89,7 +86,10 @@ async fn after_a_dropped_connection_the_shard_resumes_and_interactions_are_answe
     let answer = op.command("status", &[]).await.expect("answered after the reconnect");
     assert!(answer.content().contains("Manage Server"), "{}", answer.content());
     let metrics = gateway.metrics().await;
-    assert!(metric(&metrics, "arrakis_gateway_events_total{type=\"RESUMED\"}") >= 1, "resumed, not re-identified: {metrics}");
+    assert!(
+        metric(&metrics, "arrakis_gateway_events_total{type=\"RESUMED\"}") >= 1,
+        "resumed, not re-identified: {metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +103,9 @@ async fn two_gateway_replicas_answer_each_interaction_once() {
         let answer = op.command("setup", &[]).await.expect("answered");
         assert_eq!(answer.report.callbacks.len(), 1, "one response: {:?}", answer.report.callbacks);
     }
-    let count = |text: &str, outcome: &str| metric(text, &format!("arrakis_gateway_interactions_total{{outcome=\"{outcome}\"}}"));
+    let count = |text: &str, outcome: &str| {
+        metric(text, &format!("arrakis_gateway_interactions_total{{outcome=\"{outcome}\"}}"))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (ma, mb) = (a.metrics().await, b.metrics().await);
