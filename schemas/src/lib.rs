@@ -5,9 +5,11 @@
 //! Everything here is pure data and pure functions, so workflow code may call it freely.
 
 mod address;
+pub mod eligibility;
 mod export;
 mod ids;
 mod manifest;
+pub mod score;
 #[cfg(feature = "temporal")]
 pub mod temporal;
 mod validation;
