@@ -19,6 +19,7 @@ pub struct SimClient {
 impl SimClient {
     /// A client for the stand-in at `base`.
     pub fn new(base: &str) -> Self {
+        crate::install_tls();
         Self { base: base.trim_end_matches('/').to_string(), http: reqwest::Client::new() }
     }
 

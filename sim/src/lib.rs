@@ -1,6 +1,6 @@
 #![recursion_limit = "256"]
 //! Local stand-ins for the two services a development machine cannot reach: Discord (REST v10
-//! and gateway v10) and, later, the Score Service. Test and demo infrastructure only, never a
+//! and gateway v10) and the Score Service (`score`). Test and demo infrastructure only, never a
 //! production code path.
 //!
 //! The Discord stand-in follows the real contracts: request bodies are validated against
@@ -20,6 +20,7 @@ mod gateway;
 mod interactions;
 mod ratelimit;
 mod rest;
+mod score;
 mod spec;
 mod state;
 mod world;
@@ -31,6 +32,7 @@ pub use gateway::ShardState;
 pub use interactions::{Action, InjectInteraction, InteractionReport, custom_ids};
 pub use ratelimit::RateCounters;
 pub use rest::ROUTES;
+pub use score::{ScoreSeed, ScoreSim, start_score_sim};
 pub use spec::{SchemaViolation, Spec};
 pub use state::{Faults, GuildSeed, LogEntry};
 pub use world::permissions;
@@ -73,8 +75,16 @@ impl Drop for RunningSim {
     }
 }
 
+/// Makes ring the process's rustls crypto provider (idempotent). The workspace builds reqwest
+/// with rustls but without a provider of its own, so every process picks one before its
+/// first HTTP client; the stand-ins and their client do it for their callers.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Starts the stand-in on `rest` and `gateway` (port 0 picks a free port).
 pub async fn start(config: SimConfig, rest: SocketAddr, gateway: SocketAddr) -> anyhow::Result<RunningSim> {
+    install_tls();
     let rest_listener = TcpListener::bind(rest).await.map_err(|e| anyhow::anyhow!("REST address {rest}: {e}"))?;
     let gateway_listener =
         TcpListener::bind(gateway).await.map_err(|e| anyhow::anyhow!("gateway address {gateway}: {e}"))?;
