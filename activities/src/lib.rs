@@ -6,6 +6,12 @@
 mod manifest;
 mod storage;
 
+pub mod breaker;
+pub mod chain;
+pub mod eligibility;
+pub mod score;
+pub mod wallet;
+
 pub mod discord;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]
@@ -18,3 +24,9 @@ pub use manifest::{ManifestActivities, SaveManifestRequest, manifest_checksum};
 pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, ShadowState, Store, StoreError, TenantTx};
 pub use synthesis::{AuditEntry, SynthesisActivities, desired_items, item_hash};
 pub use wizard::WizardActivities;
+
+/// Makes ring the process's rustls crypto provider (idempotent): the HTTP clients of the chain
+/// and Score Service are built without a provider of their own.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,243 @@
+//! A member's eligibility, end to end: their linked wallets, the chain reads, the ranks with
+//! their degradation, and the engine's verdict per role; cached in Redis for 5 minutes under
+//! the manifest version, and dropped when the member links a wallet.
+
+use crate::{
+    CommunityId, Store, StoreError,
+    chain::Chains,
+    score::{ScoreLookup, ScoreStore},
+};
+use alloy::primitives::Address;
+use arrakis_schemas::{
+    CommunityManifest, Condition, GuildId, RoleGrant, UserId,
+    eligibility::{MemberFacts, RankFact, RoleVerdict, evaluate_roles},
+    score::asset_ref,
+};
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tokio::sync::Mutex;
+
+/// How long a cached answer is served.
+pub const CACHE_TTL_SECS: u64 = 5 * 60;
+
+/// One member's answer for every role of the manifest version it was computed under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEligibility {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The member.
+    pub user_id: UserId,
+    /// The manifest version the roles come from.
+    pub manifest_version: i32,
+    /// The wallets read, checksummed.
+    pub wallets: Vec<String>,
+    /// The block read per chain id.
+    pub blocks: BTreeMap<u64, u64>,
+    /// Every role's verdict, in manifest order.
+    pub roles: Vec<RoleVerdict>,
+    /// Unix seconds when computed.
+    pub checked_at: i64,
+}
+
+/// Why a check could not be made at all (as opposed to an `unknown` verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The guild has no community or no manifest yet.
+    #[error("this server has no published manifest yet")]
+    NoManifest,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The Redis cache of [`MemberEligibility`], keyed by guild and member; an entry of another
+/// manifest version is a miss. Redis failures degrade to "no cache", never to an error.
+pub struct EligibilityCache {
+    client: redis::Client,
+    connection: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl EligibilityCache {
+    /// A cache on `redis_url` (connects on first use).
+    pub fn new(redis_url: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self { client: redis::Client::open(redis_url)?, connection: Mutex::new(None) })
+    }
+
+    fn key(guild: GuildId, user: UserId) -> String {
+        format!("arrakis:eligibility:{guild}:{user}")
+    }
+
+    async fn connection(&self) -> Result<MultiplexedConnection, redis::RedisError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = self.client.get_multiplexed_async_connection().await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget_connection(&self) {
+        *self.connection.lock().await = None;
+    }
+
+    /// The cached answer under `version`, if any.
+    pub async fn get(&self, guild: GuildId, user: UserId, version: i32) -> Option<MemberEligibility> {
+        let mut c = self.connection().await.ok()?;
+        let raw: Result<Option<String>, _> = redis::cmd("GET").arg(Self::key(guild, user)).query_async(&mut c).await;
+        match raw {
+            Ok(raw) => raw
+                .and_then(|s| serde_json::from_str::<MemberEligibility>(&s).ok())
+                .filter(|e| e.manifest_version == version),
+            Err(e) => {
+                tracing::warn!(error = %e, "eligibility cache unavailable");
+                self.forget_connection().await;
+                None
+            }
+        }
+    }
+
+    /// Stores an answer for [`CACHE_TTL_SECS`].
+    pub async fn put(&self, answer: &MemberEligibility) {
+        let Ok(mut c) = self.connection().await else { return };
+        let Ok(json) = serde_json::to_string(answer) else { return };
+        let set: Result<(), _> = redis::cmd("SET")
+            .arg(Self::key(answer.guild_id, answer.user_id))
+            .arg(json)
+            .arg("EX")
+            .arg(CACHE_TTL_SECS)
+            .query_async(&mut c)
+            .await;
+        if set.is_err() {
+            self.forget_connection().await;
+        }
+    }
+
+    /// Drops a member's answer (they linked or unlinked a wallet).
+    pub async fn invalidate(&self, guild: GuildId, user: UserId) -> Result<(), redis::RedisError> {
+        let mut c = self.connection().await?;
+        redis::cmd("DEL").arg(Self::key(guild, user)).query_async(&mut c).await
+    }
+}
+
+/// Computes members' eligibility from their wallets, the chain and the scores.
+pub struct EligibilityChecker<S> {
+    store: Store,
+    chains: Chains,
+    scores: ScoreLookup<S>,
+    cache: EligibilityCache,
+}
+
+impl<S: ScoreStore> EligibilityChecker<S> {
+    /// A checker over its parts.
+    pub fn new(store: Store, chains: Chains, scores: ScoreLookup<S>, cache: EligibilityCache) -> Self {
+        Self { store, chains, scores, cache }
+    }
+
+    /// The chains, for their counters.
+    pub fn chains(&self) -> &Chains {
+        &self.chains
+    }
+
+    /// The cache, for invalidation.
+    pub fn cache(&self) -> &EligibilityCache {
+        &self.cache
+    }
+
+    /// The member's eligibility; `true` with it when it came from the cache.
+    pub async fn check(&self, guild: GuildId, user: UserId, now: i64) -> Result<(MemberEligibility, bool), CheckError> {
+        let mut service = self.store.service().await?;
+        let community = service.community_by_guild(guild).await?.ok_or(CheckError::NoManifest)?.community_id;
+        service.commit().await?;
+        let mut tx = self.store.tenant(community).await?;
+        let record = tx.latest_manifest().await?.ok_or(CheckError::NoManifest)?;
+        if let Some(hit) = self.cache.get(guild, user, record.version).await {
+            tx.commit().await?;
+            return Ok((hit, true));
+        }
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT address FROM wallet_links WHERE discord_user_id = $1 ORDER BY address")
+                .bind(user.as_i64())
+                .fetch_all(tx.conn())
+                .await
+                .map_err(StoreError::from)?;
+        tx.commit().await?;
+        let wallets: Vec<Address> = rows.iter().filter_map(|(a,)| a.parse().ok()).collect();
+        let member = user.to_string();
+        let (blocks, mut facts) = self
+            .chains
+            .holdings(&record.manifest, &BTreeMap::from([(member.clone(), wallets.clone())]), &BTreeMap::new())
+            .await;
+        let mut facts = facts.remove(&member).unwrap_or_default();
+        self.add_ranks(community, &record.manifest, &wallets, &mut facts, now).await;
+        let answer = MemberEligibility {
+            guild_id: guild,
+            user_id: user,
+            manifest_version: record.version,
+            wallets: wallets.iter().map(|a| a.to_checksum(None)).collect(),
+            blocks,
+            roles: evaluate_roles(&record.manifest, &facts),
+            checked_at: now,
+        };
+        self.cache.put(&answer).await;
+        Ok((answer, false))
+    }
+
+    /// Ranks for the assets that rank rules and tiers use: the member's best over wallets.
+    async fn add_ranks(
+        &self,
+        community: CommunityId,
+        manifest: &CommunityManifest,
+        wallets: &[Address],
+        facts: &mut MemberFacts,
+        now: i64,
+    ) {
+        for asset in ranked_assets(manifest) {
+            let Some(spec) = manifest.assets.iter().find(|a| a.key == asset) else { continue };
+            let reference = asset_ref(spec.chain_id, &spec.address, spec.token_id.as_deref());
+            let mut best: Option<RankFact> = None;
+            for wallet in wallets {
+                let address = format!("{wallet:#x}");
+                let fact = self.scores.rank(community, &reference, &address, now).await;
+                best = Some(match (best, fact) {
+                    (None, f) => f,
+                    (Some(RankFact::Ranked { position: a, source }), RankFact::Ranked { position: b, .. })
+                        if a <= b =>
+                    {
+                        RankFact::Ranked { position: a, source }
+                    }
+                    (
+                        Some(RankFact::Ranked { position, source }),
+                        RankFact::Unranked { .. } | RankFact::Unavailable { .. },
+                    ) => RankFact::Ranked { position, source },
+                    (Some(_), f) => f,
+                });
+            }
+            let fact =
+                best.unwrap_or(RankFact::Unranked { source: arrakis_schemas::eligibility::ScoreSource::ScoreService });
+            facts.ranks.insert(asset, fact);
+        }
+    }
+}
+
+/// Asset keys whose rank some rule or tier role needs, sorted.
+fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
+    fn walk(c: &Condition, out: &mut Vec<String>) {
+        match c {
+            Condition::RankAtMost { asset, .. } => out.push(asset.clone()),
+            Condition::AllOf(of) | Condition::AnyOf(of) | Condition::AtLeast { of, .. } => {
+                of.iter().for_each(|c| walk(c, out))
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    manifest.rules.values().for_each(|c| walk(c, &mut out));
+    if manifest.roles.iter().any(|r| matches!(r.grant, RoleGrant::Tier(_))) {
+        out.extend(manifest.assets.first().map(|a| a.key.clone()));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
