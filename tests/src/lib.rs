@@ -4,6 +4,7 @@
 //!
 //! The stack comes from `scripts/dev up`; `scripts/dev test` exports its environment.
 
+pub mod chain;
 pub mod operator;
 
 use anyhow::{Context, bail};
@@ -70,6 +71,7 @@ fn with_database(url: &str, name: &str) -> String {
 /// Creates a fresh database with every migration applied. The template is migrated under an
 /// advisory lock, so concurrent test processes never race on it.
 pub async fn fresh_database() -> TestDatabase {
+    arrakis_sim::install_tls();
     let base = stack_env("DATABASE_URL");
     let mut maintenance = PgConnection::connect(&with_database(&base, "postgres")).await.expect("postgres is up");
     sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut maintenance).await.expect("lock");
