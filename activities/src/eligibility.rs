@@ -10,12 +10,21 @@ use crate::{
 use alloy::primitives::Address;
 use arrakis_schemas::{
     CommunityManifest, Condition, GuildId, RoleGrant, UserId,
-    eligibility::{MemberFacts, RankFact, RoleVerdict, evaluate_roles},
+    eligibility::{MemberFacts, RankFact, RoleVerdict, Verdict, evaluate_roles},
     score::asset_ref,
+    workflows::{
+        eligibility_check::{EligibilityCheckInput, EligibilityReport},
+        wallet_link::{ChallengeView, IssueChallenge, LinkOutcome, LinkWallet},
+    },
 };
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
+use temporalio_macros::activities;
+use temporalio_sdk::{
+    ApplicationFailure,
+    activities::{ActivityContext, ActivityError},
+};
 use tokio::sync::Mutex;
 
 /// How long a cached answer is served.
@@ -54,14 +63,19 @@ pub enum CheckError {
 /// The Redis cache of [`MemberEligibility`], keyed by guild and member; an entry of another
 /// manifest version is a miss. Redis failures degrade to "no cache", never to an error.
 pub struct EligibilityCache {
-    client: redis::Client,
+    client: Option<redis::Client>,
     connection: Mutex<Option<MultiplexedConnection>>,
 }
 
 impl EligibilityCache {
     /// A cache on `redis_url` (connects on first use).
     pub fn new(redis_url: &str) -> Result<Self, redis::RedisError> {
-        Ok(Self { client: redis::Client::open(redis_url)?, connection: Mutex::new(None) })
+        Ok(Self { client: Some(redis::Client::open(redis_url)?), connection: Mutex::new(None) })
+    }
+
+    /// No cache (no `REDIS_URL`): every check reads the chain.
+    pub fn disabled() -> Self {
+        Self { client: None, connection: Mutex::new(None) }
     }
 
     fn key(guild: GuildId, user: UserId) -> String {
@@ -73,7 +87,10 @@ impl EligibilityCache {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let c = self.client.get_multiplexed_async_connection().await?;
+        let Some(client) = &self.client else {
+            return Err(redis::RedisError::from((redis::ErrorKind::Client, "no REDIS_URL: the cache is off")));
+        };
+        let c = client.get_multiplexed_async_connection().await?;
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -116,6 +133,9 @@ impl EligibilityCache {
 
     /// Drops a member's answer (they linked or unlinked a wallet).
     pub async fn invalidate(&self, guild: GuildId, user: UserId) -> Result<(), redis::RedisError> {
+        if self.client.is_none() {
+            return Ok(());
+        }
         let mut c = self.connection().await?;
         redis::cmd("DEL").arg(Self::key(guild, user)).query_async(&mut c).await
     }
@@ -180,7 +200,10 @@ impl<S: ScoreStore> EligibilityChecker<S> {
             roles: evaluate_roles(&record.manifest, &facts),
             checked_at: now,
         };
-        self.cache.put(&answer).await;
+        // An unknown is not an answer worth keeping: the next check reads again.
+        if !answer.roles.iter().any(|r| matches!(r.evaluation.verdict, Verdict::Unknown { .. })) {
+            self.cache.put(&answer).await;
+        }
         Ok((answer, false))
     }
 
@@ -240,4 +263,100 @@ fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The member-facing activities on the main task queue: eligibility checks and wallet links.
+pub struct MemberActivities {
+    checker: EligibilityChecker<crate::score::PgScoreStore>,
+    linker: crate::wallet::WalletLinker,
+}
+
+impl MemberActivities {
+    /// Activities over a checker and a linker.
+    pub fn new(checker: EligibilityChecker<crate::score::PgScoreStore>, linker: crate::wallet::WalletLinker) -> Self {
+        Self { checker, linker }
+    }
+}
+
+/// How many attempts a check with an unreachable chain gets before it answers `unknown`.
+pub const CHAIN_ATTEMPTS: u32 = 3;
+
+fn failure(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
+    )
+}
+
+#[activities]
+impl MemberActivities {
+    /// A member's eligibility for every role. A chain that no RPC URL answers fails the
+    /// attempt (Temporal retries it) until the last attempt, which answers `unknown` for what
+    /// depends on it.
+    #[activity(name = "eligibility.check")]
+    pub async fn check(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: EligibilityCheckInput,
+    ) -> Result<EligibilityReport, ActivityError> {
+        let now = chrono::Utc::now().timestamp();
+        let (answer, cached) = match self.checker.check(input.guild_id, input.user_id, now).await {
+            Ok(found) => found,
+            Err(CheckError::NoManifest) => {
+                return Err(failure(CheckError::NoManifest.to_string(), "NoManifest", false));
+            }
+            Err(CheckError::Store(e)) => return Err(failure(e.to_string(), "StorageUnavailable", true)),
+        };
+        let chain_down = answer.roles.iter().any(|r| {
+            matches!(&r.evaluation.verdict, Verdict::Unknown { reason } if reason.contains("no RPC endpoint answered"))
+        });
+        if chain_down && ctx.info().attempt < CHAIN_ATTEMPTS {
+            return Err(failure("no RPC endpoint of a chain answered; retrying", "ChainUnavailable", true));
+        }
+        Ok(EligibilityReport {
+            manifest_version: Some(answer.manifest_version),
+            wallets: answer.wallets,
+            blocks: answer.blocks,
+            roles: answer.roles,
+            cached,
+            error: None,
+            done: true,
+        })
+    }
+
+    /// Issues a challenge to sign.
+    #[activity(name = "wallet.challenge")]
+    pub async fn challenge(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: IssueChallenge,
+    ) -> Result<ChallengeView, ActivityError> {
+        let challenge = self
+            .linker
+            .challenge(input.guild_id, input.user_id, &input.address, chrono::Utc::now())
+            .await
+            .map_err(|e| failure(e.to_string(), "ChallengeRefused", e.is_retryable()))?;
+        let address = input.address.parse::<Address>().map(|a| a.to_checksum(None)).unwrap_or(input.address);
+        Ok(ChallengeView {
+            address,
+            nonce: challenge.nonce,
+            message: challenge.message,
+            expires_at: challenge.expires_at.to_rfc3339(),
+        })
+    }
+
+    /// Links the wallet if the signature is right, and drops the member's cached eligibility.
+    #[activity(name = "wallet.link")]
+    pub async fn link(self: Arc<Self>, _ctx: ActivityContext, input: LinkWallet) -> Result<LinkOutcome, ActivityError> {
+        match self.linker.link(input.guild_id, input.user_id, &input.nonce, &input.signature, chrono::Utc::now()).await
+        {
+            Ok(linked) => {
+                if let Err(e) = self.checker.cache().invalidate(input.guild_id, input.user_id).await {
+                    tracing::warn!(error = %e, "could not drop the cached eligibility after a link");
+                }
+                Ok(LinkOutcome::Linked(linked.address))
+            }
+            Err(e) if e.is_retryable() => Err(failure(e.to_string(), "StorageUnavailable", true)),
+            Err(e) => Ok(LinkOutcome::Refused(e.to_string())),
+        }
+    }
 }

@@ -14,7 +14,8 @@ pub const ARRAKIS: &str = "arrakis";
 /// Manage Server: the permission the admin commands need (bit 5). `ADMINISTRATOR` implies it.
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
-/// `/arrakis setup | resume | status | reconcile`, shown to members with Manage Server.
+/// `/arrakis setup | resume | status | reconcile`, shown to members with Manage Server, and
+/// the member commands `/verify` and `/check-eligibility`.
 pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<Command>> {
     let sub = |name: &str, description: &str, options: serde_json::Value| json!({"type": 1, "name": name, "description": description, "options": options});
     let arrakis = json!({
@@ -36,7 +37,29 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
             }])),
         ]
     });
-    Ok(vec![serde_json::from_value(arrakis).context("command definition")?])
+    // Member commands: no default permission, so everyone in the server sees them.
+    let verify = json!({
+        "application_id": application_id.to_string(),
+        "type": 1,
+        "name": crate::member::VERIFY,
+        "description": "Link a wallet to your account by signing a message (free, no transaction)",
+        "contexts": [0],
+        "version": "1",
+        "options": [{
+            "type": 3, "name": "address", "description": "Your wallet's address (0x…)", "required": true,
+            "min_length": 42, "max_length": 42
+        }]
+    });
+    let check = json!({
+        "application_id": application_id.to_string(),
+        "type": 1,
+        "name": crate::member::CHECK_ELIGIBILITY,
+        "description": "See which roles your linked wallets qualify you for",
+        "contexts": [0],
+        "version": "1",
+        "options": []
+    });
+    [arrakis, verify, check].into_iter().map(|c| serde_json::from_value(c).context("command definition")).collect()
 }
 
 /// Registers the global commands (a bulk overwrite, so running it again changes nothing).
@@ -62,5 +85,8 @@ mod tests {
         let commands = definitions(Id::new(1)).expect("valid");
         assert_eq!(commands[0].name, ARRAKIS);
         assert_eq!(commands[0].options.len(), 4);
+        let names: Vec<_> = commands.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["arrakis", "verify", "check-eligibility"]);
+        assert!(commands[1].default_member_permissions.is_none(), "members may verify");
     }
 }

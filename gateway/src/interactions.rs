@@ -191,6 +191,14 @@ impl Interactions {
         let Some(guild_id) = interaction.guild_id.and_then(|g| GuildId::new(g.get()).ok()) else {
             return Ok(ephemeral("Arrakis commands work inside a server."));
         };
+        // Member commands are open to everyone.
+        let fields = || match &interaction.data {
+            Some(InteractionData::ModalSubmit(data)) => modal_fields(data),
+            _ => BTreeMap::new(),
+        };
+        if let Some(answer) = self.member(interaction, guild_id, fields).await {
+            return answer;
+        }
         let permissions = interaction.member.as_ref().and_then(|m| m.permissions).unwrap_or(Permissions::empty());
         let admin = permissions.contains(Permissions::ADMINISTRATOR)
             || permissions.contains(Permissions::from_bits_truncate(MANAGE_GUILD));

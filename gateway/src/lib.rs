@@ -7,6 +7,7 @@ pub mod config;
 pub mod dedupe;
 mod http;
 pub mod interactions;
+pub mod member;
 pub mod metrics;
 mod shards;
 pub mod temporal;

@@ -7,21 +7,27 @@ use crate::metrics::Metrics;
 use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     temporal::{
-        MemberEventSignal, MemberSync, Reconcile, Wizard, WizardGoBack, WizardOpen, WizardStatusQuery, WizardSubmit,
+        EligibilityCheck, MemberEventSignal, MemberSync, Reconcile, WalletChallenge, WalletLink, WalletSubmitSignature,
+        Wizard, WizardGoBack, WizardOpen, WizardStatusQuery, WizardSubmit,
     },
     workflows::{
+        eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
         members::{self, MemberEvent},
         reconcile::{self, ReconcileInput, ReconcileMode},
+        wallet_link::{self, ChallengeRequest, SignatureSubmission, WalletLinkInput, WalletLinkStatus},
         wizard::{self, GoBack, OpenRequest, StepAnswer, WizardInput, WizardStatus, WizardStep},
     },
 };
 use futures::StreamExt;
 use std::{sync::Arc, time::Duration, time::Instant};
 use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
-    WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
+    WorkflowIdConflictPolicy, WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
     WorkflowUpdateWithStartOptions,
-    errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError},
+    errors::{
+        WorkflowGetResultError, WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError,
+        WorkflowUpdateWithStartError,
+    },
 };
 use tokio::sync::RwLock;
 use url::Url;
@@ -240,6 +246,77 @@ impl Workflows {
                 });
             }
             Ok(runs)
+        })
+        .await
+    }
+
+    /// `/verify`: a fresh challenge for `address`, starting the member's linking session if
+    /// none is open (update-with-start, conflict policy: use the existing run).
+    pub async fn request_challenge(
+        &self,
+        guild_id: GuildId,
+        user_id: UserId,
+        address: &str,
+        request_id: &str,
+    ) -> Result<WalletLinkStatus, CallError> {
+        self.timed("wallet_challenge", async {
+            let options = WorkflowUpdateWithStartOptions::new(
+                self.task_queue.clone(),
+                wallet_link::workflow_id(guild_id, user_id),
+                WorkflowIdConflictPolicy::UseExisting,
+            )
+            .update_id(format!("challenge-{request_id}"))
+            .build();
+            let input = Lenient::new(&WalletLinkInput { guild_id, user_id });
+            let request = Lenient::new(&ChallengeRequest { address: address.trim().to_string() });
+            self.client()
+                .await?
+                .execute_update_with_start_workflow(WalletLink, input, WalletChallenge, request, options)
+                .await
+                .map_err(|e| match e {
+                    WorkflowUpdateWithStartError::Update(e) => update_error(e),
+                    other => CallError::Unavailable(other.to_string()),
+                })
+        })
+        .await
+    }
+
+    /// The signature form: checked against the open challenge by the workflow.
+    pub async fn submit_signature(
+        &self,
+        guild_id: GuildId,
+        user_id: UserId,
+        signature: &str,
+        request_id: &str,
+    ) -> Result<WalletLinkStatus, CallError> {
+        self.timed("wallet_submit_signature", async {
+            let handle =
+                self.client().await?.get_workflow_handle::<WalletLink>(wallet_link::workflow_id(guild_id, user_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("signature-{request_id}")).build();
+            let submission = Lenient::new(&SignatureSubmission { signature: signature.to_string() });
+            handle.execute_update(WalletSubmitSignature, submission, options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// `/check-eligibility`: runs (or joins) the member's check and waits for its report.
+    pub async fn check_eligibility(&self, guild_id: GuildId, user_id: UserId) -> Result<EligibilityReport, CallError> {
+        self.timed("eligibility_check", async {
+            let options =
+                WorkflowStartOptions::new(self.task_queue.clone(), eligibility_check::workflow_id(guild_id, user_id))
+                    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                    .build();
+            let input = Lenient::new(&EligibilityCheckInput { guild_id, user_id });
+            let handle = self
+                .client()
+                .await?
+                .start_workflow(EligibilityCheck, input, options)
+                .await
+                .map_err(|e| CallError::Unavailable(e.to_string()))?;
+            handle.get_result(WorkflowGetResultOptions::default()).await.map_err(|e| match e {
+                WorkflowGetResultError::Failed(f) => CallError::Rejected(format!("the check failed: {f}")),
+                other => CallError::Unavailable(other.to_string()),
+            })
         })
         .await
     }

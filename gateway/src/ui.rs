@@ -85,7 +85,7 @@ fn button(action: WizardAction, label: &str, style: ButtonStyle) -> Component {
     })
 }
 
-fn row(components: Vec<Component>) -> Component {
+pub(crate) fn row(components: Vec<Component>) -> Component {
     Component::ActionRow(ActionRow { components, id: None })
 }
 
@@ -108,7 +108,7 @@ pub fn ephemeral(content: impl Into<String>) -> InteractionResponseData {
 }
 
 /// An ephemeral message with components.
-fn message(content: String, components: Vec<Component>) -> InteractionResponseData {
+pub(crate) fn message(content: String, components: Vec<Component>) -> InteractionResponseData {
     InteractionResponseData { components: Some(components), ..ephemeral(content) }
 }
 
@@ -116,7 +116,7 @@ fn heading(step: WizardStep) -> String {
     format!("**Arrakis setup — step {}/8: {}**", step.index() + 1, step.title())
 }
 
-fn block(text: &str) -> String {
+pub(crate) fn block(text: &str) -> String {
     if text.is_empty() { "_(nothing yet)_".into() } else { format!("```\n{text}\n```") }
 }
 
@@ -254,7 +254,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
 
 // `TextInput::label` is deprecated (the Label carries it) but still a field of the struct.
 #[allow(deprecated)]
-fn text_input(
+pub(crate) fn text_input(
     custom_id: &str,
     style: TextInputStyle,
     value: String,
@@ -275,7 +275,7 @@ fn text_input(
     }))
 }
 
-fn label(text: &str, component: Box<Component>) -> Component {
+pub(crate) fn label(text: &str, component: Box<Component>) -> Component {
     Component::Label(Label { component, description: None, id: None, label: text.to_string() })
 }
 

@@ -7,7 +7,7 @@
 
 use crate::{
     Lenient,
-    workflows::{members, reconcile, wizard},
+    workflows::{eligibility_check, members, reconcile, wallet_link, wizard},
 };
 use temporalio_common::{
     HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
@@ -78,4 +78,27 @@ workflow_def!(
 handler_def!(
     /// A member joined, left or changed.
     SignalDefinition MemberEventSignal for MemberSync, members::MEMBER_EVENT_SIGNAL, Lenient<members::MemberEvent>
+);
+workflow_def!(
+    /// Wallet linking (`wallet-link-{guild_id}-{user_id}`).
+    WalletLink, wallet_link::WORKFLOW_TYPE, Lenient<wallet_link::WalletLinkInput>, wallet_link::WalletLinkStatus
+);
+handler_def!(
+    /// A fresh challenge for a claimed address: update-with-start's update.
+    UpdateDefinition WalletChallenge for WalletLink, wallet_link::CHALLENGE_UPDATE,
+    Lenient<wallet_link::ChallengeRequest>, wallet_link::WalletLinkStatus
+);
+handler_def!(
+    /// The signature over the current challenge.
+    UpdateDefinition WalletSubmitSignature for WalletLink, wallet_link::SUBMIT_UPDATE,
+    Lenient<wallet_link::SignatureSubmission>, wallet_link::WalletLinkStatus
+);
+handler_def!(
+    /// Where the link stands.
+    QueryDefinition WalletLinkStatusQuery for WalletLink, wallet_link::STATUS_QUERY, (), wallet_link::WalletLinkStatus
+);
+workflow_def!(
+    /// A member's eligibility check (`eligibility-{guild_id}-{user_id}`).
+    EligibilityCheck, eligibility_check::WORKFLOW_TYPE, Lenient<eligibility_check::EligibilityCheckInput>,
+    eligibility_check::EligibilityReport
 );

@@ -450,6 +450,14 @@ impl SynthesisStack {
         WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
     }
 
+    /// A worker in this process with extra settings (e.g. `ARRAKIS_CHAINS`).
+    pub fn in_process_worker_with(&self, extra: &[(&str, &str)]) -> TestWorker {
+        let env = self.discord_env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
+        TestWorker::start_on(&self.db.url, &self.task_queue, &env)
+    }
+
     /// A worker in this process (a thread) on the task queue, talking to the stand-in.
     pub fn in_process_worker(&self) -> TestWorker {
         let env = self.discord_env();

@@ -83,6 +83,21 @@ impl Operator {
         Self { control, guild, user, channel, permissions: MANAGE_GUILD }
     }
 
+    /// A member without any permission (for the member commands).
+    pub fn member(control: SimClient, guild: u64, user: u64) -> Self {
+        Self { control, guild, user, channel: None, permissions: 0 }
+    }
+
+    /// A top-level slash command (`/verify`, `/check-eligibility`) with string options.
+    pub async fn slash(&self, name: &str, options: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        self.act(Action::SlashCommand {
+            name: name.into(),
+            subcommand: None,
+            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        })
+        .await
+    }
+
     async fn act(&self, action: Action) -> anyhow::Result<Answer> {
         let interaction = InjectInteraction {
             guild_id: Some(self.guild),

@@ -3,7 +3,8 @@
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
 use arrakis_workflows::{
-    KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow,
+    WalletLinkWorkflow, WizardWorkflow,
 };
 use prost::Message;
 use temporalio_client::WorkflowHistory;
@@ -18,6 +19,8 @@ fn replayer() -> WorkflowReplayer {
     options.register_workflow::<KillSwitchWorkflow>().expect("registers");
     options.register_workflow::<ReconcileWorkflow>().expect("registers");
     options.register_workflow::<WizardWorkflow>().expect("registers");
+    options.register_workflow::<WalletLinkWorkflow>().expect("registers");
+    options.register_workflow::<EligibilityCheckWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

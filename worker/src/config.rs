@@ -53,6 +53,25 @@ pub struct Settings {
     pub migrate: bool,
     /// Discord access; `None` when `DISCORD_TOKEN` is unset (no Discord activities then).
     pub discord: Option<DiscordConfig>,
+    /// What eligibility checks and wallet links need.
+    pub eligibility: EligibilityConfig,
+}
+
+/// What the eligibility and wallet activities need; every part is optional, and what is
+/// missing degrades (no chains: checks are `unknown`; no Score Service: the cache, then the
+/// chain; no Redis: no five-minute cache).
+#[derive(Clone, Debug, Default)]
+pub struct EligibilityConfig {
+    /// `ARRAKIS_CHAINS`: the path of the chains file (validated at startup).
+    pub chains_file: Option<String>,
+    /// `SCORE_API_URL`.
+    pub score_api_url: Option<Url>,
+    /// `SCORE_API_KEY` (required with `SCORE_API_URL`).
+    pub score_api_key: Option<Secret>,
+    /// `REDIS_URL`: the eligibility cache.
+    pub redis_url: Option<Secret>,
+    /// `ARRAKIS_VERIFY_DOMAIN`: how the `/verify` challenge names Arrakis (default `Arrakis`).
+    pub verify_domain: String,
 }
 
 /// What the Discord activities need.
@@ -172,7 +191,33 @@ impl Settings {
             }
         };
 
+        let chains_file = lookup("ARRAKIS_CHAINS").filter(|v| !v.is_empty());
+        let score_api_url = match lookup("SCORE_API_URL").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(
+                Url::parse(&v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| err("SCORE_API_URL", "an http(s) URL such as http://127.0.0.1:3003".into()))?,
+            ),
+        };
+        let score_api_key = lookup("SCORE_API_KEY").filter(|v| !v.is_empty()).map(Secret::new);
+        if score_api_url.is_some() && score_api_key.is_none() {
+            return Err(err("SCORE_API_KEY", "required with SCORE_API_URL".into()));
+        }
+        let redis_url = match lookup("REDIS_URL").filter(|v| !v.is_empty()) {
+            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => Some(Secret::new(v)),
+            Some(_) => return Err(err("REDIS_URL", "a redis:// or rediss:// URL".into())),
+            None => None,
+        };
+        let verify_domain = get("ARRAKIS_VERIFY_DOMAIN", "Arrakis");
+        if verify_domain.len() > 100 || verify_domain.contains('\n') {
+            return Err(err("ARRAKIS_VERIFY_DOMAIN", "one line of at most 100 characters".into()));
+        }
+        let eligibility = EligibilityConfig { chains_file, score_api_url, score_api_key, redis_url, verify_domain };
+
         Ok(Self {
+            eligibility,
             discord,
             temporal_address,
             namespace,

@@ -6,6 +6,6 @@ mod http;
 mod startup;
 mod temporal;
 
-pub use config::{DiscordConfig, LogFormat, Secret, Settings, SettingsError};
+pub use config::{DiscordConfig, EligibilityConfig, LogFormat, Secret, Settings, SettingsError};
 pub use startup::{run, run_until};
 pub use temporal::connect_client;

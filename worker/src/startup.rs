@@ -4,10 +4,16 @@ use crate::{LogFormat, Settings, connect_client, http};
 use anyhow::Context;
 use arrakis_activities::{
     ManifestActivities, Store, SynthesisActivities, WizardActivities,
+    breaker::BreakerConfig,
+    chain::Chains,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
+    eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
+    score::{PgScoreStore, ScoreClient, ScoreLookup},
+    wallet::WalletLinker,
 };
 use arrakis_workflows::{
-    KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow,
+    WalletLinkWorkflow, WizardWorkflow,
 };
 use std::{
     net::SocketAddr,
@@ -33,6 +39,35 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// The eligibility and wallet activities from the settings; a chains file that does not
+/// parse stops the worker with the field named.
+fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<MemberActivities> {
+    let config = &settings.eligibility;
+    let chains = match &config.chains_file {
+        Some(path) => Chains::from_file(path).map_err(anyhow::Error::msg)?,
+        None => {
+            tracing::warn!("ARRAKIS_CHAINS is unset: eligibility checks will answer unknown");
+            Chains::default()
+        }
+    };
+    let client = match (&config.score_api_url, &config.score_api_key) {
+        (Some(url), Some(key)) => Some(ScoreClient::new(
+            url.clone(),
+            key.expose().to_string(),
+            BreakerConfig::default(),
+            Duration::from_secs(5),
+        )),
+        _ => None,
+    };
+    let cache = match &config.redis_url {
+        Some(url) => EligibilityCache::new(url.expose()).context("REDIS_URL")?,
+        None => EligibilityCache::disabled(),
+    };
+    let scores = ScoreLookup::new(client, PgScoreStore::new(store.clone()));
+    let checker = EligibilityChecker::new(store.clone(), chains, scores, cache);
+    Ok(MemberActivities::new(checker, WalletLinker::new(store.clone(), config.verify_domain.clone())))
 }
 
 /// Runs the worker until SIGTERM or SIGINT.
@@ -65,6 +100,7 @@ pub async fn run_until(
             .map_err(anyhow::Error::msg)?,
     )?;
 
+    let members = member_activities(&settings, &store)?;
     let identity = format!("arrakis-worker@{}", std::process::id());
     let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
     let options = WorkerOptions::new(settings.task_queue.clone())
@@ -73,6 +109,9 @@ pub async fn run_until(
         .register_workflow::<KillSwitchWorkflow>()?
         .register_workflow::<ReconcileWorkflow>()?
         .register_workflow::<WizardWorkflow>()?
+        .register_workflow::<WalletLinkWorkflow>()?
+        .register_workflow::<EligibilityCheckWorkflow>()?
+        .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)

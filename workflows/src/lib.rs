@@ -2,6 +2,8 @@
 //! is an activity from `arrakis-activities`; state changes go through the SDK's context.
 
 mod apply;
+#[allow(missing_docs)]
+mod eligibility_check;
 // The SDK macros add undocumented marker constants (one per handler) to each workflow.
 #[allow(missing_docs)]
 mod kill_switch;
@@ -13,12 +15,16 @@ mod retry;
 #[allow(missing_docs)]
 mod synthesis;
 #[allow(missing_docs)]
+mod wallet_link;
+#[allow(missing_docs)]
 mod wizard;
 
+pub use eligibility_check::EligibilityCheckWorkflow;
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
 pub use reconcile::ReconcileWorkflow;
 pub use synthesis::SynthesisWorkflow;
+pub use wallet_link::WalletLinkWorkflow;
 pub use wizard::WizardWorkflow;
 
 use arrakis_schemas::{Lenient, ValidationErrors};

@@ -9,12 +9,12 @@ use alloy::{
     sol_types::SolCall,
 };
 use arrakis_schemas::eligibility::BaseUnits;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::future::try_join_all;
 
 /// Multicall3's canonical address, the same on every chain that has it.
 pub const MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
 
-/// Chunks of one read sent concurrently (each still passes the endpoint's bulkhead).
+/// Chunks of one read sent at once (each still passes the endpoint's bulkhead).
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 sol! {
@@ -113,13 +113,14 @@ impl ChainClient {
     /// Reads every probe through Multicall3 at `block`, in chunks of `multicall_batch`. A
     /// probe that reverts fails alone; an endpoint failure fails the whole read.
     pub async fn read_batched(&self, probes: &[Probe], block: u64) -> Result<Vec<ProbeResult>, ChainError> {
-        let batch = self.config().multicall_batch.max(1);
-        let chunks: Vec<Vec<ProbeResult>> = stream::iter(probes.chunks(batch))
-            .map(|chunk| self.aggregate(chunk, block))
-            .buffered(CHUNKS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        Ok(chunks.into_iter().flatten().collect())
+        let chunks: Vec<&[Probe]> = probes.chunks(self.config().multicall_batch.max(1)).collect();
+        let mut out = Vec::with_capacity(probes.len());
+        // Waves of concurrent chunks; answers keep the probes' order.
+        for wave in chunks.chunks(CHUNKS_IN_FLIGHT) {
+            let answers = try_join_all(wave.iter().map(|chunk| self.aggregate(chunk, block))).await?;
+            out.extend(answers.into_iter().flatten());
+        }
+        Ok(out)
     }
 
     async fn aggregate(&self, chunk: &[Probe], block: u64) -> Result<Vec<ProbeResult>, ChainError> {
@@ -151,16 +152,18 @@ impl ChainClient {
         block: u64,
         in_flight: usize,
     ) -> Result<Vec<ProbeResult>, ChainError> {
-        stream::iter(probes)
-            .map(|p| async move {
-                Ok(match self.call(p.target(), p.calldata(), block).await? {
-                    CallAnswer::Returned(bytes) => p.decode(true, &bytes),
-                    CallAnswer::Rejected(reason) if reason.contains("revert") => p.decode(false, &[]),
-                    CallAnswer::Rejected(reason) => Err(reason),
-                })
-            })
-            .buffered(in_flight.max(1))
-            .try_collect()
-            .await
+        let mut out = Vec::with_capacity(probes.len());
+        for wave in probes.chunks(in_flight.max(1)) {
+            out.extend(try_join_all(wave.iter().map(|p| self.read_one(p, block))).await?);
+        }
+        Ok(out)
+    }
+
+    async fn read_one(&self, probe: &Probe, block: u64) -> Result<ProbeResult, ChainError> {
+        Ok(match self.call(probe.target(), probe.calldata(), block).await? {
+            CallAnswer::Returned(bytes) => probe.decode(true, &bytes),
+            CallAnswer::Rejected(reason) if reason.contains("revert") => probe.decode(false, &[]),
+            CallAnswer::Rejected(reason) => Err(reason),
+        })
     }
 }

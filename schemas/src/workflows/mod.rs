@@ -4,6 +4,7 @@
 //! Names are pinned here, once: they are shared by the worker, the gateway, the CLI lines of
 //! `docs/runbook.md` and every run in flight, so renaming one is a breaking change.
 
+pub mod eligibility_check;
 pub mod kill_switch;
 pub mod manifest_publish;
 pub mod members;
@@ -11,6 +12,7 @@ pub mod migration;
 pub mod reconcile;
 pub mod shadow_sync;
 pub mod synthesis;
+pub mod wallet_link;
 pub mod wizard;
 
 /// The custom search attributes every Arrakis workflow sets (Keyword type).
