@@ -9,11 +9,14 @@ use std::collections::BTreeSet;
 /// A verdict with the sources it rests on and what degraded on the way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evaluation {
-    /// The answer.
+    /// The answer (`"verdict": "unknown", "reason": …` in JSON).
+    #[serde(flatten)]
     pub verdict: Verdict,
     /// Score sources consulted (empty when only the chain decided).
+    #[serde(default)]
     pub sources: BTreeSet<ScoreSource>,
     /// Each fallback taken, in an operator's words.
+    #[serde(default)]
     pub degraded: Vec<String>,
 }
 
@@ -287,6 +290,24 @@ mod tests {
         assert!(e.degraded[0].contains("score service down"), "{:?}", e.degraded);
         f.holdings.insert("spice".into(), units("0"));
         assert_eq!(verdict("top", &f), Verdict::NotEligible);
+    }
+
+    #[test]
+    fn a_role_verdict_reads_flat_in_json() {
+        let v = RoleVerdict {
+            role: "top".into(),
+            evaluation: Evaluation {
+                verdict: Verdict::Unknown { reason: "rpc down".into() },
+                sources: BTreeSet::from([Cache]),
+                degraded: vec![],
+            },
+        };
+        let json = serde_json::to_value(&v).expect("serializes");
+        assert_eq!(
+            json,
+            json!({"role": "top", "verdict": "unknown", "reason": "rpc down", "sources": ["cache"], "degraded": []})
+        );
+        assert_eq!(serde_json::from_value::<RoleVerdict>(json).expect("round trip"), v);
     }
 
     #[test]
