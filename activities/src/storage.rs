@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The migrations could not be applied.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Scylla refused or could not be reached (the score store's Scylla adapter).
+    #[error("scylla: {0}")]
+    Scylla(String),
     /// A stored document no longer parses (a bug or a manual edit).
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt {

@@ -4,7 +4,7 @@
 use arrakis_activities::{
     CommunityId,
     breaker::{BreakerConfig, BreakerState},
-    score::{PgScoreStore, ScoreClient, ScoreError, ScoreLookup, ScoreStore, StoredScore},
+    score::{PgScoreStore, ScoreClient, ScoreError, ScoreLookup, ScoreStore, ScyllaScoreStore, StoredScore},
 };
 use arrakis_schemas::{
     CommunityManifest, Condition, Snowflake,
@@ -89,6 +89,20 @@ async fn http_put(url: &str, body: serde_json::Value) {
     reqwest::Client::new().put(url).json(&body).send().await.expect("PUT").error_for_status().expect("2xx");
 }
 
+/// The same contract on Scylla, whenever `SCYLLA_URI` points at a node (no Scylla package
+/// exists for this machine, so the local stack has none).
+#[tokio::test]
+async fn the_scylla_score_store_passes_the_contract_when_scylla_is_configured() {
+    let Ok(uri) = std::env::var("SCYLLA_URI") else {
+        eprintln!("SCYLLA_URI is unset: the Scylla adapter's contract run is skipped");
+        return;
+    };
+    let keyspace = format!("arrakis_test_{}", uuid::Uuid::new_v4().simple());
+    let store = ScyllaScoreStore::connect(&uri, &keyspace).await.expect("Scylla at SCYLLA_URI");
+    let (a, b) = (CommunityId(uuid::Uuid::new_v4()), CommunityId(uuid::Uuid::new_v4()));
+    score_store_contract(&store, a, b).await;
+}
+
 fn manifest() -> CommunityManifest {
     serde_json::from_value(json!({
         "guild_id": "1100000000000000001", "name": "Sietch", "theme": "sietch", "mode": "exclusive",
@@ -149,6 +163,15 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
         RankFact::Unranked { source: ScoreSource::ScoreService }
     );
 
+    // The action history of `second`: active, never redeemed; read live and cached.
+    let history = json!({"address": second, "asset": asset, "activity_score": 70,
+        "actions": [{"kind": "acquired", "at": 1}, {"kind": "active", "at": 2}]});
+    http_put(&format!("{}/_sim/history/{asset}/{second}", sim.url()), history).await;
+    assert_eq!(
+        lookup.history_facts(community, &asset, second, 1).await,
+        (Some((70, ScoreSource::ScoreService)), Some((true, ScoreSource::ScoreService)))
+    );
+
     // Down (every request answered 503): the breaker opens after enough failures, answers
     // come from the cache and say so.
     http_put(&format!("{}/_sim/outage", sim.url()), json!({"status": 503})).await;
@@ -163,6 +186,14 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
     let client = lookup.client().expect("client");
     assert_eq!(client.breaker().state(), BreakerState::Open);
     assert!(matches!(client.holder(&asset, third).await, Err(ScoreError::CircuitOpen)));
+
+    // Badge facts degrade the same way: the cached history, else activity 0 and "never
+    // redeemed" denied (what `badges_for` does with `None`).
+    assert_eq!(
+        lookup.history_facts(community, &asset, second, 4).await,
+        (Some((70, ScoreSource::Cache)), Some((true, ScoreSource::Cache)))
+    );
+    assert_eq!(lookup.history_facts(community, &asset, top, 4).await, (None, None));
 
     // Never cached: rank_at_most falls back to the balance check, permissively, and says so.
     let unavailable = lookup.rank(community, &asset, top, 3).await;

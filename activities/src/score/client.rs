@@ -122,6 +122,49 @@ impl<S: ScoreStore> ScoreLookup<S> {
         self.client.as_ref()
     }
 
+    /// The activity score and "never redeemed" of `address` for `asset`, each with its
+    /// source: the service (its answer is cached), else the cached answer, else `None` (the
+    /// engine then counts activity as 0 and "never redeemed" as no).
+    pub async fn history_facts(
+        &self,
+        community: CommunityId,
+        asset: &str,
+        address: &str,
+        now: i64,
+    ) -> (Option<(u32, ScoreSource)>, Option<(bool, ScoreSource)>) {
+        if let Some(client) = &self.client
+            && let Ok(history) = client.actions(asset, address).await
+        {
+            let previous = self.store.get(community, asset, address).await.ok().flatten();
+            let stored = StoredScore {
+                activity_score: Some(history.activity_score),
+                never_redeemed: Some(history.never_redeemed()),
+                fetched_at: now,
+                ..previous.unwrap_or(StoredScore {
+                    asset: asset.to_string(),
+                    address: address.to_string(),
+                    rank: None,
+                    score: None,
+                    activity_score: None,
+                    never_redeemed: None,
+                    fetched_at: now,
+                })
+            };
+            if let Err(e) = self.store.save(community, &[stored]).await {
+                tracing::warn!(error = %e, "could not cache a Score Service history");
+            }
+            let live = ScoreSource::ScoreService;
+            return (Some((history.activity_score, live)), Some((history.never_redeemed(), live)));
+        }
+        match self.store.get(community, asset, address).await {
+            Ok(Some(cached)) => (
+                cached.activity_score.map(|a| (a, ScoreSource::Cache)),
+                cached.never_redeemed.map(|n| (n, ScoreSource::Cache)),
+            ),
+            _ => (None, None),
+        }
+    }
+
     /// The rank of `address` (lower-case) for `asset`, with its source.
     pub async fn rank(&self, community: CommunityId, asset: &str, address: &str, now: i64) -> RankFact {
         let failure = match &self.client {
