@@ -43,6 +43,9 @@ pub struct MemberEligibility {
     pub wallets: Vec<String>,
     /// The block read per chain id.
     pub blocks: BTreeMap<u64, u64>,
+    /// Chains no RPC URL answered, with why (their checks are `unknown`).
+    #[serde(default)]
+    pub unreachable: BTreeMap<u64, String>,
     /// Every role's verdict, in manifest order.
     pub roles: Vec<RoleVerdict>,
     /// Unix seconds when computed.
@@ -185,18 +188,19 @@ impl<S: ScoreStore> EligibilityChecker<S> {
         tx.commit().await?;
         let wallets: Vec<Address> = rows.iter().filter_map(|(a,)| a.parse().ok()).collect();
         let member = user.to_string();
-        let (blocks, mut facts) = self
+        let mut readout = self
             .chains
             .holdings(&record.manifest, &BTreeMap::from([(member.clone(), wallets.clone())]), &BTreeMap::new())
             .await;
-        let mut facts = facts.remove(&member).unwrap_or_default();
+        let mut facts = readout.facts.remove(&member).unwrap_or_default();
         self.add_ranks(community, &record.manifest, &wallets, &mut facts, now).await;
         let answer = MemberEligibility {
             guild_id: guild,
             user_id: user,
             manifest_version: record.version,
             wallets: wallets.iter().map(|a| a.to_checksum(None)).collect(),
-            blocks,
+            blocks: readout.blocks,
+            unreachable: readout.unreachable,
             roles: evaluate_roles(&record.manifest, &facts),
             checked_at: now,
         };
@@ -306,11 +310,10 @@ impl MemberActivities {
             }
             Err(CheckError::Store(e)) => return Err(failure(e.to_string(), "StorageUnavailable", true)),
         };
-        let chain_down = answer.roles.iter().any(|r| {
-            matches!(&r.evaluation.verdict, Verdict::Unknown { reason } if reason.contains("no RPC endpoint answered"))
-        });
-        if chain_down && ctx.info().attempt < CHAIN_ATTEMPTS {
-            return Err(failure("no RPC endpoint of a chain answered; retrying", "ChainUnavailable", true));
+        if let Some((chain, why)) = answer.unreachable.iter().next()
+            && ctx.info().attempt < CHAIN_ATTEMPTS
+        {
+            return Err(failure(format!("chain {chain} unreadable, retrying: {why}"), "ChainUnavailable", true));
         }
         Ok(EligibilityReport {
             manifest_version: Some(answer.manifest_version),

@@ -2,11 +2,17 @@
 //! read through Multicall3 by the failover chain client, decided by the engine.
 
 use alloy::primitives::{Address, U256};
+use arrakis_activities::{
+    breaker::BreakerConfig,
+    chain::{Chains, Probe},
+};
 use arrakis_schemas::{
     CommunityManifest, Condition,
     eligibility::{Verdict, evaluate},
 };
-use arrakis_tests::chain::{ChainFixture, TcpRelay, anvil_addr, anvil_chains, anvil_url, dead_url, random_wallet};
+use arrakis_tests::chain::{
+    ANVIL_CHAIN_ID, ChainFixture, TcpRelay, anvil_addr, anvil_chain, anvil_chains, anvil_url, dead_url, random_wallet,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -91,7 +97,8 @@ async fn verdicts(
     manifest: &CommunityManifest,
     cases: &[Case],
 ) -> BTreeMap<(String, &'static str), Verdict> {
-    let (blocks, facts) = chains.holdings(manifest, &members(cases), &BTreeMap::new()).await;
+    let readout = chains.holdings(manifest, &members(cases), &BTreeMap::new()).await;
+    let (blocks, facts) = (readout.blocks, readout.facts);
     let mut out = BTreeMap::new();
     for case in cases {
         for rule in RULES {
@@ -154,7 +161,9 @@ async fn a_first_url_killed_mid_run_fails_over_and_every_answer_stays_right() {
         .await;
         relay.kill();
     };
-    let ((_, facts), ()) = tokio::join!(read, killer);
+    let (readout, ()) = tokio::join!(read, killer);
+    assert!(readout.unreachable.is_empty(), "the second URL answered: {:?}", readout.unreachable);
+    let facts = readout.facts;
     // 6,000 probes (4 per member) in 600 multicalls plus the block number: anything more is
     // the dead relay being tried before the direct URL answered.
     let minimum = 600 + 1;
@@ -187,4 +196,27 @@ async fn with_every_url_dead_checks_are_unknown_never_not_eligible() {
             other => panic!("{member}/{rule}: {other:?} with every URL dead"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_full_bulkhead_sheds_to_the_next_url_or_refuses() {
+    let f = ChainFixture::deploy().await;
+    let probes: Vec<Probe> = (0..48).map(|_| Probe::BalanceOf { token: f.erc20, holder: random_wallet() }).collect();
+    // One URL that takes 2 at a time: 16 at once are refused, not queued.
+    let mut narrow = anvil_chain(&[anvil_url()], 10);
+    narrow.max_in_flight = 2;
+    let chains = Chains::new(vec![narrow], BreakerConfig::default());
+    let client = chains.client(ANVIL_CHAIN_ID).expect("configured");
+    let block = client.block_number().await.expect("block");
+    let refused = client.read_one_by_one(&probes, block, 16).await.expect_err("shed");
+    assert!(refused.to_string().contains("shed (2 in flight)"), "{refused}");
+    // With a second URL the overflow goes there, and every answer is right.
+    let relay = TcpRelay::start(anvil_addr()).await;
+    let mut wide = anvil_chain(&[anvil_url(), relay.url()], 10);
+    wide.max_in_flight = 2;
+    let chains = Chains::new(vec![wide], BreakerConfig::default());
+    let client = chains.client(ANVIL_CHAIN_ID).expect("configured");
+    let results = client.read_one_by_one(&probes, block, 4).await.expect("read");
+    assert!(results.iter().all(|r| r.as_ref().is_ok_and(|units| units.is_zero())), "{results:?}");
+    assert!(relay.connections() > 0, "the second URL took the overflow");
 }

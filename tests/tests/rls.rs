@@ -31,7 +31,15 @@ const TENANT_TABLES: &[(&str, &str)] = &[
     ),
     (
         "wallet_nonces",
-        "INSERT INTO wallet_nonces (community_id, nonce, discord_user_id, address, expires_at) VALUES ($1, 'n' || random(), 1, '0x' || repeat('1', 40), now())",
+        "INSERT INTO wallet_nonces (community_id, nonce, discord_user_id, address, expires_at, message) VALUES ($1, 'n' || random(), 1, '0x' || repeat('1', 40), now(), 'sign me')",
+    ),
+    (
+        "scores",
+        "INSERT INTO scores (community_id, asset, address, rank, score, fetched_at) VALUES ($1, '1:0xa', '0x' || repeat('2', 40), 1, '10', now())",
+    ),
+    (
+        "score_history",
+        "INSERT INTO score_history (community_id, asset, address, at, rank, score) VALUES ($1, '1:0xa', '0x' || repeat('2', 40), now(), 1, '10')",
     ),
 ];
 

@@ -18,6 +18,17 @@ use arrakis_schemas::{
 };
 use std::{collections::BTreeMap, sync::Arc};
 
+/// What one read of many members' holdings found.
+#[derive(Clone, Debug, Default)]
+pub struct Readout {
+    /// The block read per chain id.
+    pub blocks: BTreeMap<u64, u64>,
+    /// Each member's facts.
+    pub facts: BTreeMap<String, MemberFacts>,
+    /// Chains that could not be read at all, with why; their assets are `unknown` in `facts`.
+    pub unreachable: BTreeMap<u64, String>,
+}
+
 /// Every configured chain, by id.
 #[derive(Clone, Debug, Default)]
 pub struct Chains {
@@ -55,10 +66,11 @@ impl Chains {
         manifest: &CommunityManifest,
         members: &BTreeMap<String, Vec<Address>>,
         pinned: &BTreeMap<u64, u64>,
-    ) -> (BTreeMap<u64, u64>, BTreeMap<String, MemberFacts>) {
+    ) -> Readout {
         let mut facts: BTreeMap<String, MemberFacts> =
             members.keys().map(|m| (m.clone(), MemberFacts::default())).collect();
         let mut blocks = BTreeMap::new();
+        let mut unreachable = BTreeMap::new();
         // (member, fact slot, probe) per chain; the slot says where the answer goes.
         let mut plan: BTreeMap<u64, Vec<(String, Slot, Probe)>> = BTreeMap::new();
         for asset in &manifest.assets {
@@ -121,6 +133,7 @@ impl Chains {
                 }
                 Err(e) => {
                     let reason = e.to_string();
+                    unreachable.insert(chain_id, reason.clone());
                     for (member, slot, _) in entries {
                         if let Some(f) = facts.get_mut(&member) {
                             slot.set(f, Holding::unknown(reason.clone()));
@@ -129,7 +142,7 @@ impl Chains {
                 }
             }
         }
-        (blocks, facts)
+        Readout { blocks, facts, unreachable }
     }
 }
 

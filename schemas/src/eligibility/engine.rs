@@ -66,6 +66,7 @@ fn tier_evaluation(manifest: &CommunityManifest, tier: &str, facts: &MemberFacts
             sources.insert(*source);
             Verdict::NotEligible
         }
+        Some(RankFact::NoWallet) => Verdict::NotEligible,
         Some(RankFact::Unavailable { reason }) => Verdict::Unknown { reason: format!("tier '{tier}': {reason}") },
         None => Verdict::Unknown { reason: format!("tier '{tier}': no rank was read") },
     };
@@ -163,6 +164,7 @@ impl Ctx<'_> {
                 self.sources.insert(*source);
                 Verdict::NotEligible
             }
+            Some(RankFact::NoWallet) => Verdict::NotEligible,
             Some(RankFact::Unavailable { reason }) => {
                 self.sources.insert(ScoreSource::NativeDegraded);
                 self.degraded

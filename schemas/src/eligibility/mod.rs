@@ -131,6 +131,8 @@ pub enum RankFact {
         /// Where that came from.
         source: ScoreSource,
     },
+    /// The member has no linked wallet, so nothing to rank (and nobody was asked).
+    NoWallet,
     /// Neither the Score Service nor the cache could say.
     Unavailable {
         /// Why.

@@ -8,13 +8,14 @@
 
 use alloy::primitives::{Address, U256};
 use arrakis_activities::{
-    chain::Probe,
+    breaker::BreakerConfig,
+    chain::{Chains, Probe},
     eligibility::{EligibilityCache, EligibilityChecker},
     score::{PgScoreStore, ScoreLookup},
 };
 use arrakis_schemas::{CommunityManifest, Snowflake, eligibility::BaseUnits};
 use arrakis_tests::{
-    chain::{ANVIL_CHAIN_ID, ChainFixture, anvil_chains, anvil_url, random_wallet},
+    chain::{ANVIL_CHAIN_ID, ChainFixture, anvil_chain, anvil_chains, anvil_url, random_wallet},
     fresh_database, stack_env,
 };
 use std::time::{Duration, Instant};
@@ -47,7 +48,10 @@ async fn main() -> anyhow::Result<()> {
         ("Multicall3 aggregate3, 1000 per call", 1000, 0),
     ];
     for (name, batch, in_flight) in runs {
-        let chains = anvil_chains(&[anvil_url()], batch);
+        // A bulkhead wide enough for the 32-in-flight run (the default, 8, would shed it).
+        let mut config = anvil_chain(&[anvil_url()], batch);
+        config.max_in_flight = 64;
+        let chains = Chains::new(vec![config], BreakerConfig::default());
         let client = chains.client(ANVIL_CHAIN_ID)?;
         let block = client.block_number().await?;
         let before = client.round_trips();
