@@ -179,14 +179,8 @@ impl<S: ScoreStore> EligibilityChecker<S> {
             tx.commit().await?;
             return Ok((hit, true));
         }
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT address FROM wallet_links WHERE discord_user_id = $1 ORDER BY address")
-                .bind(user.as_i64())
-                .fetch_all(tx.conn())
-                .await
-                .map_err(StoreError::from)?;
+        let wallets: Vec<Address> = tx.linked_wallets(user).await?.iter().filter_map(|a| a.parse().ok()).collect();
         tx.commit().await?;
-        let wallets: Vec<Address> = rows.iter().filter_map(|(a,)| a.parse().ok()).collect();
         let member = user.to_string();
         let mut readout = self
             .chains

@@ -3,7 +3,7 @@
 //! set for this transaction only) or a [`ServiceTx`] (role `arrakis_service`, for the few
 //! cross-tenant jobs). Forgetting the tenant is therefore impossible, not merely wrong.
 
-use arrakis_schemas::{CommunityManifest, GuildId};
+use arrakis_schemas::{CommunityManifest, GuildId, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
 use std::{fmt, time::Duration};
@@ -250,6 +250,16 @@ impl TenantTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// The wallets `user` linked in this community, sorted.
+    pub async fn linked_wallets(&mut self, user: UserId) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT address FROM wallet_links WHERE discord_user_id = $1 ORDER BY address")
+                .bind(user.as_i64())
+                .fetch_all(&mut *self.tx)
+                .await?;
+        Ok(rows.into_iter().map(|(a,)| a).collect())
     }
 
     /// The funnel of this community: how many sessions reached each step.

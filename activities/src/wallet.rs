@@ -217,14 +217,9 @@ impl WalletLinker {
     pub async fn wallets(&self, guild: GuildId, user: UserId) -> Result<Vec<Address>, LinkError> {
         let community = self.community(guild).await?;
         let mut tx = self.store.tenant(community).await?;
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT address FROM wallet_links WHERE discord_user_id = $1 ORDER BY address")
-                .bind(user.as_i64())
-                .fetch_all(tx.conn())
-                .await
-                .map_err(StoreError::from)?;
+        let wallets = tx.linked_wallets(user).await?;
         tx.commit().await?;
-        Ok(rows.into_iter().filter_map(|(a,)| a.parse().ok()).collect())
+        Ok(wallets.iter().filter_map(|a| a.parse().ok()).collect())
     }
 }
 

@@ -2,7 +2,7 @@
 //! outgrows Postgres. Schema: `migrations/cql/`, applied idempotently at connect. The same
 //! contract suite as the Postgres adapter runs against it whenever `SCYLLA_URI` is set.
 
-use super::store::{ScoreChange, ScoreStore, StoredScore};
+use super::store::{Row, ScoreChange, ScoreStore, StoredScore, from_row, to_i32};
 use crate::storage::{CommunityId, StoreError};
 use scylla::{
     client::{session::Session, session_builder::SessionBuilder},
@@ -35,24 +35,6 @@ pub struct ScyllaScoreStore {
 impl std::fmt::Debug for ScyllaScoreStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ScyllaScoreStore")
-    }
-}
-
-type ScoreRow = (String, String, Option<i32>, Option<String>, Option<i32>, Option<bool>, i64);
-
-fn to_i32(v: Option<u32>) -> Option<i32> {
-    v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
-}
-
-fn from_row((asset, address, rank, score, activity, never, at): ScoreRow) -> StoredScore {
-    StoredScore {
-        asset,
-        address,
-        rank: rank.and_then(|r| u32::try_from(r).ok()),
-        score,
-        activity_score: activity.and_then(|a| u32::try_from(a).ok()),
-        never_redeemed: never,
-        fetched_at: at,
     }
 }
 
@@ -125,7 +107,7 @@ impl ScyllaScoreStore {
             .map_err(scylla_error)?
             .into_rows_result()
             .map_err(scylla_error)?;
-        let mut rows = result.rows::<ScoreRow>().map_err(scylla_error)?;
+        let mut rows = result.rows::<Row>().map_err(scylla_error)?;
         rows.next().transpose().map_err(scylla_error).map(|row| row.map(from_row))
     }
 }

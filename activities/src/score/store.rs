@@ -80,9 +80,12 @@ impl PgScoreStore {
     }
 }
 
-type Row = (String, String, Option<i32>, Option<String>, Option<i32>, Option<bool>, i64);
+/// A stored standing as both adapters read it: asset, address, rank, score, activity,
+/// never redeemed, fetched at.
+pub(super) type Row = (String, String, Option<i32>, Option<String>, Option<i32>, Option<bool>, i64);
 
-fn from_row((asset, address, rank, score, activity, never, at): Row) -> StoredScore {
+/// A row as a standing (negative numbers, impossible by the schemas' checks, read as absent).
+pub(super) fn from_row((asset, address, rank, score, activity, never, at): Row) -> StoredScore {
     StoredScore {
         asset,
         address,
@@ -94,7 +97,8 @@ fn from_row((asset, address, rank, score, activity, never, at): Row) -> StoredSc
     }
 }
 
-fn to_i32(v: Option<u32>) -> Option<i32> {
+/// A count as the stores' `int` (saturating).
+pub(super) fn to_i32(v: Option<u32>) -> Option<i32> {
     v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
 }
 
