@@ -170,9 +170,7 @@ impl<S: ScoreStore> EligibilityChecker<S> {
 
     /// The member's eligibility; `true` with it when it came from the cache.
     pub async fn check(&self, guild: GuildId, user: UserId, now: i64) -> Result<(MemberEligibility, bool), CheckError> {
-        let mut service = self.store.service().await?;
-        let community = service.community_by_guild(guild).await?.ok_or(CheckError::NoManifest)?.community_id;
-        service.commit().await?;
+        let community = self.store.community_of(guild).await?.ok_or(CheckError::NoManifest)?;
         let mut tx = self.store.tenant(community).await?;
         let record = tx.latest_manifest().await?.ok_or(CheckError::NoManifest)?;
         if let Some(hit) = self.cache.get(guild, user, record.version).await {
@@ -244,17 +242,14 @@ impl<S: ScoreStore> EligibilityChecker<S> {
 
 /// Asset keys whose rank some rule or tier role needs, sorted.
 fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
-    fn walk(c: &Condition, out: &mut Vec<String>) {
-        match c {
-            Condition::RankAtMost { asset, .. } => out.push(asset.clone()),
-            Condition::AllOf(of) | Condition::AnyOf(of) | Condition::AtLeast { of, .. } => {
-                of.iter().for_each(|c| walk(c, out))
-            }
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
-    manifest.rules.values().for_each(|c| walk(c, &mut out));
+    for rule in manifest.rules.values() {
+        rule.for_each_leaf(&mut |leaf| {
+            if let Condition::RankAtMost { asset, .. } = leaf {
+                out.push(asset.clone());
+            }
+        });
+    }
     if manifest.roles.iter().any(|r| matches!(r.grant, RoleGrant::Tier(_))) {
         out.extend(manifest.assets.first().map(|a| a.key.clone()));
     }

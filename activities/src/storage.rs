@@ -91,6 +91,14 @@ impl Store {
         Ok(TenantTx { tx, community })
     }
 
+    /// The community of a guild, if it has one (a short service-role read).
+    pub async fn community_of(&self, guild_id: GuildId) -> Result<Option<CommunityId>, StoreError> {
+        let mut service = self.service().await?;
+        let record = service.community_by_guild(guild_id).await?;
+        service.commit().await?;
+        Ok(record.map(|r| r.community_id))
+    }
+
     /// Opens a cross-tenant transaction for jobs that must see every community.
     pub async fn service(&self) -> Result<ServiceTx, StoreError> {
         let mut tx = self.pool.begin().await?;

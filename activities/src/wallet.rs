@@ -4,7 +4,10 @@
 
 use crate::storage::{CommunityId, Store, StoreError};
 use alloy::primitives::{Address, Signature};
-use arrakis_schemas::{GuildId, UserId};
+use arrakis_schemas::{
+    GuildId, UserId,
+    workflows::wallet_link::{check_address, check_signature},
+};
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a challenge may be signed for.
@@ -96,10 +99,7 @@ pub fn challenge_text(
 /// The address that signed `message` (EIP-191 prefix, keccak, ecrecover).
 pub fn recover_signer(message: &str, signature: &str) -> Result<Address, LinkError> {
     let hex = signature.trim();
-    let valid = hex.len() == 132 && hex.starts_with("0x") && hex[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !valid {
-        return Err(LinkError::BadSignature);
-    }
+    check_signature(hex).map_err(|_| LinkError::BadSignature)?;
     let sig: Signature = hex.parse().map_err(|_| LinkError::BadSignature)?;
     sig.recover_address_from_msg(message.as_bytes()).map_err(|_| LinkError::BadSignature)
 }
@@ -121,10 +121,7 @@ impl WalletLinker {
     }
 
     async fn community(&self, guild: GuildId) -> Result<CommunityId, LinkError> {
-        let mut tx = self.store.service().await?;
-        let community = tx.community_by_guild(guild).await?.ok_or(LinkError::NoCommunity)?;
-        tx.commit().await?;
-        Ok(community.community_id)
+        self.store.community_of(guild).await?.ok_or(LinkError::NoCommunity)
     }
 
     /// A fresh challenge for `user` claiming `address`, valid for [`CHALLENGE_TTL`] from `now`.
@@ -225,8 +222,6 @@ impl WalletLinker {
 
 fn parse_address(address: &str) -> Result<Address, LinkError> {
     let a = address.trim();
-    if a.len() != 42 || !a.starts_with("0x") || !a[2..].bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(LinkError::BadAddress);
-    }
+    check_address(a).map_err(|_| LinkError::BadAddress)?;
     a.parse().map_err(|_| LinkError::BadAddress)
 }

@@ -74,6 +74,13 @@ fn update_error(e: WorkflowUpdateError) -> CallError {
     }
 }
 
+fn update_with_start_error(e: WorkflowUpdateWithStartError) -> CallError {
+    match e {
+        WorkflowUpdateWithStartError::Update(e) => update_error(e),
+        other => CallError::Unavailable(other.to_string()),
+    }
+}
+
 impl Workflows {
     /// Connects in the background (retrying every second) to `address`.
     pub fn connect(
@@ -158,10 +165,7 @@ impl Workflows {
                 .await?
                 .execute_update_with_start_workflow(Wizard, input, WizardOpen, request, options)
                 .await
-                .map_err(|e| match e {
-                    WorkflowUpdateWithStartError::Update(e) => update_error(e),
-                    other => CallError::Unavailable(other.to_string()),
-                })
+                .map_err(update_with_start_error)
         })
         .await
     }
@@ -273,10 +277,7 @@ impl Workflows {
                 .await?
                 .execute_update_with_start_workflow(WalletLink, input, WalletChallenge, request, options)
                 .await
-                .map_err(|e| match e {
-                    WorkflowUpdateWithStartError::Update(e) => update_error(e),
-                    other => CallError::Unavailable(other.to_string()),
-                })
+                .map_err(update_with_start_error)
         })
         .await
     }

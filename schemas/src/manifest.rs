@@ -187,6 +187,19 @@ pub enum Condition {
     },
 }
 
+impl Condition {
+    /// Calls `f` on every leaf of the tree (balances, NFTs, ranks, rule references), in order;
+    /// rule references are not followed.
+    pub fn for_each_leaf(&self, f: &mut impl FnMut(&Condition)) {
+        match self {
+            Condition::AllOf(of) | Condition::AnyOf(of) | Condition::AtLeast { of, .. } => {
+                of.iter().for_each(|c| c.for_each_leaf(f))
+            }
+            leaf => f(leaf),
+        }
+    }
+}
+
 /// A role Arrakis creates, and what grants it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -187,6 +187,13 @@ pub fn anvil_addr() -> SocketAddr {
     format!("{host}:{}", url.port().unwrap_or(8545)).parse().expect("host:port")
 }
 
+/// `key`'s EIP-191 `personal_sign` signature over `message`, as a wallet gives it (0x + 130 hex).
+pub fn personal_sign(key: &PrivateKeySigner, message: &str) -> String {
+    use alloy::signers::SignerSync;
+    let sig = key.sign_message_sync(message.as_bytes()).expect("a local key signs");
+    format!("0x{}", alloy::primitives::hex::encode(sig.as_bytes()))
+}
+
 /// A fresh random address (a wallet nobody holds a key of; fine for balances).
 pub fn random_wallet() -> Address {
     Address::from_word(alloy::primitives::keccak256(uuid::Uuid::new_v4().as_bytes()))

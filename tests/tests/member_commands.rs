@@ -2,19 +2,15 @@
 //! `/check-eligibility` to the gateway, which runs the WalletLink and EligibilityCheck
 //! workflows; the worker reads anvil and Postgres.
 
-use alloy::{
-    primitives::U256,
-    signers::{SignerSync, local::PrivateKeySigner},
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
+use arrakis_tests::{
+    SynthesisStack,
+    chain::{ChainFixture, anvil_url, personal_sign},
+    operator::Operator,
 };
-use arrakis_tests::{SynthesisStack, chain::ChainFixture, chain::anvil_url, operator::Operator};
 use serde_json::json;
 
 const MEMBER: u64 = 333_333_333_333_333_333;
-
-fn sign(key: &PrivateKeySigner, message: &str) -> String {
-    let sig = key.sign_message_sync(message.as_bytes()).expect("sign");
-    format!("0x{}", sig.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
 
 /// The challenge text between the code fences of the `/verify` answer.
 fn challenge_text(content: &str) -> String {
@@ -93,7 +89,8 @@ async fn a_member_links_a_wallet_and_checks_eligibility_through_the_gateway() {
     let form = member.press("verify:sign").await.expect("form");
     assert_eq!(form.kind(), 9, "the button opens the signature form");
     let other = PrivateKeySigner::random();
-    let wrong = member.submit("verify:signature", &[("signature", &sign(&other, &text))]).await.expect("submit");
+    let wrong =
+        member.submit("verify:signature", &[("signature", &personal_sign(&other, &text))]).await.expect("submit");
     assert!(wrong.content().contains("signature: signed by"), "{}", wrong.content());
     let malformed = member.submit("verify:signature", &[("signature", "0xnope")]).await.expect("submit");
     assert!(
@@ -101,7 +98,8 @@ async fn a_member_links_a_wallet_and_checks_eligibility_through_the_gateway() {
         "{}",
         malformed.content()
     );
-    let linked = member.submit("verify:signature", &[("signature", &sign(&key, &text))]).await.expect("submit");
+    let linked =
+        member.submit("verify:signature", &[("signature", &personal_sign(&key, &text))]).await.expect("submit");
     assert!(linked.content().contains(&format!("Linked **{address}**")), "{}", linked.content());
 
     let check = member.slash("check-eligibility", &[]).await.expect("check");
@@ -122,7 +120,7 @@ fn link_from_the_cli(stack: &SynthesisStack, guild: &str, key: &PrivateKeySigner
     assert!(ok, "{text}");
     let message = json_of(&text)["challenge"]["message"].as_str().unwrap_or_default().to_string();
     let (ok, text) =
-        stack.shell("wallet-link-submit", guild, &[("USER_ID", &user), ("SIGNATURE", &sign(key, &message))]);
+        stack.shell("wallet-link-submit", guild, &[("USER_ID", &user), ("SIGNATURE", &personal_sign(key, &message))]);
     assert!(ok && text.contains(&address), "{text}");
 }
 
@@ -171,7 +169,7 @@ async fn the_runbook_links_a_wallet_and_checks_eligibility_from_the_cli() {
     assert!(ok, "{text}");
     let challenge = json_of(&text)["challenge"]["message"].as_str().unwrap_or_default().to_string();
     assert!(challenge.contains(&address), "{text}");
-    let (ok, text) = run("wallet-link-submit", &[("SIGNATURE", sign(&key, &challenge))]);
+    let (ok, text) = run("wallet-link-submit", &[("SIGNATURE", personal_sign(&key, &challenge))]);
     assert!(ok && text.contains(&address), "{text}");
     let (ok, text) = run("wallet-link-status", &[]);
     assert!(ok && json_of(&text)["linked"] == address.as_str(), "{text}");

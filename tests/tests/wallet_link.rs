@@ -1,9 +1,9 @@
 //! Wallet linking with real EIP-191 signatures from a local key, against Postgres.
 
-use alloy::signers::{SignerSync, local::PrivateKeySigner};
+use alloy::signers::local::PrivateKeySigner;
 use arrakis_activities::wallet::{LinkError, WalletLinker};
 use arrakis_schemas::Snowflake;
-use arrakis_tests::fresh_database;
+use arrakis_tests::{chain::personal_sign, fresh_database};
 use chrono::{Duration, Utc};
 
 fn id(raw: u64) -> Snowflake {
@@ -19,15 +19,6 @@ async fn linker() -> (arrakis_tests::TestDatabase, WalletLinker) {
     (db, linker)
 }
 
-fn sign(key: &PrivateKeySigner, message: &str) -> String {
-    let sig = key.sign_message_sync(message.as_bytes()).expect("sign");
-    format!("0x{}", hex_of(&sig.as_bytes()))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test]
 async fn a_real_personal_sign_signature_links_the_wallet_once() {
     let (_db, linker) = linker().await;
@@ -38,7 +29,7 @@ async fn a_real_personal_sign_signature_links_the_wallet_once() {
     for part in ["arrakis.test", "Discord server: 1200", "Discord user: 7", &challenge.nonce, &address, "Expires at"] {
         assert!(challenge.message.contains(part), "{part} missing from the challenge:\n{}", challenge.message);
     }
-    let signature = sign(&key, &challenge.message);
+    let signature = personal_sign(&key, &challenge.message);
     let linked = linker.link(id(1200), id(7), &challenge.nonce, &signature, now).await.expect("linked");
     assert_eq!(linked.address, address);
     assert_eq!(linker.wallets(id(1200), id(7)).await.expect("wallets"), vec![key.address()]);
@@ -55,7 +46,7 @@ async fn a_wrong_signer_is_refused_and_the_challenge_stays_usable() {
     let other = PrivateKeySigner::random();
     let now = Utc::now();
     let challenge = linker.challenge(id(1200), id(8), &claimed.address().to_string(), now).await.expect("challenge");
-    let wrong = linker.link(id(1200), id(8), &challenge.nonce, &sign(&other, &challenge.message), now).await;
+    let wrong = linker.link(id(1200), id(8), &challenge.nonce, &personal_sign(&other, &challenge.message), now).await;
     match wrong {
         Err(LinkError::WrongSigner { recovered, claimed: c }) => {
             assert_eq!((recovered, c), (other.address(), claimed.address()));
@@ -64,12 +55,16 @@ async fn a_wrong_signer_is_refused_and_the_challenge_stays_usable() {
     }
     assert!(linker.wallets(id(1200), id(8)).await.expect("wallets").is_empty());
     // A signature over different text recovers someone else: also refused.
-    let tampered = linker.link(id(1200), id(8), &challenge.nonce, &sign(&claimed, "something else"), now).await;
+    let tampered =
+        linker.link(id(1200), id(8), &challenge.nonce, &personal_sign(&claimed, "something else"), now).await;
     assert!(matches!(tampered, Err(LinkError::WrongSigner { .. })), "{tampered:?}");
     let garbage = linker.link(id(1200), id(8), &challenge.nonce, "0x1234", now).await;
     assert!(matches!(garbage, Err(LinkError::BadSignature)), "{garbage:?}");
     // The rejections consumed nothing: the right signature still links.
-    linker.link(id(1200), id(8), &challenge.nonce, &sign(&claimed, &challenge.message), now).await.expect("linked");
+    linker
+        .link(id(1200), id(8), &challenge.nonce, &personal_sign(&claimed, &challenge.message), now)
+        .await
+        .expect("linked");
 }
 
 #[tokio::test]
@@ -78,7 +73,7 @@ async fn an_expired_or_foreign_nonce_is_refused() {
     let key = PrivateKeySigner::random();
     let issued = Utc::now() - Duration::minutes(11);
     let challenge = linker.challenge(id(1200), id(9), &key.address().to_string(), issued).await.expect("challenge");
-    let signature = sign(&key, &challenge.message);
+    let signature = personal_sign(&key, &challenge.message);
     let late = linker.link(id(1200), id(9), &challenge.nonce, &signature, Utc::now()).await;
     assert!(matches!(late, Err(LinkError::Expired(_))), "{late:?}");
     // Another member cannot use it, and an unknown nonce is named as such.

@@ -172,17 +172,16 @@ impl Slot {
 
 /// The ERC721 token ids that `owns_nft` conditions name for `asset`, sorted.
 fn specific_tokens(manifest: &CommunityManifest, asset: &str) -> Vec<String> {
-    fn walk(c: &Condition, asset: &str, out: &mut Vec<String>) {
-        match c {
-            Condition::OwnsNft { asset: a, token_id: Some(id) } if a == asset => out.push(id.clone()),
-            Condition::AllOf(of) | Condition::AnyOf(of) | Condition::AtLeast { of, .. } => {
-                of.iter().for_each(|c| walk(c, asset, out))
-            }
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
-    manifest.rules.values().for_each(|c| walk(c, asset, &mut out));
+    for rule in manifest.rules.values() {
+        rule.for_each_leaf(&mut |leaf| {
+            if let Condition::OwnsNft { asset: a, token_id: Some(id) } = leaf
+                && a == asset
+            {
+                out.push(id.clone());
+            }
+        });
+    }
     out.sort();
     out.dedup();
     out

@@ -2,7 +2,7 @@
 //! outgrows Postgres. Schema: `migrations/cql/`, applied idempotently at connect. The same
 //! contract suite as the Postgres adapter runs against it whenever `SCYLLA_URI` is set.
 
-use super::store::{Row, ScoreChange, ScoreStore, StoredScore, from_row, to_i32};
+use super::store::{Row, ScoreChange, ScoreStore, StoredScore, change_from_row, from_row, to_i32};
 use crate::storage::{CommunityId, StoreError};
 use scylla::{
     client::{session::Session, session_builder::SessionBuilder},
@@ -195,9 +195,6 @@ impl ScoreStore for ScyllaScoreStore {
             .map_err(scylla_error)?;
         let rows: Vec<(i64, Option<i32>, Option<String>)> =
             result.rows().map_err(scylla_error)?.collect::<Result<_, _>>().map_err(scylla_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, rank, score)| ScoreChange { at, rank: rank.and_then(|r| u32::try_from(r).ok()), score })
-            .collect())
+        Ok(rows.into_iter().map(change_from_row).collect())
     }
 }

@@ -97,6 +97,11 @@ pub(super) fn from_row((asset, address, rank, score, activity, never, at): Row) 
     }
 }
 
+/// A history row (at, rank, score) as a change.
+pub(super) fn change_from_row((at, rank, score): (i64, Option<i32>, Option<String>)) -> ScoreChange {
+    ScoreChange { at, rank: rank.and_then(|r| u32::try_from(r).ok()), score }
+}
+
 /// A count as the stores' `int` (saturating).
 pub(super) fn to_i32(v: Option<u32>) -> Option<i32> {
     v.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
@@ -194,9 +199,6 @@ impl ScoreStore for PgScoreStore {
         .fetch_all(tx.conn())
         .await?;
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, rank, score)| ScoreChange { at, rank: rank.and_then(|r| u32::try_from(r).ok()), score })
-            .collect())
+        Ok(rows.into_iter().map(change_from_row).collect())
     }
 }
