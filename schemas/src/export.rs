@@ -44,6 +44,8 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<reconcile::ReconcileReport>("reconcile.output.json"),
         file::<shadow_sync::ShadowSyncInput>("shadow-sync.input.json"),
         file::<shadow_sync::ShadowSyncStatus>("shadow-sync.status.json"),
+        file::<incumbent::DetectInput>("incumbent-detect.input.json"),
+        file::<incumbent::DetectOutcome>("incumbent-detect.status.json"),
         file::<migration::MigrationInput>("migration.input.json"),
         file::<migration::RollbackRequest>("migration.rollback.json"),
         file::<migration::MigrationStatus>("migration.status.json"),

@@ -7,7 +7,7 @@
 
 use crate::{
     Lenient,
-    workflows::{eligibility_check, members, reconcile, wallet_link, wizard},
+    workflows::{eligibility_check, incumbent, members, reconcile, shadow_sync, wallet_link, wizard},
 };
 use temporalio_common::{
     HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
@@ -101,4 +101,20 @@ workflow_def!(
     /// A member's eligibility check (`eligibility-{guild_id}-{user_id}`).
     EligibilityCheck, eligibility_check::WORKFLOW_TYPE, Lenient<eligibility_check::EligibilityCheckInput>,
     eligibility_check::EligibilityReport
+);
+workflow_def!(
+    /// A shadow sync (`shadow-sync-{guild_id}`), as its schedule starts it.
+    ShadowSync, shadow_sync::WORKFLOW_TYPE, Lenient<shadow_sync::ShadowSyncInput>, shadow_sync::ShadowSyncStatus
+);
+handler_def!(
+    /// Where a sync stands.
+    QueryDefinition ShadowSyncStatusQuery for ShadowSync, shadow_sync::STATUS_QUERY, (), shadow_sync::ShadowSyncStatus
+);
+workflow_def!(
+    /// Incumbent detection (`incumbent-detect-{guild_id}`).
+    IncumbentDetect, incumbent::WORKFLOW_TYPE, Lenient<incumbent::DetectInput>, incumbent::DetectOutcome
+);
+handler_def!(
+    /// The finding (empty until the detection is done).
+    QueryDefinition IncumbentDetectStatusQuery for IncumbentDetect, incumbent::STATUS_QUERY, (), incumbent::DetectOutcome
 );

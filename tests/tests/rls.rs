@@ -41,6 +41,22 @@ const TENANT_TABLES: &[(&str, &str)] = &[
         "score_history",
         "INSERT INTO score_history (community_id, asset, address, at, rank, score) VALUES ($1, '1:0xa', '0x' || repeat('2', 40), now(), 1, '10')",
     ),
+    (
+        "shadow_syncs",
+        "INSERT INTO shadow_syncs (community_id, sync_id, manifest_version) VALUES ($1, 's' || random(), 1)",
+    ),
+    (
+        "shadow_member_state",
+        "INSERT INTO shadow_member_state (community_id, discord_user_id, sync_id) VALUES ($1, (random() * 1e15)::bigint + 1, 's')",
+    ),
+    (
+        "shadow_divergences",
+        "INSERT INTO shadow_divergences (community_id, sync_id, discord_user_id, role_key, kind) VALUES ($1, 's' || random(), 1, 'r', 'would_grant')",
+    ),
+    (
+        "shadow_predictions",
+        "INSERT INTO shadow_predictions (community_id, sync_id, discord_user_id, role_key, should_hold) VALUES ($1, 's' || random(), 1, 'r', true)",
+    ),
 ];
 
 async fn seed_community(admin: &mut PgConnection, id: Uuid) {

@@ -5,6 +5,7 @@
 //! `docs/runbook.md` and every run in flight, so renaming one is a breaking change.
 
 pub mod eligibility_check;
+pub mod incumbent;
 pub mod kill_switch;
 pub mod manifest_publish;
 pub mod members;
