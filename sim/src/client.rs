@@ -127,6 +127,11 @@ impl SimClient {
         self.send(self.http.get(format!("{}/_sim/log?since={since}", self.base))).await
     }
 
+    /// The reads (GETs) of one route template, e.g. `/guilds/{guild_id}/members`.
+    pub async fn reads(&self, route: &str) -> anyhow::Result<Vec<crate::ReadEntry>> {
+        self.send(self.http.get(format!("{}/_sim/reads", self.base)).query(&[("route", route)])).await
+    }
+
     /// Counters.
     pub async fn counters(&self) -> anyhow::Result<Counters> {
         self.send(self.http.get(format!("{}/_sim/counters", self.base))).await

@@ -5,7 +5,7 @@ use crate::{
     config::Limits,
     interactions::{self, InjectInteraction},
     ratelimit::RateCounters,
-    state::{Faults, GuildSeed, LogEntry, Sim, opt_snowflake},
+    state::{Faults, GuildSeed, LogEntry, ReadEntry, Sim, opt_snowflake},
     world::{self, Channel, Member, Role},
 };
 use axum::{
@@ -47,6 +47,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/gateway/reconnect", post(reconnect_gateway))
         .route("/_sim/gateway/shards", get(shards))
         .route("/_sim/log", get(read_log).delete(clear_log))
+        .route("/_sim/reads", get(read_reads))
         .route("/_sim/counters", get(counters))
         .with_state(sim)
 }
@@ -69,6 +70,9 @@ async fn reset(State(sim): Shared) -> StatusCode {
     }
     if let Ok(mut log) = sim.log.lock() {
         log.clear();
+    }
+    if let Ok(mut reads) = sim.reads.lock() {
+        reads.clear();
     }
     if let Ok(mut v) = sim.contract_violations.lock() {
         v.clear();
@@ -448,6 +452,17 @@ async fn read_log(State(sim): Shared, Query(q): Query<HashMap<String, String>>) 
     let since = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0u64);
     let log = sim.log.lock().map(|l| l.iter().filter(|e| e.seq >= since).cloned().collect()).unwrap_or_default();
     Json(log)
+}
+
+/// The reads of one route template (`?route=/guilds/{guild_id}/members`), or all of them.
+async fn read_reads(State(sim): Shared, Query(q): Query<HashMap<String, String>>) -> Json<Vec<ReadEntry>> {
+    let route = q.get("route");
+    let reads = sim
+        .reads
+        .lock()
+        .map(|r| r.iter().filter(|e| route.is_none_or(|t| &e.route == t)).cloned().collect())
+        .unwrap_or_default();
+    Json(reads)
 }
 
 async fn clear_log(State(sim): Shared) -> StatusCode {

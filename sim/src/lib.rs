@@ -34,7 +34,7 @@ pub use ratelimit::RateCounters;
 pub use rest::ROUTES;
 pub use score::{ScoreSeed, ScoreSim, start_score_sim};
 pub use spec::{SchemaViolation, Spec};
-pub use state::{Faults, GuildSeed, LogEntry};
+pub use state::{Faults, GuildSeed, LogEntry, ReadEntry};
 pub use world::permissions;
 
 use std::{net::SocketAddr, sync::Arc};

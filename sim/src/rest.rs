@@ -135,6 +135,13 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     };
     let method = request.method().clone();
     let path = request.uri().path().strip_prefix("/api/v10").unwrap_or_default().to_string();
+    if method == Method::GET
+        && let Ok(mut reads) = sim.reads.lock()
+    {
+        let seq = reads.len() as u64;
+        let query = request.uri().query().map(str::to_owned);
+        reads.push(crate::state::ReadEntry { seq, route: template.clone(), path: path.clone(), query });
+    }
     let class = classify(&method, &template, &path);
     let config = sim.config();
     let now = Instant::now();

@@ -75,6 +75,20 @@ pub struct LogEntry {
     pub body: Value,
 }
 
+/// One read (a GET), as the read log shows it: what a test counts to prove a client did not
+/// read something twice.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ReadEntry {
+    /// Order of arrival.
+    pub seq: u64,
+    /// The route template, e.g. `/guilds/{guild_id}/members`.
+    pub route: String,
+    /// Request path (without `/api/v10`).
+    pub path: String,
+    /// The query string, if any (e.g. `limit=1000&after=42`).
+    pub query: Option<String>,
+}
+
 /// The stand-in.
 pub struct Sim {
     /// Identity and limits.
@@ -88,6 +102,8 @@ pub struct Sim {
     pub faults: Mutex<Faults>,
     /// Mutating requests.
     pub log: Mutex<Vec<LogEntry>>,
+    /// Reads (GETs).
+    pub reads: Mutex<Vec<ReadEntry>>,
     /// Responses that did not match the spec (should stay empty).
     pub contract_violations: Mutex<Vec<String>>,
     /// The gateway's fan-out.
@@ -109,6 +125,7 @@ impl Sim {
             limiter: Mutex::new(RateLimiter::default()),
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(Vec::new()),
+            reads: Mutex::new(Vec::new()),
             contract_violations: Mutex::new(Vec::new()),
             gateway: GatewayHub::new(),
             gateway_url: RwLock::new(String::new()),
