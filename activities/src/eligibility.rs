@@ -52,6 +52,26 @@ pub struct MemberEligibility {
     pub checked_at: i64,
 }
 
+/// One member's verdicts in a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberVerdicts {
+    /// Every role's verdict, in manifest order.
+    pub roles: Vec<RoleVerdict>,
+    /// The best (lowest) rank over the ranked assets, if any.
+    pub best_rank: Option<u32>,
+}
+
+/// Many members' verdicts, read at one block per chain.
+#[derive(Clone, Debug, Default)]
+pub struct BatchVerdicts {
+    /// The block read per chain id.
+    pub blocks: BTreeMap<u64, u64>,
+    /// Chains no RPC URL answered, with why.
+    pub unreachable: BTreeMap<u64, String>,
+    /// Per member.
+    pub members: BTreeMap<String, MemberVerdicts>,
+}
+
 /// Why a check could not be made at all (as opposed to an `unknown` verdict).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -201,6 +221,34 @@ impl<S: ScoreStore> EligibilityChecker<S> {
             self.cache.put(&answer).await;
         }
         Ok((answer, false))
+    }
+
+    /// Many members' verdicts for every role of `manifest`, read together at the `pinned`
+    /// blocks (Multicall3 batches) and never cached: the shadow sync's path.
+    pub async fn verdicts(
+        &self,
+        community: CommunityId,
+        manifest: &CommunityManifest,
+        wallets: &BTreeMap<String, Vec<Address>>,
+        pinned: &BTreeMap<u64, u64>,
+        now: i64,
+    ) -> BatchVerdicts {
+        let mut readout = self.chains.holdings(manifest, wallets, pinned).await;
+        let mut members = BTreeMap::new();
+        for (member, member_wallets) in wallets {
+            let mut facts = readout.facts.remove(member).unwrap_or_default();
+            self.add_ranks(community, manifest, member_wallets, &mut facts, now).await;
+            let best_rank = facts
+                .ranks
+                .values()
+                .filter_map(|r| match r {
+                    RankFact::Ranked { position, .. } => Some(*position),
+                    _ => None,
+                })
+                .min();
+            members.insert(member.clone(), MemberVerdicts { roles: evaluate_roles(manifest, &facts), best_rank });
+        }
+        BatchVerdicts { blocks: readout.blocks, unreachable: readout.unreachable, members }
     }
 
     /// Ranks for the assets that rank rules and tiers use: the member's best over wallets.

@@ -12,6 +12,9 @@ pub mod chain;
 #[allow(missing_docs)]
 pub mod eligibility;
 pub mod score;
+// The SDK macro adds an undocumented marker constant per activity.
+#[allow(missing_docs)]
+pub mod shadow;
 pub mod wallet;
 
 pub mod discord;

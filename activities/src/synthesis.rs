@@ -12,6 +12,7 @@ use arrakis_schemas::{
         reconcile::{
             DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ReconcileDiff, ReconcileInput, ReconcileMode,
         },
+        shadow_sync::OperatorNotice,
         synthesis::{ApplyOp, DesiredItem, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
         wizard::{DeployMessage, DeployPlan, PreviewRequest},
     },
@@ -695,6 +696,23 @@ impl SynthesisActivities {
         let content: String = content.chars().take(1900).collect();
         let request = self.discord.http().create_message(Id::new(notice.channel_id.get())).content(&content);
         self.discord.send(Some(guild), "POST /channels/{id}/messages", request).await.map_err(discord)?;
+        Ok(())
+    }
+
+    /// Posts a notice (the shadow digest) in the operator's channel.
+    #[activity(name = "notify.operator")]
+    pub async fn notify_operator(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        notice: OperatorNotice,
+    ) -> Result<(), ActivityError> {
+        // Discord allows 2,000 characters in a message.
+        let content: String = notice.text.chars().take(2000).collect();
+        let request = self.discord.http().create_message(Id::new(notice.channel_id.get())).content(&content);
+        self.discord
+            .send(Some(notice.guild_id.get()), "POST /channels/{id}/messages", request)
+            .await
+            .map_err(discord)?;
         Ok(())
     }
 

@@ -1,0 +1,492 @@
+//! Shadow mode's activities: detect the incumbent bot, then, sync after sync, compare what
+//! Arrakis would grant with what the incumbent gave, without changing anything in Discord.
+//!
+//! The activities hold a [`GuildReader`] and no other Discord client: zero mutations is a
+//! property of their construction, not a promise of their code.
+
+mod ledger;
+mod reader;
+
+pub use ledger::{MemberRow, PageCounts, Pair, Standing};
+pub use reader::GuildReader;
+
+use crate::{
+    CommunityId, Store, StoreError,
+    discord::DiscordFailure,
+    eligibility::{CHAIN_ATTEMPTS, EligibilityChecker, MemberVerdicts},
+    score::PgScoreStore,
+};
+use alloy::primitives::Address;
+use arrakis_schemas::{
+    GuildId, Lenient, Snowflake, UserId,
+    eligibility::Verdict,
+    temporal::ShadowSync,
+    workflows::{
+        incumbent::{self, DetectInput, DetectOutcome, GuildSignals, SIGNATURES},
+        shadow_sync::{
+            self, FinishSync, OperatorNotice, PAGE_SIZE, PageOutcome, ShadowSummary, ShadowSyncInput, StartSync,
+            SyncFinished, SyncPage, SyncPlan, SyncStart, SyncTally,
+        },
+    },
+};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use temporalio_client::{
+    Client,
+    schedules::{
+        CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy,
+        ScheduleSpec,
+    },
+    tonic::Code,
+};
+use temporalio_macros::activities;
+use temporalio_sdk::{
+    ApplicationFailure,
+    activities::{ActivityContext, ActivityError},
+};
+use uuid::Uuid;
+
+/// How often a guild in shadow mode is synced, and how much each start is spread.
+pub const SYNC_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
+const SYNC_JITTER: Duration = Duration::from_secs(30 * 60);
+
+fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
+    )
+}
+
+fn storage(e: StoreError) -> ActivityError {
+    fail(e.to_string(), "StorageUnavailable", true)
+}
+
+fn discord(e: DiscordFailure) -> ActivityError {
+    e.into_activity_error()
+}
+
+/// Shadow mode's activities, on the Discord task queue (they read Discord under its budget).
+pub struct ShadowActivities {
+    store: Store,
+    guilds: GuildReader,
+    checker: EligibilityChecker<PgScoreStore>,
+    schedules: Client,
+    task_queue: String,
+}
+
+impl ShadowActivities {
+    /// Activities reading Discord through `guilds`, deciding with `checker`, and creating the
+    /// sync schedule (whose runs go to `task_queue`) through `schedules`.
+    pub fn new(
+        store: Store,
+        guilds: GuildReader,
+        checker: EligibilityChecker<PgScoreStore>,
+        schedules: Client,
+        task_queue: String,
+    ) -> Self {
+        Self { store, guilds, checker, schedules, task_queue }
+    }
+
+    /// What the guild shows of the known incumbents.
+    async fn signals(&self, guild: u64) -> Result<GuildSignals, DiscordFailure> {
+        let mut bot_members = Vec::new();
+        for id in SIGNATURES.iter().flat_map(|s| s.bot_ids) {
+            if self.guilds.is_member(guild, *id).await?
+                && let Ok(id) = Snowflake::new(*id)
+            {
+                bot_members.push(id);
+            }
+        }
+        let channels = self.guilds.channels(guild).await?.into_iter().filter_map(|c| c.name).collect();
+        let roles = self.guilds.roles(guild).await?.into_iter().map(|r| r.name).collect();
+        Ok(GuildSignals { bot_members, channels, roles })
+    }
+
+    /// Creates the guild's sync schedule, or deletes it when there is nothing to shadow.
+    async fn schedule(&self, guild_id: GuildId, wanted: bool) -> Result<Option<String>, ActivityError> {
+        let id = shadow_sync::schedule_id(guild_id);
+        if !wanted {
+            return match self.schedules.get_schedule_handle(id.clone()).delete(DeleteScheduleOptions::default()).await {
+                Ok(()) => Ok(None),
+                Err(ScheduleError::Rpc(status)) if status.code() == Code::NotFound => Ok(None),
+                Err(e) => Err(fail(format!("deleting schedule {id}: {e}"), "TemporalUnavailable", true)),
+            };
+        }
+        let run = Lenient::new(&ShadowSyncInput { guild_id, pages_per_run: None, progress: None });
+        let options = CreateScheduleOptions::builder()
+            .action(ScheduleAction::start_workflow(
+                ShadowSync,
+                run,
+                self.task_queue.clone(),
+                shadow_sync::workflow_id(guild_id),
+            ))
+            .spec(ScheduleSpec::builder().intervals(vec![SYNC_EVERY.into()]).jitter(SYNC_JITTER).build())
+            .overlap_policy(ScheduleOverlapPolicy::Skip)
+            .note(format!("shadow sync of guild {guild_id} (an incumbent bot runs there)"))
+            .build();
+        match self.schedules.create_schedule(id.clone(), options).await {
+            Ok(_) => Ok(Some(id)),
+            Err(ScheduleError::Rpc(status)) if status.code() == Code::AlreadyExists => Ok(Some(id)),
+            Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
+        }
+    }
+}
+
+fn community_of(plan: &SyncPlan) -> Result<CommunityId, ActivityError> {
+    Uuid::parse_str(&plan.community_id)
+        .map(CommunityId)
+        .map_err(|_| fail(format!("plan.community_id: not a UUID: {:?}", plan.community_id), "InvalidInput", false))
+}
+
+/// One member's side by side: the row to keep, and the pairs to record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// The member as seen.
+    pub row: MemberRow,
+    /// (role key, `would_grant` | `would_revoke`).
+    pub divergences: Vec<(String, &'static str)>,
+    /// What the incumbent gave, per compared role.
+    pub holdings: Vec<Pair>,
+    /// What Arrakis says the member should hold, per role it could decide.
+    pub predictions: Vec<Pair>,
+    /// Roles Arrakis could not decide.
+    pub unknown: u64,
+}
+
+/// Compares one member: `roles` are their Discord roles, `verdicts` Arrakis's (none: the
+/// member linked no wallet, so Arrakis predicts nothing and diverges on nothing).
+pub fn compare(
+    user_id: i64,
+    roles: &[u64],
+    role_map: &BTreeMap<String, Snowflake>,
+    wallets: usize,
+    verdicts: Option<&MemberVerdicts>,
+) -> Comparison {
+    let mut out = Comparison::default();
+    out.row.user_id = user_id;
+    out.row.wallets = i32::try_from(wallets).unwrap_or(i32::MAX);
+    out.row.best_rank = verdicts.and_then(|v| v.best_rank).and_then(|r| i32::try_from(r).ok());
+    for (key, incumbent_role) in role_map {
+        let holds = roles.contains(&incumbent_role.get());
+        if holds {
+            out.row.incumbent_roles.push(key.clone());
+        }
+        out.holdings.push(Pair { user_id, role_key: key.clone(), holds });
+        let Some(verdicts) = verdicts else { continue };
+        let should = match verdicts.roles.iter().find(|v| &v.role == key).map(|v| &v.evaluation.verdict) {
+            Some(Verdict::Eligible) => true,
+            Some(Verdict::NotEligible) => false,
+            Some(Verdict::Unknown { .. }) | None => {
+                out.row.unknown_roles.push(key.clone());
+                out.unknown += 1;
+                continue;
+            }
+        };
+        if should {
+            out.row.arrakis_roles.push(key.clone());
+        }
+        match (should, holds) {
+            (true, false) => out.divergences.push((key.clone(), "would_grant")),
+            (false, true) => out.divergences.push((key.clone(), "would_revoke")),
+            _ => {}
+        }
+        out.predictions.push(Pair { user_id, role_key: key.clone(), holds: should });
+    }
+    out
+}
+
+#[activities]
+impl ShadowActivities {
+    /// Detects the guild's incumbent (or takes the operator's word), records it, and creates
+    /// the 6-hourly sync schedule when the community is in shadow mode with an incumbent.
+    /// On a re-join (`on_join`) a guild already judged keeps its finding.
+    #[activity(name = "incumbent.detect")]
+    pub async fn detect(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: DetectInput,
+    ) -> Result<DetectOutcome, ActivityError> {
+        let guild_id = input.guild_id;
+        let mut service = self.store.service().await.map_err(storage)?;
+        let community = service.ensure_guild_community(guild_id).await.map_err(storage)?;
+        service.commit().await.map_err(storage)?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let before = tx.shadow_standing().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let (standing, kept) = if input.on_join && before.checked_at.is_some() {
+            (before, true)
+        } else {
+            let finding = match input.operator_override {
+                Some(choice) => incumbent::overridden(choice),
+                None => incumbent::detect(&self.signals(guild_id.get()).await.map_err(discord)?),
+            };
+            let mut tx = self.store.tenant(community).await.map_err(storage)?;
+            let standing = tx.record_finding(&finding, input.digest).await.map_err(storage)?;
+            tx.commit().await.map_err(storage)?;
+            (standing, false)
+        };
+        let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
+        let schedule_id = self.schedule(guild_id, shadowing).await?;
+        Ok(DetectOutcome {
+            finding: incumbent::IncumbentFinding {
+                incumbent: standing.incumbent,
+                confidence: standing.confidence.unwrap_or_default(),
+                evidence: standing.evidence,
+                source: standing.source.unwrap_or_default(),
+            },
+            mode: standing.mode,
+            schedule_id,
+            kept,
+            done: true,
+        })
+    }
+
+    /// Starts a sync: checks there is something to compare, maps each manifest role to the
+    /// incumbent's role of the same name, and pins the newest block of every chain.
+    #[activity(name = "shadow.start")]
+    pub async fn start(self: Arc<Self>, _ctx: ActivityContext, input: StartSync) -> Result<SyncStart, ActivityError> {
+        let guild = input.guild_id.get();
+        let Some(community) = self.store.community_of(input.guild_id).await.map_err(storage)? else {
+            return Ok(SyncStart::Skip("this server has no community yet".into()));
+        };
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let standing = tx.shadow_standing().await.map_err(storage)?;
+        let manifest = tx.latest_manifest().await.map_err(storage)?;
+        let ours: Vec<i64> = tx
+            .shadow_states()
+            .await
+            .map_err(storage)?
+            .iter()
+            .filter(|s| s.kind == "role")
+            .filter_map(|s| s.discord_id)
+            .collect();
+        tx.commit().await.map_err(storage)?;
+        if standing.mode != "shadow" {
+            return Ok(SyncStart::Skip(format!("the community is in {} mode, not shadow", standing.mode)));
+        }
+        if standing.incumbent.is_none() {
+            return Ok(SyncStart::Skip("no incumbent bot on record".into()));
+        }
+        let Some(record) = manifest else { return Ok(SyncStart::Skip("no manifest published yet".into())) };
+        let guild_roles = self.guilds.roles(guild).await.map_err(discord)?;
+        let mut role_map = BTreeMap::new();
+        for role in &record.manifest.roles {
+            let theirs = guild_roles.iter().find(|r| {
+                r.name.eq_ignore_ascii_case(&role.name) && !ours.contains(&i64::try_from(r.id.get()).unwrap_or(-1))
+            });
+            if let Some(theirs) = theirs.and_then(|r| Snowflake::new(r.id.get()).ok()) {
+                role_map.insert(role.key.clone(), theirs);
+            }
+        }
+        if role_map.is_empty() {
+            return Ok(SyncStart::Skip("no manifest role has the name of a role in the server".into()));
+        }
+        let mut blocks = BTreeMap::new();
+        let mut chain_ids: Vec<u64> = record.manifest.assets.iter().map(|a| a.chain_id).collect();
+        chain_ids.sort_unstable();
+        chain_ids.dedup();
+        for chain in chain_ids {
+            let client =
+                self.checker.chains().client(chain).map_err(|e| fail(e.to_string(), "ChainNotConfigured", false))?;
+            let block = client.block_number().await.map_err(|e| fail(e.to_string(), "ChainUnavailable", true))?;
+            blocks.insert(chain, block);
+        }
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.begin_sync(&input.sync_id, record.version, &blocks).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(SyncStart::Plan(SyncPlan {
+            community_id: community.0.to_string(),
+            manifest_version: record.version,
+            blocks,
+            role_map,
+        }))
+    }
+
+    /// One page: up to 1,000 members after the cursor, their wallets, Arrakis's verdicts at
+    /// the pinned blocks in one batch, the comparison, and its rows in one transaction.
+    #[activity(name = "shadow.page")]
+    pub async fn page(self: Arc<Self>, ctx: ActivityContext, input: SyncPage) -> Result<PageOutcome, ActivityError> {
+        let community = community_of(&input.plan)?;
+        let guild = input.guild_id.get();
+        let members =
+            self.guilds.members_page(guild, input.after.map(UserId::get), PAGE_SIZE).await.map_err(discord)?;
+        let _ = ctx.record_heartbeat("read").await;
+        let last = members.last().and_then(|m| UserId::new(m.user.id.get()).ok());
+        let done = members.len() < usize::from(PAGE_SIZE);
+        let humans: Vec<_> = members.iter().filter(|m| !m.user.bot).collect();
+        let ids: Vec<i64> = humans.iter().filter_map(|m| i64::try_from(m.user.id.get()).ok()).collect();
+
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let record = tx.manifest_version(input.plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
+            fail(format!("manifest version {} is gone", input.plan.manifest_version), "NoManifest", false)
+        })?;
+        let linked = tx.wallets_of(&ids).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let wallets: BTreeMap<String, Vec<Address>> = linked
+            .iter()
+            .map(|(user, addresses)| (user.to_string(), addresses.iter().filter_map(|a| a.parse().ok()).collect()))
+            .collect();
+        let now = chrono::Utc::now().timestamp();
+        let calls_before = self.checker.chains().round_trips();
+        let verdicts = self.checker.verdicts(community, &record.manifest, &wallets, &input.plan.blocks, now).await;
+        if let Some((chain, why)) = verdicts.unreachable.iter().next()
+            && ctx.info().attempt < CHAIN_ATTEMPTS
+        {
+            return Err(fail(format!("chain {chain} unreadable, retrying: {why}"), "ChainUnavailable", true));
+        }
+        let _ = ctx.record_heartbeat("decided").await;
+
+        let rpc_calls = self.checker.chains().round_trips().saturating_sub(calls_before);
+        let mut tally = SyncTally { pages: 1, rpc_calls, ..Default::default() };
+        let (mut rows, mut divergences, mut holdings, mut predictions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for member in &humans {
+            let Ok(user_id) = i64::try_from(member.user.id.get()) else { continue };
+            let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+            let key = user_id.to_string();
+            let theirs = verdicts.members.get(&key).filter(|_| wallets.get(&key).is_some_and(|w| !w.is_empty()));
+            let c = compare(user_id, &roles, &input.plan.role_map, wallets.get(&key).map_or(0, Vec::len), theirs);
+            tally.members += 1;
+            if theirs.is_some() {
+                tally.compared += 1;
+            } else {
+                tally.unverified += 1;
+            }
+            tally.unknown += c.unknown;
+            for (role, kind) in c.divergences {
+                tally.divergences += 1;
+                if kind == "would_grant" {
+                    tally.would_grant += 1;
+                } else {
+                    tally.would_revoke += 1;
+                }
+                divergences.push((user_id, role, kind));
+            }
+            rows.push(c.row);
+            holdings.extend(c.holdings);
+            predictions.extend(c.predictions);
+        }
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let counts =
+            tx.record_page(&input.sync_id, &rows, &divergences, &holdings, &predictions).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        tally.predictions_validated = counts.validated;
+        tally.predictions_correct = counts.correct;
+        Ok(PageOutcome { tally, last, done })
+    }
+
+    /// Closes the sync and answers the community's standing, with the digest when the
+    /// operator opted in and the manifest names an operator channel.
+    #[activity(name = "shadow.finish")]
+    pub async fn finish(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: FinishSync,
+    ) -> Result<SyncFinished, ActivityError> {
+        let community = Uuid::parse_str(&input.community_id)
+            .map(CommunityId)
+            .map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let (accuracy, validated) = tx.finish_sync(&input.sync_id, &input.tally).await.map_err(storage)?;
+        let standing = tx.shadow_standing().await.map_err(storage)?;
+        let last = tx.last_sync_finished().await.map_err(storage)?;
+        let channel = tx.latest_manifest().await.map_err(storage)?.and_then(|r| r.manifest.operator_channel_id);
+        tx.commit().await.map_err(storage)?;
+        let now = chrono::Utc::now();
+        let summary = ShadowSummary {
+            mode: standing.mode.clone(),
+            incumbent: standing.incumbent.map(|i| i.signature().name.to_string()),
+            confidence: standing.confidence,
+            accuracy,
+            validated,
+            days_in_shadow: standing.shadow_since.map(|since| (now - since).num_days().max(0).unsigned_abs()),
+            last_sync_at: last.map(|at| at.to_rfc3339()),
+            last_divergences: input.tally.divergences,
+        };
+        let digest = match channel {
+            Some(channel_id) if standing.digest => {
+                Some(OperatorNotice { guild_id: input.guild_id, channel_id, text: digest_text(&summary, &input.tally) })
+            }
+            _ => None,
+        };
+        Ok(SyncFinished { summary, digest })
+    }
+}
+
+/// The operator's digest of one sync.
+pub fn digest_text(summary: &ShadowSummary, tally: &SyncTally) -> String {
+    let accuracy = summary.accuracy.map_or_else(|| "not measured yet".to_string(), |a| format!("{:.1} %", a * 100.0));
+    format!(
+        "**Arrakis shadow sync** beside {}: {} members read, {} compared ({} without a linked wallet).\n\
+         Divergences: {} (would grant {}, would revoke {}); undecided: {}.\n\
+         Accuracy: {accuracy} over {} validated predictions; {} day(s) in shadow. Nothing was changed.",
+        summary.incumbent.as_deref().unwrap_or("no incumbent"),
+        tally.members,
+        tally.compared,
+        tally.unverified,
+        tally.divergences,
+        tally.would_grant,
+        tally.would_revoke,
+        tally.unknown,
+        summary.validated,
+        summary.days_in_shadow.unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrakis_schemas::eligibility::{Evaluation, RoleVerdict};
+
+    fn verdicts(roles: &[(&str, Verdict)]) -> MemberVerdicts {
+        MemberVerdicts {
+            roles: roles
+                .iter()
+                .map(|(key, verdict)| RoleVerdict {
+                    role: key.to_string(),
+                    evaluation: Evaluation { verdict: verdict.clone(), sources: Default::default(), degraded: vec![] },
+                })
+                .collect(),
+            best_rank: None,
+        }
+    }
+
+    fn map() -> BTreeMap<String, Snowflake> {
+        [("gold", 11), ("silver", 12), ("bronze", 13)]
+            .into_iter()
+            .map(|(k, id)| (k.to_string(), Snowflake::new(id).expect("id")))
+            .collect()
+    }
+
+    #[test]
+    fn a_member_diverges_where_the_verdict_and_the_incumbent_disagree() {
+        let v = verdicts(&[
+            ("gold", Verdict::Eligible),
+            ("silver", Verdict::NotEligible),
+            ("bronze", Verdict::Unknown { reason: "chain down".into() }),
+        ]);
+        let c = compare(7, &[12, 13], &map(), 1, Some(&v));
+        assert_eq!(c.divergences, vec![("gold".to_string(), "would_grant"), ("silver".to_string(), "would_revoke")]);
+        assert_eq!(c.unknown, 1);
+        assert_eq!(c.row.incumbent_roles, vec!["bronze", "silver"]);
+        assert_eq!(c.row.arrakis_roles, vec!["gold"]);
+        assert_eq!(c.row.unknown_roles, vec!["bronze"]);
+        assert_eq!(c.predictions.len(), 2, "no prediction on an unknown");
+        assert_eq!(c.holdings.len(), 3);
+    }
+
+    #[test]
+    fn a_member_without_a_wallet_is_seen_but_not_judged() {
+        let c = compare(8, &[11], &map(), 0, None);
+        assert!(c.divergences.is_empty() && c.predictions.is_empty());
+        assert_eq!(c.row.incumbent_roles, vec!["gold"]);
+        assert_eq!(c.holdings.iter().filter(|p| p.holds).count(), 1);
+    }
+
+    #[test]
+    fn agreement_is_not_a_divergence() {
+        let v =
+            verdicts(&[("gold", Verdict::Eligible), ("silver", Verdict::NotEligible), ("bronze", Verdict::Eligible)]);
+        let c = compare(9, &[11, 13], &map(), 2, Some(&v));
+        assert!(c.divergences.is_empty());
+        assert_eq!(c.predictions.iter().filter(|p| p.holds).count(), 2);
+    }
+}
