@@ -9,11 +9,12 @@ use arrakis_activities::{
     discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
     eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
     score::{PgScoreStore, ScoreClient, ScoreLookup},
+    shadow::{GuildReader, ShadowActivities},
     wallet::WalletLinker,
 };
 use arrakis_workflows::{
-    EligibilityCheckWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow,
-    WalletLinkWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow,
+    ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
 };
 use std::{
     net::SocketAddr,
@@ -41,9 +42,9 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// The eligibility and wallet activities from the settings; a chains file that does not
-/// parse stops the worker with the field named.
-fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<MemberActivities> {
+/// An eligibility checker from the settings; a chains file that does not parse stops the
+/// worker with the field named.
+fn eligibility_checker(settings: &Settings, store: &Store) -> anyhow::Result<EligibilityChecker<PgScoreStore>> {
     let config = &settings.eligibility;
     let chains = match &config.chains_file {
         Some(path) => Chains::from_file(path).map_err(anyhow::Error::msg)?,
@@ -66,8 +67,13 @@ fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<Membe
         None => EligibilityCache::disabled(),
     };
     let scores = ScoreLookup::new(client, PgScoreStore::new(store.clone()));
-    let checker = EligibilityChecker::new(store.clone(), chains, scores, cache);
-    Ok(MemberActivities::new(checker, WalletLinker::new(store.clone(), config.verify_domain.clone())))
+    Ok(EligibilityChecker::new(store.clone(), chains, scores, cache))
+}
+
+/// The eligibility and wallet activities from the settings.
+fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<MemberActivities> {
+    let checker = eligibility_checker(settings, store)?;
+    Ok(MemberActivities::new(checker, WalletLinker::new(store.clone(), settings.eligibility.verify_domain.clone())))
 }
 
 /// Runs the worker until SIGTERM or SIGINT.
@@ -111,6 +117,8 @@ pub async fn run_until(
         .register_workflow::<WizardWorkflow>()?
         .register_workflow::<WalletLinkWorkflow>()?
         .register_workflow::<EligibilityCheckWorkflow>()?
+        .register_workflow::<ShadowSyncWorkflow>()?
+        .register_workflow::<IncumbentDetectWorkflow>()?
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone()))
@@ -190,8 +198,17 @@ async fn discord_worker(
         },
         budget,
     );
+    // Shadow mode reads through its own handle on the same budget, and can do nothing else.
+    let shadow = ShadowActivities::new(
+        store.clone(),
+        GuildReader::new(rest.clone()),
+        eligibility_checker(settings, &store)?,
+        client.clone(),
+        settings.task_queue.clone(),
+    );
     let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
         .register_activities(SynthesisActivities::new(store, rest, discord.application_id))
+        .register_activities(shadow)
         .max_task_queue_activities_per_second(f64::from(discord.requests_per_second))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

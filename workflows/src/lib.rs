@@ -6,12 +6,16 @@ mod apply;
 mod eligibility_check;
 // The SDK macros add undocumented marker constants (one per handler) to each workflow.
 #[allow(missing_docs)]
+mod incumbent_detect;
+#[allow(missing_docs)]
 mod kill_switch;
 #[allow(missing_docs)]
 mod manifest_publish;
 #[allow(missing_docs)]
 mod reconcile;
 mod retry;
+#[allow(missing_docs)]
+mod shadow_sync;
 #[allow(missing_docs)]
 mod synthesis;
 #[allow(missing_docs)]
@@ -20,9 +24,11 @@ mod wallet_link;
 mod wizard;
 
 pub use eligibility_check::EligibilityCheckWorkflow;
+pub use incumbent_detect::IncumbentDetectWorkflow;
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
 pub use reconcile::ReconcileWorkflow;
+pub use shadow_sync::ShadowSyncWorkflow;
 pub use synthesis::SynthesisWorkflow;
 pub use wallet_link::WalletLinkWorkflow;
 pub use wizard::WizardWorkflow;

@@ -56,3 +56,20 @@ pub(crate) fn discord_apply(queue: &str) -> ActivityOptions {
         )
         .build()
 }
+
+/// Options for one shadow-sync page: a Discord read, a batched chain read and a database
+/// write, heartbeated, so a page lost with its worker is handed to another within 15 s.
+pub(crate) fn shadow_page(queue: &str) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .task_queue(queue.to_string())
+        .heartbeat_timeout(Duration::from_secs(15))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(20)
+                .build(),
+        )
+        .build()
+}
