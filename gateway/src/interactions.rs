@@ -28,6 +28,7 @@ use twilight_model::{
         application_command::{CommandData, CommandOptionValue},
         modal::{ModalInteractionComponent, ModalInteractionData},
     },
+    channel::message::component::ButtonStyle,
     guild::Permissions,
     http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
     id::{Id, marker::ApplicationMarker},
@@ -248,7 +249,15 @@ impl Interactions {
                 }
                 Ok(message(ui::prompt(&status)))
             }
-            "status" => Ok(ephemeral(self.status_text(guild_id).await?)),
+            "status" => {
+                let (text, scheduled) = self.status_text(guild_id).await?;
+                let components = if scheduled {
+                    vec![ui::row(vec![ui::button(WizardAction::SyncShadow, "Sync now", ButtonStyle::Primary)])]
+                } else {
+                    Vec::new()
+                };
+                Ok(message(ui::message(text, components)))
+            }
             "reconcile" => {
                 let mode = match options.iter().find(|(n, _)| *n == "mode").map(|(_, v)| *v) {
                     None | Some("dry_run") => ReconcileMode::DryRun,
@@ -265,7 +274,8 @@ impl Interactions {
         }
     }
 
-    async fn status_text(&self, guild_id: GuildId) -> Result<String, CallError> {
+    /// The status text, and whether the guild has a shadow-sync schedule to trigger.
+    async fn status_text(&self, guild_id: GuildId) -> Result<(String, bool), CallError> {
         let mut text = String::from("**Arrakis for this server**\n");
         match self.workflows.wizard_status(guild_id).await {
             Ok(status) if status.is_open() => {
@@ -275,6 +285,8 @@ impl Interactions {
             Err(CallError::NotFound) => text.push_str("Setup: never run (`/arrakis setup`)\n"),
             Err(e) => return Err(e),
         }
+        let shadow = self.workflows.shadow_view(guild_id).await?;
+        text.push_str(&crate::shadow::status_lines(&shadow, std::time::SystemTime::now()));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {
             text.push_str("Recent runs:\n");
@@ -282,7 +294,7 @@ impl Interactions {
                 text.push_str(&format!("- `{}` {} — {}\n", run.workflow_id, run.workflow_type, run.status));
             }
         }
-        Ok(text)
+        Ok((text, shadow.scheduled))
     }
 
     async fn component(
@@ -322,6 +334,11 @@ impl Interactions {
                 let answer = StepAnswer::Review { confirm: true };
                 Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
             }
+            WizardAction::SyncShadow => Ok(ephemeral(if self.workflows.trigger_shadow_sync(guild_id).await? {
+                "Shadow sync started: it reads members and changes nothing. `/arrakis status` shows its progress."
+            } else {
+                "This server has no shadow sync: no incumbent bot is on record in shadow mode."
+            })),
             WizardAction::Refresh | WizardAction::SubmitForm(_) => {
                 Ok(update(self.workflows.wizard_status(guild_id).await?))
             }

@@ -9,6 +9,7 @@ mod http;
 pub mod interactions;
 pub mod member;
 pub mod metrics;
+pub mod shadow;
 mod shards;
 pub mod temporal;
 pub mod ui;

@@ -4,7 +4,7 @@
 use crate::{Settings, ShardPlan, interactions::Interactions, metrics::Metrics, temporal::Workflows};
 use anyhow::Context;
 use arrakis_schemas::{
-    Snowflake,
+    GuildId, Snowflake,
     workflows::members::{MemberEvent, MemberEventKind},
 };
 use std::{
@@ -22,6 +22,7 @@ use twilight_gateway::{
 /// The only events the gateway deserialises.
 const WANTED: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::RESUMED)
+    .union(EventTypeFlags::GUILD_CREATE)
     .union(EventTypeFlags::INTERACTION_CREATE)
     .union(EventTypeFlags::MEMBER_ADD)
     .union(EventTypeFlags::MEMBER_REMOVE)
@@ -93,6 +94,7 @@ fn event_name(event: &Event) -> &'static str {
     match event {
         Event::Ready(_) => "READY",
         Event::Resumed => "RESUMED",
+        Event::GuildCreate(_) => "GUILD_CREATE",
         Event::InteractionCreate(_) => "INTERACTION_CREATE",
         Event::MemberAdd(_) => "GUILD_MEMBER_ADD",
         Event::MemberRemove(_) => "GUILD_MEMBER_REMOVE",
@@ -148,6 +150,16 @@ async fn run_shard(
             Event::InteractionCreate(interaction) => {
                 let interactions = interactions.clone();
                 tokio::spawn(async move { interactions.handle(interaction.0, received).await });
+            }
+            Event::GuildCreate(guild) => {
+                // A guild joined (or seen again on reconnect): judge its incumbent once.
+                let Ok(guild_id) = GuildId::new(guild.id().get()) else { continue };
+                let workflows = workflows.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = workflows.detect_incumbent(guild_id).await {
+                        tracing::warn!(guild = %guild_id, error = %e, "incumbent detection not started");
+                    }
+                });
             }
             Event::MemberAdd(_) | Event::MemberRemove(_) | Event::MemberUpdate(_) => {
                 let Some(member) = member_event(&event) else { continue };

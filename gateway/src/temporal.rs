@@ -115,16 +115,21 @@ impl Workflows {
         Self { client, task_queue, idle_timeout_secs, metrics }
     }
 
+    /// The task queue workflows are started on.
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
     /// True once connected.
     pub async fn connected(&self) -> bool {
         self.client.read().await.is_some()
     }
 
-    async fn client(&self) -> Result<Client, CallError> {
+    pub(crate) async fn client(&self) -> Result<Client, CallError> {
         self.client.read().await.clone().ok_or_else(|| CallError::Unavailable("not connected yet".into()))
     }
 
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         call: &'static str,
         f: impl Future<Output = Result<T, CallError>>,

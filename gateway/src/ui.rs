@@ -41,6 +41,8 @@ pub enum WizardAction {
     Deploy,
     /// Show the current state again.
     Refresh,
+    /// `/arrakis status`'s *Sync now*: trigger the guild's shadow sync.
+    SyncShadow,
 }
 
 impl WizardAction {
@@ -55,6 +57,7 @@ impl WizardAction {
             "back" => Self::Back,
             "deploy" => Self::Deploy,
             "refresh" => Self::Refresh,
+            "shadow-sync" => Self::SyncShadow,
             _ => return None,
         })
     }
@@ -68,11 +71,12 @@ impl WizardAction {
             Self::Back => format!("{PREFIX}:back"),
             Self::Deploy => format!("{PREFIX}:deploy"),
             Self::Refresh => format!("{PREFIX}:refresh"),
+            Self::SyncShadow => format!("{PREFIX}:shadow-sync"),
         }
     }
 }
 
-fn button(action: WizardAction, label: &str, style: ButtonStyle) -> Component {
+pub(crate) fn button(action: WizardAction, label: &str, style: ButtonStyle) -> Component {
     Component::Button(Button {
         custom_id: Some(action.custom_id()),
         disabled: false,
@@ -431,6 +435,7 @@ mod tests {
             WizardAction::Back,
             WizardAction::Deploy,
             WizardAction::Refresh,
+            WizardAction::SyncShadow,
         ] {
             assert_eq!(WizardAction::parse(&action.custom_id()), Some(action));
         }
