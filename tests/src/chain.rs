@@ -19,8 +19,10 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     task::JoinSet,
 };
@@ -145,6 +147,13 @@ pub struct TcpRelay {
 impl TcpRelay {
     /// Relays `127.0.0.1:{port}` → `target` (host:port).
     pub async fn start(target: SocketAddr) -> Self {
+        Self::start_with_delay(target, Duration::ZERO).await
+    }
+
+    /// As [`start`](Self::start), holding each request back `delay` before it reaches the
+    /// target: a remote RPC provider's round trip on loopback. A request is what arrives after
+    /// the connection was quiet for 2 ms (HTTP/1.1 sends one request at a time per connection).
+    pub async fn start_with_delay(target: SocketAddr, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
         let addr = listener.local_addr().expect("addr");
         let connections = Arc::new(AtomicU64::new(0));
@@ -154,8 +163,34 @@ impl TcpRelay {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
                 open.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    if delay.is_zero() {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                    let (mut in_read, mut in_write) = inbound.into_split();
+                    let (mut out_read, mut out_write) = outbound.into_split();
+                    let upstream = async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let mut last: Option<tokio::time::Instant> = None;
+                        loop {
+                            let n = match in_read.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if last.is_none_or(|at| at.elapsed() > Duration::from_millis(2)) {
+                                tokio::time::sleep(delay).await;
+                            }
+                            if out_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            last = Some(tokio::time::Instant::now());
+                        }
+                    };
+                    let downstream = tokio::io::copy(&mut out_read, &mut in_write);
+                    tokio::select! {
+                        _ = upstream => {}
+                        _ = downstream => {}
                     }
                 });
             }

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod operator;
+pub mod shadow;
 
 use anyhow::{Context, bail};
 use arrakis_activities::Store;
@@ -211,6 +212,16 @@ pub fn run_shell(script: &str, extra: &[(&str, &str)]) -> Output {
     command.output().expect("bash runs")
 }
 
+/// The JSON object in a CLI answer (`-o json`): the update's or the workflow's result.
+pub fn json_of(text: &str) -> serde_json::Value {
+    let (start, end) = (text.find('{').unwrap_or(0), text.rfind('}').map_or(text.len(), |i| i + 1));
+    let value: serde_json::Value = serde_json::from_str(&text[start..end]).unwrap_or(serde_json::Value::Null);
+    match value.get("result") {
+        Some(result) => result.clone(),
+        None => value,
+    }
+}
+
 /// The shell snippets of `docs/runbook.md` marked `<!-- runbook-test: NAME -->`, by name.
 pub fn runbook_snippet(name: &str) -> anyhow::Result<String> {
     let runbook = std::fs::read_to_string(repo_root().join("docs/runbook.md"))?;
@@ -299,6 +310,11 @@ impl WorkerProcess {
             }
         });
         Self { child }
+    }
+
+    /// The process id (for its peak memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `kill -9`: no draining, no goodbye.
@@ -447,6 +463,14 @@ impl SynthesisStack {
     pub fn worker(&self) -> WorkerProcess {
         let env = self.discord_env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
+    }
+
+    /// A worker process with extra settings (e.g. `ARRAKIS_CHAINS`), for tests that kill it.
+    pub fn worker_with(&self, extra: &[(&str, &str)]) -> WorkerProcess {
+        let env = self.discord_env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
         WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
     }
 

@@ -6,6 +6,7 @@ use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use arrakis_tests::{
     SynthesisStack,
     chain::{ChainFixture, anvil_url, personal_sign},
+    json_of,
     operator::Operator,
 };
 use serde_json::json;
@@ -56,16 +57,6 @@ async fn community_reading(
     let key = PrivateKeySigner::random();
     chain.mint_erc20(key.address(), U256::from(150u64) * U256::from(10u64).pow(U256::from(18))).await;
     (stack, worker, guild, key)
-}
-
-/// The JSON object in a CLI answer (`-o json`): the update's or the workflow's result.
-fn json_of(text: &str) -> serde_json::Value {
-    let (start, end) = (text.find('{').unwrap_or(0), text.rfind('}').map_or(text.len(), |i| i + 1));
-    let value: serde_json::Value = serde_json::from_str(&text[start..end]).unwrap_or(serde_json::Value::Null);
-    match value.get("result") {
-        Some(result) => result.clone(),
-        None => value,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

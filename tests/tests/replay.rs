@@ -3,8 +3,8 @@
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
 use arrakis_workflows::{
-    EligibilityCheckWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow, SynthesisWorkflow,
-    WalletLinkWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow,
+    ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
 };
 use prost::Message;
 use temporalio_client::WorkflowHistory;
@@ -21,6 +21,8 @@ fn replayer() -> WorkflowReplayer {
     options.register_workflow::<WizardWorkflow>().expect("registers");
     options.register_workflow::<WalletLinkWorkflow>().expect("registers");
     options.register_workflow::<EligibilityCheckWorkflow>().expect("registers");
+    options.register_workflow::<ShadowSyncWorkflow>().expect("registers");
+    options.register_workflow::<IncumbentDetectWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 
