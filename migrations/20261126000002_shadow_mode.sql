@@ -68,18 +68,20 @@ CREATE INDEX shadow_predictions_open ON shadow_predictions (community_id, discor
     WHERE validated_at IS NULL;
 CREATE INDEX shadow_predictions_validated ON shadow_predictions (community_id, validated_sync, discord_user_id);
 
-DO $$
-DECLARE
-    t text;
+-- The tenant guard of every tenant table, once, for this and later migrations: RLS forced
+-- on the predicate community_id = arrakis_current_tenant(), and the two working roles' grants.
+CREATE FUNCTION arrakis_guard_tenant_table(t regclass) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['shadow_syncs', 'shadow_member_state', 'shadow_divergences', 'shadow_predictions']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (community_id = arrakis_current_tenant()) '
-            'WITH CHECK (community_id = arrakis_current_tenant())', t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO arrakis_app, arrakis_service', t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s USING (community_id = arrakis_current_tenant()) '
+        'WITH CHECK (community_id = arrakis_current_tenant())', t);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO arrakis_app, arrakis_service', t);
 END
 $$;
+
+SELECT arrakis_guard_tenant_table(t)
+FROM unnest(ARRAY['shadow_syncs', 'shadow_member_state', 'shadow_divergences', 'shadow_predictions']::regclass[]) AS t;

@@ -17,16 +17,20 @@ use std::{collections::BTreeSet, time::Duration};
 
 const OPERATOR: u64 = 424_242_424_242_424_242;
 
+/// Waits (3 minutes at most) until the latest run of `workflow_id` has completed.
+async fn finished(workflow_id: &str) {
+    wait_until(Duration::from_secs(180), workflow_id, || {
+        let done = workflow_completed(workflow_id);
+        async move { done.then_some(()) }
+    })
+    .await;
+}
+
 /// Runs one sync from the CLI, waits for it, and returns its final status.
 async fn sync(stack: &SynthesisStack, guild: &str, pages_per_run: &str) -> serde_json::Value {
     let (ok, text) = stack.shell("shadow-sync-run", guild, &[("PAGES_PER_RUN", pages_per_run)]);
     assert!(ok, "{text}");
-    let id = format!("shadow-sync-{guild}");
-    wait_until(Duration::from_secs(180), "the shadow sync to finish", || {
-        let done = workflow_completed(&id);
-        async move { done.then_some(()) }
-    })
-    .await;
+    finished(&format!("shadow-sync-{guild}")).await;
     let (ok, text) = stack.shell("shadow-sync-status", guild, &[]);
     assert!(ok, "{text}");
     json_of(&text)
@@ -154,12 +158,7 @@ async fn a_worker_killed_mid_sync_resumes_from_its_last_page_and_counts_no_membe
     stack.control.set_faults(&Faults::default()).await.expect("no latency");
     let _replacement = stack.worker_with(&chains_env);
 
-    let id = format!("shadow-sync-{guild}");
-    wait_until(Duration::from_secs(180), "the resumed sync to finish", || {
-        let done = workflow_completed(&id);
-        async move { done.then_some(()) }
-    })
-    .await;
+    finished(&format!("shadow-sync-{guild}")).await;
     let (ok, text) = stack.shell("shadow-sync-status", guild, &[]);
     assert!(ok, "{text}");
     let status = json_of(&text);
@@ -270,20 +269,12 @@ async fn the_gateway_detects_on_join_and_status_shows_shadow_mode_with_a_sync_bu
 
     // Joining a guild (GUILD_CREATE) starts its detection.
     let plain = stack.new_guild().await;
-    wait_until(Duration::from_secs(60), "detection on join", || {
-        let done = workflow_completed(&format!("incumbent-detect-{plain}"));
-        async move { done.then_some(()) }
-    })
-    .await;
+    finished(&format!("incumbent-detect-{plain}")).await;
     assert_eq!(incumbent_on_record(&stack, &plain).await, (None, Some("detected".to_string())));
 
     let seeded = shadow::seed(&stack, &chain, 300, 10).await;
     let guild = &seeded.guild;
-    wait_until(Duration::from_secs(60), "detection on join", || {
-        let done = workflow_completed(&format!("incumbent-detect-{guild}"));
-        async move { done.then_some(()) }
-    })
-    .await;
+    finished(&format!("incumbent-detect-{guild}")).await;
     let (ok, text) = stack.shell("incumbent-detect", guild, &[]);
     assert!(ok && json_of(&text)["finding"]["incumbent"] == "collabland", "{text}");
     // The operator opts in to the digest, in the channel the manifest names.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 use temporalio_common::RetryPolicy;
-use temporalio_sdk::ActivityOptions;
+use temporalio_sdk::{ActivityCloseTimeouts, ActivityOptions};
 
 /// Options for a short storage activity: retried with backoff for about five minutes, so a
 /// Postgres restart is ridden out but a real outage surfaces as a failed run.
@@ -60,16 +60,8 @@ pub(crate) fn discord_apply(queue: &str) -> ActivityOptions {
 /// Options for one shadow-sync page: a Discord read, a batched chain read and a database
 /// write, heartbeated, so a page lost with its worker is handed to another within 15 s.
 pub(crate) fn shadow_page(queue: &str) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
-        .task_queue(queue.to_string())
-        .heartbeat_timeout(Duration::from_secs(15))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(30))
-                .maximum_attempts(20)
-                .build(),
-        )
-        .build()
+    let mut options = discord(queue);
+    options.close_timeouts = ActivityCloseTimeouts::StartToClose(Duration::from_secs(120));
+    options.heartbeat_timeout = Some(Duration::from_secs(15));
+    options
 }

@@ -35,12 +35,7 @@ impl ShadowSyncWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ShadowSyncStatus> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
         let input = ctx.state(|s| crate::parse_input("shadow sync", &s.input))?;
-        if let Err(why) = input.check() {
-            let mut errors = arrakis_schemas::ValidationErrors::default();
-            let (field, message) = why.split_once(": ").unwrap_or(("(input)", why.as_str()));
-            errors.push(field.to_string(), message.to_string());
-            return Err(crate::invalid_input("shadow sync", &errors));
-        }
+        input.check().map_err(|errors| crate::invalid_input("shadow sync", &errors))?;
         let guild_id = input.guild_id;
         ctx.upsert_search_attributes([
             GUILD_ID_ATTR.value_set(guild_id.to_string()),

@@ -51,13 +51,13 @@ pub struct ShadowSyncInput {
 
 impl ShadowSyncInput {
     /// The input's own rules beyond its types, naming the field.
-    pub fn check(&self) -> Result<(), String> {
-        match self.pages_per_run {
-            Some(n) if !PAGES_PER_RUN.contains(&n) => {
-                Err(format!("pages_per_run: between {} and {}, got {n}", PAGES_PER_RUN.start(), PAGES_PER_RUN.end()))
-            }
-            _ => Ok(()),
+    pub fn check(&self) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        if let Some(n) = self.pages_per_run.filter(|n| !PAGES_PER_RUN.contains(n)) {
+            let (low, high) = (PAGES_PER_RUN.start(), PAGES_PER_RUN.end());
+            errors.push("pages_per_run", format!("between {low} and {high}, got {n}"));
         }
+        errors.into_result()
     }
 }
 
@@ -277,8 +277,8 @@ mod tests {
         let input = |n| ShadowSyncInput { guild_id, pages_per_run: Some(n), progress: None };
         assert!(input(1).check().is_ok());
         assert!(input(200).check().is_ok());
-        let e = input(0).check().expect_err("0 pages");
-        assert!(e.starts_with("pages_per_run:"), "{e}");
+        let e = input(0).check().expect_err("0 pages").to_string();
+        assert!(e.starts_with("pages_per_run: between 1 and 200"), "{e}");
         assert!(input(201).check().is_err());
     }
 
