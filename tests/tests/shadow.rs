@@ -230,6 +230,7 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
         (None, Some("collabland-join"), Some("Collab.Land"), None, 0.3),
     ];
     let mut collabland = String::new();
+    let mut others = Vec::new();
     for (bot, channel, role, expected, confidence) in cases {
         let guild = guild_showing(&stack, bot, channel, role).await;
         let (ok, text) = stack.shell("incumbent-detect", &guild, &[]);
@@ -240,8 +241,10 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
         assert_eq!(outcome["mode"], "shadow", "{text}");
         assert_eq!(scheduled(&guild), expected.is_some(), "a schedule exactly when an incumbent runs");
         assert_eq!(incumbent_on_record(&stack, &guild).await.0.as_deref(), expected);
-        if expected == Some("collabland") {
-            collabland = guild;
+        match expected {
+            Some("collabland") => collabland = guild,
+            Some(_) => others.push(guild),
+            None => {}
         }
     }
 
@@ -257,6 +260,7 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
     assert_eq!(outcome["finding"]["source"], "operator", "{text}");
     assert!(!scheduled(&collabland));
     assert_eq!(incumbent_on_record(&stack, &collabland).await, (None, Some("operator".to_string())));
+    others.iter().for_each(|guild| unschedule(guild));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +269,7 @@ async fn the_gateway_detects_on_join_and_status_shows_shadow_mode_with_a_sync_bu
     let chain = ChainFixture::deploy().await;
     let chains = shadow::chains_file(500);
     let _worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", &chains.display().to_string())]);
-    let _gateway = stack.gateway().await;
+    let gateway = stack.gateway().await;
 
     // Joining a guild (GUILD_CREATE) starts its detection.
     let plain = stack.new_guild().await;
@@ -317,10 +321,18 @@ async fn the_gateway_detects_on_join_and_status_shows_shadow_mode_with_a_sync_bu
     })
     .await;
 
+    // The runbook's "sync now" triggers the same schedule (a run already going is not doubled).
+    let (ok, text) = stack.shell("shadow-sync-now", guild, &[]);
+    assert!(ok, "{text}");
+
     let plain_operator = Operator::admin(stack.control.clone(), plain.parse().expect("id"), OPERATOR, None);
     let answer = plain_operator.command("status", &[]).await.expect("status");
     assert!(answer.content().contains("Incumbent: none found"), "{}", answer.content());
     assert!(answer.content().contains("Next sync: not scheduled"), "{}", answer.content());
     assert!(!answer.offers("wiz:shadow-sync"));
+    // A reconnect's GUILD_CREATE re-runs detection, which keeps the schedule: stop the
+    // gateway and let any such run finish before removing it.
+    drop(gateway);
+    finished(&format!("incumbent-detect-{guild}")).await;
     unschedule(guild);
 }
