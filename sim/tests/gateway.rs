@@ -91,7 +91,9 @@ async fn a_shard_identifies_receives_its_guild_and_answers_an_interaction() {
 
 #[tokio::test]
 async fn a_late_callback_is_an_unknown_interaction_and_modals_follow_the_docs() {
-    let (sim, control) = start(SimConfig { response_deadline_ms: 50, ..SimConfig::default() }).await;
+    // 400 ms: short enough to wait out, long enough that a loaded CI machine still answers the
+    // modal callbacks below in time.
+    let (sim, control) = start(SimConfig { response_deadline_ms: 400, ..SimConfig::default() }).await;
     let guild_id = guild(&control, "Late").await;
     let client = http(&sim, TOKEN);
     let app = Id::new(SimConfig::default().application_id);
@@ -99,7 +101,7 @@ async fn a_late_callback_is_an_unknown_interaction_and_modals_follow_the_docs() 
 
     let (id, token) = control.inject(&slash(guild_id, "arrakis")).await.expect("inject");
     // Wait for the (lowered) deadline to pass: the condition is the clock itself.
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let err = client.interaction(app).create_response(Id::new(id), &token, &pong).await.expect_err("late");
     assert!(format!("{err:?}").contains("10062"), "{err:?}");
 
