@@ -1,5 +1,5 @@
 //! `arrakis-gateway`: reads its settings (exits 2 naming the variable when one is wrong) and
-//! runs until SIGTERM or Ctrl-C.
+//! runs until SIGTERM or SIGINT.
 
 use arrakis_gateway::Settings;
 
@@ -20,17 +20,20 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    arrakis_gateway::run_until(settings, shutdown(), |_| {}).await
+    arrakis_gateway::run_until(settings, shutdown()?, |_| {}).await
 }
 
-async fn shutdown() {
-    #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Installs the SIGTERM and SIGINT handlers before the gateway connects, so a signal sent as
+/// soon as it logs anything stops it cleanly; the returned future completes on the first.
+fn shutdown() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use anyhow::Context as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-        return;
-    }
-    let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -79,7 +79,7 @@ fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<Membe
 /// Runs the worker until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_format);
-    run_until(settings, shutdown_signal(), |_| {}).await
+    run_until(settings, shutdown_signal()?, |_| {}).await
 }
 
 /// Runs the worker: migrations, the Temporal connection, the HTTP endpoints (their bound
@@ -215,22 +215,17 @@ async fn discord_worker(
     Ok(Worker::new(runtime, client, options)?)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+/// Installs the SIGTERM and SIGINT handlers now, before the worker logs that it is polling,
+/// so a signal sent right after that line drains the worker instead of killing it outright;
+/// the returned future completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }
