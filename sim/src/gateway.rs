@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -192,11 +192,22 @@ struct Conn {
     shard: (u64, u64),
     intents: u64,
     sent: VecDeque<Instant>,
+    /// Dispatches since this connection's session began: re-subscribed at IDENTIFY, and at a
+    /// RESUME after a drop, so nothing the READY snapshot or the replay holds is sent twice.
+    events: broadcast::Receiver<Arc<Dispatch>>,
+    /// Guilds sent in the GUILD_CREATEs that followed READY and not yet seen again.
+    announced: HashSet<u64>,
 }
 
 impl Conn {
     fn wants(&self, d: &Dispatch) -> bool {
         wants(self.shard, self.intents, d)
+    }
+
+    /// A guild created while this shard identified is both in the READY snapshot and in the
+    /// broadcast of its creation; Discord announces a joined guild once, so the second goes.
+    fn already_announced(&mut self, d: &Dispatch) -> bool {
+        d.event == "GUILD_CREATE" && d.guild_id.is_some_and(|g| self.announced.remove(&g))
     }
 }
 
@@ -213,10 +224,17 @@ async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = sim.config();
-    ws.send(op(10, json!({"heartbeat_interval": config.heartbeat_interval_ms}))).await?;
-    let mut events = sim.gateway.events.subscribe();
     let mut control = sim.gateway.control.subscribe();
-    let mut conn = Conn { id: sim.next_id(), session: None, shard: (0, 1), intents: 0, sent: VecDeque::new() };
+    let mut conn = Conn {
+        id: sim.next_id(),
+        session: None,
+        shard: (0, 1),
+        intents: 0,
+        sent: VecDeque::new(),
+        events: sim.gateway.events.subscribe(),
+        announced: HashSet::new(),
+    };
+    ws.send(op(10, json!({"heartbeat_interval": config.heartbeat_interval_ms}))).await?;
 
     let result = loop {
         tokio::select! {
@@ -237,9 +255,11 @@ async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
                     break Ok(());
                 }
             }
-            event = events.recv(), if conn.session.is_some() => {
+            event = conn.events.recv(), if conn.session.is_some() => {
                 match event {
-                    Ok(d) if conn.wants(&d) => send_dispatch(&sim, &mut ws, &conn, d.event, &d.data).await?,
+                    Ok(d) if conn.wants(&d) && !conn.already_announced(&d) => {
+                        send_dispatch(&sim, &mut ws, &conn, d.event, &d.data).await?
+                    }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         close(&mut ws, 4000, "Unknown error: the session fell behind.").await?;
@@ -262,7 +282,7 @@ async fn connection(sim: Arc<Sim>, stream: TcpStream) -> anyhow::Result<()> {
         // `dispatch` holds while sending, so none falls between the two.
         let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(record) = sessions.get_mut(id).filter(|r| r.owner == conn.id) {
-            while let Ok(d) = events.try_recv() {
+            while let Ok(d) = conn.events.try_recv() {
                 if conn.wants(&d) {
                     record.push(d.event, &d.data);
                 }
@@ -348,10 +368,14 @@ async fn handle(
                 }
             };
             let session_id = format!("{:032x}", sim.next_id() as u128 * 0x9E37_79B9);
-            sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(
-                session_id.clone(),
-                SessionRecord { shard, intents, seq: 0, buffer: VecDeque::new(), connected: true, owner: conn.id },
-            );
+            {
+                let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                sessions.insert(
+                    session_id.clone(),
+                    SessionRecord { shard, intents, seq: 0, buffer: VecDeque::new(), connected: true, owner: conn.id },
+                );
+                conn.events = sim.gateway.events.subscribe();
+            }
             conn.session = Some(session_id.clone());
             conn.shard = shard;
             conn.intents = intents;
@@ -373,6 +397,7 @@ async fn handle(
             });
             send_dispatch(sim, ws, conn, "READY", &ready).await?;
             if intents & GUILDS != 0 {
+                conn.announced = guilds.iter().map(|g| g.id).collect();
                 for guild in &guilds {
                     send_dispatch(
                         sim,
@@ -394,6 +419,13 @@ async fn handle(
                 let mut sessions = sim.gateway.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match sessions.get_mut(&session_id) {
                     Some(record) if token.strip_prefix("Bot ").unwrap_or(token) == config.token => {
+                        if !record.connected {
+                            // Dispatches since the drop are in the buffer replayed below; a
+                            // fresh receiver keeps them from being sent a second time. (While
+                            // the old connection still holds the session nothing is buffered,
+                            // and this connection's own receiver has them.)
+                            conn.events = sim.gateway.events.subscribe();
+                        }
                         record.connected = true;
                         record.owner = conn.id;
                         conn.shard = record.shard;

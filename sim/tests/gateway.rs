@@ -6,7 +6,8 @@ mod common;
 use arrakis_sim::{Action, GenerateMembers, InjectInteraction, MembersSeed, SimConfig};
 use common::{TOKEN, guild, http, next_matching, shard, start, start_default};
 use std::time::Duration;
-use twilight_gateway::{EventTypeFlags, Intents, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use twilight_gateway::{ConfigBuilder, EventTypeFlags, Intents, Shard, ShardId, StreamExt, queue::Queue};
 use twilight_model::{
     application::interaction::InteractionData,
     gateway::{event::Event, payload::outgoing::RequestGuildMembers},
@@ -185,6 +186,56 @@ async fn shards_receive_only_their_guilds() {
         let got: Vec<u64> = ready.guilds.iter().map(|g| g.id.get()).collect();
         assert_eq!(got, expected, "shard {shard_id}");
     }
+}
+
+/// Holds a shard's IDENTIFY until the test lets it go (`Queue` is how twilight paces them).
+struct HeldIdentify(mpsc::UnboundedSender<oneshot::Sender<()>>);
+
+impl Queue for HeldIdentify {
+    fn enqueue(&self, _shard: u32) -> oneshot::Receiver<()> {
+        let (go, wait) = oneshot::channel();
+        let _ = self.0.send(go);
+        wait
+    }
+}
+
+async fn next_event(events: &mut mpsc::UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(WAIT, events.recv()).await.expect("an event within the deadline").expect("the shard runs")
+}
+
+#[tokio::test]
+async fn a_guild_created_while_a_shard_identifies_is_announced_once() {
+    let (sim, control) = start_default().await;
+    let (held_tx, mut held) = mpsc::unbounded_channel();
+    let config = ConfigBuilder::new(TOKEN.to_string(), Intents::GUILDS)
+        .proxy_url(sim.gateway_url())
+        .queue(HeldIdentify(held_tx))
+        .build();
+    let mut shard = Shard::with_config(ShardId::ONE, config);
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = shard.next_event(EventTypeFlags::all()).await {
+            if let Ok(event) = item
+                && events_tx.send(event).is_err()
+            {
+                break;
+            }
+        }
+    });
+    // Connected (HELLO received), not yet identified: the guild is created now.
+    let go = tokio::time::timeout(WAIT, held.recv()).await.expect("the shard queues its identify").expect("queue");
+    let during = guild(&control, "Created while identifying").await;
+    go.send(()).expect("the shard waits");
+    while !matches!(next_event(&mut events).await, Event::Ready(_)) {}
+    let after = guild(&control, "Created after READY").await;
+
+    let mut announced = Vec::new();
+    while announced.last() != Some(&after) {
+        if let Event::GuildCreate(g) = next_event(&mut events).await {
+            announced.push(g.id().get());
+        }
+    }
+    assert_eq!(announced, [during, after], "each guild's GUILD_CREATE once, in order");
 }
 
 #[tokio::test]
