@@ -125,6 +125,43 @@ async fn a_sync_finds_exactly_the_known_divergences_changes_nothing_and_the_next
 
     let (ok, text) = stack.shell("shadow-divergences", guild, &[("DATABASE_URL", &stack.db.url)]);
     assert!(ok && text.contains("650 rows") && text.contains("would_revoke"), "{text}");
+
+    // Hand-written progress naming another guild's community is refused, and writes nothing.
+    let other = stack.new_guild().await;
+    let (ok, text) = stack.shell("incumbent-detect", &other, &[]);
+    assert!(ok, "{text}");
+    let (other_community,): (uuid::Uuid,) = sqlx::query_as("SELECT community_id FROM communities WHERE guild_id = $1")
+        .bind(other.parse::<i64>().expect("id"))
+        .fetch_one(&mut stack.db.admin().await)
+        .await
+        .expect("the other community");
+    let plan =
+        serde_json::json!({"community_id": other_community, "manifest_version": 1, "blocks": {}, "role_map": {}});
+    let progress =
+        serde_json::json!({"sync_id": "forged", "plan": plan, "after": null, "tally": first["tally"], "runs": 0});
+    let forged = format!("shadow-sync-forged-{guild}");
+    let input = serde_json::json!({"guild_id": guild, "progress": progress}).to_string();
+    let started = run_shell(
+        &format!(
+            "temporal workflow start --type ShadowSync --task-queue {} --workflow-id {forged} --input \"$INPUT\"",
+            stack.task_queue
+        ),
+        &[("INPUT", &input)],
+    );
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let failure = wait_until(Duration::from_secs(60), "the forged sync to fail", || {
+        let shown = run_shell(&format!("temporal workflow show --workflow-id {forged}"), &[]);
+        let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+        async move { shown.contains("WorkflowExecutionFailed").then_some(shown) }
+    })
+    .await;
+    assert!(failure.contains("is not the community of guild"), "{failure}");
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM shadow_member_state WHERE community_id = $1")
+        .bind(other_community)
+        .fetch_one(&mut stack.db.admin().await)
+        .await
+        .expect("rows");
+    assert_eq!(rows, 0, "nothing written into the other community");
     unschedule(guild);
 }
 

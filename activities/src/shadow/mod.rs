@@ -43,7 +43,6 @@ use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
-use uuid::Uuid;
 
 /// How often a guild in shadow mode is synced, and how much each start is spread.
 pub const SYNC_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
@@ -128,12 +127,21 @@ impl ShadowActivities {
             Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
         }
     }
-}
 
-fn community_of(plan: &SyncPlan) -> Result<CommunityId, ActivityError> {
-    Uuid::parse_str(&plan.community_id)
-        .map(CommunityId)
-        .map_err(|_| fail(format!("plan.community_id: not a UUID: {:?}", plan.community_id), "InvalidInput", false))
+    /// The guild's community, which the sync's input also names (in its plan or its finish
+    /// call): the tenant comes from the guild, and an input naming another community, such as
+    /// hand-written progress, is refused instead of writing into that community.
+    async fn tenant_of(&self, guild_id: GuildId, claimed: &str) -> Result<CommunityId, ActivityError> {
+        let community = self.store.community_of(guild_id).await.map_err(storage)?;
+        match community {
+            Some(community) if community.0.to_string() == claimed => Ok(community),
+            _ => Err(fail(
+                format!("community_id: {claimed:?} is not the community of guild {guild_id}"),
+                "InvalidInput",
+                false,
+            )),
+        }
+    }
 }
 
 /// One member's side by side: the row to keep, and the pairs to record.
@@ -304,7 +312,7 @@ impl ShadowActivities {
     /// the pinned blocks in one batch, the comparison, and its rows in one transaction.
     #[activity(name = "shadow.page")]
     pub async fn page(self: Arc<Self>, ctx: ActivityContext, input: SyncPage) -> Result<PageOutcome, ActivityError> {
-        let community = community_of(&input.plan)?;
+        let community = self.tenant_of(input.guild_id, &input.plan.community_id).await?;
         let guild = input.guild_id.get();
         let members =
             self.guilds.members_page(guild, input.after.map(UserId::get), PAGE_SIZE).await.map_err(discord)?;
@@ -381,9 +389,7 @@ impl ShadowActivities {
         _ctx: ActivityContext,
         input: FinishSync,
     ) -> Result<SyncFinished, ActivityError> {
-        let community = Uuid::parse_str(&input.community_id)
-            .map(CommunityId)
-            .map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?;
+        let community = self.tenant_of(input.guild_id, &input.community_id).await?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let (accuracy, validated) = tx.finish_sync(&input.sync_id, &input.tally).await.map_err(storage)?;
         let standing = tx.shadow_standing().await.map_err(storage)?;
