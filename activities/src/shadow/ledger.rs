@@ -71,6 +71,17 @@ pub struct Pair {
     pub holds: bool,
 }
 
+/// A closed sync: when it finished, and the community's accuracy at that moment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClosedSync {
+    /// When the sync finished (`None`: no such sync).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Share of the predictions validated in the last 30 days that came true (none: `None`).
+    pub accuracy: Option<f64>,
+    /// How many predictions that is.
+    pub validated: u64,
+}
+
 /// What a page wrote, read back by key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PageCounts {
@@ -238,15 +249,16 @@ impl TenantTx {
         Ok(PageCounts { validated: validated.unsigned_abs(), correct: correct.unsigned_abs() })
     }
 
-    /// Closes a sync with its counts; returns the accuracy over every prediction validated
-    /// in the last 30 days (none validated: `None`) and how many that is.
-    pub async fn finish_sync(&mut self, sync_id: &str, tally: &SyncTally) -> Result<(Option<f64>, u64), StoreError> {
-        sqlx::query(
-            "UPDATE shadow_syncs SET finished_at = coalesce(finished_at, now()), tally = $2 WHERE sync_id = $1",
+    /// Closes a sync with its counts; returns when it finished (the first close wins, so a
+    /// retried call keeps the time) and the accuracy over the last 30 days' validations.
+    pub async fn finish_sync(&mut self, sync_id: &str, tally: &SyncTally) -> Result<ClosedSync, StoreError> {
+        let finished: Option<(DateTime<Utc>,)> = sqlx::query_as(
+            "UPDATE shadow_syncs SET finished_at = coalesce(finished_at, now()), tally = $2 WHERE sync_id = $1
+             RETURNING finished_at",
         )
         .bind(sync_id)
         .bind(serde_json::json!(tally))
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
         let (validated, correct): (i64, i64) = sqlx::query_as(
             "SELECT count(*), count(*) FILTER (WHERE correct) FROM shadow_predictions
@@ -254,8 +266,11 @@ impl TenantTx {
         )
         .fetch_one(self.conn())
         .await?;
-        let accuracy = (validated > 0).then(|| correct as f64 / validated as f64);
-        Ok((accuracy, validated.unsigned_abs()))
+        Ok(ClosedSync {
+            finished_at: finished.map(|(at,)| at),
+            accuracy: (validated > 0).then(|| correct as f64 / validated as f64),
+            validated: validated.unsigned_abs(),
+        })
     }
 
     /// The linked wallets of `users`, by user.
@@ -272,13 +287,6 @@ impl TenantTx {
             out.entry(user).or_default().push(address);
         }
         Ok(out)
-    }
-
-    /// When the last sync finished, if one did.
-    pub async fn last_sync_finished(&mut self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: Option<(Option<DateTime<Utc>>,)> =
-            sqlx::query_as("SELECT max(finished_at) FROM shadow_syncs").fetch_optional(self.conn()).await?;
-        Ok(row.and_then(|(at,)| at))
     }
 }
 

@@ -391,9 +391,8 @@ impl ShadowActivities {
     ) -> Result<SyncFinished, ActivityError> {
         let community = self.tenant_of(input.guild_id, &input.community_id).await?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let (accuracy, validated) = tx.finish_sync(&input.sync_id, &input.tally).await.map_err(storage)?;
+        let closed = tx.finish_sync(&input.sync_id, &input.tally).await.map_err(storage)?;
         let standing = tx.shadow_standing().await.map_err(storage)?;
-        let last = tx.last_sync_finished().await.map_err(storage)?;
         let channel = tx.latest_manifest().await.map_err(storage)?.and_then(|r| r.manifest.operator_channel_id);
         tx.commit().await.map_err(storage)?;
         let now = chrono::Utc::now();
@@ -401,10 +400,10 @@ impl ShadowActivities {
             mode: standing.mode.clone(),
             incumbent: standing.incumbent.map(|i| i.signature().name.to_string()),
             confidence: standing.confidence,
-            accuracy,
-            validated,
+            accuracy: closed.accuracy,
+            validated: closed.validated,
             days_in_shadow: standing.shadow_since.map(|since| (now - since).num_days().max(0).unsigned_abs()),
-            last_sync_at: last.map(|at| at.to_rfc3339()),
+            last_sync_at: closed.finished_at.map(|at| at.to_rfc3339()),
             last_divergences: input.tally.divergences,
         };
         let digest = match channel {
