@@ -213,16 +213,19 @@ async fn seed_channels(
         return bad("channels: a guild holds at most 500 channels");
     }
     for (i, (channel, cid)) in channels.into_iter().zip(&ids).enumerate() {
+        // Seeded channels are what Discord already holds, so their names are stored its way.
+        let name = world::stored_channel_name(channel.kind, &channel.name).unwrap_or(channel.name);
         guild.channels.insert(
             *cid,
             Channel {
                 id: *cid,
                 kind: channel.kind,
-                name: channel.name,
+                name,
                 position: i as i64,
                 parent_id: channel.parent_id,
                 topic: channel.topic,
                 overwrites: Vec::new(),
+                last_message_id: None,
             },
         );
     }

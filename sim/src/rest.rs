@@ -148,8 +148,10 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     // Every answer leaves through `finish`: headers, the invalid-request count, the log, the
     // contract check.
     let scope_always = config.limits.scope_header_always;
+    let reason = audit_reason(request.headers());
     let respond = async |body: Value, response: Response, bucket: Option<&BucketState>| {
-        finish(&sim, &method, &path, &template, body, response, bucket.map(|b| (b, scope_always))).await
+        let request = Logged { method: &method, path: &path, template: &template, body, reason: reason.clone() };
+        finish(&sim, request, response, bucket.map(|b| (b, scope_always))).await
     };
 
     {
@@ -195,6 +197,10 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
         }
     };
 
+    if faults.refuse.iter().any(|r| r == &format!("{method} {template}")) {
+        let response = DiscordError::missing_permissions().into_response();
+        return respond(Value::Null, response, Some(&bucket)).await;
+    }
     if faults.error_rate > 0.0 && sim.random() < faults.error_rate {
         let response = DiscordError::server_error().into_response();
         return respond(Value::Null, response, Some(&bucket)).await;
@@ -302,16 +308,25 @@ fn bucket_headers(headers: &mut HeaderMap, bucket: &BucketState, scope: bool) {
     }
 }
 
+/// The request as the mutation log records it.
+struct Logged<'a> {
+    method: &'a Method,
+    path: &'a str,
+    template: &'a str,
+    body: Value,
+    reason: Option<String>,
+}
+
+/// `X-Audit-Log-Reason`, which clients send URL-encoded (Discord: 1–512 characters).
+fn audit_reason(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get("x-audit-log-reason")?.to_str().ok()?;
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+    Some(decoded.into_owned())
+}
+
 /// Adds headers, counts invalid requests, logs mutations and checks the response's contract.
-async fn finish(
-    sim: &Sim,
-    method: &Method,
-    path: &str,
-    template: &str,
-    request_body: Value,
-    response: Response,
-    bucket: Option<(&BucketState, bool)>,
-) -> Response {
+async fn finish(sim: &Sim, request: Logged<'_>, response: Response, bucket: Option<(&BucketState, bool)>) -> Response {
+    let Logged { method, path, template, body: request_body, reason } = request;
     let status = response.status();
     let (mut parts, body) = response.into_parts();
     if let Some((bucket, scope)) = bucket
@@ -339,6 +354,7 @@ async fn finish(
             route: template.to_string(),
             status: status.as_u16(),
             body: request_body,
+            reason,
         });
     }
     if config.check_responses && status.is_success() && !bytes.is_empty() {
@@ -658,13 +674,27 @@ async fn delete_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
         for member in guild.members.values_mut() {
             member.roles.retain(|r| *r != id);
         }
-        id
+        // Discord drops the role's permission overwrites with it (a race may leave one behind:
+        // discord-api-docs #4303, where Discord says to ignore unresolved references).
+        let mut touched = Vec::new();
+        for channel in guild.channels.values_mut() {
+            let before = channel.overwrites.len();
+            channel.overwrites.retain(|o| !(o.kind == 0 && o.id == id));
+            if channel.overwrites.len() != before {
+                touched.push(channel.clone());
+            }
+        }
+        (id, touched)
     };
+    let (role_id, touched) = role_id;
     sim.gateway.dispatch(
         Some(guild_id),
         "GUILD_ROLE_DELETE",
         json!({"guild_id": guild_id.to_string(), "role_id": role_id.to_string()}),
     );
+    for channel in touched {
+        sim.gateway.dispatch(Some(guild_id), "CHANNEL_UPDATE", world::channel_json(guild_id, &channel));
+    }
     no_content()
 }
 
@@ -708,6 +738,12 @@ async fn move_roles(State(sim): Shared, Path(guild_id): Path<String>, bytes: Byt
 }
 
 // ---- channels ------------------------------------------------------------------------------------
+
+/// The name as Discord stores it, or the form error Discord gives when nothing is left.
+fn stored_name(kind: u8, name: &str) -> Result<String, DiscordError> {
+    world::stored_channel_name(kind, name)
+        .ok_or_else(|| DiscordError::field("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
+}
 
 fn parse_overwrites(value: Option<&Value>, granted: u64) -> Result<Option<Vec<Overwrite>>, DiscordError> {
     let Some(list) = value.and_then(Value::as_array) else { return Ok(None) };
@@ -757,14 +793,16 @@ async fn create_channel(State(sim): Shared, Path(guild_id): Path<String>, bytes:
             return Err(DiscordError::field("parent_id", "CHANNEL_PARENT_INVALID", "Category does not exist."));
         }
         let overwrites = parse_overwrites(request.get("permission_overwrites"), granted)?.unwrap_or_default();
+        let name = stored_name(kind, request.get("name").and_then(Value::as_str).unwrap_or_default())?;
         let channel = Channel {
             id,
             kind,
-            name: request.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            name,
             position: request.get("position").and_then(Value::as_i64).unwrap_or(guild.channels.len() as i64),
             parent_id,
             topic: request.get("topic").and_then(Value::as_str).map(str::to_owned),
             overwrites,
+            last_message_id: None,
         };
         guild.channels.insert(id, channel.clone());
         world.channel_guild.insert(id, guild_id);
@@ -833,7 +871,7 @@ async fn modify_channel(State(sim): Shared, Path(channel): Path<String>, bytes: 
         let overwrites = parse_overwrites(request.get("permission_overwrites"), granted)?;
         let channel = guild.channels.get_mut(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         if let Some(name) = request.get("name").and_then(Value::as_str) {
-            channel.name = name.to_string();
+            channel.name = stored_name(channel.kind, name)?;
         }
         if let Some(topic) = request.get("topic") {
             channel.topic = topic.as_str().map(str::to_owned);
@@ -942,12 +980,19 @@ async fn list_messages(State(sim): Shared, Path(channel): Path<String>) -> Reply
 }
 
 async fn create_message(State(sim): Shared, Path(channel): Path<String>, bytes: Bytes) -> Reply {
-    let (_, channel_id) = channel_guild(&sim, &channel)?;
+    let (guild_id, channel_id) = channel_guild(&sim, &channel)?;
     let request = body(&bytes);
-    let message = message_json(&sim, channel_id, &request, sim.next_id(), 0);
+    let id = sim.next_id();
+    let message = message_json(&sim, channel_id, &request, id, 0);
     let mut stored = message.clone();
     stored["components"] = request.get("components").cloned().unwrap_or(json!([]));
-    sim.world().messages.entry(channel_id).or_default().push(stored);
+    let mut world = sim.world();
+    world.messages.entry(channel_id).or_default().push(stored);
+    // The channel's `last_message_id` is a snowflake: it tells when the channel was last used.
+    if let Some(c) = world.guilds.get_mut(&guild_id).and_then(|g| g.channels.get_mut(&channel_id)) {
+        c.last_message_id = Some(id);
+    }
+    drop(world);
     ok(message)
 }
 

@@ -54,6 +54,9 @@ pub struct Faults {
     pub storm_scope: Option<String>,
     /// The storm's `retry_after`, seconds.
     pub storm_retry_after: f64,
+    /// Requests refused with 403 Missing Permissions (50013), as `METHOD /route/{template}`
+    /// (e.g. `PATCH /channels/{channel_id}`): a fix that fails for a reason no retry mends.
+    pub refuse: Vec<String>,
 }
 
 /// One mutating request, as the log shows it.
@@ -73,6 +76,9 @@ pub struct LogEntry {
     pub status: u16,
     /// The JSON body, if any.
     pub body: Value,
+    /// The `X-Audit-Log-Reason` header, decoded: what Discord's audit log would show.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// One read (a GET), as the read log shows it: what a test counts to prove a client did not

@@ -81,6 +81,34 @@ pub struct Channel {
     pub topic: Option<String>,
     /// Overwrites.
     pub overwrites: Vec<Overwrite>,
+    /// The newest message's id (text and announcement channels).
+    pub last_message_id: Option<u64>,
+}
+
+/// The name Discord stores for a channel of `kind`. Text and announcement channels are
+/// lowercased, runs of whitespace and dashes become one dash, ASCII punctuation other than `-`
+/// and `_` is dropped, and no dash is left at either end; voice channels and categories keep
+/// the name as given. Discord does not document this; bot libraries have learned it (JDA
+/// #1124, nextcord #957, yesbot-ts #971 on collapsed dashes). `None`: nothing is left.
+pub fn stored_channel_name(kind: u8, name: &str) -> Option<String> {
+    if !matches!(kind, 0 | 5) {
+        return (!name.trim().is_empty()).then(|| name.to_string());
+    }
+    let mut stored = String::with_capacity(name.len());
+    for c in name.to_lowercase().chars() {
+        let dash = c.is_whitespace() || c == '-';
+        if dash {
+            if !stored.is_empty() && !stored.ends_with('-') {
+                stored.push('-');
+            }
+        } else if !(c.is_ascii_punctuation() && c != '_') {
+            stored.push(c);
+        }
+    }
+    while stored.ends_with('-') {
+        stored.pop();
+    }
+    (!stored.is_empty()).then_some(stored)
 }
 
 /// A member of a guild.
@@ -179,7 +207,7 @@ pub fn channel_json(guild_id: u64, channel: &Channel) -> Value {
             0 | 5 => {
                 obj.insert("topic".into(), json!(channel.topic));
                 obj.insert("nsfw".into(), json!(false));
-                obj.insert("last_message_id".into(), Value::Null);
+                obj.insert("last_message_id".into(), json!(channel.last_message_id.map(|m| m.to_string())));
                 obj.insert("rate_limit_per_user".into(), json!(0));
             }
             2 => {
@@ -296,4 +324,23 @@ pub fn guild_create_json(guild: &Guild, bot_user_id: u64) -> Value {
         }
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_channel_name;
+
+    #[test]
+    fn text_channel_names_are_stored_as_discord_stores_them() {
+        let text = |name: &str| stored_channel_name(0, name);
+        assert_eq!(text("Spice Chat").as_deref(), Some("spice-chat"));
+        assert_eq!(text("Joey's  Cool -- Channel!").as_deref(), Some("joeys-cool-channel"));
+        assert_eq!(text("water_discipline").as_deref(), Some("water_discipline"));
+        assert_eq!(text("🔊 Lounge").as_deref(), Some("🔊-lounge"));
+        assert_eq!(stored_channel_name(5, "News Desk").as_deref(), Some("news-desk"));
+        assert_eq!(text("!!!"), None);
+        // Voice channels and categories keep their names.
+        assert_eq!(stored_channel_name(2, "Council Voice").as_deref(), Some("Council Voice"));
+        assert_eq!(stored_channel_name(4, "The Sietch").as_deref(), Some("The Sietch"));
+    }
 }
