@@ -100,17 +100,24 @@ impl ManifestActivities {
 
 impl ManifestActivities {
     async fn save(&self, request: &SaveManifestRequest) -> Result<PublishOutcome, StoreError> {
-        let community = {
+        let (community, before) = {
             let mut service = self.store.service().await?;
-            let id = service.ensure_community(&request.manifest).await?;
+            let found = service.ensure_community(&request.manifest).await?;
             service.commit().await?;
-            id
+            found
         };
         let checksum = manifest_checksum(&request.manifest);
         let mut tx = self.store.tenant(community).await?;
+        let mode = request.manifest.mode;
+        if before.is_some_and(|b| b != mode) {
+            let detail =
+                serde_json::json!({"from": before.map(|b| b.as_str()), "to": mode.as_str(), "by": request.actor});
+            tx.audit(&request.actor, "community.mode_changed", detail, Some(&request.workflow_id)).await?;
+        }
         if let Some(latest) = tx.latest_manifest().await?
             && latest.checksum == checksum
         {
+            tx.commit().await?;
             return Ok(outcome(community, latest.version, checksum, false));
         }
         let version = tx.insert_manifest(&request.manifest, &checksum, &request.actor).await?;

@@ -3,7 +3,7 @@
 //! set for this transaction only) or a [`ServiceTx`] (role `arrakis_service`, for the few
 //! cross-tenant jobs). Forgetting the tenant is therefore impossible, not merely wrong.
 
-use arrakis_schemas::{CommunityManifest, GuildId, UserId};
+use arrakis_schemas::{CommunityManifest, GuildId, Mode, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
 use std::{fmt, time::Duration};
@@ -340,13 +340,20 @@ impl ServiceTx {
     }
 
     /// Resolves a guild to its community, creating the community the first time (idempotent:
-    /// a retry or a concurrent call returns the same id). Name and theme follow the manifest.
-    pub async fn ensure_community(&mut self, manifest: &CommunityManifest) -> Result<CommunityId, StoreError> {
-        let (id,): (Uuid,) = sqlx::query_as(
-            "INSERT INTO communities (community_id, guild_id, name, theme, mode)
+    /// a retry or a concurrent call returns the same id). Name, theme and mode follow the
+    /// manifest: the community's mode is the one source of truth every gate reads, and saving
+    /// a manifest is how the operator sets it. Returns the mode the community had before.
+    pub async fn ensure_community(
+        &mut self,
+        manifest: &CommunityManifest,
+    ) -> Result<(CommunityId, Option<Mode>), StoreError> {
+        let (id, before): (Uuid, Option<String>) = sqlx::query_as(
+            "WITH before AS (SELECT mode FROM communities WHERE guild_id = $2 FOR UPDATE)
+             INSERT INTO communities (community_id, guild_id, name, theme, mode)
              VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, theme = EXCLUDED.theme, updated_at = now()
-             RETURNING community_id",
+             ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, theme = EXCLUDED.theme,
+                 mode = EXCLUDED.mode, updated_at = now()
+             RETURNING community_id, (SELECT mode FROM before)",
         )
         .bind(Uuid::new_v4())
         .bind(manifest.guild_id.as_i64())
@@ -355,7 +362,30 @@ impl ServiceTx {
         .bind(manifest.mode.as_str())
         .fetch_one(&mut *self.tx)
         .await?;
-        Ok(CommunityId(id))
+        Ok((CommunityId(id), before.as_deref().and_then(Mode::parse)))
+    }
+
+    /// What every Discord change is checked against: the guild's community, its mode, and the
+    /// freeze in force (the global kill switch first, then the guild's own). `None`: the guild
+    /// has no community.
+    pub async fn gate_state(
+        &mut self,
+        guild_id: GuildId,
+    ) -> Result<Option<(CommunityId, Mode, Option<String>)>, StoreError> {
+        let row: Option<(Uuid, String, bool, Option<String>)> = sqlx::query_as(
+            "SELECT c.community_id, c.mode, c.frozen,
+                    (SELECT k.reason FROM kill_switch k WHERE k.scope = 'global' AND k.frozen)
+             FROM communities c WHERE c.guild_id = $1",
+        )
+        .bind(guild_id.as_i64())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|(id, mode, frozen, global)| {
+            let mode = Mode::parse(&mode).ok_or(StoreError::Corrupt { what: "communities.mode", detail: mode })?;
+            let frozen = global.or_else(|| frozen.then(|| "this community is frozen".to_string()));
+            Ok((CommunityId(id), mode, frozen))
+        })
+        .transpose()
     }
 
     /// True when synthesis is frozen for this community or globally, with the reason.

@@ -1,55 +1,42 @@
-//! Synthesis activities: plan (diff the manifest against the guild and the shadow state) and
-//! apply one op, idempotently: an object this manifest item already made is found (by the id
-//! recorded in `shadow_states`, then by name) before anything is created.
+//! Synthesis activities: plan (the pure three-way diff of `arrakis_schemas::plan` over what
+//! was applied and what Discord holds) and apply one op, idempotently: an object this manifest
+//! item already made is found (by the id recorded in `shadow_states`, then by name) before
+//! anything is created. Every change goes through the gate's [`GuildWriter`](crate::discord::GuildWriter).
 
 use crate::{
     CommunityId, ShadowState, Store, StoreError,
-    discord::{DiscordFailure, DiscordRest},
+    discord::{DiscordFailure, Gate, GateClosed, GuildWriter, WriteError},
 };
 use arrakis_schemas::{
-    ChannelKind, CommunityManifest, GuildId,
+    CommunityManifest, GuildId, Mode, Snowflake,
+    plan::{self, AppliedIds, AppliedItem, Assessment, GuildSnapshot, ItemKind},
     workflows::{
-        reconcile::{
-            DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ReconcileDiff, ReconcileInput, ReconcileMode,
-        },
+        reconcile::{DeleteExtra, DriftNotice, ReconcileDiff, ReconcileInput, ReconcileMode, ReportNotice},
         shadow_sync::OperatorNotice,
-        synthesis::{ApplyOp, DesiredItem, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
-        wizard::{DeployMessage, DeployPlan, PreviewRequest},
+        synthesis::{ApplyOp, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
     },
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
-use twilight_model::{
-    channel::{
-        Channel, ChannelType,
-        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
-    },
-    guild::{Permissions, Role, RolePosition},
-    id::{Id, marker::GenericMarker},
-};
-
-/// How long a frozen synthesis waits before checking the kill switch again.
-const FROZEN_RECHECK: Duration = Duration::from_secs(15);
 
 /// Synthesis activities; they run on the Discord task queue.
 #[derive(Clone)]
 pub struct SynthesisActivities {
     store: Store,
-    discord: DiscordRest,
+    gate: Gate,
     bot_user_id: Option<u64>,
 }
 
 impl SynthesisActivities {
-    /// Activities over `store` and `discord`; `bot_user_id` keeps the bot able to see the
-    /// channels it hides from @everyone.
-    pub fn new(store: Store, discord: DiscordRest, bot_user_id: Option<u64>) -> Self {
-        Self { store, discord, bot_user_id }
+    /// Activities over `store`, changing Discord only through `gate`; `bot_user_id` keeps the
+    /// bot able to see the channels it hides from @everyone.
+    pub fn new(store: Store, gate: Gate, bot_user_id: Option<u64>) -> Self {
+        Self { store, gate, bot_user_id }
     }
 }
 
@@ -68,363 +55,115 @@ fn discord(e: DiscordFailure) -> ActivityError {
     e.into_activity_error()
 }
 
-/// The desired items of a manifest, in phase order.
-pub fn desired_items(manifest: &CommunityManifest) -> Vec<(Phase, String, DesiredItem)> {
-    let mut items = Vec::new();
-    for role in &manifest.roles {
-        items.push((
-            Phase::Roles,
-            role.key.clone(),
-            DesiredItem {
-                name: role.name.clone(),
-                color: role.color,
-                hoist: role.hoist,
-                mentionable: role.mentionable,
-                permissions: role.permissions.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
-                channel_type: 0,
-                topic: None,
-                parent_key: None,
-                visible_to: Vec::new(),
-            },
-        ));
-    }
-    for category in &manifest.channels.categories {
-        items.push((
-            Phase::Categories,
-            category.key.clone(),
-            DesiredItem {
-                name: category.name.clone(),
-                channel_type: 4,
-                visible_to: category.visible_to.clone(),
-                ..blank()
-            },
-        ));
-    }
-    for category in &manifest.channels.categories {
-        for channel in &category.channels {
-            let visible_to =
-                if channel.visible_to.is_empty() { category.visible_to.clone() } else { channel.visible_to.clone() };
-            items.push((
-                Phase::Channels,
-                channel.key.clone(),
-                DesiredItem {
-                    name: channel.name.clone(),
-                    channel_type: match channel.kind {
-                        ChannelKind::Text => 0,
-                        ChannelKind::Voice => 2,
-                        ChannelKind::Announcement => 5,
-                    },
-                    // Discord keeps topics only on text and announcement channels.
-                    topic: if channel.kind == ChannelKind::Voice { None } else { channel.topic.clone() },
-                    parent_key: Some(category.key.clone()),
-                    visible_to,
-                    ..blank()
-                },
-            ));
-        }
-    }
-    items
+fn write(e: WriteError) -> ActivityError {
+    e.into_activity_error()
 }
 
-fn blank() -> DesiredItem {
-    DesiredItem {
-        name: String::new(),
-        color: 0,
-        hoist: false,
-        mentionable: false,
-        permissions: 0,
-        channel_type: 0,
-        topic: None,
-        parent_key: None,
-        visible_to: Vec::new(),
-    }
+fn community_id(raw: &str) -> Result<CommunityId, ActivityError> {
+    raw.parse().map(CommunityId).map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))
 }
 
-/// Hash of a desired item (what `shadow_states.applied_hash` records).
-pub fn item_hash(item: &DesiredItem) -> String {
-    hex::encode(Sha256::digest(serde_json::to_vec(item).unwrap_or_default()))
+/// The shadow state as planning reads it (rows of unknown kinds are skipped).
+pub(crate) fn applied_items(states: &[ShadowState]) -> Vec<AppliedItem> {
+    states
+        .iter()
+        .filter_map(|s| {
+            Some(AppliedItem {
+                kind: ItemKind::parse(&s.kind)?,
+                key: s.key.clone(),
+                discord_id: s.discord_id.map(|id| id as u64),
+                applied_hash: s.applied_hash.clone(),
+            })
+        })
+        .collect()
 }
 
-pub(crate) fn kind_of(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Roles => "role",
-        Phase::Categories => "category",
-        Phase::Channels => "channel",
-    }
-}
-
-/// Resolved ids of the manifest keys applied so far, per kind.
-#[derive(Default)]
-struct Applied(BTreeMap<(String, String), u64>);
-
-impl Applied {
-    fn from(states: &[ShadowState]) -> Self {
-        Self(states.iter().filter_map(|s| Some(((s.kind.clone(), s.key.clone()), s.discord_id? as u64))).collect())
-    }
-
-    fn id(&self, kind: &str, key: &str) -> Option<u64> {
-        self.0.get(&(kind.to_string(), key.to_string())).copied()
-    }
-}
-
-/// Who may see a channel: hidden from @everyone, shown to the listed roles and the bot.
-fn overwrites(guild: u64, bot: Option<u64>, visible_to: &[u64]) -> Vec<PermissionOverwrite> {
-    if visible_to.is_empty() {
-        return Vec::new();
-    }
-    let view = Permissions::VIEW_CHANNEL;
-    let mut list = vec![PermissionOverwrite {
-        id: Id::<GenericMarker>::new(guild),
-        kind: PermissionOverwriteType::Role,
-        allow: Permissions::empty(),
-        deny: view,
-    }];
-    if let Some(bot) = bot {
-        list.push(PermissionOverwrite {
-            id: Id::new(bot),
-            kind: PermissionOverwriteType::Member,
-            allow: view,
-            deny: Permissions::empty(),
-        });
-    }
-    for role in visible_to {
-        list.push(PermissionOverwrite {
-            id: Id::new(*role),
-            kind: PermissionOverwriteType::Role,
-            allow: view,
-            deny: Permissions::empty(),
-        });
-    }
-    list
-}
-
-fn same_overwrites(actual: &[PermissionOverwrite], wanted: &[PermissionOverwrite]) -> bool {
-    let key = |o: &PermissionOverwrite| (o.id.get(), o.allow.bits(), o.deny.bits());
-    let mut a: Vec<_> = actual.iter().map(key).collect();
-    let mut w: Vec<_> = wanted.iter().map(key).collect();
-    a.sort_unstable();
-    w.sort_unstable();
-    a == w
-}
-
-fn role_differences(role: &Role, item: &DesiredItem) -> Vec<String> {
-    let mut diff = Vec::new();
-    if role.name != item.name {
-        diff.push(format!("name '{}' → '{}'", item.name, role.name));
-    }
-    if role.colors.primary_color != item.color {
-        diff.push("colour changed".into());
-    }
-    if role.hoist != item.hoist || role.mentionable != item.mentionable {
-        diff.push("display settings changed".into());
-    }
-    if role.permissions.bits() != item.permissions {
-        diff.push("permissions changed".into());
-    }
-    diff
-}
-
-/// What [`SynthesisActivities::assess`] finds.
-pub struct Assessment {
+/// A guild's plan against its saved manifest, with what the workflows need around it.
+pub struct AssessedGuild {
     /// The community (tenant) id.
     pub community_id: String,
     /// The manifest version compared against.
     pub version: i32,
-    /// Creates and updates needed.
-    pub ops: Vec<SynthesisOp>,
-    /// Drift, item by item.
-    pub drift: Vec<Drift>,
-    /// Objects ours but no longer wanted.
-    pub extras: Vec<ExtraItem>,
-    /// Items in sync.
-    pub unchanged: u32,
+    /// The community's mode.
+    pub mode: Mode,
     /// The manifest's operator channel.
-    pub operator_channel_id: Option<arrakis_schemas::Snowflake>,
+    pub operator_channel_id: Option<Snowflake>,
+    /// The plan.
+    pub assessment: Assessment,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
 }
 
 impl SynthesisActivities {
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
-    pub(crate) fn discord(&self) -> &DiscordRest {
-        &self.discord
+    async fn snapshot(&self, guild: GuildId) -> Result<GuildSnapshot, ActivityError> {
+        self.gate.reader().snapshot(guild.get(), self.bot_user_id).await.map_err(discord)
     }
 
-    async fn community(&self, guild: GuildId) -> Result<CommunityId, ActivityError> {
-        let mut service = self.store.service().await.map_err(storage)?;
-        let record = service.community_by_guild(guild).await.map_err(storage)?;
-        record.map(|r| r.community_id).ok_or_else(|| {
-            fail(format!("guild {guild} has no community: publish a manifest first"), "UnknownGuild", false)
+    /// Builds the synthesis plan of a version; reads only.
+    pub async fn build_plan(&self, input: &SynthesisInput) -> Result<SynthesisPlan, ActivityError> {
+        let a = self.assess(input.guild_id, Some(input.version)).await?;
+        let closed = (a.mode == Mode::Shadow).then(|| GateClosed::Shadow.to_string());
+        Ok(SynthesisPlan {
+            community_id: a.community_id,
+            ops: a.assessment.ops,
+            unchanged: a.assessment.unchanged,
+            removals: a.assessment.removals,
+            closed,
         })
     }
 
-    async fn roles(&self, guild: u64) -> Result<Vec<Role>, ActivityError> {
-        let response = self
-            .discord
-            .send(Some(guild), "GET /guilds/{id}/roles", self.discord.http().roles(Id::new(guild)))
-            .await
-            .map_err(discord)?;
-        response.models().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))
-    }
-
-    async fn channels(&self, guild: u64) -> Result<Vec<Channel>, ActivityError> {
-        let response = self
-            .discord
-            .send(Some(guild), "GET /guilds/{id}/channels", self.discord.http().guild_channels(Id::new(guild)))
-            .await
-            .map_err(discord)?;
-        response.models().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))
-    }
-
-    fn resolve_roles(&self, applied: &Applied, keys: &[String]) -> Option<Vec<u64>> {
-        keys.iter().map(|k| applied.id("role", k)).collect()
-    }
-
-    /// Builds the plan; reads only.
-    pub async fn build_plan(&self, input: &SynthesisInput) -> Result<SynthesisPlan, ActivityError> {
-        let diff = self.assess(input.guild_id, Some(input.version)).await?;
-        Ok(SynthesisPlan { community_id: diff.community_id, ops: diff.ops, unchanged: diff.unchanged })
-    }
-
-    /// The three-way diff of a guild: desired (the manifest version, the latest when `None`),
-    /// last applied (`shadow_states`) and actual (Discord). Reads only.
-    pub async fn assess(&self, guild_id: GuildId, version: Option<i32>) -> Result<Assessment, ActivityError> {
-        let guild = guild_id.get();
-        let community = self.community(guild_id).await?;
-        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+    /// The three-way diff of a guild against a saved version (the latest when `None`). Reads
+    /// only.
+    pub async fn assess(&self, guild_id: GuildId, version: Option<i32>) -> Result<AssessedGuild, ActivityError> {
+        let state = self.gate.state(guild_id).await.map_err(GateClosed::into_activity_error)?;
+        let mut tx = self.store.tenant(state.community).await.map_err(storage)?;
         let record = match version {
             Some(v) => tx.manifest_version(v).await,
             None => tx.latest_manifest().await,
         }
         .map_err(storage)?
         .ok_or_else(|| {
-            fail(format!("manifest version {version:?} of guild {guild} does not exist"), "UnknownVersion", false)
+            fail(format!("manifest version {version:?} of guild {guild_id} does not exist"), "UnknownVersion", false)
         })?;
-        let states = tx.shadow_states().await.map_err(storage)?;
-        drop(tx);
-        self.assess_against(guild_id, community.to_string(), &record.manifest, record.version, &states).await
+        let applied = applied_items(&tx.shadow_states().await.map_err(storage)?);
+        tx.commit().await.map_err(storage)?;
+        let guild = self.snapshot(guild_id).await?;
+        let assessment = plan::assess(&record.manifest, record.version, &applied, &guild, now_ms());
+        Ok(AssessedGuild {
+            community_id: state.community.to_string(),
+            version: record.version,
+            mode: state.mode,
+            operator_channel_id: record.manifest.operator_channel_id,
+            assessment,
+        })
     }
 
-    /// The three-way diff of `manifest` (saved as `version`, or a draft) against the shadow
-    /// state `states` and the guild as Discord has it. Reads only.
-    pub async fn assess_against(
-        &self,
-        guild_id: GuildId,
-        community_id: String,
-        manifest: &CommunityManifest,
-        version: i32,
-        states: &[ShadowState],
-    ) -> Result<Assessment, ActivityError> {
-        let guild = guild_id.get();
-        let applied = Applied::from(states);
-        let roles = self.roles(guild).await?;
-        let channels = self.channels(guild).await?;
-        let mut out = Assessment {
-            operator_channel_id: manifest.operator_channel_id,
-            community_id,
-            version,
-            ops: Vec::new(),
-            drift: Vec::new(),
-            extras: Vec::new(),
-            unchanged: 0,
+    /// The plan of a draft manifest (REVIEW): against what Arrakis applied, if anything.
+    pub async fn assess_draft(&self, manifest: &CommunityManifest) -> Result<Assessment, ActivityError> {
+        let community = self.store.community_of(manifest.guild_id).await.map_err(storage)?;
+        let applied = match community {
+            Some(c) => {
+                let mut tx = self.store.tenant(c).await.map_err(storage)?;
+                let states = tx.shadow_states().await.map_err(storage)?;
+                tx.commit().await.map_err(storage)?;
+                applied_items(&states)
+            }
+            None => Vec::new(),
         };
-        let desired = desired_items(manifest);
-        for (phase, key, desired) in &desired {
-            let kind = kind_of(*phase);
-            let desired_hash = item_hash(desired);
-            let recorded = states.iter().find(|s| s.kind == kind && &s.key == key);
-            let existing = recorded.and_then(|s| s.discord_id).map(|id| id as u64).filter(|id| match phase {
-                Phase::Roles => roles.iter().any(|r| r.id.get() == *id),
-                _ => channels.iter().any(|c| c.id.get() == *id),
-            });
-            let differences = existing.map(|id| match phase {
-                Phase::Roles => {
-                    roles.iter().find(|r| r.id.get() == id).map(|r| role_differences(r, desired)).unwrap_or_default()
-                }
-                _ => channels
-                    .iter()
-                    .find(|c| c.id.get() == id)
-                    .map(|c| self.channel_differences(guild, &applied, c, desired))
-                    .unwrap_or_default(),
-            });
-            let up_to_date = recorded.is_some_and(|s| s.applied_hash == desired_hash);
-            let drift = match (recorded, existing, differences.as_deref()) {
-                (None, _, _) => Some((DriftKind::Missing, "never applied".to_string())),
-                (Some(_), None, _) => Some((DriftKind::DeletedInDiscord, "deleted in Discord".to_string())),
-                (Some(_), Some(_), Some(diff)) if !diff.is_empty() && up_to_date => {
-                    Some((DriftKind::ChangedInDiscord, diff.join(", ")))
-                }
-                _ if !up_to_date => Some((DriftKind::Outdated, format!("manifest version {version} not applied yet"))),
-                _ => None,
-            };
-            match drift {
-                None => out.unchanged += 1,
-                Some((kind, detail)) => {
-                    out.drift.push(Drift { key: key.clone(), kind, detail });
-                    let action = if existing.is_some() { OpAction::Update } else { OpAction::Create };
-                    out.ops.push(SynthesisOp {
-                        phase: *phase,
-                        key: key.clone(),
-                        action,
-                        discord_id: existing.map(|id| id.to_string()),
-                        desired: desired.clone(),
-                        desired_hash,
-                    });
-                }
-            }
-        }
-        for state in states {
-            let wanted = desired.iter().any(|(phase, key, _)| kind_of(*phase) == state.kind && key == &state.key);
-            let Some(id) = state.discord_id.map(|id| id as u64) else { continue };
-            let exists = match state.kind.as_str() {
-                "role" => roles.iter().any(|r| r.id.get() == id),
-                _ => channels.iter().any(|c| c.id.get() == id),
-            };
-            if !wanted && exists {
-                out.drift.push(Drift {
-                    key: state.key.clone(),
-                    kind: DriftKind::ExtraButOurs,
-                    detail: format!("{} no longer in the manifest", state.kind),
-                });
-                out.extras.push(ExtraItem {
-                    kind: state.kind.clone(),
-                    key: state.key.clone(),
-                    discord_id: id.to_string(),
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    fn channel_differences(&self, guild: u64, applied: &Applied, c: &Channel, desired: &DesiredItem) -> Vec<String> {
-        let mut diff = Vec::new();
-        let name = c.name.as_deref().unwrap_or_default();
-        if name != desired.name {
-            diff.push(format!("name '{}' → '{name}'", desired.name));
-        }
-        if c.topic.as_deref().unwrap_or_default() != desired.topic.as_deref().unwrap_or_default() {
-            diff.push("topic changed".into());
-        }
-        let parent = desired.parent_key.as_ref().map(|k| applied.id("category", k));
-        if parent.is_some_and(|p| p.is_none() || c.parent_id.map(|x| x.get()) != p) {
-            diff.push("moved to another category".into());
-        }
-        let wanted =
-            self.resolve_roles(applied, &desired.visible_to).map(|ids| overwrites(guild, self.bot_user_id, &ids));
-        if !wanted.is_some_and(|w| same_overwrites(c.permission_overwrites.as_deref().unwrap_or_default(), &w)) {
-            diff.push("permission overwrites changed".into());
-        }
-        diff
+        let guild = self.snapshot(manifest.guild_id).await?;
+        Ok(plan::assess(manifest, 0, &applied, &guild, now_ms()))
     }
 
     /// Puts the manifest's roles in manifest order (first = highest) among the positions they
     /// already hold, so no other role moves; returns how many roles moved (0: one read only).
     pub async fn order_roles(&self, input: &OrderRoles) -> Result<u32, ActivityError> {
-        let community = CommunityId(
-            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
-        );
-        let guild = input.guild_id.get();
+        let community = community_id(&input.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let manifest = tx
             .manifest_version(input.version)
@@ -432,194 +171,166 @@ impl SynthesisActivities {
             .map_err(storage)?
             .ok_or_else(|| fail(format!("manifest version {} does not exist", input.version), "UnknownVersion", false))?
             .manifest;
-        let applied = Applied::from(&tx.shadow_states().await.map_err(storage)?);
-        drop(tx);
-        let roles = self.roles(guild).await?;
+        let ids = AppliedIds::from(&applied_items(&tx.shadow_states().await.map_err(storage)?));
+        tx.commit().await.map_err(storage)?;
+        let roles = self.gate.reader().roles(input.guild_id.get()).await.map_err(discord)?;
         let ours: Vec<(u64, i64)> = manifest
             .roles
             .iter()
-            .filter_map(|r| applied.id("role", &r.key))
+            .filter_map(|r| ids.id(ItemKind::Role, &r.key))
             .filter_map(|id| roles.iter().find(|r| r.id.get() == id).map(|r| (id, r.position)))
             .collect();
         let mut slots: Vec<i64> = ours.iter().map(|(_, p)| *p).collect();
         slots.sort_unstable_by(|a, b| b.cmp(a));
-        let moves: Vec<RolePosition> = ours
+        let moves: Vec<(u64, u64)> = ours
             .iter()
             .zip(&slots)
             .filter(|((_, current), wanted)| current != *wanted)
-            .map(|((id, _), wanted)| RolePosition { id: Id::new(*id), position: (*wanted).max(1) as u64 })
+            .map(|((id, _), wanted)| (*id, (*wanted).max(1) as u64))
             .collect();
         if moves.is_empty() {
             return Ok(0);
         }
-        let request = self.discord.http().update_role_positions(Id::new(guild), &moves);
-        self.discord.send(Some(guild), "PATCH /guilds/{id}/roles", request).await.map_err(discord)?;
+        let writer = self.open(input.guild_id, input.version).await?;
+        writer.position_roles(&moves, "order the manifest's roles").await.map_err(write)?;
         Ok(moves.len() as u32)
     }
 
-    /// Deletes an object Arrakis made that the manifest no longer has, and forgets it.
+    async fn open(&self, guild: GuildId, version: i32) -> Result<GuildWriter, ActivityError> {
+        self.gate.open(guild, format!("manifest v{version}")).await.map_err(GateClosed::into_activity_error)
+    }
+
+    /// Deletes an object Arrakis made that the manifest no longer has, as the operator
+    /// approved, and forgets it.
     pub async fn delete_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
-        let community = CommunityId(
-            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
-        );
-        let guild = input.guild_id.get();
+        let community = community_id(&input.community_id)?;
         let id: u64 =
             input.item.discord_id.parse().map_err(|_| fail("discord_id: not a snowflake", "InvalidInput", false))?;
-        let http = self.discord.http();
-        let result = match input.item.kind.as_str() {
-            "role" => self
-                .discord
-                .send(Some(guild), "DELETE /guilds/{id}/roles/{role}", http.delete_role(Id::new(guild), Id::new(id)))
-                .await
-                .map(drop),
-            _ => self
-                .discord
-                .send(Some(guild), "DELETE /channels/{id}", http.delete_channel(Id::new(id)))
-                .await
-                .map(drop),
+        let writer = self.open(input.guild_id, input.version).await?;
+        let what = format!(
+            "remove {} {} (dropped from the manifest, removal approved)",
+            input.item.kind.as_str(),
+            input.item.key
+        );
+        let result = match input.item.kind {
+            ItemKind::Role => writer.delete_role(id, &what).await,
+            ItemKind::Category | ItemKind::Channel => writer.delete_channel(id, &what).await,
         };
         match result {
-            Ok(()) | Err(DiscordFailure::NotFound { .. }) => {}
-            Err(e) => return Err(discord(e)),
+            Ok(()) | Err(WriteError::Discord(DiscordFailure::NotFound { .. })) => {}
+            Err(e) => return Err(write(e)),
         }
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        tx.forget_shadow_state(&input.item.kind, &input.item.key).await.map_err(storage)?;
+        tx.forget_shadow_state(input.item.kind.as_str(), &input.item.key).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+
+    /// Stops managing an object the manifest dropped and leaves it as it is in Discord.
+    pub async fn detach_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
+        let community = community_id(&input.community_id)?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.forget_shadow_state(input.item.kind.as_str(), &input.item.key).await.map_err(storage)?;
+        let detail = serde_json::json!({"kind": input.item.kind, "key": input.item.key, "discord_id": input.item.discord_id, "name": input.item.name});
+        tx.audit("arrakis", "manifest.item_detached", detail, None).await.map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
     /// Applies one op and records it in the shadow state.
     pub async fn apply_op(&self, input: &ApplyOp, attempt: u32) -> Result<String, ActivityError> {
-        let community = CommunityId(
-            input.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
-        );
-        {
-            let mut service = self.store.service().await.map_err(storage)?;
-            if let Some(reason) = service.frozen(community).await.map_err(storage)? {
-                return Err(ActivityError::application(
-                    ApplicationFailure::builder(format!("synthesis is frozen: {reason}"))
-                        .type_name("SynthesisFrozen".to_string())
-                        .next_retry_delay(FROZEN_RECHECK)
-                        .build(),
-                ));
+        let community = community_id(&input.community_id)?;
+        let mut writer = self.open(input.guild_id, input.version).await?;
+        if writer.community() != community {
+            return Err(fail(
+                format!("community_id: {community} is not the community of guild {}", input.guild_id),
+                "InvalidInput",
+                false,
+            ));
+        }
+        let op = &input.op;
+        let kind = ItemKind::of_phase(op.phase);
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let ids = AppliedIds::from(&applied_items(&tx.shadow_states().await.map_err(storage)?));
+        tx.commit().await.map_err(storage)?;
+
+        // A create never touches the id of the object it replaces (that one is gone: asking
+        // for it would only earn a 404). An earlier attempt may have created the object and
+        // crashed before recording it: look for it by name before creating another.
+        let mut target = match op.action {
+            OpAction::Update => {
+                op.discord_id.as_deref().and_then(|id| id.parse::<u64>().ok()).or(ids.id(kind, &op.key))
+            }
+            OpAction::Create => None,
+        };
+        if target.is_none() && attempt > 1 {
+            target = self.find_by_name(input.guild_id, op).await?;
+            if let Some(id) = target {
+                writer.adopt(kind, id);
             }
         }
-        let guild = input.guild_id.get();
-        let op = &input.op;
-        let kind = kind_of(op.phase);
-        let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let applied = Applied::from(&tx.shadow_states().await.map_err(storage)?);
-        drop(tx);
-
-        // An earlier attempt may have created the object and crashed before recording it:
-        // look for it before creating another.
-        let mut target =
-            op.discord_id.as_deref().and_then(|id| id.parse::<u64>().ok()).or_else(|| applied.id(kind, &op.key));
-        if target.is_none() && attempt > 1 {
-            target = self.find_by_name(guild, op).await?;
-        }
+        let what = op.describe();
         let id = match op.phase {
-            Phase::Roles => self.apply_role(guild, target, &op.desired).await?,
+            Phase::Roles => match target {
+                Some(id) => match writer.update_role(id, &op.desired, &what).await {
+                    Ok(()) => id,
+                    // Deleted since the plan was made: make it again.
+                    Err(WriteError::Discord(DiscordFailure::NotFound { .. })) => {
+                        writer.create_role(&op.desired, &what).await.map_err(write)?
+                    }
+                    Err(e) => return Err(write(e)),
+                },
+                None => writer.create_role(&op.desired, &what).await.map_err(write)?,
+            },
             Phase::Categories | Phase::Channels => {
                 let parent = match &op.desired.parent_key {
-                    Some(key) => Some(applied.id("category", key).ok_or_else(|| {
+                    Some(key) => Some(ids.id(ItemKind::Category, key).ok_or_else(|| {
                         fail(format!("category {key} is not applied yet"), "DependencyMissing", true)
                     })?),
                     None => None,
                 };
-                let roles = self.resolve_roles(&applied, &op.desired.visible_to).ok_or_else(|| {
+                let roles = ids.roles(&op.desired.visible_to).ok_or_else(|| {
                     fail(format!("a role of {:?} is not applied yet", op.desired.visible_to), "DependencyMissing", true)
                 })?;
-                let overwrites = overwrites(guild, self.bot_user_id, &roles);
-                self.apply_channel(guild, target, &op.desired, parent, &overwrites).await?
+                let overwrites = plan::wanted_overwrites(input.guild_id.get(), self.bot_user_id, &roles);
+                match target {
+                    Some(id) => match writer.update_channel(id, &op.desired, parent, &overwrites, &what).await {
+                        Ok(()) => id,
+                        Err(WriteError::Discord(DiscordFailure::NotFound { .. })) => {
+                            writer.create_channel(&op.desired, parent, &overwrites, &what).await.map_err(write)?
+                        }
+                        Err(e) => return Err(write(e)),
+                    },
+                    None => writer.create_channel(&op.desired, parent, &overwrites, &what).await.map_err(write)?,
+                }
             }
         };
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        tx.record_shadow_state(kind, &op.key, id as i64, &op.desired_hash, input.version).await.map_err(storage)?;
+        tx.record_shadow_state(kind.as_str(), &op.key, id as i64, &op.desired_hash, input.version)
+            .await
+            .map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         Ok(id.to_string())
     }
 
-    async fn find_by_name(&self, guild: u64, op: &SynthesisOp) -> Result<Option<u64>, ActivityError> {
+    async fn find_by_name(&self, guild: GuildId, op: &SynthesisOp) -> Result<Option<u64>, ActivityError> {
+        let reader = self.gate.reader();
         Ok(match op.phase {
-            Phase::Roles => {
-                self.roles(guild).await?.iter().find(|r| !r.managed && r.name == op.desired.name).map(|r| r.id.get())
-            }
-            _ => self
-                .channels(guild)
-                .await?
+            Phase::Roles => reader
+                .roles(guild.get())
+                .await
+                .map_err(discord)?
+                .iter()
+                .find(|r| !r.managed && r.name == op.desired.name)
+                .map(|r| r.id.get()),
+            _ => reader
+                .channels(guild.get())
+                .await
+                .map_err(discord)?
                 .iter()
                 .find(|c| {
                     c.name.as_deref() == Some(op.desired.name.as_str()) && u8::from(c.kind) == op.desired.channel_type
                 })
                 .map(|c| c.id.get()),
         })
-    }
-
-    async fn apply_role(&self, guild: u64, target: Option<u64>, item: &DesiredItem) -> Result<u64, ActivityError> {
-        let http = self.discord.http();
-        let permissions = Permissions::from_bits_truncate(item.permissions);
-        if let Some(id) = target {
-            let request = http
-                .update_role(Id::new(guild), Id::new(id))
-                .name(Some(&item.name))
-                .color(Some(item.color))
-                .hoist(item.hoist)
-                .mentionable(item.mentionable)
-                .permissions(permissions);
-            match self.discord.send(Some(guild), "PATCH /guilds/{id}/roles/{role}", request).await {
-                Ok(_) => return Ok(id),
-                Err(DiscordFailure::NotFound { .. }) => {} // deleted by hand: create it again
-                Err(e) => return Err(discord(e)),
-            }
-        }
-        let request = http
-            .create_role(Id::new(guild))
-            .name(&item.name)
-            .color(item.color)
-            .hoist(item.hoist)
-            .mentionable(item.mentionable)
-            .permissions(permissions);
-        let response = self.discord.send(Some(guild), "POST /guilds/{id}/roles", request).await.map_err(discord)?;
-        let role = response.model().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))?;
-        Ok(role.id.get())
-    }
-
-    async fn apply_channel(
-        &self,
-        guild: u64,
-        target: Option<u64>,
-        item: &DesiredItem,
-        parent: Option<u64>,
-        overwrites: &[PermissionOverwrite],
-    ) -> Result<u64, ActivityError> {
-        let http = self.discord.http();
-        if let Some(id) = target {
-            let mut request = http.update_channel(Id::new(id)).name(&item.name).permission_overwrites(overwrites);
-            if let Some(parent) = parent {
-                request = request.parent_id(Some(Id::new(parent)));
-            }
-            if let Some(topic) = &item.topic {
-                request = request.topic(topic);
-            }
-            match self.discord.send(Some(guild), "PATCH /channels/{id}", request).await {
-                Ok(_) => return Ok(id),
-                Err(DiscordFailure::NotFound { .. }) => {}
-                Err(e) => return Err(discord(e)),
-            }
-        }
-        let mut request = http
-            .create_guild_channel(Id::new(guild), &item.name)
-            .kind(ChannelType::from(item.channel_type))
-            .permission_overwrites(overwrites);
-        if let Some(parent) = parent {
-            request = request.parent_id(Id::new(parent));
-        }
-        if let Some(topic) = &item.topic {
-            request = request.topic(topic);
-        }
-        let response = self.discord.send(Some(guild), "POST /guilds/{id}/channels", request).await.map_err(discord)?;
-        let channel = response.model().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))?;
-        Ok(channel.id.get())
     }
 }
 
@@ -668,34 +379,40 @@ impl SynthesisActivities {
         Ok(ReconcileDiff {
             community_id: a.community_id,
             version: a.version,
-            drift: a.drift,
-            ops: a.ops,
-            extras: a.extras,
+            drift: a.assessment.drift,
+            ops: a.assessment.ops,
+            extras: a.assessment.removals,
             operator_channel_id: a.operator_channel_id,
+            mode: Some(a.mode),
         })
     }
 
-    /// Posts a drift report in the operator's channel.
+    /// Posts a drift report in the operator's channel before the fixes: kept for runs that
+    /// started before reports moved after the fixes (`reconcile.report`).
     #[activity(name = "reconcile.notify")]
     pub async fn reconcile_notify(
         self: Arc<Self>,
         _ctx: ActivityContext,
         notice: DriftNotice,
     ) -> Result<(), ActivityError> {
-        let guild = notice.guild_id.get();
-        let verb =
-            if notice.mode == ReconcileMode::Apply { "found and fixed" } else { "found (dry run, nothing changed)" };
-        let mut content = format!("Arrakis reconciliation {verb} {} drifted item(s):", notice.drift.len());
+        let verb = if notice.mode == ReconcileMode::Apply { "found" } else { "found (dry run, nothing changed)" };
+        let mut content = format!("Arrakis reconciliation {verb} {} difference(s):", notice.drift.len());
         for d in notice.drift.iter().take(20) {
-            content.push_str(&format!("\n- `{}` {:?}: {}", d.key, d.kind, d.detail));
+            content.push_str(&format!("\n- `{}`: {} ({})", d.key, d.kind.words(), d.detail));
         }
-        if notice.drift.len() > 20 {
-            content.push_str(&format!("\n... and {} more (see the audit log)", notice.drift.len() - 20));
-        }
-        // Discord allows 2,000 characters in a message.
-        let content: String = content.chars().take(1900).collect();
-        let request = self.discord.http().create_message(Id::new(notice.channel_id.get())).content(&content);
-        self.discord.send(Some(guild), "POST /channels/{id}/messages", request).await.map_err(discord)?;
+        self.gate.messenger().post(notice.guild_id, notice.channel_id.get(), &content, &[]).await.map_err(discord)?;
+        Ok(())
+    }
+
+    /// Posts a run's report in the operator's channel, after the fixes: each item's outcome.
+    #[activity(name = "reconcile.report")]
+    pub async fn reconcile_report(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        notice: ReportNotice,
+    ) -> Result<(), ActivityError> {
+        let text = notice.report.text();
+        self.gate.messenger().post(notice.guild_id, notice.channel_id.get(), &text, &[]).await.map_err(discord)?;
         Ok(())
     }
 
@@ -706,17 +423,15 @@ impl SynthesisActivities {
         _ctx: ActivityContext,
         notice: OperatorNotice,
     ) -> Result<(), ActivityError> {
-        // Discord allows 2,000 characters in a message.
-        let content: String = notice.text.chars().take(2000).collect();
-        let request = self.discord.http().create_message(Id::new(notice.channel_id.get())).content(&content);
-        self.discord
-            .send(Some(notice.guild_id.get()), "POST /channels/{id}/messages", request)
+        self.gate
+            .messenger()
+            .post(notice.guild_id, notice.channel_id.get(), &notice.text, &[])
             .await
             .map_err(discord)?;
         Ok(())
     }
 
-    /// Deletes an object that is ours but no longer in the manifest.
+    /// Deletes an object the manifest dropped, as the operator approved.
     #[activity(name = "reconcile.delete_extra")]
     pub async fn reconcile_delete(
         self: Arc<Self>,
@@ -726,19 +441,29 @@ impl SynthesisActivities {
         self.delete_extra(&input).await
     }
 
+    /// Stops managing an object the manifest dropped; it stays in Discord as it is.
+    #[activity(name = "reconcile.detach_extra")]
+    pub async fn reconcile_detach(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: DeleteExtra,
+    ) -> Result<(), ActivityError> {
+        self.detach_extra(&input).await
+    }
+
     /// Orders the manifest's roles as the manifest lists them.
     #[activity(name = "synthesis.order_roles")]
     pub async fn order(self: Arc<Self>, _ctx: ActivityContext, input: OrderRoles) -> Result<u32, ActivityError> {
         self.order_roles(&input).await
     }
 
-    /// REVIEW's plan: what deploying the wizard's draft would create and change.
+    /// REVIEW's plan: what deploying the wizard's draft would create, change and drop.
     #[activity(name = "wizard.preview")]
     pub async fn preview(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        input: PreviewRequest,
-    ) -> Result<DeployPlan, ActivityError> {
+        input: arrakis_schemas::workflows::wizard::PreviewRequest,
+    ) -> Result<arrakis_schemas::workflows::wizard::DeployPlan, ActivityError> {
         self.preview_plan(&input).await
     }
 
@@ -747,7 +472,7 @@ impl SynthesisActivities {
     pub async fn deploy_message(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        input: DeployMessage,
+        input: arrakis_schemas::workflows::wizard::DeployMessage,
     ) -> Result<String, ActivityError> {
         self.post_deploy_message(&input).await
     }
@@ -755,9 +480,7 @@ impl SynthesisActivities {
     /// Writes an audit row.
     #[activity(name = "synthesis.audit")]
     pub async fn audit(self: Arc<Self>, _ctx: ActivityContext, entry: AuditEntry) -> Result<(), ActivityError> {
-        let community = CommunityId(
-            entry.community_id.parse().map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))?,
-        );
+        let community = community_id(&entry.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         tx.audit(&entry.actor, &entry.action, entry.detail, Some(&entry.workflow_id)).await.map_err(storage)?;
         tx.commit().await.map_err(storage)

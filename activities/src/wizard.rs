@@ -1,9 +1,10 @@
 //! The wizard's side effects: the funnel rows, the REVIEW plan, the DEPLOY progress message,
 //! and the reconciliation schedule a deployed guild gets.
 
-use crate::{CommunityId, Store, StoreError, SynthesisActivities, discord::DiscordFailure, synthesis::kind_of};
+use crate::{CommunityId, Store, StoreError, SynthesisActivities, discord::DiscordFailure};
 use arrakis_schemas::{
     Lenient,
+    plan::{self, ItemKind},
     temporal::Reconcile,
     workflows::{
         reconcile::{ReconcileInput, ReconcileMode},
@@ -22,7 +23,6 @@ use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
-use twilight_model::id::Id;
 
 /// How often a deployed guild is reconciled, and how much each run's start is spread.
 const RECONCILE_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
@@ -78,7 +78,12 @@ impl WizardActivities {
         input: ReconcileSchedule,
     ) -> Result<String, ActivityError> {
         let id = format!("reconcile-{}", input.guild_id);
-        let run = Lenient::new(&ReconcileInput { guild_id: input.guild_id, mode: ReconcileMode::Apply });
+        let run = Lenient::new(&ReconcileInput {
+            guild_id: input.guild_id,
+            mode: ReconcileMode::Apply,
+            remove: Vec::new(),
+            detach: Vec::new(),
+        });
         let options = CreateScheduleOptions::builder()
             .action(ScheduleAction::start_workflow(Reconcile, run, input.task_queue, id.clone()))
             .spec(ScheduleSpec::builder().intervals(vec![RECONCILE_EVERY.into()]).jitter(RECONCILE_JITTER).build())
@@ -94,49 +99,44 @@ impl WizardActivities {
 }
 
 impl SynthesisActivities {
-    /// What deploying `request.manifest` would do: the synthesis plan of the draft against
-    /// the guild (and what Arrakis applied before, if anything). Reads only.
+    /// What deploying `request.manifest` would do: the plan of the draft against the guild
+    /// (and what Arrakis applied before, if anything), each item described as it will be, and
+    /// what the draft drops. Reads only.
     pub async fn preview_plan(&self, request: &PreviewRequest) -> Result<DeployPlan, ActivityError> {
-        let guild_id = request.manifest.guild_id;
-        let mut service = self.store().service().await.map_err(storage)?;
-        let community = service.community_by_guild(guild_id).await.map_err(storage)?;
-        drop(service);
-        let (community_id, states) = match community {
-            Some(c) => {
-                let mut tx = self.store().tenant(c.community_id).await.map_err(storage)?;
-                (c.community_id.to_string(), tx.shadow_states().await.map_err(storage)?)
-            }
-            None => (String::new(), Vec::new()),
-        };
-        let assessment = self.assess_against(guild_id, community_id, &request.manifest, 0, &states).await?;
-        let mut plan = DeployPlan { unchanged: assessment.unchanged, ..DeployPlan::default() };
+        let manifest = &request.manifest;
+        let assessment = self.assess_draft(manifest).await?;
+        let entries = plan::desired_items(manifest);
+        let mut out = DeployPlan { unchanged: assessment.unchanged, ..DeployPlan::default() };
         for op in assessment.ops {
-            let item = PlannedItem { kind: kind_of(op.phase).to_string(), key: op.key, name: op.desired.name };
+            let kind = ItemKind::of_phase(op.phase);
+            let detail = entries
+                .iter()
+                .find(|e| e.kind == kind && e.key == op.key)
+                .map(|e| plan::describe_item(manifest, e))
+                .filter(|d| !d.is_empty());
+            let item = PlannedItem { kind: kind.as_str().to_string(), key: op.key, name: op.desired.name, detail };
             match op.action {
-                OpAction::Create => plan.create.push(item),
-                _ => plan.update.push(item),
+                OpAction::Create => out.create.push(item),
+                OpAction::Update => out.update.push(item),
             }
         }
-        Ok(plan)
+        out.remove = assessment
+            .removals
+            .into_iter()
+            .map(|r| PlannedItem { kind: r.kind.as_str().to_string(), key: r.key, name: r.name, detail: r.detail })
+            .collect();
+        Ok(out)
     }
 
     /// Posts the DEPLOY progress message, or edits it; returns its id.
     pub async fn post_deploy_message(&self, input: &DeployMessage) -> Result<String, ActivityError> {
-        let guild = Some(input.guild_id.get());
-        let channel = Id::new(input.channel_id.get());
-        let content: String = input.content.chars().take(1900).collect();
+        let messenger = self.gate().messenger();
+        let channel = input.channel_id.get();
         let failure = |e: DiscordFailure| e.into_activity_error();
-        let message = match input.message_id {
-            Some(id) => {
-                let request = self.discord().http().update_message(channel, Id::new(id.get())).content(Some(&content));
-                self.discord().send(guild, "PATCH /channels/{id}/messages/{id}", request).await.map_err(failure)?
-            }
-            None => {
-                let request = self.discord().http().create_message(channel).content(&content);
-                self.discord().send(guild, "POST /channels/{id}/messages", request).await.map_err(failure)?
-            }
+        let id = match input.message_id {
+            Some(id) => messenger.edit(input.guild_id, channel, id.get(), &input.content).await.map_err(failure)?,
+            None => messenger.post(input.guild_id, channel, &input.content, &[]).await.map_err(failure)?,
         };
-        let message = message.model().await.map_err(|e| fail(e.to_string(), "DiscordUnavailable", true))?;
-        Ok(message.id.to_string())
+        Ok(id.to_string())
     }
 }

@@ -330,8 +330,8 @@ impl Interactions {
                 };
                 Ok(update(self.workflows.go_back(guild_id, to, request_id).await?))
             }
-            WizardAction::Deploy => {
-                let answer = StepAnswer::Review { confirm: true };
+            WizardAction::Deploy(removals) => {
+                let answer = StepAnswer::Review { confirm: true, removals };
                 Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
             }
             WizardAction::SyncShadow => Ok(ephemeral(if self.workflows.trigger_shadow_sync(guild_id).await? {

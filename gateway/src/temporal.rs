@@ -227,7 +227,7 @@ impl Workflows {
     ) -> Result<String, CallError> {
         self.timed("start_reconcile", async {
             let id = reconcile::workflow_id(guild_id, run);
-            let input = Lenient::new(&ReconcileInput { guild_id, mode });
+            let input = Lenient::new(&ReconcileInput { guild_id, mode, remove: Vec::new(), detach: Vec::new() });
             let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone()).build();
             self.client()
                 .await?

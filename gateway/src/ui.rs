@@ -5,7 +5,10 @@
 
 use arrakis_schemas::{
     Mode, Theme, ValidationErrors,
-    workflows::wizard::{DeployPlan, DeployStage, StepAnswer, WizardStatus, WizardStep, form},
+    workflows::{
+        synthesis::RemovalChoice,
+        wizard::{DeployPlan, DeployStage, StepAnswer, WizardStatus, WizardStep, form},
+    },
 };
 use std::collections::BTreeMap;
 use twilight_model::{
@@ -37,8 +40,8 @@ pub enum WizardAction {
     Chains,
     /// Back to the previous step.
     Back,
-    /// Confirm REVIEW: deploy.
-    Deploy,
+    /// Confirm REVIEW: deploy, with the decision about what the version drops (if anything).
+    Deploy(Option<RemovalChoice>),
     /// Show the current state again.
     Refresh,
     /// `/arrakis status`'s *Sync now*: trigger the guild's shadow sync.
@@ -55,7 +58,12 @@ impl WizardAction {
             "submit" => Self::SubmitForm(WizardStep::parse(arg)?),
             "chains" => Self::Chains,
             "back" => Self::Back,
-            "deploy" => Self::Deploy,
+            "deploy" => Self::Deploy(match arg {
+                "" => None,
+                "remove" => Some(RemovalChoice::Remove),
+                "detach" => Some(RemovalChoice::Detach),
+                _ => return None,
+            }),
             "refresh" => Self::Refresh,
             "shadow-sync" => Self::SyncShadow,
             _ => return None,
@@ -69,7 +77,9 @@ impl WizardAction {
             Self::SubmitForm(step) => format!("{PREFIX}:submit:{}", step.as_str()),
             Self::Chains => format!("{PREFIX}:chains"),
             Self::Back => format!("{PREFIX}:back"),
-            Self::Deploy => format!("{PREFIX}:deploy"),
+            Self::Deploy(None) => format!("{PREFIX}:deploy"),
+            Self::Deploy(Some(RemovalChoice::Remove)) => format!("{PREFIX}:deploy:remove"),
+            Self::Deploy(Some(_)) => format!("{PREFIX}:deploy:detach"),
             Self::Refresh => format!("{PREFIX}:refresh"),
             Self::SyncShadow => format!("{PREFIX}:shadow-sync"),
         }
@@ -126,10 +136,17 @@ pub(crate) fn block(text: &str) -> String {
 
 fn plan_lines(plan: &DeployPlan) -> String {
     let list = |items: &[arrakis_schemas::workflows::wizard::PlannedItem]| {
-        items.iter().map(|i| format!("- {} **{}** (`{}`)", i.kind, i.name, i.key)).collect::<Vec<_>>().join("\n")
+        items
+            .iter()
+            .map(|i| match &i.detail {
+                Some(detail) => format!("- {} **{}** — {detail}", i.kind, i.name),
+                None => format!("- {} **{}**", i.kind, i.name),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let mut out = String::new();
-    if plan.create.is_empty() && plan.update.is_empty() {
+    if plan.create.is_empty() && plan.update.is_empty() && plan.remove.is_empty() {
         out.push_str("Nothing to change: the guild already matches.\n");
     }
     if !plan.create.is_empty() {
@@ -137,6 +154,14 @@ fn plan_lines(plan: &DeployPlan) -> String {
     }
     if !plan.update.is_empty() {
         out.push_str(&format!("Will change {}:\n{}\n", plan.update.len(), list(&plan.update)));
+    }
+    if !plan.remove.is_empty() {
+        out.push_str(&format!(
+            "This version drops {} that Arrakis made — choose below whether to delete them (a channel's \
+             messages go with it) or keep them as they are, no longer managed:\n{}\n",
+            plan.remove.len(),
+            list(&plan.remove)
+        ));
     }
     if plan.unchanged > 0 {
         out.push_str(&format!("Already in place: {}\n", plan.unchanged));
@@ -236,13 +261,29 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
                     heading(step),
                     draft.name.as_deref().unwrap_or("")
                 ),
-                vec![row(vec![button(WizardAction::Deploy, "Deploy", ButtonStyle::Success), back])],
+                vec![row(match status.plan.as_ref().is_some_and(|p| !p.remove.is_empty()) {
+                    false => vec![button(WizardAction::Deploy(None), "Deploy", ButtonStyle::Success), back],
+                    true => vec![
+                        button(
+                            WizardAction::Deploy(Some(RemovalChoice::Detach)),
+                            "Deploy, keep them",
+                            ButtonStyle::Success,
+                        ),
+                        button(
+                            WizardAction::Deploy(Some(RemovalChoice::Remove)),
+                            "Deploy, delete them",
+                            ButtonStyle::Danger,
+                        ),
+                        back,
+                    ],
+                })],
             )
         }
         WizardStep::Deploy => {
             let stage = match status.deploy {
                 DeployStage::Pending | DeployStage::Saving => "saving the manifest",
                 DeployStage::Synthesizing => "creating roles and channels",
+                DeployStage::Shadowing => "starting shadow mode",
                 DeployStage::Scheduling => "scheduling reconciliation",
                 DeployStage::Done => "done",
                 DeployStage::Failed => "stopped",
@@ -337,8 +378,9 @@ pub fn modal(step: WizardStep, status: &WizardStatus) -> Option<InteractionRespo
                 choice(
                     "mode",
                     &[
-                        ("exclusive", "Arrakis alone", d.mode != Mode::Parallel),
-                        ("parallel", "Beside another bot", d.mode == Mode::Parallel),
+                        ("exclusive", "Arrakis alone", !matches!(d.mode, Mode::Parallel | Mode::Shadow)),
+                        ("parallel", "Beside another bot, with its own roles", d.mode == Mode::Parallel),
+                        ("shadow", "Watch beside your bot, change nothing", d.mode == Mode::Shadow),
                     ],
                 ),
             ),
@@ -386,8 +428,9 @@ pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result
             let mode = match field("mode").as_str() {
                 "" | "exclusive" => Mode::Exclusive,
                 "parallel" => Mode::Parallel,
+                "shadow" => Mode::Shadow,
                 other => {
-                    errors.push("mode", format!("'{other}' is not exclusive or parallel"));
+                    errors.push("mode", format!("'{other}' is not exclusive, parallel or shadow"));
                     Mode::Exclusive
                 }
             };
@@ -433,13 +476,16 @@ mod tests {
             WizardAction::SubmitForm(WizardStep::Init),
             WizardAction::Chains,
             WizardAction::Back,
-            WizardAction::Deploy,
+            WizardAction::Deploy(None),
+            WizardAction::Deploy(Some(RemovalChoice::Remove)),
+            WizardAction::Deploy(Some(RemovalChoice::Detach)),
             WizardAction::Refresh,
             WizardAction::SyncShadow,
         ] {
             assert_eq!(WizardAction::parse(&action.custom_id()), Some(action));
         }
         assert_eq!(WizardAction::parse("wiz:open:NOPE"), None);
+        assert_eq!(WizardAction::parse("wiz:deploy:later"), None);
         assert_eq!(WizardAction::parse("other:open:INIT"), None);
     }
 

@@ -9,6 +9,7 @@ pub mod eligibility;
 mod export;
 mod ids;
 mod manifest;
+pub mod plan;
 pub mod score;
 #[cfg(feature = "temporal")]
 pub mod temporal;

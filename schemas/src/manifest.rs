@@ -76,6 +76,11 @@ pub enum Theme {
 }
 
 impl Theme {
+    /// The badge keys a role may be granted by, in theme order.
+    pub fn badge_keys(self) -> impl Iterator<Item = &'static str> {
+        self.spec().badges.iter().map(|b| b.key)
+    }
+
     /// The tier keys a role may be granted by, best first.
     pub fn tiers(self) -> &'static [&'static str] {
         match self {
@@ -103,6 +108,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order a community moves through them.
+    pub const ALL: [Mode; 4] = [Mode::Shadow, Mode::Parallel, Mode::Primary, Mode::Exclusive];
+
+    /// Parses the stored name (`shadow`, …).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
     /// The value of the `ArrakisMode` search attribute.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -232,6 +245,8 @@ pub enum RoleGrant {
     Rule(String),
     /// Granted to members of this tier of the theme.
     Tier(String),
+    /// Granted to members who earned this badge of the theme.
+    Badge(String),
 }
 
 /// Which channels Arrakis manages, and how.
@@ -576,6 +591,13 @@ impl Validator<'_> {
                     at("grant.tier"),
                     format!("one of the {:?} theme's tiers: {}", self.manifest.theme, tiers.join(", ")),
                 ),
+                RoleGrant::Badge(badge) if !self.manifest.theme.badge_keys().any(|b| b == badge) => {
+                    let badges: Vec<&str> = self.manifest.theme.badge_keys().collect();
+                    self.errors.push(
+                        at("grant.badge"),
+                        format!("one of the {:?} theme's badges: {}", self.manifest.theme, badges.join(", ")),
+                    )
+                }
                 _ => {}
             }
             match role.permissions.as_deref() {
@@ -626,6 +648,16 @@ impl Validator<'_> {
                 let at = format!("{at}.channels[{j}]");
                 self.key(format!("{at}.key"), &channel.key, &mut seen);
                 self.name(&format!("{at}.name"), &channel.name);
+                if channel.kind != ChannelKind::Voice
+                    && !channel.name.trim().is_empty()
+                    && crate::plan::text_channel_name(&channel.name).is_empty()
+                {
+                    self.errors.push(
+                        format!("{at}.name"),
+                        "a text channel's name needs a letter, digit or emoji (Discord lowercases it, \
+                         turns spaces into dashes and drops punctuation)",
+                    );
+                }
                 if channel.topic.as_deref().is_some_and(|t| t.chars().count() > Limits::TOPIC_MAX) {
                     self.errors.push(format!("{at}.topic"), format!("at most {} characters", Limits::TOPIC_MAX));
                 }

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod operator;
 pub mod shadow;
+pub mod wizard;
 
 use anyhow::{Context, bail};
 use arrakis_activities::Store;

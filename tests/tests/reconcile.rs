@@ -67,8 +67,16 @@ async fn drift_made_by_hand_is_reported_fixed_and_then_gone() {
 
     let (ok, text) = shell("reconcile-dry-run", &env);
     assert!(ok, "{text}");
-    assert!(text.contains(r#"{"detail":"deleted in Discord","key":"fremen","kind":"deleted_in_discord"}"#), "{text}");
-    assert!(text.contains(r#""key":"council","kind":"changed_in_discord""#) && text.contains("council-old"), "{text}");
+    assert!(
+        text.contains(
+            r#"{"detail":"deleted in Discord","item":"role","key":"fremen","kind":"deleted_in_discord","name":"arrakis-fremen"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""detail":"renamed to 'council-old' (the manifest says 'council')","item":"channel","key":"council","kind":"changed_in_discord""#),
+        "{text}"
+    );
     assert!(text.contains(r#""applied":0"#), "{text}");
     let log = control.log(0).await.expect("log");
     let changes: Vec<_> = log[mutations..].iter().filter(|e| e.route != "/channels/{channel_id}/messages").collect();

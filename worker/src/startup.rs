@@ -6,10 +6,10 @@ use arrakis_activities::{
     ManifestActivities, Store, SynthesisActivities, WizardActivities,
     breaker::BreakerConfig,
     chain::Chains,
-    discord::{BudgetSettings, DiscordRest, DiscordSettings, RateBudget},
+    discord::{BudgetSettings, DiscordRest, DiscordSettings, Gate, RateBudget},
     eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
     score::{PgScoreStore, ScoreClient, ScoreLookup},
-    shadow::{GuildReader, ShadowActivities},
+    shadow::ShadowActivities,
     wallet::WalletLinker,
 };
 use arrakis_workflows::{
@@ -198,16 +198,17 @@ async fn discord_worker(
         },
         budget,
     );
-    // Shadow mode reads through its own handle on the same budget, and can do nothing else.
+    // Every change to a guild passes the gate; shadow mode holds a reader and nothing else.
+    let gate = Gate::new(rest, store.clone());
     let shadow = ShadowActivities::new(
         store.clone(),
-        GuildReader::new(rest.clone()),
+        gate.reader(),
         eligibility_checker(settings, &store)?,
         client.clone(),
         settings.task_queue.clone(),
     );
     let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
-        .register_activities(SynthesisActivities::new(store, rest, discord.application_id))
+        .register_activities(SynthesisActivities::new(store, gate, discord.application_id))
         .register_activities(shadow)
         .max_task_queue_activities_per_second(f64::from(discord.requests_per_second))
         .graceful_shutdown_period(DRAIN_PERIOD)

@@ -1,5 +1,7 @@
 //! Reconciliation: the three-way diff of a guild (manifest, shadow state, Discord), reported in
-//! a dry run and fixed in apply mode through the same idempotent activities as synthesis.
+//! a dry run and fixed in apply mode through the same idempotent activities as synthesis. What
+//! the manifest dropped is held and reported until the operator decides (remove or detach);
+//! the report goes to the operator's channel after the fixes, with each item's outcome.
 
 use crate::{
     GUILD_ID_ATTR, KIND_ATTR,
@@ -8,9 +10,11 @@ use crate::{
 };
 use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
-    Lenient,
+    Lenient, Mode,
+    plan::ItemKind,
     workflows::reconcile::{
-        DeleteExtra, DriftNotice, KIND, ReconcileDiff, ReconcileInput, ReconcileMode, ReconcileReport,
+        DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ItemReport, KIND, Outcome, ReconcileDiff,
+        ReconcileInput, ReconcileMode, ReconcileReport, ReportNotice,
     },
 };
 use serde_json::json;
@@ -31,7 +35,8 @@ impl ReconcileWorkflow {
         Self { input, report: ReconcileReport::default() }
     }
 
-    /// Diffs, audits the drift, and fixes it unless this is a dry run.
+    /// Diffs, audits the drift, fixes it unless this is a dry run (or the community is in
+    /// shadow mode), then reports what became of each item.
     #[run(name = "Reconcile")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ReconcileReport> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
@@ -44,33 +49,198 @@ impl ReconcileWorkflow {
             s.report.version = diff.version;
             s.report.drift = diff.drift.clone();
         });
-        if !diff.drift.is_empty() {
-            let entry = AuditEntry {
-                community_id: diff.community_id.clone(),
-                actor: format!("workflow:{}", ctx.workflow_id()),
-                action: "reconcile.drift".into(),
-                detail: json!({"version": diff.version, "mode": input.mode, "drift": diff.drift}),
-                workflow_id: ctx.workflow_id().to_string(),
-            };
-            ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&queue)).await?;
-            if let Some(channel_id) = diff.operator_channel_id {
-                let notice =
-                    DriftNotice { guild_id: input.guild_id, channel_id, mode: input.mode, drift: diff.drift.clone() };
-                // The report is a courtesy: a channel the bot cannot post in must not stop the fix.
-                if let Err(e) =
-                    ctx.execute_activity(SynthesisActivities::reconcile_notify, notice, retry::discord(&queue)).await
-                {
-                    ctx.state_mut(|s| s.report.failed.push(format!("drift report to the operator's channel: {e}")));
-                }
-            }
+        // Runs recorded before reports moved after the fixes keep their order of commands.
+        if !ctx.patched("reconcile-report-after-fixes") {
+            return Self::run_reported_first(ctx, &input, &diff, &queue).await;
         }
-        if input.mode == ReconcileMode::Apply {
+        input.check().map_err(|errors| crate::invalid_input("reconcile", &errors))?;
+        let mut drift = diff.drift.clone();
+        drift.extend(diff.extras.iter().map(|e| Drift {
+            key: e.key.clone(),
+            kind: DriftKind::ExtraButOurs,
+            detail: e.detail.clone().unwrap_or_default(),
+            item: Some(e.kind),
+            name: Some(e.name.clone()),
+        }));
+        ctx.state_mut(|s| s.report.drift = drift.clone());
+        if drift.is_empty() {
+            return Ok(ctx.state(|s| s.report.clone()));
+        }
+        let shadow = diff.mode == Some(Mode::Shadow);
+        let fixing = input.mode == ReconcileMode::Apply && !shadow;
+        Self::audit(
+            ctx,
+            &diff,
+            "reconcile.drift",
+            json!({"version": diff.version, "mode": input.mode, "drift": drift}),
+        )
+        .await?;
+
+        let mut items: Vec<ItemReport> = Vec::new();
+        if fixing {
             let target = Target {
                 guild_id: input.guild_id,
                 community_id: &diff.community_id,
                 version: diff.version,
                 queue: &queue,
             };
+            for batch in batches(&diff.ops) {
+                let outcomes = apply_batch(ctx, &target, &batch).await?;
+                for (op, (_, failure)) in batch.iter().zip(outcomes) {
+                    let outcome = match failure {
+                        None => Outcome::Fixed,
+                        Some(reason) => Outcome::Failed { reason },
+                    };
+                    items.push(item_of(&diff.drift, ItemKind::of_phase(op.phase), &op.key, outcome));
+                }
+            }
+        } else {
+            for d in &diff.drift {
+                items.push(item_of(&diff.drift, d.item.unwrap_or(ItemKind::Role), &d.key, Outcome::Reported));
+            }
+        }
+        for extra in &diff.extras {
+            let outcome = if !fixing {
+                Outcome::Reported
+            } else if input.remove.contains(&extra.reference()) {
+                Self::dispose(ctx, &input, &diff, extra, true, &queue).await?
+            } else if input.detach.contains(&extra.reference()) {
+                Self::dispose(ctx, &input, &diff, extra, false, &queue).await?
+            } else {
+                Outcome::Held
+            };
+            items.push(ItemReport {
+                item: extra.kind,
+                key: extra.key.clone(),
+                name: extra.name.clone(),
+                drift: DriftKind::ExtraButOurs,
+                detail: extra.detail.clone().unwrap_or_default(),
+                outcome,
+            });
+        }
+        ctx.state_mut(|s| {
+            for item in &items {
+                match &item.outcome {
+                    Outcome::Fixed | Outcome::Removed | Outcome::Detached => s.report.applied += 1,
+                    Outcome::Failed { reason } => {
+                        s.report.failed.push(format!("{} {}: {reason}", item.item.as_str(), item.key))
+                    }
+                    Outcome::Held | Outcome::Reported => {}
+                }
+            }
+            s.report.items = items;
+            s.report.reported_only = (shadow && input.mode == ReconcileMode::Apply)
+                .then(|| "the community is in shadow mode: Arrakis changes nothing in Discord".to_string());
+        });
+        let report = ctx.state(|s| s.report.clone());
+        Self::audit(ctx, &diff, "reconcile.outcome", json!({"version": diff.version, "items": report.items})).await?;
+        if let Some(channel_id) = diff.operator_channel_id {
+            let notice = ReportNotice { guild_id: input.guild_id, channel_id, report: report.clone() };
+            // The report is a courtesy: a channel the bot cannot post in changes no outcome.
+            if let Err(e) =
+                ctx.execute_activity(SynthesisActivities::reconcile_report, notice, retry::discord(&queue)).await
+            {
+                ctx.state_mut(|s| s.report.failed.push(format!("report to the operator's channel: {e}")));
+            }
+        }
+        Ok(ctx.state(|s| s.report.clone()))
+    }
+
+    /// The drift found so far and what became of each item.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> ReconcileReport {
+        self.report.clone()
+    }
+}
+
+/// The report line of a drifted item and its outcome.
+fn item_of(drift: &[Drift], kind: ItemKind, key: &str, outcome: Outcome) -> ItemReport {
+    let found = drift.iter().find(|d| d.key == key && d.item.is_none_or(|i| i == kind));
+    ItemReport {
+        item: kind,
+        key: key.to_string(),
+        name: found.and_then(|d| d.name.clone()).unwrap_or_else(|| key.to_string()),
+        drift: found.map_or(DriftKind::Outdated, |d| d.kind),
+        detail: found.map(|d| d.detail.clone()).unwrap_or_default(),
+        outcome,
+    }
+}
+
+impl ReconcileWorkflow {
+    async fn audit(
+        ctx: &mut WorkflowContext<Self>,
+        diff: &ReconcileDiff,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> WorkflowResult<()> {
+        let entry = AuditEntry {
+            community_id: diff.community_id.clone(),
+            actor: format!("workflow:{}", ctx.workflow_id()),
+            action: action.into(),
+            detail,
+            workflow_id: ctx.workflow_id().to_string(),
+        };
+        let queue = retry::discord_queue(ctx.task_queue());
+        ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&queue)).await?;
+        Ok(())
+    }
+
+    /// Removes (or detaches) an item the operator decided about.
+    async fn dispose(
+        ctx: &mut WorkflowContext<Self>,
+        input: &ReconcileInput,
+        diff: &ReconcileDiff,
+        extra: &ExtraItem,
+        remove: bool,
+        queue: &str,
+    ) -> WorkflowResult<Outcome> {
+        let request = DeleteExtra {
+            guild_id: input.guild_id,
+            community_id: diff.community_id.clone(),
+            item: extra.clone(),
+            version: diff.version,
+        };
+        let result = if remove {
+            ctx.execute_activity(SynthesisActivities::reconcile_delete, request, retry::discord_apply(queue)).await
+        } else {
+            ctx.execute_activity(SynthesisActivities::reconcile_detach, request, retry::discord(queue)).await
+        };
+        Ok(match failure_reason(result)? {
+            None if remove => Outcome::Removed,
+            None => Outcome::Detached,
+            Some(reason) => Outcome::Failed { reason },
+        })
+    }
+
+    /// The order of commands of runs recorded before the report moved after the fixes (and
+    /// before dropped items were held for the operator): replays them as they ran.
+    async fn run_reported_first(
+        ctx: &mut WorkflowContext<Self>,
+        input: &ReconcileInput,
+        diff: &ReconcileDiff,
+        queue: &str,
+    ) -> WorkflowResult<ReconcileReport> {
+        if !diff.drift.is_empty() {
+            Self::audit(
+                ctx,
+                diff,
+                "reconcile.drift",
+                json!({"version": diff.version, "mode": input.mode, "drift": diff.drift}),
+            )
+            .await?;
+            if let Some(channel_id) = diff.operator_channel_id {
+                let notice =
+                    DriftNotice { guild_id: input.guild_id, channel_id, mode: input.mode, drift: diff.drift.clone() };
+                if let Err(e) =
+                    ctx.execute_activity(SynthesisActivities::reconcile_notify, notice, retry::discord(queue)).await
+                {
+                    ctx.state_mut(|s| s.report.failed.push(format!("drift report to the operator's channel: {e}")));
+                }
+            }
+        }
+        if input.mode == ReconcileMode::Apply {
+            let target =
+                Target { guild_id: input.guild_id, community_id: &diff.community_id, version: diff.version, queue };
             for batch in batches(&diff.ops) {
                 for (op, failure) in apply_batch(ctx, &target, &batch).await? {
                     Self::record(ctx, op, failure);
@@ -81,24 +251,17 @@ impl ReconcileWorkflow {
                     guild_id: input.guild_id,
                     community_id: diff.community_id.clone(),
                     item: extra.clone(),
+                    version: diff.version,
                 };
                 let result = ctx
-                    .execute_activity(SynthesisActivities::reconcile_delete, delete, retry::discord_apply(&queue))
+                    .execute_activity(SynthesisActivities::reconcile_delete, delete, retry::discord_apply(queue))
                     .await;
-                Self::record(ctx, format!("delete {} {}", extra.kind, extra.key), failure_reason(result)?);
+                Self::record(ctx, format!("delete {} {}", extra.kind.as_str(), extra.key), failure_reason(result)?);
             }
         }
         Ok(ctx.state(|s| s.report.clone()))
     }
 
-    /// The drift found so far and what was fixed.
-    #[query(name = "status")]
-    pub fn status(&self, _ctx: &WorkflowContextView) -> ReconcileReport {
-        self.report.clone()
-    }
-}
-
-impl ReconcileWorkflow {
     fn record(ctx: &mut WorkflowContext<Self>, op: String, failure: Option<String>) {
         match failure {
             None => ctx.state_mut(|s| s.report.applied += 1),

@@ -4,13 +4,18 @@
 
 use crate::{
     GUILD_ID_ATTR, KIND_ATTR,
-    apply::{Target, apply_batch, batches},
+    apply::{Target, apply_batch, batches, failure_reason},
     retry,
 };
 use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
     Lenient,
-    workflows::synthesis::{KIND, OrderRoles, SynthesisInput, SynthesisOutcome, SynthesisPlan, SynthesisStatus},
+    workflows::{
+        reconcile::DeleteExtra,
+        synthesis::{
+            KIND, OrderRoles, RemovalChoice, SynthesisInput, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
+        },
+    },
 };
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
@@ -24,6 +29,43 @@ pub struct SynthesisWorkflow {
 }
 
 impl SynthesisWorkflow {
+    /// What the version drops, as the operator decided at REVIEW: deleted, detached, or held
+    /// (kept and reported). Returns (removed, detached, held).
+    async fn removals(
+        ctx: &mut WorkflowContext<Self>,
+        input: &SynthesisInput,
+        plan: &SynthesisPlan,
+        queue: &str,
+        failed: &mut Vec<String>,
+    ) -> WorkflowResult<(u32, u32, u32)> {
+        let (mut removed, mut detached) = (0, 0);
+        if input.removals == RemovalChoice::Hold {
+            return Ok((0, 0, plan.removals.len() as u32));
+        }
+        for item in &plan.removals {
+            ctx.state_mut(|s| {
+                s.status.current_op = Some(format!("{:?} {} {}", input.removals, item.kind.as_str(), item.key))
+            });
+            let request = DeleteExtra {
+                guild_id: input.guild_id,
+                community_id: plan.community_id.clone(),
+                item: item.clone(),
+                version: input.version,
+            };
+            let result = if input.removals == RemovalChoice::Remove {
+                ctx.execute_activity(SynthesisActivities::reconcile_delete, request, retry::discord_apply(queue)).await
+            } else {
+                ctx.execute_activity(SynthesisActivities::reconcile_detach, request, retry::discord(queue)).await
+            };
+            match failure_reason(result)? {
+                None if input.removals == RemovalChoice::Remove => removed += 1,
+                None => detached += 1,
+                Some(why) => failed.push(format!("remove {} {}: {why}", item.kind.as_str(), item.key)),
+            }
+        }
+        Ok((removed, detached, 0))
+    }
+
     fn audit(ctx: &WorkflowContext<Self>, community_id: &str, action: &str, detail: serde_json::Value) -> AuditEntry {
         AuditEntry {
             community_id: community_id.to_string(),
@@ -52,6 +94,17 @@ impl SynthesisWorkflow {
         let plan: SynthesisPlan =
             ctx.execute_activity(SynthesisActivities::plan, input.clone(), retry::discord(&discord_queue)).await?;
         let community = plan.community_id.clone();
+        // Shadow mode: the version is saved and compared, and nothing changes in Discord.
+        if let Some(why) = plan.closed.clone() {
+            let skipped =
+                Self::audit(ctx, &community, "synthesis.skipped", json!({"version": input.version, "why": why}));
+            ctx.execute_activity(SynthesisActivities::audit, skipped, retry::discord(&discord_queue)).await?;
+            return Ok(SynthesisOutcome {
+                unchanged: plan.unchanged,
+                skipped: Some(why),
+                ..SynthesisOutcome::default()
+            });
+        }
         ctx.state_mut(|s| s.status.planned = plan.ops.len() as u32);
         let started = Self::audit(
             ctx,
@@ -86,6 +139,11 @@ impl SynthesisWorkflow {
                 }
             }
         }
+        let (removed, detached, held) = if failed.is_empty() && !ctx.state(|s| s.status.cancelled) {
+            Self::removals(ctx, &input, &plan, &discord_queue, &mut failed).await?
+        } else {
+            (0, 0, plan.removals.len() as u32)
+        };
         // Added after runs were recorded: the patch keeps their replay deterministic.
         if ctx.patched("synthesis-order-roles")
             && failed.is_empty()
@@ -103,7 +161,16 @@ impl SynthesisWorkflow {
         }
         ctx.state_mut(|s| s.status.current_op = None);
         let (applied, cancelled) = ctx.state(|s| (s.status.applied, s.status.cancelled));
-        let outcome = SynthesisOutcome { applied, unchanged: plan.unchanged, failed: failed.clone(), cancelled };
+        let outcome = SynthesisOutcome {
+            applied,
+            unchanged: plan.unchanged,
+            failed: failed.clone(),
+            cancelled,
+            removed,
+            detached,
+            held,
+            skipped: None,
+        };
         let action = if !failed.is_empty() {
             "synthesis.failed"
         } else if cancelled {
@@ -111,7 +178,8 @@ impl SynthesisWorkflow {
         } else {
             "synthesis.completed"
         };
-        let detail = json!({"version": input.version, "applied": applied, "unchanged": plan.unchanged, "failed": failed, "cancelled": cancelled});
+        let detail = json!({"version": input.version, "applied": applied, "unchanged": plan.unchanged, "failed": failed,
+            "cancelled": cancelled, "removed": removed, "detached": detached, "held": held});
         let entry = Self::audit(ctx, &community, action, detail);
         ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&discord_queue)).await?;
         if !failed.is_empty() {

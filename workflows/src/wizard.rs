@@ -4,10 +4,13 @@
 //! a child, schedules reconciliation and ends with a summary.
 
 use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
-use arrakis_activities::{ManifestActivities, SaveManifestRequest, SynthesisActivities, WizardActivities};
+use arrakis_activities::{
+    ManifestActivities, SaveManifestRequest, SynthesisActivities, WizardActivities, shadow::ShadowActivities,
+};
 use arrakis_schemas::{
-    GuildId, Lenient, Snowflake,
+    GuildId, Lenient, Mode, Snowflake,
     workflows::{
+        incumbent::DetectInput,
         synthesis::{self, SynthesisInput, SynthesisOutcome},
         wizard::{
             DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
@@ -139,6 +142,9 @@ impl WizardWorkflow {
             Ok(saved) => saved,
             Err(e) => return Self::failed(ctx, format!("saving the manifest failed: {e}")),
         };
+        if ctx.state(|s| s.status.draft.mode) == Mode::Shadow {
+            return Self::deploy_in_shadow(ctx, recorded, &input, &name, saved.version, &mut message).await;
+        }
         let synthesis_id = synthesis::workflow_id(input.guild_id, saved.version);
         ctx.state_mut(|s| {
             s.status.deployed_version = Some(saved.version);
@@ -151,7 +157,8 @@ impl WizardWorkflow {
             format!("Deploying **{name}**: saved manifest v{}; creating roles and channels…", saved.version),
         )
         .await;
-        let run = Lenient::new(&SynthesisInput { guild_id: input.guild_id, version: saved.version });
+        let removals = ctx.state(|s| s.status.draft.removals.unwrap_or_default());
+        let run = Lenient::new(&SynthesisInput { guild_id: input.guild_id, version: saved.version, removals });
         let options = ChildWorkflowOptions::builder().workflow_id(synthesis_id.clone()).build();
         let outcome: Result<SynthesisOutcome, String> =
             match ctx.start_child_workflow(crate::SynthesisWorkflow::run, run, options).await {
@@ -183,6 +190,50 @@ impl WizardWorkflow {
             saved.version, outcome.applied, outcome.unchanged
         );
         Self::progress(ctx, &mut message, summary.clone()).await;
+        ctx.state_mut(|s| {
+            s.status.deploy = DeployStage::Done;
+            s.status.summary = Some(summary);
+        });
+        Self::record(ctx, recorded, "DEPLOYED").await?;
+        Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
+    }
+}
+
+impl WizardWorkflow {
+    /// DEPLOY in shadow mode: the manifest is saved and compared with the incumbent's roles by
+    /// a shadow sync started now; nothing is created in Discord.
+    async fn deploy_in_shadow(
+        ctx: &mut WorkflowContext<Self>,
+        recorded: &mut BTreeSet<String>,
+        input: &WizardInput,
+        name: &str,
+        version: i32,
+        message: &mut Option<Snowflake>,
+    ) -> WorkflowResult<WizardOutcome> {
+        ctx.state_mut(|s| {
+            s.status.deployed_version = Some(version);
+            s.status.deploy = DeployStage::Shadowing;
+        });
+        let queue = retry::discord_queue(ctx.task_queue());
+        let detect = DetectInput { guild_id: input.guild_id, operator_override: None, digest: None, on_join: true };
+        let found = match ctx.execute_activity(ShadowActivities::begin, detect, retry::discord(&queue)).await {
+            Ok(found) => found,
+            Err(e) => return Self::failed(ctx, format!("starting shadow mode failed: {e}")),
+        };
+        let summary = match (&found.finding.incumbent, &found.schedule_id) {
+            (Some(incumbent), Some(schedule)) => format!(
+                "Saved **{name}** (manifest v{version}) in shadow mode: nothing changes in Discord. Arrakis now \
+                 compares its verdicts with {}'s roles every 6 hours (schedule `{schedule}`; the first sync runs \
+                 now). `/arrakis status` shows the accuracy and the days in shadow.",
+                incumbent.signature().name
+            ),
+            _ => format!(
+                "Saved **{name}** (manifest v{version}) in shadow mode: nothing changes in Discord. No incumbent \
+                 bot was found here, so there is nothing to compare with: choose `exclusive` or `parallel` in \
+                 setup for Arrakis to manage the roles."
+            ),
+        };
+        Self::progress(ctx, message, summary.clone()).await;
         ctx.state_mut(|s| {
             s.status.deploy = DeployStage::Done;
             s.status.summary = Some(summary);
@@ -309,6 +360,7 @@ impl WizardWorkflow {
     ) -> Result<(), HandlerError> {
         self.open_for_input()?;
         let answer = answer.parse().map_err(|e| e.to_string())?;
+        self.status.check_review(&answer).map_err(|e| e.to_string())?;
         self.status.draft.check(self.guild()?, self.status.step, &answer).map_err(|e| e.to_string().into())
     }
 

@@ -1,10 +1,11 @@
-//! The only Discord access shadow mode has: reads. [`GuildReader`] keeps the REST client
-//! private and offers GETs alone, so no shadow activity can grant, revoke, create or post,
-//! whatever its code does.
+//! Reads of a guild. [`GuildReader`] keeps the REST client private and offers GETs alone, so
+//! whoever holds one (shadow mode's activities hold nothing else) can grant, revoke, create or
+//! post nothing, whatever its code does.
 
-use crate::discord::{DiscordFailure, DiscordRest};
+use super::{DiscordFailure, DiscordRest};
+use arrakis_schemas::plan::{ActualChannel, ActualOverwrite, ActualRole, GuildSnapshot, OverwriteTarget};
 use twilight_model::{
-    channel::Channel,
+    channel::{Channel, permission_overwrite::PermissionOverwriteType},
     guild::{Member, Role},
     id::Id,
 };
@@ -36,6 +37,16 @@ impl GuildReader {
         response.models().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))
     }
 
+    /// One member, or `None` when they are not in the guild.
+    pub async fn member(&self, guild: u64, user: u64) -> Result<Option<Member>, DiscordFailure> {
+        let request = self.rest.http().guild_member(Id::new(guild), Id::new(user));
+        match self.rest.send(Some(guild), "GET /guilds/{id}/members/{user}", request).await {
+            Ok(response) => response.model().await.map(Some).map_err(|e| DiscordFailure::Unavailable(e.to_string())),
+            Err(DiscordFailure::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// True when `user` is a member of `guild`.
     pub async fn is_member(&self, guild: u64, user: u64) -> Result<bool, DiscordFailure> {
         let request = self.rest.http().guild_member(Id::new(guild), Id::new(user));
@@ -58,5 +69,55 @@ impl GuildReader {
         let request = self.rest.http().guild_channels(Id::new(guild));
         let response = self.rest.send(Some(guild), "GET /guilds/{id}/channels", request).await?;
         response.models().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))
+    }
+
+    /// The guild's roles and channels in the shape planning reads (two GETs).
+    pub async fn snapshot(&self, guild: u64, bot_user_id: Option<u64>) -> Result<GuildSnapshot, DiscordFailure> {
+        let roles = self.roles(guild).await?.iter().map(actual_role).collect();
+        let channels = self.channels(guild).await?.iter().map(actual_channel).collect();
+        Ok(GuildSnapshot { guild_id: guild, bot_user_id, roles, channels })
+    }
+}
+
+/// A twilight role as planning sees it.
+pub fn actual_role(role: &Role) -> ActualRole {
+    ActualRole {
+        id: role.id.get(),
+        name: role.name.clone(),
+        color: role.colors.primary_color,
+        hoist: role.hoist,
+        mentionable: role.mentionable,
+        permissions: role.permissions.bits(),
+        managed: role.managed,
+        position: role.position,
+    }
+}
+
+/// A twilight channel as planning sees it.
+pub fn actual_channel(channel: &Channel) -> ActualChannel {
+    let overwrites = channel
+        .permission_overwrites
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|o| ActualOverwrite {
+            id: o.id.get(),
+            target: if o.kind == PermissionOverwriteType::Member {
+                OverwriteTarget::Member
+            } else {
+                OverwriteTarget::Role
+            },
+            allow: o.allow.bits(),
+            deny: o.deny.bits(),
+        })
+        .collect();
+    ActualChannel {
+        id: channel.id.get(),
+        kind: u8::from(channel.kind),
+        name: channel.name.clone().unwrap_or_default(),
+        topic: channel.topic.clone(),
+        parent_id: channel.parent_id.map(|p| p.get()),
+        overwrites,
+        last_message_id: channel.last_message_id.map(|m| m.get()),
     }
 }

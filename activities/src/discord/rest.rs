@@ -63,15 +63,21 @@ impl DiscordRest {
         }
     }
 
-    /// The twilight client, for building requests to pass to [`send`](Self::send).
-    pub fn http(&self) -> &Client {
+    /// The twilight client, for building requests to pass to [`send`](Self::send); private to
+    /// the module, so only the reader, the messenger and the gated writer build requests.
+    pub(super) fn http(&self) -> &Client {
         &self.http
     }
 
     /// Sends one request: waits for the guild's share, the route bucket and the global budget,
     /// then lets twilight send it once. A 429 is never re-sent here: it comes back as
     /// [`DiscordFailure::RateLimited`] for Temporal to retry after the wait.
-    pub async fn send<T, R>(&self, guild: Option<u64>, route: &str, request: R) -> Result<Response<T>, DiscordFailure>
+    pub(super) async fn send<T, R>(
+        &self,
+        guild: Option<u64>,
+        route: &str,
+        request: R,
+    ) -> Result<Response<T>, DiscordFailure>
     where
         R: IntoFuture<IntoFuture = ResponseFuture<T>>,
         T: Unpin,

@@ -1,7 +1,8 @@
 //! The Discord REST layer against the stand-in and a real Redis: several workers share one
-//! global budget, a 429 is never re-sent before its wait, and failures are classified.
+//! global budget, a 429 is never re-sent before its wait, and failures are classified. These
+//! tests live inside the module because the raw client is private to it.
 
-use arrakis_activities::discord::{BudgetSettings, DiscordFailure, DiscordRest, DiscordSettings, RateBudget};
+use super::{BudgetSettings, DiscordFailure, DiscordRest, DiscordSettings, GuildReader, RateBudget};
 use arrakis_sim::{Faults, GuildSeed, Limits, RunningSim, SimConfig};
 use std::{
     net::SocketAddr,
@@ -42,7 +43,7 @@ async fn hammer(workers: &[DiscordRest], guild: u64, clients: usize, for_how_lon
             tasks.push(tokio::spawn(async move {
                 let (mut ok, mut limited) = (0u64, 0u64);
                 while Instant::now() < deadline {
-                    match w.send(Some(guild), "GET /guilds/{id}/roles", w.http().roles(Id::new(guild))).await {
+                    match GuildReader::new(w.clone()).roles(guild).await {
                         Ok(_) => ok += 1,
                         Err(DiscordFailure::RateLimited { retry_after }) => {
                             limited += 1;

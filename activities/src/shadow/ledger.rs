@@ -141,6 +141,16 @@ impl TenantTx {
         self.shadow_standing().await
     }
 
+    /// Opts in to (true) or out of (false) the shadow digest, changing nothing else.
+    pub async fn set_digest(&mut self, digest: bool) -> Result<Standing, StoreError> {
+        sqlx::query("UPDATE communities SET shadow_digest = $1, updated_at = now() WHERE community_id = $2")
+            .bind(digest)
+            .bind(self.community().0)
+            .execute(self.conn())
+            .await?;
+        self.shadow_standing().await
+    }
+
     /// Opens a sync's row (idempotent).
     pub async fn begin_sync(
         &mut self,

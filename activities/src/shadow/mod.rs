@@ -5,10 +5,9 @@
 //! property of their construction, not a promise of their code.
 
 mod ledger;
-mod reader;
 
+pub use crate::discord::GuildReader;
 pub use ledger::{MemberRow, PageCounts, Pair, Standing};
-pub use reader::GuildReader;
 
 use crate::{
     CommunityId, Store, StoreError,
@@ -34,7 +33,7 @@ use temporalio_client::{
     Client,
     schedules::{
         CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy,
-        ScheduleSpec,
+        ScheduleSpec, TriggerScheduleOptions,
     },
     tonic::Code,
 };
@@ -212,41 +211,27 @@ impl ShadowActivities {
         _ctx: ActivityContext,
         input: DetectInput,
     ) -> Result<DetectOutcome, ActivityError> {
-        let guild_id = input.guild_id;
-        let mut service = self.store.service().await.map_err(storage)?;
-        let community = service.ensure_guild_community(guild_id).await.map_err(storage)?;
-        service.commit().await.map_err(storage)?;
-        let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let before = tx.shadow_standing().await.map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        let (standing, kept) = if input.on_join && before.checked_at.is_some() {
-            (before, true)
-        } else {
-            let finding = match input.operator_override {
-                Some(choice) => incumbent::overridden(choice),
-                None => incumbent::detect(&self.signals(guild_id.get()).await.map_err(discord)?),
-            };
-            let mut tx = self.store.tenant(community).await.map_err(storage)?;
-            let standing = tx.record_finding(&finding, input.digest).await.map_err(storage)?;
-            tx.commit().await.map_err(storage)?;
-            (standing, false)
-        };
-        let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
-        let schedule_id = self.schedule(guild_id, shadowing).await?;
-        Ok(DetectOutcome {
-            finding: incumbent::IncumbentFinding {
-                incumbent: standing.incumbent,
-                confidence: standing.confidence.unwrap_or_default(),
-                evidence: standing.evidence,
-                source: standing.source.unwrap_or_default(),
-            },
-            mode: standing.mode,
-            schedule_id,
-            kept,
-            done: true,
-        })
+        self.judge(&input).await
     }
 
+    /// DEPLOY in shadow mode: the incumbent on record (detected now if the guild was never
+    /// judged), the sync schedule, and a first sync started at once instead of a synthesis.
+    #[activity(name = "shadow.begin")]
+    pub async fn begin(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: DetectInput,
+    ) -> Result<DetectOutcome, ActivityError> {
+        let outcome = self.judge(&DetectInput { on_join: true, ..input }).await?;
+        if let Some(id) = &outcome.schedule_id {
+            let handle = self.schedules.get_schedule_handle(id.clone());
+            handle
+                .trigger(ScheduleOverlapPolicy::Skip, TriggerScheduleOptions::default())
+                .await
+                .map_err(|e| fail(format!("starting a sync of {id}: {e}"), "TemporalUnavailable", true))?;
+        }
+        Ok(outcome)
+    }
     /// Starts a sync: checks there is something to compare, maps each manifest role to the
     /// incumbent's role of the same name, and pins the newest block of every chain.
     #[activity(name = "shadow.start")]
@@ -413,6 +398,57 @@ impl ShadowActivities {
             _ => None,
         };
         Ok(SyncFinished { summary, digest })
+    }
+}
+
+impl ShadowActivities {
+    /// Detects the guild's incumbent, or takes the operator's word, and records it. The
+    /// operator's word beats detection on every path: a run that names no override (the digest
+    /// opt-in, a re-join) keeps an override on record and changes only what it names.
+    async fn judge(&self, input: &DetectInput) -> Result<DetectOutcome, ActivityError> {
+        let guild_id = input.guild_id;
+        let mut service = self.store.service().await.map_err(storage)?;
+        let community = service.ensure_guild_community(guild_id).await.map_err(storage)?;
+        service.commit().await.map_err(storage)?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let before = tx.shadow_standing().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let operator_said = before.source.as_deref() == Some("operator") && input.operator_override.is_none();
+        let (standing, kept) = if (input.on_join && before.checked_at.is_some()) || operator_said {
+            let standing = match input.digest {
+                Some(digest) => {
+                    let mut tx = self.store.tenant(community).await.map_err(storage)?;
+                    let standing = tx.set_digest(digest).await.map_err(storage)?;
+                    tx.commit().await.map_err(storage)?;
+                    standing
+                }
+                None => before,
+            };
+            (standing, true)
+        } else {
+            let finding = match input.operator_override {
+                Some(choice) => incumbent::overridden(choice),
+                None => incumbent::detect(&self.signals(guild_id.get()).await.map_err(discord)?),
+            };
+            let mut tx = self.store.tenant(community).await.map_err(storage)?;
+            let standing = tx.record_finding(&finding, input.digest).await.map_err(storage)?;
+            tx.commit().await.map_err(storage)?;
+            (standing, false)
+        };
+        let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
+        let schedule_id = self.schedule(guild_id, shadowing).await?;
+        Ok(DetectOutcome {
+            finding: incumbent::IncumbentFinding {
+                incumbent: standing.incumbent,
+                confidence: standing.confidence.unwrap_or_default(),
+                evidence: standing.evidence,
+                source: standing.source.unwrap_or_default(),
+            },
+            mode: standing.mode,
+            schedule_id,
+            kept,
+            done: true,
+        })
     }
 }
 

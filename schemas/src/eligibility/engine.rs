@@ -47,6 +47,7 @@ pub fn evaluate_roles(manifest: &CommunityManifest, facts: &MemberFacts) -> Vec<
             let evaluation = match &role.grant {
                 RoleGrant::Rule(key) => evaluate(manifest, &Condition::Rule(key.clone()), facts),
                 RoleGrant::Tier(tier) => tier_evaluation(manifest, tier, facts),
+                RoleGrant::Badge(badge) => badge_evaluation(badge, facts),
             };
             RoleVerdict { role: role.key.clone(), evaluation }
         })
@@ -71,6 +72,17 @@ fn tier_evaluation(manifest: &CommunityManifest, tier: &str, facts: &MemberFacts
         None => Verdict::Unknown { reason: format!("tier '{tier}': no rank was read") },
     };
     Evaluation { verdict, sources, degraded: Vec::new() }
+}
+
+/// A badge role follows the badge like a tier role follows the tier; a badge nobody could
+/// decide is `unknown`, never a loss.
+fn badge_evaluation(badge: &str, facts: &MemberFacts) -> Evaluation {
+    let verdict = match facts.badges.get(badge) {
+        Some(true) => Verdict::Eligible,
+        Some(false) => Verdict::NotEligible,
+        None => Verdict::Unknown { reason: format!("badge '{badge}' was not decided") },
+    };
+    Evaluation { verdict, sources: BTreeSet::new(), degraded: Vec::new() }
 }
 
 struct Ctx<'a> {

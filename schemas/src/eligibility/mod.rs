@@ -152,6 +152,9 @@ pub struct MemberFacts {
     /// Rank per asset key.
     #[serde(default)]
     pub ranks: BTreeMap<String, RankFact>,
+    /// The theme's badges decided for the member (key → earned); a missing badge is unknown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub badges: BTreeMap<String, bool>,
 }
 
 impl MemberFacts {

@@ -28,6 +28,30 @@ pub struct SynthesisInput {
     pub guild_id: GuildId,
     /// The manifest version to apply.
     pub version: i32,
+    /// What to do with what Arrakis made that this version drops (the operator's choice at
+    /// REVIEW): `hold` (the default: keep it and report it), `remove` or `detach`.
+    #[serde(default, skip_serializing_if = "RemovalChoice::is_hold")]
+    pub removals: RemovalChoice,
+}
+
+/// The operator's decision about the objects a new manifest version drops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalChoice {
+    /// Keep them and keep reporting them until the operator decides.
+    #[default]
+    Hold,
+    /// Delete them now (a channel's messages go with it).
+    Remove,
+    /// Keep them as they are and stop managing them: never deleted later.
+    Detach,
+}
+
+impl RemovalChoice {
+    /// True for the default, which the JSON leaves out.
+    pub fn is_hold(&self) -> bool {
+        *self == Self::Hold
+    }
 }
 
 /// The `status` query's answer.
@@ -143,6 +167,12 @@ pub struct SynthesisPlan {
     pub ops: Vec<SynthesisOp>,
     /// Manifest items already applied and unchanged.
     pub unchanged: u32,
+    /// What Arrakis made that this version drops, in the order removing it is safe.
+    #[serde(default)]
+    pub removals: Vec<super::reconcile::ExtraItem>,
+    /// Why nothing may be applied (shadow mode), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
 }
 
 /// One op to apply (the apply activity's input).
@@ -180,4 +210,16 @@ pub struct SynthesisOutcome {
     pub failed: Vec<String>,
     /// True when stopped by the cancel signal before the end.
     pub cancelled: bool,
+    /// Dropped objects deleted, as the operator chose.
+    #[serde(default)]
+    pub removed: u32,
+    /// Dropped objects left in place and no longer managed, as the operator chose.
+    #[serde(default)]
+    pub detached: u32,
+    /// Dropped objects kept until the operator decides.
+    #[serde(default)]
+    pub held: u32,
+    /// Why nothing was applied (shadow mode), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }

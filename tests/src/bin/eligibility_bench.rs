@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         "roles": [{"key": "holder", "name": "Holder", "grant": {"rule": "holder"}}]
     }))?;
     let mut service = db.store.service().await?;
-    let community = service.ensure_community(&manifest).await?;
+    let (community, _) = service.ensure_community(&manifest).await?;
     service.commit().await?;
     let mut tx = db.store.tenant(community).await?;
     tx.insert_manifest(&manifest, &"0".repeat(64), "bench").await?;

@@ -270,15 +270,18 @@ pub fn parse_roles(text: &str) -> Result<Vec<RoleSpec>, ValidationErrors> {
         let at = format!("roles line {n}");
         let c = cells(line);
         if !(3..=4).contains(&c.len()) {
-            errors
-                .push(at, "write `key | Name | rule:KEY or tier:TIER | #rrggbb`, e.g. `holder | Holder | rule:holder`");
+            errors.push(
+                at,
+                "write `key | Name | rule:KEY, tier:TIER or badge:BADGE | #rrggbb`, e.g. `holder | Holder | rule:holder`",
+            );
             continue;
         }
         let grant = match c[2].split_once(':') {
             Some(("rule", k)) => RoleGrant::Rule(k.trim().to_string()),
             Some(("tier", t)) => RoleGrant::Tier(t.trim().to_string()),
+            Some(("badge", b)) => RoleGrant::Badge(b.trim().to_string()),
             _ => {
-                errors.push(at, format!("'{}' is not rule:KEY or tier:TIER", c[2]));
+                errors.push(at, format!("'{}' is not rule:KEY, tier:TIER or badge:BADGE", c[2]));
                 continue;
             }
         };
@@ -313,6 +316,7 @@ pub fn render_roles(roles: &[RoleSpec]) -> String {
             let grant = match &r.grant {
                 RoleGrant::Rule(k) => format!("rule:{k}"),
                 RoleGrant::Tier(t) => format!("tier:{t}"),
+                RoleGrant::Badge(b) => format!("badge:{b}"),
             };
             let color = if r.color == 0 { String::new() } else { format!(" | #{:06x}", r.color) };
             format!("{} | {} | {grant}{color}", r.key, r.name)
@@ -362,14 +366,18 @@ pub fn parse_channels(text: &str) -> Result<ChannelPlan, ValidationErrors> {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|spec| {
+            .enumerate()
+            .map(|(j, spec)| {
                 let (kind, name) = match spec.split_once(':') {
                     Some(("voice", name)) => (ChannelKind::Voice, name.trim()),
                     Some(("announce", name)) => (ChannelKind::Announcement, name.trim()),
                     _ => (ChannelKind::Text, spec),
                 };
+                // A name of emoji alone has no slug: the channel's place makes the key.
+                let slug = slug(name);
+                let slug = if slug.is_empty() { format!("channel-{}", j + 1) } else { slug };
                 Channel {
-                    key: format!("{}-{}", c[0], slug(name)),
+                    key: format!("{}-{slug}", c[0]),
                     name: name.to_string(),
                     kind,
                     topic: None,
@@ -462,6 +470,8 @@ mod tests {
         let plan = parse_channels("holders | Holders | holder, gold | general, voice:Lounge").expect("channels");
         assert_eq!(plan.strategy, ChannelStrategy::Custom);
         assert_eq!(plan.categories[0].channels[1].key, "holders-lounge");
+        let emoji = parse_channels("holders | Holders | holder | general, voice:🔊").expect("channels");
+        assert_eq!(emoji.categories[0].channels[1].key, "holders-channel-2", "never a key ending in a dash");
         assert_eq!(plan.categories[0].channels[1].kind, ChannelKind::Voice);
         assert_eq!(parse_channels(&render_channels(&plan)).expect("again"), plan);
         assert_eq!(parse_channels("").expect("empty").strategy, ChannelStrategy::None);

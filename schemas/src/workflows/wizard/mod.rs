@@ -9,7 +9,7 @@ pub mod form;
 
 use crate::{
     Asset, ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, Theme,
-    UserId, ValidationErrors,
+    UserId, ValidationErrors, workflows::synthesis::RemovalChoice,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -198,6 +198,10 @@ pub enum StepAnswer {
     Review {
         /// Must be true: DEPLOY starts.
         confirm: bool,
+        /// What to do with what Arrakis made that this version drops: `remove` or `detach`.
+        /// Required when the plan lists removals, so nothing is deleted without a decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removals: Option<RemovalChoice>,
     },
 }
 
@@ -244,6 +248,9 @@ pub struct WizardDraft {
     /// Channels (CHANNEL_STRUCTURE).
     #[serde(default)]
     pub channels: ChannelPlan,
+    /// What to do with what this version drops (REVIEW's decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removals: Option<RemovalChoice>,
 }
 
 impl WizardDraft {
@@ -282,7 +289,7 @@ impl WizardDraft {
             StepAnswer::EligibilityRules { rules } => next.rules = rules,
             StepAnswer::RoleMapping { roles } => next.roles = roles,
             StepAnswer::ChannelStructure { channels } => next.channels = channels,
-            StepAnswer::Review { .. } => {}
+            StepAnswer::Review { removals, .. } => next.removals = removals,
         }
         next
     }
@@ -328,9 +335,12 @@ impl WizardDraft {
             }
             StepAnswer::EligibilityRules { rules } if rules.is_empty() => errors.push("rules", "add at least one rule"),
             StepAnswer::RoleMapping { roles } if roles.is_empty() => errors.push("roles", "add at least one role"),
-            StepAnswer::Init { mode, .. } if !matches!(mode, Mode::Exclusive | Mode::Parallel) => errors
-                .push("mode", "the wizard sets up `exclusive` or `parallel`; shadow and primary come with a migration"),
-            StepAnswer::Review { confirm: false } => {
+            StepAnswer::Init { mode: Mode::Primary, .. } => errors.push(
+                "mode",
+                "the wizard sets up `shadow` (beside your current bot, changing nothing), `parallel` or `exclusive`; \
+                 `primary` comes with a migration",
+            ),
+            StepAnswer::Review { confirm: false, .. } => {
                 errors.push("confirm", "must be true to deploy (go back to change an earlier step)")
             }
             StepAnswer::Review { .. } if current != WizardStep::Review => {
@@ -356,8 +366,12 @@ pub struct PlannedItem {
     pub kind: String,
     /// The manifest key.
     pub key: String,
-    /// The name it will have in Discord.
+    /// The name it will have in Discord (a text channel's as Discord stores it).
     pub name: String,
+    /// Its type, where it sits and who sees it (channels), or what grants it (roles); for a
+    /// removal, when it was last used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What DEPLOY will do to the guild, computed against Discord at REVIEW.
@@ -367,8 +381,29 @@ pub struct DeployPlan {
     pub create: Vec<PlannedItem>,
     /// Objects that exist (Arrakis made them) and will be changed.
     pub update: Vec<PlannedItem>,
+    /// Objects Arrakis made that this version drops: removed or kept as the operator chooses.
+    #[serde(default)]
+    pub remove: Vec<PlannedItem>,
     /// Objects already as wanted.
     pub unchanged: u32,
+}
+
+impl WizardStatus {
+    /// REVIEW's own rule, which needs the plan: when the version drops objects, the operator
+    /// must say whether they go or stay.
+    pub fn check_review(&self, answer: &StepAnswer) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if let StepAnswer::Review { removals: None, .. } = answer {
+            let dropped = self.plan.as_ref().map_or(0, |p| p.remove.len());
+            if dropped > 0 {
+                errors.push(
+                    "removals",
+                    format!("this version drops {dropped} object(s): choose `remove` (delete them now) or `detach` (keep them, unmanaged)"),
+                );
+            }
+        }
+        errors.into_result()
+    }
 }
 
 /// The `wizard.preview` activity's input: the draft manifest to plan against Discord.
@@ -389,6 +424,8 @@ pub enum DeployStage {
     Saving,
     /// Synthesis (a child workflow) is applying it.
     Synthesizing,
+    /// Shadow mode: the first shadow sync is being started instead of a synthesis.
+    Shadowing,
     /// Creating the reconciliation schedule.
     Scheduling,
     /// Done.
@@ -547,7 +584,21 @@ mod tests {
     #[test]
     fn confirming_needs_true_and_the_review_step() {
         let d = answered();
-        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: false }).is_err());
-        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: true }).is_ok());
+        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: false, removals: None }).is_err());
+        assert!(d.check(guild(), WizardStep::Review, &StepAnswer::Review { confirm: true, removals: None }).is_ok());
+    }
+
+    #[test]
+    fn a_version_that_drops_objects_needs_a_decision() {
+        let item = PlannedItem { kind: "category".into(), key: "vault".into(), name: "Vault".into(), detail: None };
+        let status = WizardStatus {
+            plan: Some(DeployPlan { remove: vec![item], ..DeployPlan::default() }),
+            ..WizardStatus::default()
+        };
+        let undecided = StepAnswer::Review { confirm: true, removals: None };
+        assert!(status.check_review(&undecided).expect_err("no decision").has("removals"));
+        let decided = StepAnswer::Review { confirm: true, removals: Some(RemovalChoice::Detach) };
+        assert!(status.check_review(&decided).is_ok());
+        assert!(WizardStatus::default().check_review(&undecided).is_ok(), "nothing dropped, nothing to decide");
     }
 }

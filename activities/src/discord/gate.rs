@@ -1,0 +1,436 @@
+//! The one gate every Discord mutation passes. A [`GuildWriter`] is the only holder of the
+//! calls that change a guild (roles, channels, member roles), and the only way to get one is
+//! [`Gate::open`], which checks the community's mode and the kill switch (the guild's and the
+//! global one) first. The writer checks them again before each call, so a freeze set mid-run
+//! stops the very next change, and it refuses to touch any role or channel the manifest does
+//! not own. Every change carries an `X-Audit-Log-Reason`, so Discord's own audit log says why.
+//!
+//! Reads go through [`GuildReader`]; messages to the operator through [`OperatorMessenger`],
+//! which posts and edits messages only (Arrakis reports in shadow mode and while frozen too).
+
+use super::{DiscordFailure, DiscordRest, GuildReader};
+use crate::{CommunityId, Store, StoreError};
+use arrakis_schemas::{
+    GuildId, Mode,
+    plan::{ActualOverwrite, ItemKind, OverwriteTarget},
+    workflows::synthesis::DesiredItem,
+};
+use std::{collections::BTreeSet, time::Duration};
+use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
+use twilight_http::request::AuditLogReason;
+use twilight_model::{
+    channel::{
+        ChannelType,
+        message::Component,
+        permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    },
+    guild::{Permissions, RolePosition},
+    id::Id,
+};
+
+/// How long a change refused by a freeze waits before Temporal retries it.
+pub const FROZEN_RECHECK: Duration = Duration::from_secs(15);
+/// Discord's limit on `X-Audit-Log-Reason`.
+const REASON_MAX: usize = 512;
+
+/// Why the gate stays shut for a guild.
+#[derive(Debug, thiserror::Error)]
+pub enum GateClosed {
+    /// Nothing was ever published for the guild.
+    #[error("guild {0} has no community: publish a manifest first")]
+    NoCommunity(GuildId),
+    /// Shadow mode: Arrakis observes and compares, and changes nothing in Discord.
+    #[error("the community is in shadow mode: Arrakis changes nothing in Discord")]
+    Shadow,
+    /// The guild, or every guild, is frozen until the kill switch is lifted.
+    #[error("changes are frozen: {reason}")]
+    Frozen {
+        /// Why, as the operator gave it.
+        reason: String,
+    },
+    /// The database could not say.
+    #[error("cannot read the community's mode: {0}")]
+    Storage(#[from] StoreError),
+}
+
+impl GateClosed {
+    /// The activity error: a freeze waits and retries; shadow mode and a missing community
+    /// are final; a storage failure retries.
+    pub fn into_activity_error(self) -> ActivityError {
+        let builder = ApplicationFailure::builder(self.to_string());
+        let failure = match &self {
+            Self::Frozen { .. } => builder.type_name("Frozen".to_string()).next_retry_delay(FROZEN_RECHECK).build(),
+            Self::Shadow => builder.type_name("ShadowMode".to_string()).non_retryable(true).build(),
+            Self::NoCommunity(_) => builder.type_name("UnknownGuild".to_string()).non_retryable(true).build(),
+            Self::Storage(_) => builder.type_name("StorageUnavailable".to_string()).build(),
+        };
+        ActivityError::application(failure)
+    }
+}
+
+/// A change the writer refused or Discord failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The gate closed (shadow mode or a freeze since the writer was opened).
+    #[error(transparent)]
+    Closed(#[from] GateClosed),
+    /// The object is not the manifest's: Arrakis never touches it.
+    #[error("{0} is not managed by Arrakis: it is left alone")]
+    NotOwned(String),
+    /// Discord answered with a failure.
+    #[error(transparent)]
+    Discord(#[from] DiscordFailure),
+}
+
+impl WriteError {
+    /// The activity error, retryable where waiting can help.
+    pub fn into_activity_error(self) -> ActivityError {
+        match self {
+            Self::Closed(closed) => closed.into_activity_error(),
+            Self::NotOwned(_) => ActivityError::application(
+                ApplicationFailure::builder(self.to_string())
+                    .type_name("NotOwned".to_string())
+                    .non_retryable(true)
+                    .build(),
+            ),
+            Self::Discord(failure) => failure.into_activity_error(),
+        }
+    }
+}
+
+/// What the gate found for a guild.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateState {
+    /// The community.
+    pub community: CommunityId,
+    /// The mode the operator chose (the community's, the one source of truth).
+    pub mode: Mode,
+    /// The freeze in force, if any: the guild's own or the global kill switch.
+    pub frozen: Option<String>,
+}
+
+impl GateState {
+    /// Ok when changes may go out.
+    pub fn check(&self) -> Result<(), GateClosed> {
+        if self.mode == Mode::Shadow {
+            return Err(GateClosed::Shadow);
+        }
+        match &self.frozen {
+            Some(reason) => Err(GateClosed::Frozen { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hands out readers, the operator messenger and, after checking, guild writers.
+#[derive(Clone)]
+pub struct Gate {
+    rest: DiscordRest,
+    store: Store,
+}
+
+impl Gate {
+    /// The gate over `rest`, reading modes and freezes from `store`.
+    pub fn new(rest: DiscordRest, store: Store) -> Self {
+        Self { rest, store }
+    }
+
+    /// A read-only handle.
+    pub fn reader(&self) -> GuildReader {
+        GuildReader::new(self.rest.clone())
+    }
+
+    /// The handle that posts and edits Arrakis's messages to operators.
+    pub fn messenger(&self) -> OperatorMessenger {
+        OperatorMessenger { rest: self.rest.clone() }
+    }
+
+    /// The guild's mode and freeze, as the next change would see them.
+    pub async fn state(&self, guild: GuildId) -> Result<GateState, GateClosed> {
+        let mut service = self.store.service().await?;
+        let state = service.gate_state(guild).await?;
+        service.commit().await?;
+        let (community, mode, frozen) = state.ok_or(GateClosed::NoCommunity(guild))?;
+        Ok(GateState { community, mode, frozen })
+    }
+
+    /// A writer for `guild`, if its mode and the kill switch allow changes. `context` opens
+    /// every audit-log reason (`Arrakis: manifest v3, …`).
+    pub async fn open(&self, guild: GuildId, context: impl Into<String>) -> Result<GuildWriter, GateClosed> {
+        let state = self.state(guild).await?;
+        state.check()?;
+        let mut tx = self.store.tenant(state.community).await?;
+        let applied = tx.shadow_states().await?;
+        tx.commit().await?;
+        let mut owned = BTreeSet::new();
+        for s in applied {
+            if let (Some(kind), Some(id)) = (ItemKind::parse(&s.kind), s.discord_id) {
+                owned.insert((kind == ItemKind::Role, id as u64));
+            }
+        }
+        Ok(GuildWriter { gate: self.clone(), guild, community: state.community, context: context.into(), owned })
+    }
+}
+
+/// The only holder of the calls that change a guild.
+pub struct GuildWriter {
+    gate: Gate,
+    guild: GuildId,
+    community: CommunityId,
+    context: String,
+    /// (is a role, id) of every object the manifest owns.
+    owned: BTreeSet<(bool, u64)>,
+}
+
+impl GuildWriter {
+    /// The community the writer changes.
+    pub fn community(&self) -> CommunityId {
+        self.community
+    }
+
+    /// The reason Discord's audit log shows: `Arrakis: {context}, {what}`.
+    fn reason(&self, what: &str) -> String {
+        let reason = format!("Arrakis: {}, {what}", self.context);
+        reason.chars().take(REASON_MAX).collect()
+    }
+
+    /// Checks the mode and the freeze again: a freeze set while the writer was held stops the
+    /// next change, not only the next writer.
+    async fn still_open(&self) -> Result<(), GateClosed> {
+        self.gate.state(self.guild).await?.check()
+    }
+
+    fn owns_role(&self, id: u64) -> Result<(), WriteError> {
+        if id == self.guild.get() || !self.owned.contains(&(true, id)) {
+            return Err(WriteError::NotOwned(format!("role {id}")));
+        }
+        Ok(())
+    }
+
+    fn owns_channel(&self, id: u64) -> Result<(), WriteError> {
+        if !self.owned.contains(&(false, id)) {
+            return Err(WriteError::NotOwned(format!("channel {id}")));
+        }
+        Ok(())
+    }
+
+    /// Takes on an object an earlier attempt created and crashed before recording (found by
+    /// its name): it is the manifest's.
+    pub fn adopt(&mut self, kind: ItemKind, id: u64) {
+        self.owned.insert((kind == ItemKind::Role, id));
+    }
+
+    fn rest(&self) -> &DiscordRest {
+        &self.gate.rest
+    }
+
+    /// Creates a role; returns its id.
+    pub async fn create_role(&mut self, item: &DesiredItem, what: &str) -> Result<u64, WriteError> {
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let request = self
+            .rest()
+            .http()
+            .create_role(Id::new(guild))
+            .name(&item.name)
+            .color(item.color)
+            .hoist(item.hoist)
+            .mentionable(item.mentionable)
+            .permissions(Permissions::from_bits_truncate(item.permissions))
+            .reason(&reason);
+        let response = self.rest().send(Some(guild), "POST /guilds/{id}/roles", request).await?;
+        let role = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
+        self.owned.insert((true, role.id.get()));
+        Ok(role.id.get())
+    }
+
+    /// Makes an owned role look as `item` says.
+    pub async fn update_role(&self, id: u64, item: &DesiredItem, what: &str) -> Result<(), WriteError> {
+        self.owns_role(id)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let request = self
+            .rest()
+            .http()
+            .update_role(Id::new(guild), Id::new(id))
+            .name(Some(&item.name))
+            .color(Some(item.color))
+            .hoist(item.hoist)
+            .mentionable(item.mentionable)
+            .permissions(Permissions::from_bits_truncate(item.permissions))
+            .reason(&reason);
+        self.rest().send(Some(guild), "PATCH /guilds/{id}/roles/{role}", request).await?;
+        Ok(())
+    }
+
+    /// Deletes an owned role (Discord takes it from every member in the same request).
+    pub async fn delete_role(&self, id: u64, what: &str) -> Result<(), WriteError> {
+        self.owns_role(id)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let request = self.rest().http().delete_role(Id::new(guild), Id::new(id)).reason(&reason);
+        self.rest().send(Some(guild), "DELETE /guilds/{id}/roles/{role}", request).await?;
+        Ok(())
+    }
+
+    /// Moves owned roles to the given positions.
+    pub async fn position_roles(&self, moves: &[(u64, u64)], what: &str) -> Result<(), WriteError> {
+        for (id, _) in moves {
+            self.owns_role(*id)?;
+        }
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let positions: Vec<RolePosition> =
+            moves.iter().map(|(id, position)| RolePosition { id: Id::new(*id), position: *position }).collect();
+        let request = self.rest().http().update_role_positions(Id::new(guild), &positions).reason(&reason);
+        self.rest().send(Some(guild), "PATCH /guilds/{id}/roles", request).await?;
+        Ok(())
+    }
+
+    /// Creates a channel or category; returns its id.
+    pub async fn create_channel(
+        &mut self,
+        item: &DesiredItem,
+        parent: Option<u64>,
+        overwrites: &[ActualOverwrite],
+        what: &str,
+    ) -> Result<u64, WriteError> {
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let overwrites = twilight_overwrites(overwrites);
+        let mut request = self
+            .rest()
+            .http()
+            .create_guild_channel(Id::new(guild), &item.name)
+            .kind(ChannelType::from(item.channel_type))
+            .permission_overwrites(&overwrites)
+            .reason(&reason);
+        if let Some(parent) = parent {
+            request = request.parent_id(Id::new(parent));
+        }
+        if let Some(topic) = &item.topic {
+            request = request.topic(topic);
+        }
+        let response = self.rest().send(Some(guild), "POST /guilds/{id}/channels", request).await?;
+        let channel = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
+        self.owned.insert((false, channel.id.get()));
+        Ok(channel.id.get())
+    }
+
+    /// Makes an owned channel look as `item` says, its overwrites included.
+    pub async fn update_channel(
+        &self,
+        id: u64,
+        item: &DesiredItem,
+        parent: Option<u64>,
+        overwrites: &[ActualOverwrite],
+        what: &str,
+    ) -> Result<(), WriteError> {
+        self.owns_channel(id)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let overwrites = twilight_overwrites(overwrites);
+        let mut request =
+            self.rest().http().update_channel(Id::new(id)).name(&item.name).permission_overwrites(&overwrites);
+        if let Some(parent) = parent {
+            request = request.parent_id(Some(Id::new(parent)));
+        }
+        if let Some(topic) = &item.topic {
+            request = request.topic(topic);
+        }
+        let request = request.reason(&reason);
+        self.rest().send(Some(self.guild.get()), "PATCH /channels/{id}", request).await?;
+        Ok(())
+    }
+
+    /// Deletes an owned channel or category (a channel's messages go with it).
+    pub async fn delete_channel(&self, id: u64, what: &str) -> Result<(), WriteError> {
+        self.owns_channel(id)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let request = self.rest().http().delete_channel(Id::new(id)).reason(&reason);
+        self.rest().send(Some(self.guild.get()), "DELETE /channels/{id}", request).await?;
+        Ok(())
+    }
+
+    /// Gives a member an owned role: one atomic `PUT`, which races with no other bot.
+    pub async fn grant(&self, user: u64, role: u64, what: &str) -> Result<(), WriteError> {
+        self.owns_role(role)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let request = self.rest().http().add_guild_member_role(Id::new(guild), Id::new(user), Id::new(role));
+        let request = request.reason(&reason);
+        self.rest().send(Some(guild), "PUT /guilds/{id}/members/{user}/roles/{role}", request).await?;
+        Ok(())
+    }
+
+    /// Takes an owned role from a member: one atomic `DELETE`.
+    pub async fn revoke(&self, user: u64, role: u64, what: &str) -> Result<(), WriteError> {
+        self.owns_role(role)?;
+        self.still_open().await?;
+        let reason = self.reason(what);
+        let guild = self.guild.get();
+        let request = self.rest().http().remove_guild_member_role(Id::new(guild), Id::new(user), Id::new(role));
+        let request = request.reason(&reason);
+        // Discord keys member-role edits per guild: PUT and DELETE share one bucket.
+        self.rest().send(Some(guild), "PUT /guilds/{id}/members/{user}/roles/{role}", request).await?;
+        Ok(())
+    }
+}
+
+fn twilight_overwrites(overwrites: &[ActualOverwrite]) -> Vec<PermissionOverwrite> {
+    overwrites
+        .iter()
+        .map(|o| PermissionOverwrite {
+            id: Id::new(o.id),
+            kind: match o.target {
+                OverwriteTarget::Role => PermissionOverwriteType::Role,
+                OverwriteTarget::Member => PermissionOverwriteType::Member,
+            },
+            allow: Permissions::from_bits_truncate(o.allow),
+            deny: Permissions::from_bits_truncate(o.deny),
+        })
+        .collect()
+}
+
+/// Posts and edits Arrakis's own messages in an operator's channel; it can do nothing else.
+#[derive(Clone)]
+pub struct OperatorMessenger {
+    rest: DiscordRest,
+}
+
+/// Discord's limit on a message's content.
+const MESSAGE_MAX: usize = 2_000;
+
+impl OperatorMessenger {
+    /// Posts `content` (clipped to Discord's 2,000 characters) with `components`; returns the
+    /// message id.
+    pub async fn post(
+        &self,
+        guild: GuildId,
+        channel: u64,
+        content: &str,
+        components: &[Component],
+    ) -> Result<u64, DiscordFailure> {
+        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let request = self.rest.http().create_message(Id::new(channel)).content(&content).components(components);
+        let response = self.rest.send(Some(guild.get()), "POST /channels/{id}/messages", request).await?;
+        let message = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
+        Ok(message.id.get())
+    }
+
+    /// Replaces the content of a message Arrakis posted.
+    pub async fn edit(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<u64, DiscordFailure> {
+        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let request = self.rest.http().update_message(Id::new(channel), Id::new(message)).content(Some(&content));
+        let response = self.rest.send(Some(guild.get()), "PATCH /channels/{id}/messages/{id}", request).await?;
+        let message = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
+        Ok(message.id.get())
+    }
+}
