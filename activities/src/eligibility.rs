@@ -10,7 +10,7 @@ use crate::{
 use alloy::primitives::Address;
 use arrakis_schemas::{
     CommunityManifest, Condition, GuildId, RoleGrant, UserId,
-    eligibility::{MemberFacts, RankFact, RoleVerdict, Verdict, evaluate_roles},
+    eligibility::{BadgeCriterion, MemberFacts, RankFact, RoleVerdict, Verdict, evaluate_roles},
     score::asset_ref,
     workflows::{
         eligibility_check::{EligibilityCheckInput, EligibilityReport},
@@ -206,6 +206,7 @@ impl<S: ScoreStore> EligibilityChecker<S> {
             .await;
         let mut facts = readout.facts.remove(&member).unwrap_or_default();
         self.add_ranks(community, &record.manifest, &wallets, &mut facts, now).await;
+        self.add_badges(community, &record.manifest, &wallets, &mut facts, now).await;
         let answer = MemberEligibility {
             guild_id: guild,
             user_id: user,
@@ -238,6 +239,7 @@ impl<S: ScoreStore> EligibilityChecker<S> {
         for (member, member_wallets) in wallets {
             let mut facts = readout.facts.remove(member).unwrap_or_default();
             self.add_ranks(community, manifest, member_wallets, &mut facts, now).await;
+            self.add_badges(community, manifest, member_wallets, &mut facts, now).await;
             let best_rank = facts
                 .ranks
                 .values()
@@ -288,6 +290,69 @@ impl<S: ScoreStore> EligibilityChecker<S> {
     }
 }
 
+impl<S: ScoreStore> EligibilityChecker<S> {
+    /// The theme badges that badge roles need, decided where the facts allow: a rank badge
+    /// from the first asset's rank, activity and "never redeemed" from the Score Service's
+    /// history (or its cached answer). A badge whose facts nobody could read (or that rests on
+    /// data Arrakis does not have yet: holding time, contributions, lineage) stays undecided,
+    /// so its role is never taken away on it.
+    async fn add_badges(
+        &self,
+        community: CommunityId,
+        manifest: &CommunityManifest,
+        wallets: &[Address],
+        facts: &mut MemberFacts,
+        now: i64,
+    ) {
+        let wanted: Vec<&str> = manifest
+            .roles
+            .iter()
+            .filter_map(|r| match &r.grant {
+                RoleGrant::Badge(b) => Some(b.as_str()),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = manifest.assets.first() else { return };
+        if wanted.is_empty() {
+            return;
+        }
+        let spec = manifest.theme.spec();
+        let needs_history = spec.badges.iter().any(|b| {
+            wanted.contains(&b.key)
+                && matches!(b.criterion, BadgeCriterion::ActivityAtLeast(_) | BadgeCriterion::NeverRedeemed)
+        });
+        let (mut activity, mut never_redeemed) = (None, None);
+        if needs_history && !wallets.is_empty() {
+            let reference = asset_ref(first.chain_id, &first.address, first.token_id.as_deref());
+            let (mut best_activity, mut all_never) = (Some(0u32), Some(true));
+            for wallet in wallets {
+                let (a, n) = self.scores.history_facts(community, &reference, &format!("{wallet:#x}"), now).await;
+                best_activity = best_activity.zip(a).map(|(x, (y, _))| x.max(y));
+                all_never = all_never.zip(n).map(|(x, (y, _))| x && y);
+            }
+            (activity, never_redeemed) = (best_activity, all_never);
+        } else if wallets.is_empty() {
+            (activity, never_redeemed) = (Some(0), Some(false));
+        }
+        let rank = facts.ranks.get(&first.key);
+        for badge in spec.badges.iter().filter(|b| wanted.contains(&b.key)) {
+            let earned = match badge.criterion {
+                BadgeCriterion::RankAtMost(at_most) => match rank {
+                    Some(RankFact::Ranked { position, .. }) => Some(*position <= at_most),
+                    Some(RankFact::Unranked { .. } | RankFact::NoWallet) => Some(false),
+                    Some(RankFact::Unavailable { .. }) | None => None,
+                },
+                BadgeCriterion::ActivityAtLeast(min) => activity.map(|a| a >= min),
+                BadgeCriterion::NeverRedeemed => never_redeemed,
+                _ => None,
+            };
+            if let Some(earned) = earned {
+                facts.badges.insert(badge.key.to_string(), earned);
+            }
+        }
+    }
+}
+
 /// Asset keys whose rank some rule or tier role needs, sorted.
 fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
     let mut out = Vec::new();
@@ -298,7 +363,7 @@ fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
             }
         });
     }
-    if manifest.roles.iter().any(|r| matches!(r.grant, RoleGrant::Tier(_))) {
+    if manifest.roles.iter().any(|r| matches!(r.grant, RoleGrant::Tier(_) | RoleGrant::Badge(_))) {
         out.extend(manifest.assets.first().map(|a| a.key.clone()));
     }
     out.sort();

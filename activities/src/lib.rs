@@ -11,6 +11,10 @@ pub mod chain;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]
 pub mod eligibility;
+// The SDK macro adds an undocumented marker constant per activity.
+#[allow(missing_docs)]
+pub mod member_sync;
+pub mod metrics;
 pub mod score;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]

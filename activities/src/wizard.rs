@@ -5,8 +5,9 @@ use crate::{CommunityId, Store, StoreError, SynthesisActivities, discord::Discor
 use arrakis_schemas::{
     Lenient,
     plan::{self, ItemKind},
-    temporal::Reconcile,
+    temporal::{ManifestPublishedSignal, MemberSync, Reconcile},
     workflows::{
+        member_sync::{self, EnsureSync, MemberSyncInput},
         reconcile::{ReconcileInput, ReconcileMode},
         synthesis::OpAction,
         wizard::{DeployMessage, DeployPlan, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule},
@@ -14,7 +15,7 @@ use arrakis_schemas::{
 };
 use std::{sync::Arc, time::Duration};
 use temporalio_client::{
-    Client,
+    Client, WorkflowIdConflictPolicy, WorkflowStartOptions,
     schedules::{CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec},
     tonic::Code,
 };
@@ -95,6 +96,28 @@ impl WizardActivities {
             Err(ScheduleError::Rpc(status)) if status.code() == Code::AlreadyExists => Ok(id),
             Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
         }
+    }
+
+    /// Starts the guild's member sync (`member-sync-{guild_id}`) unless it runs already, and
+    /// tells it a manifest version was deployed (signal-with-start); returns its workflow ID.
+    #[activity(name = "member_sync.ensure")]
+    pub async fn ensure_member_sync(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: EnsureSync,
+    ) -> Result<String, ActivityError> {
+        let id = member_sync::workflow_id(input.guild_id);
+        let start =
+            Lenient::new(&MemberSyncInput { guild_id: input.guild_id, settings: Default::default(), carried: None });
+        let options = WorkflowStartOptions::new(input.task_queue, id.clone())
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .build();
+        let deployed = Lenient::from_json(serde_json::json!({"deployed": true}));
+        self.client
+            .signal_with_start_workflow(MemberSync, start, ManifestPublishedSignal, deployed, options)
+            .await
+            .map_err(|e| fail(format!("starting {id}: {e}"), "TemporalUnavailable", true))?;
+        Ok(id)
     }
 }
 

@@ -14,7 +14,7 @@ pub const ARRAKIS: &str = "arrakis";
 /// Manage Server: the permission the admin commands need (bit 5). `ADMINISTRATOR` implies it.
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
-/// `/arrakis setup | resume | status | reconcile`, shown to members with Manage Server, and
+/// `/arrakis setup | resume | status | reconcile | sync`, shown to members with Manage Server, and
 /// the member commands `/verify` and `/check-eligibility`.
 pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<Command>> {
     let sub = |name: &str, description: &str, options: serde_json::Value| json!({"type": 1, "name": name, "description": description, "options": options});
@@ -34,6 +34,11 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
                 "type": 3, "name": "mode", "description": "dry_run (report only, default) or apply (fix drift)",
                 "required": false,
                 "choices": [{"name": "dry run", "value": "dry_run"}, {"name": "apply", "value": "apply"}]
+            }])),
+            sub("sync", "Check every member's roles against their holdings now", json!([{
+                "type": 3, "name": "mode", "description": "apply (grant and revoke, default) or dry_run (count only)",
+                "required": false,
+                "choices": [{"name": "apply", "value": "apply"}, {"name": "dry run", "value": "dry_run"}]
             }])),
         ]
     });
@@ -84,7 +89,7 @@ mod tests {
     fn the_definitions_deserialize_into_twilight_commands() {
         let commands = definitions(Id::new(1)).expect("valid");
         assert_eq!(commands[0].name, ARRAKIS);
-        assert_eq!(commands[0].options.len(), 4);
+        assert_eq!(commands[0].options.len(), 5);
         let names: Vec<_> = commands.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["arrakis", "verify", "check-eligibility"]);
         assert!(commands[1].default_member_permissions.is_none(), "members may verify");

@@ -214,10 +214,15 @@ impl Interactions {
             Some(InteractionData::ApplicationCommand(command)) if command.name == ARRAKIS => {
                 self.command(interaction, guild_id, command, &request_id).await
             }
-            Some(InteractionData::MessageComponent(data)) => match WizardAction::parse(&data.custom_id) {
-                Some(action) => self.component(guild_id, action, &data.values, &request_id).await,
-                None => Ok(ephemeral("This button is no longer in use.")),
-            },
+            Some(InteractionData::MessageComponent(data)) => {
+                if let Some((confirm, _batch)) = crate::member_sync::parse_button(&data.custom_id) {
+                    return self.held_button(interaction, guild_id, confirm, &request_id).await;
+                }
+                match WizardAction::parse(&data.custom_id) {
+                    Some(action) => self.component(guild_id, action, &data.values, &request_id).await,
+                    None => Ok(ephemeral("This button is no longer in use.")),
+                }
+            }
             Some(InteractionData::ModalSubmit(data)) => match WizardAction::parse(&data.custom_id) {
                 Some(WizardAction::SubmitForm(step)) => self.form(guild_id, step, data, &request_id).await,
                 _ => Ok(ephemeral("This form is no longer in use.")),
@@ -270,7 +275,49 @@ impl Interactions {
                     "Reconciliation started ({what}): `{id}`. Drift is reported in your operator channel."
                 )))
             }
-            other => Ok(ephemeral(format!("`/arrakis {other}` is not a command (setup, resume, status, reconcile)."))),
+            "sync" => {
+                let dry_run = match options.iter().find(|(n, _)| *n == "mode").map(|(_, v)| *v) {
+                    None | Some("apply") => false,
+                    Some("dry_run") => true,
+                    Some(other) => return Ok(ephemeral(format!("mode: '{other}' is not apply or dry_run"))),
+                };
+                let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+                match self.workflows.sync_now(guild_id, actor, dry_run, request_id).await {
+                    Ok(_) => Ok(ephemeral(if dry_run {
+                        "Dry-run sweep started: it counts what it would grant and revoke and changes nothing. \
+                         `/arrakis status` shows the result."
+                    } else {
+                        "Sweep started: every member's roles are checked against their holdings now. \
+                         `/arrakis status` shows its progress."
+                    })),
+                    Err(CallError::NotFound) => {
+                        Ok(ephemeral("Member roles are not synced here yet: deploy with `/arrakis setup` first."))
+                    }
+                    Err(CallError::Rejected(why)) => Ok(ephemeral(why)),
+                    Err(e) => Err(e),
+                }
+            }
+            other => {
+                Ok(ephemeral(format!("`/arrakis {other}` is not a command (setup, resume, status, reconcile, sync).")))
+            }
+        }
+    }
+
+    /// The breaker's Confirm and Discard buttons, for operators with Manage Server.
+    async fn held_button(
+        &self,
+        interaction: &Interaction,
+        guild_id: GuildId,
+        confirm: bool,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+        match self.workflows.decide_held(guild_id, confirm, actor, request_id).await {
+            Ok(_) if confirm => Ok(ephemeral("Confirmed: the held role removals are being applied.")),
+            Ok(_) => Ok(ephemeral("Discarded: nobody loses a role from that batch.")),
+            Err(CallError::Rejected(why)) => Ok(ephemeral(why)),
+            Err(CallError::NotFound) => Ok(ephemeral("Member roles are not synced here any more.")),
+            Err(e) => Err(e),
         }
     }
 
@@ -287,6 +334,8 @@ impl Interactions {
         }
         let shadow = self.workflows.shadow_view(guild_id).await?;
         text.push_str(&crate::shadow::status_lines(&shadow, std::time::SystemTime::now()));
+        let members = self.workflows.member_sync_status(guild_id).await?;
+        text.push_str(&crate::member_sync::status_lines(members.as_ref()));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {
             text.push_str("Recent runs:\n");

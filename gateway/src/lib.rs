@@ -8,6 +8,7 @@ pub mod dedupe;
 mod http;
 pub mod interactions;
 pub mod member;
+pub mod member_sync;
 pub mod metrics;
 pub mod shadow;
 mod shards;

@@ -7,7 +7,7 @@
 
 use crate::{
     Lenient,
-    workflows::{eligibility_check, incumbent, members, reconcile, shadow_sync, wallet_link, wizard},
+    workflows::{eligibility_check, incumbent, member_sync, members, reconcile, shadow_sync, wallet_link, wizard},
 };
 use temporalio_common::{
     HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
@@ -72,12 +72,45 @@ workflow_def!(
     Reconcile, reconcile::WORKFLOW_TYPE, Lenient<reconcile::ReconcileInput>, reconcile::ReconcileReport
 );
 workflow_def!(
-    /// A guild's member-sync workflow, as far as the gateway needs to signal it.
-    MemberSync, "MemberSync", serde_json::Value, serde_json::Value
+    /// A guild's member sync (`member-sync-{guild_id}`).
+    MemberSync, member_sync::WORKFLOW_TYPE, Lenient<member_sync::MemberSyncInput>, member_sync::MemberSyncStatus
 );
 handler_def!(
     /// A member joined, left or changed.
     SignalDefinition MemberEventSignal for MemberSync, members::MEMBER_EVENT_SIGNAL, Lenient<members::MemberEvent>
+);
+handler_def!(
+    /// A member linked a wallet.
+    SignalDefinition WalletLinkedSignal for MemberSync, member_sync::WALLET_LINKED_SIGNAL,
+    Lenient<member_sync::WalletLinked>
+);
+handler_def!(
+    /// Re-decide one member now (`/check-eligibility`).
+    SignalDefinition SyncMemberSignal for MemberSync, member_sync::SYNC_MEMBER_SIGNAL, Lenient<member_sync::SyncMember>
+);
+handler_def!(
+    /// A new manifest version was saved.
+    SignalDefinition ManifestPublishedSignal for MemberSync, member_sync::MANIFEST_PUBLISHED_SIGNAL,
+    Lenient<serde_json::Value>
+);
+handler_def!(
+    /// Sweep every member now (`/arrakis sync`).
+    UpdateDefinition MemberSyncNow for MemberSync, member_sync::SYNC_NOW_UPDATE,
+    Lenient<member_sync::SweepRequest>, member_sync::MemberSyncStatus
+);
+handler_def!(
+    /// Apply the revocations the breaker holds.
+    UpdateDefinition ConfirmRevocations for MemberSync, member_sync::CONFIRM_REVOCATIONS_UPDATE,
+    Lenient<member_sync::Decision>, member_sync::MemberSyncStatus
+);
+handler_def!(
+    /// Drop the revocations the breaker holds.
+    UpdateDefinition DiscardRevocations for MemberSync, member_sync::DISCARD_REVOCATIONS_UPDATE,
+    Lenient<member_sync::Decision>, member_sync::MemberSyncStatus
+);
+handler_def!(
+    /// Where member sync stands.
+    QueryDefinition MemberSyncStatusQuery for MemberSync, member_sync::STATUS_QUERY, (), member_sync::MemberSyncStatus
 );
 workflow_def!(
     /// Wallet linking (`wallet-link-{guild_id}-{user_id}`).

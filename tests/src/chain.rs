@@ -92,6 +92,12 @@ impl ChainFixture {
         }
     }
 
+    /// Burns `amount` base units of `from`'s ERC20 (a Transfer to the zero address).
+    pub async fn burn_erc20(&self, from: Address, amount: U256) {
+        let token = TestERC20::new(self.erc20, &self.provider);
+        token.burn(from, amount).send().await.expect("send").get_receipt().await.expect("mined");
+    }
+
     /// Mints ERC721 token `id` to `to`.
     pub async fn mint_erc721(&self, to: Address, id: u64) {
         let nft = TestERC721::new(self.erc721, &self.provider);

@@ -3,8 +3,8 @@
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
 use arrakis_workflows::{
-    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow,
-    ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, MemberSyncWorkflow,
+    ReconcileWorkflow, ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
 };
 use prost::Message;
 use temporalio_client::WorkflowHistory;
@@ -23,6 +23,7 @@ fn replayer() -> WorkflowReplayer {
     options.register_workflow::<EligibilityCheckWorkflow>().expect("registers");
     options.register_workflow::<ShadowSyncWorkflow>().expect("registers");
     options.register_workflow::<IncumbentDetectWorkflow>().expect("registers");
+    options.register_workflow::<MemberSyncWorkflow>().expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

@@ -57,7 +57,46 @@ const TENANT_TABLES: &[(&str, &str)] = &[
         "shadow_predictions",
         "INSERT INTO shadow_predictions (community_id, sync_id, discord_user_id, role_key, should_hold) VALUES ($1, 's' || random(), 1, 'r', true)",
     ),
+    (
+        "member_sync_cursors",
+        "INSERT INTO member_sync_cursors (community_id, chain_id, last_block) VALUES ($1, (random() * 1e9)::bigint, 1)",
+    ),
+    (
+        "member_sync_writes",
+        "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action) VALUES ($1, (random() * 1e15)::bigint, 1, 'r', 'grant')",
+    ),
+    (
+        "member_sync_negatives",
+        "INSERT INTO member_sync_negatives (community_id, discord_user_id, role_id, role_key, first_seen_at) VALUES ($1, (random() * 1e15)::bigint, 1, 'r', now())",
+    ),
+    (
+        "member_sync_held",
+        "INSERT INTO member_sync_held (community_id, batch, discord_user_id, role_id, role_key) VALUES ($1, 'b', (random() * 1e15)::bigint, 1, 'r')",
+    ),
+    (
+        "member_sync_members",
+        "INSERT INTO member_sync_members (community_id, discord_user_id) VALUES ($1, (random() * 1e15)::bigint)",
+    ),
 ];
+
+#[tokio::test]
+async fn every_table_with_a_tenant_is_covered_here_and_forces_row_level_security() {
+    let db = fresh_database().await;
+    let mut admin = db.admin().await;
+    let tables: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'community_id' AND NOT a.attisdropped
+         WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("catalog");
+    let mut covered: Vec<&str> = TENANT_TABLES.iter().map(|(t, _)| *t).collect();
+    covered.sort_unstable();
+    let found: Vec<&str> = tables.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(found, covered, "a tenant table is missing from TENANT_TABLES (or gone)");
+    assert!(tables.iter().all(|(_, forced)| *forced), "{tables:?}");
+}
 
 async fn seed_community(admin: &mut PgConnection, id: Uuid) {
     let guild = i64::from_le_bytes(id.as_bytes()[..8].try_into().expect("8 bytes")).unsigned_abs() as i64 / 2 + 1;

@@ -36,7 +36,10 @@ async fn healthz(State(h): State<Health>) -> impl IntoResponse {
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(5), scrape(h.sdk_metrics)).await {
-        Ok(Ok(body)) => (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], body),
+        Ok(Ok(body)) => {
+            let ours = arrakis_activities::metrics::metrics().render();
+            (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], format!("{body}{ours}"))
+        }
         Ok(Err(e)) => (StatusCode::BAD_GATEWAY, [("content-type", "text/plain")], format!("metrics exporter: {e}\n")),
         Err(_) => {
             (StatusCode::GATEWAY_TIMEOUT, [("content-type", "text/plain")], "metrics exporter timed out\n".into())

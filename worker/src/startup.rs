@@ -8,13 +8,14 @@ use arrakis_activities::{
     chain::Chains,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, Gate, RateBudget},
     eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
+    member_sync::MemberSyncActivities,
     score::{PgScoreStore, ScoreClient, ScoreLookup},
     shadow::ShadowActivities,
     wallet::WalletLinker,
 };
 use arrakis_workflows::{
-    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, ReconcileWorkflow,
-    ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, MemberSyncWorkflow,
+    ReconcileWorkflow, ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
 };
 use std::{
     net::SocketAddr,
@@ -119,6 +120,7 @@ pub async fn run_until(
         .register_workflow::<EligibilityCheckWorkflow>()?
         .register_workflow::<ShadowSyncWorkflow>()?
         .register_workflow::<IncumbentDetectWorkflow>()?
+        .register_workflow::<MemberSyncWorkflow>()?
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone()))
@@ -207,9 +209,11 @@ async fn discord_worker(
         client.clone(),
         settings.task_queue.clone(),
     );
+    let members = MemberSyncActivities::new(store.clone(), gate.clone(), eligibility_checker(settings, &store)?);
     let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
         .register_activities(SynthesisActivities::new(store, gate, discord.application_id))
         .register_activities(shadow)
+        .register_activities(members)
         .max_task_queue_activities_per_second(f64::from(discord.requests_per_second))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

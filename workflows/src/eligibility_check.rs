@@ -5,7 +5,11 @@ use crate::{GUILD_ID_ATTR, KIND_ATTR};
 use arrakis_activities::eligibility::{CHAIN_ATTEMPTS, MemberActivities};
 use arrakis_schemas::{
     Lenient,
-    workflows::eligibility_check::{EligibilityCheckInput, EligibilityReport, KIND},
+    temporal::SyncMemberSignal,
+    workflows::{
+        eligibility_check::{EligibilityCheckInput, EligibilityReport, KIND},
+        member_sync::SyncMember,
+    },
 };
 use std::time::Duration;
 use temporalio_common::RetryPolicy;
@@ -41,7 +45,7 @@ impl EligibilityCheckWorkflow {
                     .build(),
             )
             .build();
-        let report = match ctx.execute_activity(MemberActivities::check, input, options).await {
+        let report = match ctx.execute_activity(MemberActivities::check, input.clone(), options).await {
             Ok(report) => report,
             Err(e) => EligibilityReport {
                 error: Some(format!("could not check eligibility: {e}")),
@@ -50,6 +54,11 @@ impl EligibilityCheckWorkflow {
             },
         };
         ctx.state_mut(|s| s.report = report.clone());
+        // A member who asked gets their roles synced too (added after runs were recorded).
+        if report.error.is_none() && ctx.patched("eligibility-syncs-member") {
+            let member = Lenient::new(&SyncMember { user_id: input.user_id });
+            crate::tell_member_sync(ctx, input.guild_id, SyncMemberSignal, member).await;
+        }
         Ok(report)
     }
 

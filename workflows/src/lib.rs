@@ -12,6 +12,8 @@ mod kill_switch;
 #[allow(missing_docs)]
 mod manifest_publish;
 #[allow(missing_docs)]
+mod member_sync;
+#[allow(missing_docs)]
 mod reconcile;
 mod retry;
 #[allow(missing_docs)]
@@ -27,6 +29,7 @@ pub use eligibility_check::EligibilityCheckWorkflow;
 pub use incumbent_detect::IncumbentDetectWorkflow;
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
+pub use member_sync::MemberSyncWorkflow;
 pub use reconcile::ReconcileWorkflow;
 pub use shadow_sync::ShadowSyncWorkflow;
 pub use synthesis::SynthesisWorkflow;
@@ -51,6 +54,22 @@ fn invalid_input(what: &str, errors: &ValidationErrors) -> WorkflowTermination {
 /// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
 fn parse_input<T: Serialize + DeserializeOwned>(what: &str, input: &Lenient<T>) -> Result<T, WorkflowTermination> {
     input.parse().map_err(|errors| invalid_input(what, &errors))
+}
+
+/// Tells the guild's member sync something (a wallet linked, a member asking, a manifest
+/// saved). A guild without one (not deployed, or in shadow mode) has nobody to tell: the
+/// failed signal is ignored.
+async fn tell_member_sync<W, S>(
+    ctx: &temporalio_sdk::WorkflowContext<W>,
+    guild: arrakis_schemas::GuildId,
+    signal: S,
+    input: S::Input,
+) where
+    S: temporalio_common::SignalDefinition + 'static,
+    S::Input: Send,
+{
+    let handle = ctx.external_workflow(arrakis_schemas::workflows::member_sync::workflow_id(guild), None);
+    let _ = handle.signal(signal, input, temporalio_sdk::SignalWorkflowOptions::default()).await;
 }
 
 /// `ArrakisGuildId`: find every run of a guild in the Web UI or with `temporal workflow list`.

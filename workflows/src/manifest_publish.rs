@@ -4,6 +4,7 @@ use crate::{GUILD_ID_ATTR, KIND_ATTR, MODE_ATTR, retry};
 use arrakis_activities::{ManifestActivities, SaveManifestRequest};
 use arrakis_schemas::{
     Lenient,
+    temporal::ManifestPublishedSignal,
     workflows::manifest_publish::{KIND, PublishInput, PublishOutcome, PublishStage, PublishStatus},
 };
 use temporalio_macros::{workflow, workflow_methods};
@@ -44,6 +45,7 @@ impl ManifestPublishWorkflow {
                     .into());
             }
         };
+        let guild_id = input.manifest.guild_id;
         ctx.upsert_search_attributes([
             GUILD_ID_ATTR.value_set(input.manifest.guild_id.to_string()),
             MODE_ATTR.value_set(input.manifest.mode.as_str().to_string()),
@@ -59,6 +61,12 @@ impl ManifestPublishWorkflow {
             s.status.stage = PublishStage::Saved;
             s.status.version = Some(outcome.version);
         });
+        // A running member sync decides with the new version at once (added after runs were
+        // recorded: the patch keeps their replay deterministic).
+        if outcome.created && ctx.patched("manifest-publish-tells-member-sync") {
+            let payload = Lenient::from_json(serde_json::json!({"version": outcome.version}));
+            crate::tell_member_sync(ctx, guild_id, ManifestPublishedSignal, payload).await;
+        }
         Ok(outcome)
     }
 

@@ -65,3 +65,30 @@ pub(crate) fn shadow_page(queue: &str) -> ActivityOptions {
     options.heartbeat_timeout = Some(Duration::from_secs(15));
     options
 }
+
+/// Options for one batch of member-role writes: a Discord window (about ten seconds) of
+/// atomic edits, heartbeated after each, so a lost worker's batch resumes within 15 s and a
+/// 429 waits out its `retry_after`.
+pub(crate) fn member_writes(queue: &str) -> ActivityOptions {
+    let mut options = discord_apply(queue);
+    options.close_timeouts = ActivityCloseTimeouts::StartToClose(Duration::from_secs(120));
+    options.heartbeat_timeout = Some(Duration::from_secs(15));
+    options
+}
+
+/// Options for the chain watcher's long poll of `window`: heartbeated, so a lost worker's poll
+/// is handed on within 15 s; a chain down for a while is retried by the next poll, not here.
+pub(crate) fn chain_watch(queue: &str, window: Duration) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(window + Duration::from_secs(60))
+        .task_queue(queue.to_string())
+        .heartbeat_timeout(Duration::from_secs(15))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build()
+}

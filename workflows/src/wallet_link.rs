@@ -6,9 +6,13 @@ use crate::{GUILD_ID_ATTR, KIND_ATTR};
 use arrakis_activities::eligibility::MemberActivities;
 use arrakis_schemas::{
     Lenient,
-    workflows::wallet_link::{
-        ChallengeRequest, IssueChallenge, KIND, LinkOutcome, LinkWallet, SignatureSubmission, WalletLinkInput,
-        WalletLinkStatus, check_address, check_signature,
+    temporal::WalletLinkedSignal,
+    workflows::{
+        member_sync::WalletLinked,
+        wallet_link::{
+            ChallengeRequest, IssueChallenge, KIND, LinkOutcome, LinkWallet, SignatureSubmission, WalletLinkInput,
+            WalletLinkStatus, check_address, check_signature,
+        },
     },
 };
 use std::time::Duration;
@@ -77,6 +81,11 @@ impl WalletLinkWorkflow {
                 ctx.state_mut(|s| s.status.expired = s.status.linked.is_none());
                 break;
             }
+        }
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        if ctx.state(|s| s.status.linked.is_some()) && ctx.patched("wallet-link-tells-member-sync") {
+            let linked = Lenient::new(&WalletLinked { user_id: input.user_id });
+            crate::tell_member_sync(ctx, input.guild_id, WalletLinkedSignal, linked).await;
         }
         let c = ctx.clone();
         ctx.wait_condition(move |_| c.all_handlers_finished()).await?;

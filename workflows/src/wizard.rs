@@ -11,6 +11,7 @@ use arrakis_schemas::{
     GuildId, Lenient, Mode, Snowflake,
     workflows::{
         incumbent::DetectInput,
+        member_sync::EnsureSync,
         synthesis::{self, SynthesisInput, SynthesisOutcome},
         wizard::{
             DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
@@ -182,11 +183,22 @@ impl WizardWorkflow {
                 Ok(id) => id,
                 Err(e) => return Self::failed(ctx, format!("creating the reconciliation schedule failed: {e}")),
             };
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        let member_sync = if ctx.patched("wizard-starts-member-sync") {
+            let ensure = EnsureSync { guild_id: input.guild_id, task_queue: ctx.task_queue().to_string() };
+            match ctx.execute_activity(WizardActivities::ensure_member_sync, ensure, retry::storage()).await {
+                Ok(id) => format!(" Members get and lose the roles as their holdings change (`{id}`)."),
+                Err(e) => return Self::failed(ctx, format!("starting member sync failed: {e}")),
+            }
+        } else {
+            String::new()
+        };
         let (roles, channels) =
             ctx.state(|s| (s.status.draft.roles.len(), s.status.draft.manifest(input.guild_id, None).channel_count()));
         let summary = format!(
             "Deployed **{name}** (manifest v{}): {roles} role(s) and {channels} channel(s) in place \
-             ({} change(s) applied, {} already right). Reconciliation runs every 6 hours (schedule `{schedule_id}`).",
+             ({} change(s) applied, {} already right). Reconciliation runs every 6 hours (schedule `{schedule_id}`).\
+             {member_sync}",
             saved.version, outcome.applied, outcome.unchanged
         );
         Self::progress(ctx, &mut message, summary.clone()).await;

@@ -5,10 +5,12 @@
 mod config;
 mod reader;
 mod rpc;
+mod watch;
 
 pub use config::{ChainConfig, limits, parse_chains};
 pub use reader::{MULTICALL3, Probe, ProbeResult};
 pub use rpc::{CallAnswer, ChainClient, ChainError};
+pub use watch::{movers, transfer_topics};
 
 use crate::breaker::BreakerConfig;
 use alloy::primitives::{Address, U256};

@@ -107,10 +107,14 @@ impl ChainClient {
 
     /// The newest block number: reads of one sweep pin it so retries see the same state.
     pub async fn block_number(&self) -> Result<u64, ChainError> {
-        self.request(|p| async move { p.get_block_number().await }).await?.map_err(|rejected| ChainError::Unavailable {
-            chain: self.config.name.clone(),
-            attempts: format!("eth_blockNumber: {rejected}"),
-        })
+        self.request(|p| async move { p.get_block_number().await })
+            .await?
+            .map_err(|rejected| self.unavailable(format!("eth_blockNumber: {rejected}")))
+    }
+
+    /// A node's refusal of a request every healthy node should answer, as the chain's failure.
+    pub(super) fn unavailable(&self, attempts: String) -> ChainError {
+        ChainError::Unavailable { chain: self.config.name.clone(), attempts }
     }
 
     /// `eth_call` of `data` at `to`, at block `block`.
@@ -129,7 +133,7 @@ impl ChainClient {
 
     /// Runs `op` against the endpoints in order. `Ok(Err(text))` is a JSON-RPC error answer
     /// from a healthy node; transport failures and rate limits move on to the next endpoint.
-    async fn request<T, F, Fut>(&self, op: F) -> Result<Result<T, String>, ChainError>
+    pub(super) async fn request<T, F, Fut>(&self, op: F) -> Result<Result<T, String>, ChainError>
     where
         F: Fn(RootProvider) -> Fut,
         Fut: Future<Output = Result<T, RpcError<TransportErrorKind>>>,

@@ -8,6 +8,7 @@ pub mod eligibility_check;
 pub mod incumbent;
 pub mod kill_switch;
 pub mod manifest_publish;
+pub mod member_sync;
 pub mod members;
 pub mod migration;
 pub mod reconcile;

@@ -1,0 +1,394 @@
+//! Member sync's Postgres state, through the tenant transaction (RLS applies): the write queue,
+//! the negatives waiting for their second read, the breaker's held batch, each member's desired
+//! roles, and the chain watcher's cursors.
+
+use crate::{StoreError, TenantTx};
+use arrakis_schemas::workflows::member_sync::{ChainCursor, Sighting, WriteAction};
+use std::collections::BTreeMap;
+
+/// One queued write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedWrite {
+    /// The member.
+    pub user_id: i64,
+    /// The Discord role.
+    pub role_id: i64,
+    /// The manifest role key.
+    pub role_key: String,
+    /// Grant or revoke.
+    pub action: WriteAction,
+    /// Why, for Discord's audit log.
+    pub why: String,
+}
+
+/// One negative read waiting for its second.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negative {
+    /// The member.
+    pub user_id: i64,
+    /// The Discord role.
+    pub role_id: i64,
+    /// The manifest role key.
+    pub role_key: String,
+    /// The first negative read.
+    pub first: Sighting,
+}
+
+/// One held batch, role by role.
+pub type HeldRoles = Vec<(String, String, i64)>;
+
+impl TenantTx {
+    /// The chain watcher's saved cursors.
+    pub async fn sync_cursors(&mut self) -> Result<BTreeMap<u64, ChainCursor>, StoreError> {
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT chain_id, last_block, block_hash FROM member_sync_cursors ORDER BY chain_id")
+                .fetch_all(self.conn())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(chain, block, hash)| (chain as u64, ChainCursor { block: block as u64, hash }))
+            .collect())
+    }
+
+    /// Saves the chain watcher's cursors.
+    pub async fn save_cursors(&mut self, cursors: &BTreeMap<u64, ChainCursor>) -> Result<(), StoreError> {
+        for (chain, cursor) in cursors {
+            sqlx::query(
+                "INSERT INTO member_sync_cursors (community_id, chain_id, last_block, block_hash) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (community_id, chain_id) DO UPDATE
+                 SET last_block = EXCLUDED.last_block, block_hash = EXCLUDED.block_hash, updated_at = now()",
+            )
+            .bind(self.community().0)
+            .bind(*chain as i64)
+            .bind(cursor.block as i64)
+            .bind(&cursor.hash)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The negatives waiting for a second read of these members.
+    pub async fn negatives_of(&mut self, users: &[i64]) -> Result<Vec<Negative>, StoreError> {
+        let rows: Vec<(i64, i64, String, chrono::DateTime<chrono::Utc>, serde_json::Value)> = sqlx::query_as(
+            "SELECT discord_user_id, role_id, role_key, first_seen_at, first_blocks FROM member_sync_negatives
+             WHERE discord_user_id = ANY($1) AND staged_batch IS NULL",
+        )
+        .bind(users)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, role_id, role_key, at, blocks)| Negative {
+                user_id,
+                role_id,
+                role_key,
+                first: Sighting {
+                    at_ms: u64::try_from(at.timestamp_millis()).unwrap_or_default(),
+                    blocks: serde_json::from_value::<BTreeMap<String, u64>>(blocks)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(chain, block)| Some((chain.parse().ok()?, block)))
+                        .collect(),
+                },
+            })
+            .collect())
+    }
+
+    /// Members whose oldest waiting negative was first seen at or before `due_ms`.
+    pub async fn due_negatives(&mut self, due_ms: u64) -> Result<Vec<i64>, StoreError> {
+        let due = chrono::DateTime::from_timestamp_millis(due_ms as i64).unwrap_or_default();
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT discord_user_id FROM member_sync_negatives
+             WHERE staged_batch IS NULL AND first_seen_at <= $1 ORDER BY discord_user_id LIMIT 1000",
+        )
+        .bind(due)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// When the earliest waiting negative was first seen (Unix ms).
+    pub async fn oldest_negative_ms(&mut self) -> Result<Option<u64>, StoreError> {
+        let at: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT min(first_seen_at) FROM member_sync_negatives WHERE staged_batch IS NULL")
+                .fetch_one(self.conn())
+                .await?;
+        Ok(at.and_then(|at| u64::try_from(at.timestamp_millis()).ok()))
+    }
+
+    /// Records first negative reads (a read already on record keeps its first sighting).
+    pub async fn add_negatives(&mut self, rows: &[(i64, i64, String)], seen: &Sighting) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let at = chrono::DateTime::from_timestamp_millis(seen.at_ms as i64).unwrap_or_default();
+        let blocks: BTreeMap<String, u64> = seen.blocks.iter().map(|(c, b)| (c.to_string(), *b)).collect();
+        sqlx::query(
+            "INSERT INTO member_sync_negatives (community_id, discord_user_id, role_id, role_key, first_seen_at, first_blocks)
+             SELECT $1, u, r, k, $5, $6 FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS t(u, r, k)
+             ON CONFLICT (community_id, discord_user_id, role_id) DO NOTHING",
+        )
+        .bind(self.community().0)
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+        .bind(at)
+        .bind(serde_json::json!(blocks))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stages confirmed negatives under `batch`: they go past the breaker together.
+    pub async fn stage_negatives(&mut self, rows: &[(i64, i64)], batch: &str) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE member_sync_negatives n SET staged_batch = $4
+             FROM unnest($2::bigint[], $3::bigint[]) AS t(u, r)
+             WHERE n.community_id = $1 AND n.discord_user_id = t.u AND n.role_id = t.r",
+        )
+        .bind(self.community().0)
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(batch)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Drops what no longer holds for these (member, role) pairs: their negatives, held
+    /// revocations and queued revocations (the member qualifies again), or their queued grants
+    /// (`grants`: the member no longer qualifies).
+    pub async fn cancel(&mut self, rows: &[(i64, i64)], grants: bool) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let users: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let roles: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let statements: &[&'static str] = if grants {
+            &["DELETE FROM member_sync_writes w USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+               WHERE w.discord_user_id = t.u AND w.role_id = t.r AND w.action = 'grant'"]
+        } else {
+            &[
+                "DELETE FROM member_sync_negatives n USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+                 WHERE n.discord_user_id = t.u AND n.role_id = t.r",
+                "DELETE FROM member_sync_held h USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+                 WHERE h.discord_user_id = t.u AND h.role_id = t.r",
+                "DELETE FROM member_sync_writes w USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+                 WHERE w.discord_user_id = t.u AND w.role_id = t.r AND w.action = 'revoke'",
+            ]
+        };
+        for sql in statements {
+            sqlx::query(*sql).bind(&users).bind(&roles).execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues writes; a newer decision for the same (member, role) replaces the older one.
+    pub async fn queue_writes(&mut self, writes: &[QueuedWrite], priority: i16) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
+             SELECT $1, u, r, k, a, $7, w FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+                 AS t(u, r, k, a, w)
+             ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+             SET action = EXCLUDED.action, why = EXCLUDED.why,
+                 priority = LEAST(member_sync_writes.priority, EXCLUDED.priority),
+                 enqueued_at = CASE WHEN member_sync_writes.action = EXCLUDED.action
+                                    THEN member_sync_writes.enqueued_at ELSE now() END",
+        )
+        .bind(self.community().0)
+        .bind(writes.iter().map(|w| w.user_id).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.role_id).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.role_key.clone()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.action.as_str().to_string()).collect::<Vec<_>>())
+        .bind(writes.iter().map(|w| w.why.clone()).collect::<Vec<_>>())
+        .bind(priority)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The next writes to send, most urgent first.
+    pub async fn next_writes(&mut self, max: u32) -> Result<Vec<QueuedWrite>, StoreError> {
+        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT discord_user_id, role_id, role_key, action, why FROM member_sync_writes
+             ORDER BY priority, enqueued_at, discord_user_id, role_id LIMIT $1",
+        )
+        .bind(i64::from(max))
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, role_id, role_key, action, why)| QueuedWrite {
+                user_id,
+                role_id,
+                role_key,
+                action: if action == "revoke" { WriteAction::Revoke } else { WriteAction::Grant },
+                why,
+            })
+            .collect())
+    }
+
+    /// Removes a write that was sent (or that can never be).
+    pub async fn write_done(&mut self, user: i64, role: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM member_sync_writes WHERE discord_user_id = $1 AND role_id = $2")
+            .bind(user)
+            .bind(role)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Writes still queued, and negatives still waiting for their second read.
+    pub async fn pending(&mut self) -> Result<(u64, u64), StoreError> {
+        let (writes, negatives): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM member_sync_writes),
+                    (SELECT count(*) FROM member_sync_negatives WHERE staged_batch IS NULL)",
+        )
+        .fetch_one(self.conn())
+        .await?;
+        Ok((writes as u64, negatives as u64))
+    }
+
+    /// A staged batch's revocations per role key.
+    pub async fn staged_counts(&mut self, batch: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT role_key, count(*) FROM member_sync_negatives WHERE staged_batch = $1 GROUP BY role_key",
+        )
+        .bind(batch)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(k, n)| (k, n as u64)).collect())
+    }
+
+    /// Moves a staged batch into the write queue (the breaker let it pass).
+    pub async fn release_staged(&mut self, batch: &str, why: &str) -> Result<u64, StoreError> {
+        let moved = sqlx::query(
+            "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
+             SELECT community_id, discord_user_id, role_id, role_key, 'revoke', 0, $2 || role_key
+             FROM member_sync_negatives WHERE staged_batch = $1
+             ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+             SET action = 'revoke', priority = 0, why = EXCLUDED.why, enqueued_at = now()",
+        )
+        .bind(batch)
+        .bind(why)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM member_sync_negatives WHERE staged_batch = $1")
+            .bind(batch)
+            .execute(self.conn())
+            .await?;
+        Ok(moved)
+    }
+
+    /// Moves a staged batch to the breaker's hold.
+    pub async fn hold_staged(&mut self, batch: &str) -> Result<u64, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO member_sync_held (community_id, batch, discord_user_id, role_id, role_key)
+             SELECT community_id, $1, discord_user_id, role_id, role_key FROM member_sync_negatives WHERE staged_batch = $1
+             ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE SET batch = EXCLUDED.batch, held_at = now()",
+        )
+        .bind(batch)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM member_sync_negatives WHERE staged_batch = $1")
+            .bind(batch)
+            .execute(self.conn())
+            .await?;
+        Ok(held)
+    }
+
+    /// The held revocations per (batch, role key).
+    pub async fn held(&mut self) -> Result<HeldRoles, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT batch, role_key, count(*) FROM member_sync_held GROUP BY batch, role_key ORDER BY batch, role_key",
+        )
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Applies (queues) or drops a held batch; returns how many revocations it held.
+    pub async fn decide_held(&mut self, batch: &str, confirm: bool, why: &str) -> Result<u64, StoreError> {
+        if confirm {
+            sqlx::query(
+                "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
+                 SELECT community_id, discord_user_id, role_id, role_key, 'revoke', 0, $2 || role_key
+                 FROM member_sync_held WHERE batch = $1
+                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+                 SET action = 'revoke', priority = 0, why = EXCLUDED.why, enqueued_at = now()",
+            )
+            .bind(batch)
+            .bind(why)
+            .execute(self.conn())
+            .await?;
+        }
+        let done =
+            sqlx::query("DELETE FROM member_sync_held WHERE batch = $1").bind(batch).execute(self.conn()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The desired manifest roles (Discord ids) last decided for these members.
+    pub async fn desired_of(&mut self, users: &[i64]) -> Result<BTreeMap<i64, Vec<i64>>, StoreError> {
+        let rows: Vec<(i64, Vec<i64>)> = sqlx::query_as(
+            "SELECT discord_user_id, desired_roles FROM member_sync_members WHERE discord_user_id = ANY($1)",
+        )
+        .bind(users)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records what these members should hold; an empty set is the default and is not stored.
+    pub async fn set_desired(&mut self, rows: &[(i64, Vec<i64>)]) -> Result<(), StoreError> {
+        let empty: Vec<i64> = rows.iter().filter(|r| r.1.is_empty()).map(|r| r.0).collect();
+        if !empty.is_empty() {
+            sqlx::query("DELETE FROM member_sync_members WHERE discord_user_id = ANY($1)")
+                .bind(empty)
+                .execute(self.conn())
+                .await?;
+        }
+        for (user, roles) in rows.iter().filter(|r| !r.1.is_empty()) {
+            sqlx::query(
+                "INSERT INTO member_sync_members (community_id, discord_user_id, desired_roles) VALUES ($1, $2, $3)
+                 ON CONFLICT (community_id, discord_user_id) DO UPDATE
+                 SET desired_roles = EXCLUDED.desired_roles, decided_at = now()
+                 WHERE member_sync_members.desired_roles IS DISTINCT FROM EXCLUDED.desired_roles",
+            )
+            .bind(self.community().0)
+            .bind(user)
+            .bind(roles)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets members who left: nothing is written for them any more.
+    pub async fn forget_members(&mut self, users: &[i64]) -> Result<(), StoreError> {
+        for table in ["member_sync_writes", "member_sync_negatives", "member_sync_held", "member_sync_members"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE discord_user_id = ANY($1)")))
+                .bind(users)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The members who linked any of `addresses` (compared case-insensitively).
+    pub async fn members_with_wallets(&mut self, addresses: &[String]) -> Result<Vec<i64>, StoreError> {
+        let lowered: Vec<String> = addresses.iter().map(|a| a.to_lowercase()).collect();
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT discord_user_id FROM wallet_links WHERE lower(address) = ANY($1) ORDER BY discord_user_id",
+        )
+        .bind(lowered)
+        .fetch_all(self.conn())
+        .await?)
+    }
+}

@@ -1,0 +1,147 @@
+//! Member sync as the gateway sees it: `/arrakis sync` (a sweep now, or a dry run), the
+//! breaker's Confirm and Discard buttons, and the lines `/arrakis status` shows.
+
+use crate::temporal::{CallError, Workflows};
+use arrakis_schemas::{
+    GuildId, Lenient,
+    temporal::{ConfirmRevocations, DiscardRevocations, MemberSync, MemberSyncNow, MemberSyncStatusQuery},
+    workflows::member_sync::{self, BUTTON_PREFIX, Decision, MemberSyncStatus, Phase, SweepRequest},
+};
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowQueryOptions,
+    errors::{WorkflowQueryError, WorkflowUpdateError},
+};
+
+/// A breaker button's verb and batch, parsed from `ms:confirm:{batch}` / `ms:discard:{batch}`.
+pub fn parse_button(custom_id: &str) -> Option<(bool, &str)> {
+    let rest = custom_id.strip_prefix(BUTTON_PREFIX)?.strip_prefix(':')?;
+    let (verb, batch) = rest.split_once(':')?;
+    match verb {
+        "confirm" => Some((true, batch)),
+        "discard" => Some((false, batch)),
+        _ => None,
+    }
+}
+
+fn update_error(e: WorkflowUpdateError) -> CallError {
+    match e {
+        WorkflowUpdateError::Failed(failure) => CallError::Rejected(failure.message),
+        WorkflowUpdateError::NotFound(_) => CallError::NotFound,
+        other => CallError::Unavailable(other.to_string()),
+    }
+}
+
+impl Workflows {
+    /// `/arrakis sync`: a sweep of every member now (or a dry run).
+    pub async fn sync_now(
+        &self,
+        guild_id: GuildId,
+        actor: String,
+        dry_run: bool,
+        request_id: &str,
+    ) -> Result<MemberSyncStatus, CallError> {
+        self.timed("member_sync_now", async {
+            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("sync-{request_id}")).build();
+            let request = Lenient::new(&SweepRequest { actor, dry_run });
+            handle.execute_update(MemberSyncNow, request, options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// The breaker's buttons: confirm or discard the held revocations.
+    pub async fn decide_held(
+        &self,
+        guild_id: GuildId,
+        confirm: bool,
+        actor: String,
+        request_id: &str,
+    ) -> Result<MemberSyncStatus, CallError> {
+        self.timed("member_sync_decide", async {
+            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("held-{request_id}")).build();
+            let decision = Lenient::new(&Decision { actor, reason: "from the operator channel's buttons".into() });
+            if confirm {
+                handle.execute_update(ConfirmRevocations, decision, options).await.map_err(update_error)
+            } else {
+                handle.execute_update(DiscardRevocations, decision, options).await.map_err(update_error)
+            }
+        })
+        .await
+    }
+
+    /// The guild's member sync, if it runs.
+    pub async fn member_sync_status(&self, guild_id: GuildId) -> Result<Option<MemberSyncStatus>, CallError> {
+        self.timed("member_sync_status", async {
+            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
+            match handle.query(MemberSyncStatusQuery, (), WorkflowQueryOptions::default()).await {
+                Ok(status) => Ok(Some(status)),
+                Err(WorkflowQueryError::NotFound(_)) => Ok(None),
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+}
+
+/// The member-sync lines of `/arrakis status`.
+pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
+    let Some(s) = status else {
+        return "Member roles: not synced (deploy with `/arrakis setup` to grant roles by holdings)\n".into();
+    };
+    let mut text = match (&s.phase, &s.closed, &s.paused) {
+        (_, Some(why), _) => format!("Member roles: nothing is written ({why})\n"),
+        (_, _, Some(p)) => format!("Member roles: paused by {} ({})\n", p.by, p.reason),
+        (Phase::Sweeping, _, _) => "Member roles: sweeping every member now\n".to_string(),
+        _ => "Member roles: in sync, watching the chains for transfers\n".to_string(),
+    };
+    if let Some(last) = &s.last_sweep {
+        let t = &last.tally;
+        text.push_str(&format!(
+            "Last sweep{}: {} members ({} with wallets), {} granted, {} revoked, {} undecided (unknown)\n",
+            if last.dry_run { " (dry run)" } else { "" },
+            t.members,
+            t.with_wallets,
+            t.grants,
+            t.revocations,
+            t.unknown
+        ));
+    }
+    if s.pending_writes > 0 {
+        text.push_str(&format!("Role changes waiting to be written: {}\n", s.pending_writes));
+    }
+    if let Some(held) = &s.held {
+        text.push_str(&format!(
+            "⚠️ {} role removal(s) held for your decision (the buttons in your operator channel)\n",
+            held.count
+        ));
+    }
+    for (chain, why) in &s.unknown_chains {
+        text.push_str(&format!("Chain {chain} unreadable: nothing depending on it is revoked ({why})\n"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_buttons_round_trip() {
+        assert_eq!(parse_button("ms:confirm:sweep-1"), Some((true, "sweep-1")));
+        assert_eq!(parse_button("ms:discard:recheck-9"), Some((false, "recheck-9")));
+        assert_eq!(parse_button("ms:maybe:x"), None);
+        assert_eq!(parse_button("wiz:deploy"), None);
+    }
+
+    #[test]
+    fn status_names_held_removals_and_unknown_chains() {
+        let status = MemberSyncStatus {
+            held: Some(member_sync::HeldRevocations { batch: "b".into(), count: 7, roles: vec![], held_at_ms: 0 }),
+            unknown_chains: [(1, "no RPC endpoint answered".to_string())].into(),
+            ..MemberSyncStatus::default()
+        };
+        let text = status_lines(Some(&status));
+        assert!(text.contains("7 role removal(s) held") && text.contains("Chain 1 unreadable"), "{text}");
+    }
+}

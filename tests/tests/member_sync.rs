@@ -1,0 +1,447 @@
+//! Member sync against the real stack (anvil, Postgres, Redis, Temporal) and the stand-in at
+//! Discord's limits (50 requests/s, 10 member-role edits per 10 s per guild): roles follow
+//! holdings, within seconds of a transfer, and never wrongly.
+
+use arrakis_sim::LogEntry;
+use arrakis_tests::{
+    SynthesisStack,
+    chain::{ChainFixture, TcpRelay, anvil_addr},
+    member_sync::{Spec, SyncedGuild, held, keep_mining, manifest, seed, shell, spice, status},
+    shadow::{chains_file, chains_file_at},
+    wait_until,
+};
+use serde_json::Value;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+const MEMBER_ROLES: &str = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}";
+
+fn member_writes(log: &[LogEntry]) -> Vec<&LogEntry> {
+    log.iter().filter(|e| e.route == MEMBER_ROLES).collect()
+}
+
+/// Arrakis touched only its own roles, with atomic per-role edits that say why.
+fn assert_only_managed_roles(log: &[LogEntry], g: &SyncedGuild) {
+    for e in log.iter().filter(|e| e.path.contains("/members/")) {
+        assert!(e.route == MEMBER_ROLES, "member edits are per-role PUT/DELETE, never {} {}", e.method, e.route);
+        let role: u64 = e.path.rsplit('/').next().and_then(|r| r.parse().ok()).unwrap_or_default();
+        assert!(role == g.holder || role == g.whale, "{} {} touches a role outside the manifest", e.method, e.path);
+        assert_ne!(role, g.incumbent);
+        let reason = e.reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with("Arrakis: member sync, manifest v"), "no audit reason: {e:?}");
+    }
+}
+
+async fn settled(stack: &SynthesisStack, guild: &str, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    wait_until(Duration::from_secs(secs), what, || async {
+        let s = status(stack, guild);
+        done(&s).then_some(s)
+    })
+    .await
+}
+
+fn sweep_id(s: &Value) -> String {
+    s["last_sweep"]["sweep_id"].as_str().unwrap_or_default().to_string()
+}
+
+fn start(stack: &SynthesisStack, guild: &str, settings: &str) {
+    let (ok, _, text) = shell(stack, "member-sync-start", guild, &[("SETTINGS", settings)]);
+    assert!(ok, "{text}");
+}
+
+fn stop(stack: &SynthesisStack, guild: &str) {
+    let (ok, _, text) = shell(stack, "member-sync-stop", guild, &[]);
+    assert!(ok, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_members_get_exactly_their_roles_and_a_second_sweep_writes_nothing() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    // 1,000 linked wallets: 50 hold enough for Holder, 10 of them for Whale; three members
+    // without a wallet were given Holder by hand.
+    let spec = Spec { members: 10_000, linked_every: 10, holder_every: 20, whale_every: 5, hand_given: 3 };
+    let g = seed(&stack, &chain, spec).await;
+    assert_eq!((g.wallets.len(), g.expected.len()), (1_000, 60));
+    let _miner = keep_mining(Duration::from_secs(1));
+    let before = stack.control.log(0).await.expect("log").len();
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2}"#);
+    let roles = [g.holder, g.whale];
+    let now = wait_until(Duration::from_secs(300), "the first sweep's roles", || async {
+        let now = held(&stack, &g.guild, &roles).await;
+        (now == g.expected).then_some(now)
+    })
+    .await;
+    assert_eq!(now, g.expected, "compared whole: exactly the expected (member, role) set");
+    let first = settled(&stack, &g.guild, "the writes to drain", 60, |s| {
+        s["pending_writes"] == 0 && s["last_sweep"]["tally"]["members"] == 10_000
+    })
+    .await;
+    let t = &first["last_sweep"]["tally"];
+    assert_eq!((t["with_wallets"].as_u64(), t["grants"].as_u64()), (Some(1_000), Some(60)), "{first}");
+    assert_eq!(first["totals"]["revocations"], 3, "the hand-given roles, after their second read: {first}");
+    let log = stack.control.log(0).await.expect("log");
+    assert_eq!(member_writes(&log[before..]).len(), 63);
+    assert_only_managed_roles(&log[before..], &g);
+    let counters = stack.control.counters().await.expect("counters").rate;
+    assert_eq!(counters.user_429 + counters.global_429, 0, "paced by Discord's headers, never refused: {counters:?}");
+
+    // The second sweep finds everything in place and sends nothing.
+    let after_first = stack.control.log(0).await.expect("log").len();
+    let (ok, _, text) = shell(&stack, "member-sync-now", &g.guild, &[]);
+    assert!(ok, "{text}");
+    let second = settled(&stack, &g.guild, "the second sweep", 120, |s| {
+        !sweep_id(s).is_empty() && sweep_id(s) != sweep_id(&first)
+    })
+    .await;
+    assert_eq!(second["last_sweep"]["tally"]["grants"], 0, "{second}");
+    let log = stack.control.log(0).await.expect("log");
+    assert!(member_writes(&log[after_first..]).is_empty(), "{:?}", member_writes(&log[after_first..]));
+    let metrics = arrakis_tests::http_get(worker.http_addr, "/metrics").await.expect("metrics").1;
+    assert!(metrics.contains(&format!("arrakis_member_sync_grants_total{{guild=\"{}\"}} 60", g.guild)), "{metrics}");
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_changes_a_role_within_seconds_and_a_revocation_waits_for_its_second_read() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    let spec = Spec { members: 12, linked_every: 1, holder_every: 2, whale_every: 100, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 3, "watch_interval_ms": 500, "sweep_interval_secs": 3600}"#);
+    let roles = [g.holder, g.whale];
+    wait_until(Duration::from_secs(120), "the first sweep's roles", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    let first = settled(&stack, &g.guild, "the watcher to hold a cursor", 60, |s| s["chains"]["31337"].is_u64()).await;
+
+    // A member below the threshold buys enough: the role follows the block, not a sweep.
+    let (buyer, wallet) = g
+        .wallets
+        .iter()
+        .find(|(u, _)| !g.expected.contains(&(**u, g.holder)))
+        .map(|(u, w)| (*u, *w))
+        .expect("a dust holder");
+    let bought = Instant::now();
+    chain.mint_erc20(wallet, spice(150)).await;
+    wait_until(Duration::from_secs(30), "the grant after the transfer", || async {
+        held(&stack, &g.guild, &roles).await.contains(&(buyer, g.holder)).then_some(())
+    })
+    .await;
+    let grant_delay = bought.elapsed();
+
+    // A holder sells below it: the role goes after the second negative read, 3 s later.
+    let (seller, wallet) = g
+        .wallets
+        .iter()
+        .find(|(u, _)| g.expected.contains(&(**u, g.holder)) && !g.expected.contains(&(**u, g.whale)))
+        .map(|(u, w)| (*u, *w))
+        .expect("a holder");
+    let sold = Instant::now();
+    chain.burn_erc20(wallet, spice(100)).await;
+    wait_until(Duration::from_secs(45), "the revocation after the transfer", || async {
+        (!held(&stack, &g.guild, &roles).await.contains(&(seller, g.holder))).then_some(())
+    })
+    .await;
+    let revoke_delay = sold.elapsed();
+    println!("transfer → grant {grant_delay:?}; transfer → revocation {revoke_delay:?} (revoke_confirm 3 s)");
+    assert!(revoke_delay >= Duration::from_secs(3), "a revocation waits for its second read: {revoke_delay:?}");
+    let after = status(&stack, &g.guild);
+    assert_eq!(sweep_id(&after), sweep_id(&first), "neither waited for a sweep: {after}");
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_every_rpc_url_dead_a_sweep_revokes_nothing_and_names_the_chain() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let relay = TcpRelay::start(anvil_addr()).await;
+    let chains = chains_file_at(&relay.url(), 500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    let spec = Spec { members: 12, linked_every: 1, holder_every: 1, whale_every: 100, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 1, "sweep_interval_secs": 3600}"#);
+    let roles = [g.holder, g.whale];
+    wait_until(Duration::from_secs(120), "the first sweep's roles", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    let first = settled(&stack, &g.guild, "the writes to drain", 60, |s| s["pending_writes"] == 0).await;
+    // Every holder's tokens are gone, and Arrakis cannot read the chain to know it.
+    relay.kill();
+    for wallet in g.wallets.values() {
+        chain.burn_erc20(*wallet, spice(150)).await;
+    }
+    let before = stack.control.log(0).await.expect("log").len();
+    let (ok, _, text) = shell(&stack, "member-sync-now", &g.guild, &[]);
+    assert!(ok, "{text}");
+    let after = settled(&stack, &g.guild, "a sweep through the outage", 120, |s| sweep_id(s) != sweep_id(&first)).await;
+    assert!(
+        after["unknown_chains"]["31337"].as_str().is_some_and(|why| why.contains("no RPC endpoint answered")),
+        "{after}"
+    );
+    assert_eq!(after["last_sweep"]["tally"]["first_negatives"], 0, "{after}");
+    assert!(after["last_sweep"]["tally"]["unknown"].as_u64().unwrap_or(0) >= 12, "{after}");
+    tokio::time::sleep(Duration::from_secs(3)).await; // past revoke_confirm: nothing may follow
+    let log = stack.control.log(0).await.expect("log");
+    assert!(member_writes(&log[before..]).is_empty(), "0 revocations: {:?}", member_writes(&log[before..]));
+    assert_eq!(held(&stack, &g.guild, &roles).await, g.expected);
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_operator_decides() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    // 24 holders; half are whales (20,000 SPICE), half hold 150.
+    let spec = Spec { members: 24, linked_every: 1, holder_every: 1, whale_every: 2, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2, "sweep_interval_secs": 3600}"#);
+    let roles = [g.holder, g.whale];
+    wait_until(Duration::from_secs(120), "the first sweep's roles", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    settled(&stack, &g.guild, "the writes to drain", 60, |s| s["pending_writes"] == 0).await;
+
+    // Holder now needs 1,000 SPICE: the 12 who hold 150 would lose it, half of its holders.
+    let messages_before = stack.control.channel_messages(g.operator_channel).await.expect("messages").len();
+    stack.publish(&g.guild, manifest(&g.guild, &chain, g.operator_channel, 1_000));
+    let s = settled(&stack, &g.guild, "the breaker to hold", 120, |s| s["held"]["count"] == 12).await;
+    assert_eq!(s["held"]["roles"][0], serde_json::json!(["holder", 12, 24]), "{s}");
+    assert_eq!(held(&stack, &g.guild, &roles).await, g.expected, "held: nobody lost a role");
+    let messages = stack.control.channel_messages(g.operator_channel).await.expect("messages");
+    let alert = messages
+        .iter()
+        .skip(messages_before)
+        .find(|m| m["content"].as_str().is_some_and(|c| c.contains("held 12 role removal(s)")))
+        .expect("an alert");
+    let buttons = arrakis_sim::custom_ids(alert);
+    assert!(
+        buttons.iter().any(|b| b.starts_with("ms:confirm:")) && buttons.iter().any(|b| b.starts_with("ms:discard:")),
+        "{buttons:?}"
+    );
+
+    // Confirm applies them; the audit log says who.
+    let (ok, _, text) = shell(&stack, "member-sync-confirm", &g.guild, &[("REASON", "raised the bar")]);
+    assert!(ok, "{text}");
+    let expected: std::collections::BTreeSet<(u64, u64)> =
+        g.expected.iter().filter(|(u, r)| *r == g.whale || g.expected.contains(&(*u, g.whale))).copied().collect();
+    wait_until(Duration::from_secs(60), "the confirmed revocations", || async {
+        (held(&stack, &g.guild, &roles).await == expected).then_some(())
+    })
+    .await;
+
+    // Whales now need 100,000 to hold Holder too: every holder would lose it. Discard keeps them.
+    stack.publish(&g.guild, manifest(&g.guild, &chain, g.operator_channel, 100_000));
+    settled(&stack, &g.guild, "the breaker to hold again", 120, |s| s["held"]["count"] == 12).await;
+    let (ok, _, text) = shell(&stack, "member-sync-discard", &g.guild, &[("REASON", "a bad rule")]);
+    assert!(ok, "{text}");
+    let s = settled(&stack, &g.guild, "the discard", 60, |s| s["held"].is_null()).await;
+    assert_eq!(s["totals"]["discarded"], 12, "{s}");
+    assert_eq!(held(&stack, &g.guild, &roles).await, expected, "discarded: nobody else lost a role");
+    let (ok, _, text) = shell(&stack, "member-sync-held", &g.guild, &[("DATABASE_URL", stack.db.url.as_str())]);
+    assert!(ok, "{text}");
+    for (actor, action) in
+        [("cli:tester", "member_sync.revocations_confirmed"), ("cli:tester", "member_sync.revocations_discarded")]
+    {
+        assert!(
+            text.lines().any(|l| l.contains(actor) && l.contains(action)),
+            "the audit rows say who decided: {text}"
+        );
+    }
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_sync_leaves_the_exact_roles_and_repeats_no_write_but_the_one_in_flight() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let chains_env = chains.to_str().expect("path").to_string();
+    let worker = stack.worker_with(&[("ARRAKIS_CHAINS", chains_env.as_str())]);
+    let spec = Spec { members: 2_500, linked_every: 100, holder_every: 1, whale_every: 5, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    let before = stack.control.log(0).await.expect("log").len();
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2}"#);
+    wait_until(Duration::from_secs(120), "a few writes", || async {
+        (member_writes(&stack.control.log(before as u64).await.expect("log")).len() >= 6).then_some(())
+    })
+    .await;
+    worker.kill();
+    let restarted = stack.worker_with(&[("ARRAKIS_CHAINS", chains_env.as_str())]);
+    let roles = [g.holder, g.whale];
+    wait_until(Duration::from_secs(180), "the roles after the restart", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    let log = stack.control.log(0).await.expect("log");
+    let mut sent: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for e in member_writes(&log[before..]) {
+        *sent.entry((e.method.clone(), e.path.clone())).or_default() += 1;
+    }
+    let repeated: Vec<_> = sent.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.len() <= 1 && repeated.iter().all(|(_, n)| **n == 2),
+        "at most the write in flight, once: {repeated:?}"
+    );
+    assert_eq!(sent.len(), g.expected.len());
+    stop(&stack, &g.guild);
+    drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shadow_mode_writes_nothing_and_a_frozen_guild_writes_nothing_until_lifted_then_catches_up() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    let spec = Spec { members: 10, linked_every: 1, holder_every: 1, whale_every: 100, hand_given: 0 };
+    let shadow = seed(&stack, &chain, spec).await;
+    let frozen = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    let env = |guild: &str| vec![("ARRAKIS_TASK_QUEUE", stack.task_queue.clone()), ("GUILD_ID", guild.to_string())];
+
+    // Shadow mode: the same manifest, in shadow mode.
+    let mut in_shadow = manifest(&shadow.guild, &chain, shadow.operator_channel, 100);
+    in_shadow["mode"] = "shadow".into();
+    stack.publish(&shadow.guild, in_shadow);
+    // Frozen: the guild's kill switch.
+    let freeze = |guild: &str, frozen: bool| {
+        format!(
+            "temporal workflow execute --type KillSwitch --task-queue \"$ARRAKIS_TASK_QUEUE\" --workflow-id kill-switch-{guild} \
+             --input '{{\"guild_id\": \"{guild}\", \"frozen\": {frozen}, \"reason\": \"test\", \"actor\": \"cli:test\"}}'"
+        )
+    };
+    let e = env(&frozen.guild);
+    let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = arrakis_tests::run_shell(&freeze(&frozen.guild, true), &e);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let before = stack.control.log(0).await.expect("log").len();
+    start(&stack, &shadow.guild, r#"{"sweep_interval_secs": 3600}"#);
+    start(&stack, &frozen.guild, r#"{"sweep_interval_secs": 3600}"#);
+    let s = settled(&stack, &shadow.guild, "shadow mode to be named", 60, |s| {
+        s["closed"].as_str().is_some_and(|c| c.contains("shadow mode"))
+    })
+    .await;
+    assert_eq!(s["phase"], "closed", "{s}");
+    let f = settled(&stack, &frozen.guild, "the freeze to hold the writes", 60, |s| {
+        s["pending_writes"].as_u64().unwrap_or(0) > 0 && s["closed"].as_str().is_some_and(|c| c.contains("frozen"))
+    })
+    .await;
+    assert_eq!(f["last_sweep"]["tally"]["grants"], frozen.expected.len(), "decided, not written: {f}");
+    let log = stack.control.log(0).await.expect("log");
+    assert!(member_writes(&log[before..]).is_empty(), "0 mutating requests: {:?}", member_writes(&log[before..]));
+
+    let out = arrakis_tests::run_shell(&freeze(&frozen.guild, false), &e);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let roles = [frozen.holder, frozen.whale];
+    wait_until(Duration::from_secs(120), "the frozen guild to catch up", || async {
+        (held(&stack, &frozen.guild, &roles).await == frozen.expected).then_some(())
+    })
+    .await;
+    let log = stack.control.log(0).await.expect("log");
+    let shadow_writes = member_writes(&log[before..]).iter().filter(|e| e.path.contains(&shadow.guild)).count();
+    assert_eq!(shadow_writes, 0, "shadow mode stays untouched");
+    for g in [&shadow, &frozen] {
+        stop(&stack, &g.guild);
+    }
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_nothing() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    let spec = Spec { members: 4, linked_every: 1, holder_every: 1, whale_every: 100, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let env = [("ARRAKIS_TASK_QUEUE", stack.task_queue.as_str()), ("GUILD_ID", g.guild.as_str())];
+    let cli = |line: String| {
+        let out = arrakis_tests::run_shell(&line, &env);
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    // Starts that cannot run fail at once, naming the field.
+    for (input, field) in [
+        (r#"{"guild_id": "nope"}"#.to_string(), "guild_id"),
+        (
+            format!(r#"{{"guild_id": "{}", "settings": {{"sweep_interval_secs": 1}}}}"#, g.guild),
+            "settings.sweep_interval_secs",
+        ),
+        (format!(r#"{{"guild_id": "{}", "settings": {{"revoke_confim_secs": 1}}}}"#, g.guild), "revoke_confim_secs"),
+    ] {
+        let (ok, text) = cli(format!(
+            "temporal workflow execute --type MemberSync --task-queue \"$ARRAKIS_TASK_QUEUE\" --workflow-id member-sync-bad-{} --input '{input}'",
+            uuid::Uuid::new_v4().simple()
+        ));
+        assert!(!ok && text.contains(field), "{field}: {text}");
+    }
+    start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
+    let before =
+        settled(&stack, &g.guild, "the first sweep", 120, |s| !sweep_id(s).is_empty() && s["pending_writes"] == 0)
+            .await;
+    let update = |name: &str, input: &str| {
+        cli(format!(
+            "temporal workflow update execute --workflow-id member-sync-$GUILD_ID --name {name} --input '{input}'"
+        ))
+    };
+    for (name, input, why) in [
+        ("sync_now", r#"{"dry_run": "yes"}"#, "dry_run"),
+        ("sync_now", r#"{"actor": ""}"#, "actor"),
+        ("sync_now", r#"{"actor": "cli:x", "force": true}"#, "force"),
+        ("confirm_revocations", r#"{"actor": "cli:x"}"#, "no revocations are held"),
+        ("discard_revocations", r#""now""#, "invalid type"),
+        ("pause", &format!(r#"{{"actor": "cli:x", "reason": "{}"}}"#, "r".repeat(501)), "reason"),
+        ("pause", &format!(r#"{{"actor": "{}"}}"#, "a".repeat(101)), "actor"),
+        ("resume", r#"{"actor": "cli:x"}"#, "not paused"),
+        ("stop", r#"{"actor": "\u200b\u200b"}"#, "actor"),
+    ] {
+        let (ok, text) = update(name, input);
+        assert!(!ok && text.contains(why), "{name} {input}: {text}");
+    }
+    // Signals take any payload: garbage is dropped and the run carries on.
+    for (name, input) in [
+        ("member_event", r#"{"kind": 7}"#),
+        ("wallet_linked", r#""x""#),
+        ("sync_member", r#"{}"#),
+        ("manifest_published", "42"),
+        ("member_event", "[1,2]"),
+    ] {
+        let (ok, text) = cli(format!(
+            "temporal workflow signal --workflow-id member-sync-$GUILD_ID --name {name} --input '{input}'"
+        ));
+        assert!(ok, "{name}: {text}");
+    }
+    let after = settled(&stack, &g.guild, "the run to answer after the garbage", 30, |s| s["phase"].is_string()).await;
+    assert_eq!(after["last_sweep"], before["last_sweep"], "the refused inputs changed nothing");
+    assert!(after["paused"].is_null() && after["held"].is_null());
+    // And it still takes good input.
+    let (ok, text) = update("pause", r#"{"actor": "cli:x", "reason": "maintenance"}"#);
+    assert!(ok && text.contains("maintenance"), "{text}");
+    let (ok, text) = update("resume", r#"{"actor": "cli:x"}"#);
+    assert!(ok, "{text}");
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}

@@ -1,0 +1,742 @@
+//! Member sync (`member-sync-{guild_id}`): the token-gating loop of one deployed guild.
+//!
+//! One loop, one thing at a time, most urgent first: the chain watcher's transfers and the
+//! members who acted (joined, linked a wallet, asked) are decided at once; negatives due for
+//! their second read are re-read; queued writes go out a Discord window at a time; a sweep of
+//! every member advances a page; echoes of Arrakis's own writes are recognised in bulk. The
+//! chain watcher (a long-polling activity) runs beside the loop the whole time. Progress rides
+//! in the input across continue-as-new, so the history stays bounded and a lost worker costs a
+//! page at most; the queues themselves are in Postgres.
+
+use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use arrakis_activities::member_sync::MemberSyncActivities;
+use arrakis_schemas::{
+    GuildId, Lenient, UserId,
+    workflows::{
+        member_sync::{
+            Carried, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, MemberSyncInput, MemberSyncStatus,
+            OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, SweepPage,
+            SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch, Watched,
+            WriteBatch,
+        },
+        members::{MemberEvent, MemberEventKind},
+    },
+};
+use futures::future::FusedFuture;
+use std::{pin::Pin, time::Duration};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, CancellableFuture, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+type WatchFuture<'a> = Pin<Box<dyn CancellableFuture<Output = Result<Watched, ActivityExecutionError>> + 'a>>;
+
+/// Members queued before the rest wait for a sweep (the carried state stays small).
+const QUEUE_MAX: usize = 1_000;
+/// Members decided by one re-check.
+const RECHECK_BATCH: usize = 100;
+/// How long one watch activity polls when nothing moves.
+const WATCH_WINDOW: Duration = Duration::from_secs(30);
+/// How long a freeze (or shadow mode) keeps writes waiting before the next try.
+const CLOSED_RETRY: Duration = Duration::from_secs(30);
+/// Events per run before continuing as new (Temporal suggests about 2,000 for an iterator).
+const HISTORY_BUDGET: u32 = 2_000;
+
+/// One guild's member sync.
+#[workflow]
+pub struct MemberSyncWorkflow {
+    input: Lenient<MemberSyncInput>,
+    guild: Option<GuildId>,
+    settings: SyncSettings,
+    carried: Carried,
+    status: MemberSyncStatus,
+    /// The operator's answer to a held batch: (confirm, who and why).
+    decision: Option<(bool, Decision)>,
+    /// The next sweep is a dry run.
+    dry_run_next: bool,
+    /// Set by `stop`.
+    stopping: Option<Decision>,
+    /// Bumped by every signal and update: the idle loop wakes on it.
+    wake: u64,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl MemberSyncWorkflow {
+    fn now_ms(ctx: &WorkflowContext<Self>) -> u64 {
+        ctx.workflow_time().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, ms)
+    }
+
+    fn queue(&mut self, user: UserId, queued: Queued) {
+        if self.carried.queued.len() >= QUEUE_MAX && !self.carried.queued.contains_key(&user) {
+            // The sweep decides everyone: past the bound, a member waits for it.
+            self.carried.sweep_requested = true;
+            return;
+        }
+        let entry = self.carried.queued.entry(user).or_insert_with(|| queued.clone());
+        // A reason that needs a decision beats an echo check.
+        if queued.reason != Reason::RolesChanged {
+            *entry = queued;
+        }
+        self.wake += 1;
+    }
+
+    /// The status the query answers, from the carried state.
+    fn refresh(&mut self) {
+        let c = &self.carried;
+        self.status.guild_id = self.guild;
+        self.status.paused = c.paused.clone();
+        self.status.sweep = c.sweep.clone();
+        self.status.last_sweep = c.last_sweep.clone();
+        self.status.next_sweep_at_ms = c.next_sweep_at_ms;
+        self.status.held = c.held.clone();
+        self.status.queued = c.queued.len() as u64;
+        self.status.chains = c.cursors.iter().map(|(chain, cursor)| (*chain, cursor.block)).collect();
+        self.status.totals = c.totals;
+        self.status.runs = c.runs;
+        self.status.phase = if self.stopping.is_some() {
+            Phase::Stopped
+        } else if self.status.closed.is_some() {
+            Phase::Closed
+        } else if c.paused.is_some() {
+            Phase::Paused
+        } else if c.sweep.is_some() {
+            Phase::Sweeping
+        } else {
+            Phase::Watching
+        };
+    }
+
+    fn decide_options(queue: &str) -> temporalio_sdk::ActivityOptions {
+        retry::shadow_page(queue)
+    }
+
+    /// Applies a page's or a re-check's decisions to the carried state.
+    fn absorb(&mut self, decided: &Decided) {
+        if let Some(at) = decided.recheck_at_ms {
+            self.carried.recheck_at_ms = Some(self.carried.recheck_at_ms.map_or(at, |now| now.min(at)));
+        }
+        self.status.pending_writes = decided.pending_writes;
+        if decided.more_due {
+            self.carried.sweep_requested = true;
+        }
+    }
+
+    /// Puts a batch past the breaker, or keeps it for after the operator's decision on the
+    /// batch already held.
+    async fn settle(ctx: &WorkflowContext<Self>, batch: String, queue: &str) -> WorkflowResult<()> {
+        if ctx.state(|s| s.carried.held.is_some()) {
+            ctx.state_mut(|s| s.carried.unsettled.insert(batch));
+            return Ok(());
+        }
+        let (guild, settings, holders) = ctx.state(|s| (s.guild, s.settings.clone(), s.carried.holders.clone()));
+        let Some(guild_id) = guild else { return Ok(()) };
+        let settle = Settle {
+            guild_id,
+            batch,
+            holders,
+            max_revoke_fraction: settings.max_revoke_fraction,
+            breaker_min_revocations: settings.breaker_min_revocations,
+        };
+        let settled = ctx.execute_activity(MemberSyncActivities::settle, settle, retry::discord(queue)).await?;
+        if let Some(held) = settled.held {
+            let count = held.count;
+            ctx.state_mut(|s| {
+                s.carried.totals.held += count;
+                s.carried.held = Some(held.clone());
+            });
+            let alert = HeldAlert { guild_id, held };
+            // The hold stands whether or not the operator's channel takes the message.
+            let _ = ctx.execute_activity(MemberSyncActivities::alert, alert, retry::discord(queue)).await;
+        }
+        ctx.state_mut(|s| s.status.pending_writes += settled.queued);
+        Ok(())
+    }
+
+    /// Decides queued members (up to a batch): transfers and members who acted first, echoes
+    /// of Arrakis's own writes in bulk once the writes are out.
+    async fn recheck(ctx: &WorkflowContext<Self>, queue: &str, echoes: bool, due: bool) -> WorkflowResult<()> {
+        let (guild, confirm_ms, cursors) =
+            ctx.state(|s| (s.guild, s.settings.revoke_confirm_secs * 1000, s.carried.cursors.clone()));
+        let Some(guild_id) = guild else { return Ok(()) };
+        let members = ctx.state_mut(|s| {
+            let picked: Vec<UserId> = s
+                .carried
+                .queued
+                .iter()
+                .filter(|(_, q)| (q.reason == Reason::RolesChanged) == echoes)
+                .take(RECHECK_BATCH)
+                .map(|(u, _)| *u)
+                .collect();
+            picked.into_iter().filter_map(|u| Some((u, s.carried.queued.remove(&u)?))).collect()
+        });
+        let batch = format!("recheck-{}", ctx.uuid4());
+        let recheck = Recheck { guild_id, batch: batch.clone(), members, due, revoke_confirm_ms: confirm_ms, cursors };
+        let decided = ctx.execute_activity(MemberSyncActivities::recheck, recheck, Self::decide_options(queue)).await?;
+        ctx.state_mut(|s| {
+            if due {
+                s.carried.recheck_at_ms = None;
+            }
+            s.absorb(&decided);
+        });
+        if decided.staged > 0 {
+            Self::settle(ctx, batch, queue).await?;
+        }
+        Ok(())
+    }
+
+    /// One write activity: a Discord window of queued writes.
+    async fn write(ctx: &WorkflowContext<Self>, queue: &str) -> WorkflowResult<()> {
+        let (guild, max) = ctx.state(|s| (s.guild, s.settings.writes_per_batch));
+        let Some(guild_id) = guild else { return Ok(()) };
+        let written = ctx
+            .execute_activity(MemberSyncActivities::write, WriteBatch { guild_id, max }, retry::member_writes(queue))
+            .await?;
+        let now = Self::now_ms(ctx);
+        ctx.state_mut(|s| {
+            let t = &mut s.carried.totals;
+            t.grants += written.grants;
+            t.revocations += written.revocations;
+            t.writes += written.grants + written.revocations;
+            t.failed_writes += written.failed;
+            s.status.pending_writes = written.remaining;
+            s.status.closed = written.closed.clone();
+            s.carried.write_retry_at_ms = written.closed.as_ref().map(|_| now + ms(CLOSED_RETRY));
+        });
+        Ok(())
+    }
+
+    /// Starts a sweep (or says why there is nothing to sweep).
+    async fn begin_sweep(ctx: &WorkflowContext<Self>, queue: &str) -> WorkflowResult<()> {
+        let Some(guild_id) = ctx.state(|s| s.guild) else { return Ok(()) };
+        let now = Self::now_ms(ctx);
+        let outcome =
+            ctx.execute_activity(MemberSyncActivities::plan, PlanRequest { guild_id }, retry::discord(queue)).await?;
+        let sweep_id = format!("sweep-{}", ctx.uuid4());
+        ctx.state_mut(|s| {
+            s.carried.sweep_requested = false;
+            s.carried.next_sweep_at_ms = now + s.settings.sweep_interval_secs * 1000;
+            match outcome {
+                PlanOutcome::Skip(why) => s.status.closed = Some(why),
+                PlanOutcome::Plan(plan) => {
+                    s.status.closed = None;
+                    s.status.unknown_chains = plan.unreadable.clone();
+                    s.carried.roles = plan.roles.clone();
+                    let dry_run = std::mem::take(&mut s.dry_run_next);
+                    s.carried.sweep = Some(SweepProgress {
+                        sweep_id,
+                        plan,
+                        after: None,
+                        tally: Default::default(),
+                        dry_run,
+                        started_at_ms: now,
+                    });
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The sweep's next page; at the last, the sweep's revocations go past the breaker.
+    async fn sweep_page(ctx: &WorkflowContext<Self>, queue: &str) -> WorkflowResult<()> {
+        let (guild, progress, confirm_ms) =
+            ctx.state(|s| (s.guild, s.carried.sweep.clone(), s.settings.revoke_confirm_secs * 1000));
+        let (Some(guild_id), Some(progress)) = (guild, progress) else { return Ok(()) };
+        let page = SweepPage {
+            guild_id,
+            sweep_id: progress.sweep_id.clone(),
+            plan: progress.plan.clone(),
+            after: progress.after,
+            dry_run: progress.dry_run,
+            revoke_confirm_ms: confirm_ms,
+        };
+        let decided = ctx.execute_activity(MemberSyncActivities::sweep_page, page, Self::decide_options(queue)).await?;
+        let now = Self::now_ms(ctx);
+        let finished = ctx.state_mut(|s| {
+            s.absorb(&decided);
+            let sweep = s.carried.sweep.as_mut()?;
+            sweep.tally.add(&decided.tally);
+            sweep.after = decided.last.or(sweep.after);
+            if !(decided.done || decided.last.is_none()) {
+                return None;
+            }
+            let sweep = s.carried.sweep.take()?;
+            s.carried.holders = sweep.tally.holders.clone();
+            s.carried.last_sweep = Some(SweepSummary {
+                sweep_id: sweep.sweep_id.clone(),
+                manifest_version: sweep.plan.manifest_version,
+                started_at_ms: sweep.started_at_ms,
+                finished_at_ms: now,
+                tally: sweep.tally.clone(),
+                dry_run: sweep.dry_run,
+                held: 0,
+            });
+            if sweep.dry_run {
+                let t = &sweep.tally;
+                s.carried.paused = Some(Pause {
+                    by: "dry_run".into(),
+                    reason: format!(
+                        "dry run: would grant {}, would revoke {}; resume to apply",
+                        t.grants, t.revocations
+                    ),
+                });
+            }
+            Some((sweep.sweep_id, sweep.dry_run))
+        });
+        if let Some((sweep_id, false)) = finished {
+            Self::settle(ctx, sweep_id, queue).await?;
+            ctx.state_mut(|s| {
+                let held = s.carried.held.as_ref().map_or(0, |h| h.count);
+                if let Some(last) = s.carried.last_sweep.as_mut() {
+                    last.held = held;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The operator's answer to the held batch; then what waited behind it is settled.
+    async fn decide_held(ctx: &WorkflowContext<Self>, queue: &str) -> WorkflowResult<()> {
+        let (guild, held, decision) = ctx.state_mut(|s| (s.guild, s.carried.held.clone(), s.decision.take()));
+        let (Some(guild_id), Some(held), Some((confirm, decision))) = (guild, held, decision) else { return Ok(()) };
+        let request = HeldDecision { guild_id, batch: held.batch.clone(), confirm, decision };
+        let count = ctx.execute_activity(MemberSyncActivities::decide_held, request, retry::discord(queue)).await?;
+        let waiting = ctx.state_mut(|s| {
+            s.carried.held = None;
+            if !confirm {
+                s.carried.totals.discarded += count;
+            } else {
+                s.status.pending_writes += count;
+            }
+            std::mem::take(&mut s.carried.unsettled)
+        });
+        for batch in waiting {
+            Self::settle(ctx, batch, queue).await?;
+        }
+        Ok(())
+    }
+}
+
+#[workflow_methods]
+impl MemberSyncWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: Lenient<MemberSyncInput>) -> Self {
+        let parsed = input.parse().ok();
+        Self {
+            guild: parsed.as_ref().map(|i| i.guild_id),
+            settings: parsed.as_ref().map(|i| i.settings.clone()).unwrap_or_default(),
+            carried: parsed.and_then(|i| i.carried).unwrap_or_default(),
+            input,
+            status: MemberSyncStatus::default(),
+            decision: None,
+            dry_run_next: false,
+            stopping: None,
+            wake: 0,
+        }
+    }
+
+    /// Sweeps, watches and writes until stopped; continues as new to keep its history short.
+    #[run(name = "MemberSync")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<MemberSyncStatus> {
+        ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
+        let input = ctx.state(|s| crate::parse_input("member sync", &s.input))?;
+        input.settings.check().map_err(|errors| crate::invalid_input("member sync", &errors))?;
+        ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
+        let ctx: &WorkflowContext<Self> = ctx;
+        let queue = retry::discord_queue(ctx.task_queue());
+        if input.carried.is_none() {
+            let opened = ctx
+                .execute_activity(
+                    MemberSyncActivities::open,
+                    OpenSync { guild_id: input.guild_id },
+                    retry::discord(&queue),
+                )
+                .await?;
+            ctx.state_mut(|s| {
+                s.carried.cursors = opened.cursors;
+                s.carried.held = opened.held;
+                s.dry_run_next = s.settings.dry_run_first;
+            });
+        }
+        let mut watch: Option<WatchFuture<'_>> = None;
+        loop {
+            ctx.state_mut(Self::refresh);
+            if ctx.state(|s| s.stopping.is_some()) {
+                if let Some(w) = watch.take() {
+                    w.cancel();
+                    let _ = w.await;
+                }
+                break;
+            }
+            // The watcher's answer, if it is in: its members are decided first.
+            if let Some(mut w) = watch.as_mut() {
+                let answer = temporalio_sdk::workflows::select! {
+                    r = w => Some(r),
+                    default => None,
+                };
+                if let Some(answer) = answer {
+                    watch = None;
+                    Self::take_watch(ctx, answer)?;
+                }
+            }
+            let now = Self::now_ms(ctx);
+            let (has_decision, leaving, urgent, echoes, recheck_due, writes, sweeping, sweep_due, paused, can_write) =
+                ctx.state(|s| {
+                    let c = &s.carried;
+                    (
+                        s.decision.is_some() && c.held.is_some(),
+                        !c.leaving.is_empty(),
+                        c.queued.values().any(|q| q.reason != Reason::RolesChanged),
+                        c.queued.values().any(|q| q.reason == Reason::RolesChanged),
+                        c.recheck_at_ms.is_some_and(|at| at <= now),
+                        s.status.pending_writes > 0,
+                        c.sweep.is_some(),
+                        c.sweep_requested || now >= c.next_sweep_at_ms,
+                        c.paused.is_some(),
+                        c.write_retry_at_ms.is_none_or(|at| at <= now),
+                    )
+                });
+            if has_decision {
+                Self::decide_held(ctx, &queue).await?;
+                continue;
+            }
+            if leaving {
+                let (guild_id, users) = ctx.state_mut(|s| (s.guild, std::mem::take(&mut s.carried.leaving)));
+                if let Some(guild_id) = guild_id {
+                    ctx.execute_activity(
+                        MemberSyncActivities::forget,
+                        Forget { guild_id, users },
+                        retry::discord(&queue),
+                    )
+                    .await?;
+                }
+                continue;
+            }
+            if urgent || recheck_due {
+                Self::recheck(ctx, &queue, false, recheck_due && !urgent).await?;
+                continue;
+            }
+            let mut worked = false;
+            if writes && !paused && can_write {
+                Self::write(ctx, &queue).await?;
+                worked = true;
+            }
+            if !writes && echoes {
+                Self::recheck(ctx, &queue, true, false).await?;
+                worked = true;
+            }
+            if sweeping {
+                Self::sweep_page(ctx, &queue).await?;
+                worked = true;
+            } else if sweep_due
+                && !(paused && ctx.state(|s| s.carried.paused.as_ref().is_some_and(|p| p.by == "dry_run")))
+            {
+                Self::begin_sweep(ctx, &queue).await?;
+                worked = true;
+            }
+            if ctx.history_length() > HISTORY_BUDGET || ctx.continue_as_new_suggested() {
+                break;
+            }
+            if worked {
+                continue;
+            }
+            // Idle: the watcher runs, and the loop waits for it, an input, or the next due time.
+            if watch.is_none() && ctx.state(|s| s.status.closed.is_none() && !s.carried.roles.is_empty()) {
+                let (guild_id, settings, cursors) =
+                    ctx.state(|s| (s.guild, s.settings.clone(), s.carried.cursors.clone()));
+                if let Some(guild_id) = guild_id {
+                    let request = Watch {
+                        guild_id,
+                        cursors,
+                        window_ms: ms(WATCH_WINDOW),
+                        interval_ms: settings.watch_interval_ms,
+                        confirmations: settings.confirmations,
+                        reorg_margin: settings.reorg_margin,
+                        max_block_range: settings.max_block_range,
+                    };
+                    watch = Some(Box::pin(ctx.execute_activity(
+                        MemberSyncActivities::watch,
+                        request,
+                        retry::chain_watch(&queue, WATCH_WINDOW),
+                    )));
+                }
+            }
+            let due_at = ctx.state(|s| {
+                let c = &s.carried;
+                let mut at = if s.carried.paused.as_ref().is_some_and(|p| p.by == "dry_run") {
+                    u64::MAX
+                } else {
+                    c.next_sweep_at_ms
+                };
+                at = at.min(c.recheck_at_ms.unwrap_or(u64::MAX));
+                if s.status.pending_writes > 0 && c.paused.is_none() {
+                    at = at.min(c.write_retry_at_ms.unwrap_or(now));
+                }
+                at
+            });
+            let wait = Duration::from_millis(due_at.saturating_sub(now).clamp(1_000, 86_400_000));
+            let seen = ctx.state(|s| s.wake);
+            let mut timer = Box::pin(ctx.timer(wait));
+            let answer = match watch.as_mut() {
+                Some(mut w) => temporalio_sdk::workflows::select! {
+                    r = w => Some(r),
+                    _ = &mut timer => None,
+                    r = ctx.wait_condition(move |s: &Self| s.wake != seen) => { r?; None }
+                },
+                None => temporalio_sdk::workflows::select! {
+                    _ = &mut timer => None,
+                    r = ctx.wait_condition(move |s: &Self| s.wake != seen) => { r?; None }
+                },
+            };
+            if !timer.is_terminated() {
+                timer.cancel();
+            }
+            if let Some(answer) = answer {
+                watch = None;
+                Self::take_watch(ctx, answer)?;
+            }
+        }
+        if let Some(w) = watch.take() {
+            w.cancel();
+            let _ = w.await;
+        }
+        let c = ctx.clone();
+        ctx.wait_condition(move |_| c.all_handlers_finished()).await?;
+        if ctx.state(|s| s.stopping.is_none()) {
+            let next = ctx.state(|s| MemberSyncInput {
+                guild_id: input.guild_id,
+                settings: s.settings.clone(),
+                carried: Some(Carried { runs: s.carried.runs + 1, ..s.carried.clone() }),
+            });
+            ctx.continue_as_new(Lenient::new(&next), ContinueAsNewOptions::default())?;
+        }
+        ctx.state_mut(Self::refresh);
+        Ok(ctx.state(|s| s.status.clone()))
+    }
+
+    /// A member joined, left or changed roles (from the gateway). Any payload is accepted:
+    /// one that does not parse, or names another guild, is dropped.
+    #[signal(name = "member_event")]
+    pub fn member_event(&mut self, _ctx: &mut SyncWorkflowContext<Self>, event: Lenient<MemberEvent>) {
+        let Ok(event) = event.parse() else { return };
+        if Some(event.guild_id) != self.guild {
+            return;
+        }
+        match event.kind {
+            MemberEventKind::Left => {
+                self.carried.queued.remove(&event.user_id);
+                self.carried.leaving.insert(event.user_id);
+                self.wake += 1;
+            }
+            MemberEventKind::Joined => {
+                self.queue(event.user_id, Queued { reason: Reason::Joined, roles: Some(event.roles) })
+            }
+            MemberEventKind::Updated => {
+                self.queue(event.user_id, Queued { reason: Reason::RolesChanged, roles: Some(event.roles) })
+            }
+        }
+    }
+
+    /// A member linked a wallet (from WalletLink); a payload that does not parse is dropped.
+    #[signal(name = "wallet_linked")]
+    pub fn wallet_linked(&mut self, _ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
+        if let Ok(linked) = linked.parse() {
+            self.queue(linked.user_id, Queued { reason: Reason::WalletLinked, roles: None });
+        }
+    }
+
+    /// A member asked for their roles (`/check-eligibility`); a bad payload is dropped.
+    #[signal(name = "sync_member")]
+    pub fn sync_member(&mut self, _ctx: &mut SyncWorkflowContext<Self>, member: Lenient<SyncMember>) {
+        if let Ok(member) = member.parse() {
+            self.queue(member.user_id, Queued { reason: Reason::Asked, roles: None });
+        }
+    }
+
+    /// A new manifest version was saved: sweep with it soon. The payload is not read.
+    #[signal(name = "manifest_published")]
+    pub fn manifest_published(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _payload: Lenient<serde_json::Value>) {
+        self.carried.sweep_requested = true;
+        self.wake += 1;
+    }
+
+    /// Sweeps every member now (`/arrakis sync`), or dry-runs a sweep.
+    #[update(name = "sync_now")]
+    pub fn sync_now(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        request: Lenient<SweepRequest>,
+    ) -> MemberSyncStatus {
+        if let Ok(request) = request.parse() {
+            self.carried.sweep_requested = true;
+            self.dry_run_next = request.dry_run;
+            self.wake += 1;
+        }
+        self.refresh();
+        self.status.clone()
+    }
+
+    #[update_validator(sync_now)]
+    fn validate_sync_now(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &Lenient<SweepRequest>,
+    ) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let request = request.parse().map_err(|e| e.to_string())?;
+        request.check().map_err(|e| e.to_string())?;
+        if self.carried.sweep.is_some() {
+            return Err("a sweep is already under way: `status` shows its progress".into());
+        }
+        Ok(())
+    }
+
+    /// Applies the revocations the mass-removal breaker holds.
+    #[update(name = "confirm_revocations")]
+    pub fn confirm_revocations(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        decision: Lenient<Decision>,
+    ) -> MemberSyncStatus {
+        self.decide(true, decision)
+    }
+
+    #[update_validator(confirm_revocations)]
+    fn validate_confirm(&self, _ctx: &WorkflowContextView, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.check_held(decision)
+    }
+
+    /// Drops the revocations the mass-removal breaker holds.
+    #[update(name = "discard_revocations")]
+    pub fn discard_revocations(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        decision: Lenient<Decision>,
+    ) -> MemberSyncStatus {
+        self.decide(false, decision)
+    }
+
+    #[update_validator(discard_revocations)]
+    fn validate_discard(&self, _ctx: &WorkflowContextView, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.check_held(decision)
+    }
+
+    /// Stops writing to Discord until resumed (decisions go on and queue up).
+    #[update(name = "pause")]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Lenient<Decision>) -> MemberSyncStatus {
+        if let Ok(d) = decision.parse() {
+            self.carried.paused = Some(Pause { by: d.actor, reason: d.reason });
+            self.wake += 1;
+        }
+        self.refresh();
+        self.status.clone()
+    }
+
+    #[update_validator(pause)]
+    fn validate_pause(&self, _ctx: &WorkflowContextView, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        decision.parse().map_err(|e| e.to_string())?.check().map_err(|e| e.to_string().into())
+    }
+
+    /// Writes again after a pause; after a dry-run sweep, the real sweep starts now.
+    #[update(name = "resume")]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Lenient<Decision>) -> MemberSyncStatus {
+        if decision.parse().is_ok() {
+            if self.carried.paused.take().is_some_and(|p| p.by == "dry_run") {
+                self.carried.sweep_requested = true;
+            }
+            self.wake += 1;
+        }
+        self.refresh();
+        self.status.clone()
+    }
+
+    #[update_validator(resume)]
+    fn validate_resume(&self, _ctx: &WorkflowContextView, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        decision.parse().map_err(|e| e.to_string())?.check().map_err(|e| e.to_string())?;
+        if self.carried.paused.is_none() {
+            return Err("member sync is not paused".into());
+        }
+        Ok(())
+    }
+
+    /// Ends the sync (undeploy): what is queued stays in Postgres for a later run.
+    #[update(name = "stop")]
+    pub fn stop(&mut self, _ctx: &mut SyncWorkflowContext<Self>, decision: Lenient<Decision>) -> MemberSyncStatus {
+        if let Ok(d) = decision.parse() {
+            self.stopping = Some(d);
+            self.wake += 1;
+        }
+        self.refresh();
+        self.status.clone()
+    }
+
+    #[update_validator(stop)]
+    fn validate_stop(&self, _ctx: &WorkflowContextView, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        decision.parse().map_err(|e| e.to_string())?.check().map_err(|e| e.to_string().into())
+    }
+
+    /// Members, the last sweep and its counts, pending writes, held revocations, the last
+    /// block per chain, and why nothing is written if so.
+    #[query(name = "status")]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> MemberSyncStatus {
+        self.status.clone()
+    }
+}
+
+impl MemberSyncWorkflow {
+    fn open_for_input(&self) -> Result<(), HandlerError> {
+        if self.guild.is_none() {
+            return Err("the sync's input is invalid".into());
+        }
+        if self.stopping.is_some() {
+            return Err("member sync is stopping".into());
+        }
+        Ok(())
+    }
+
+    fn check_held(&self, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        decision.parse().map_err(|e| e.to_string())?.check().map_err(|e| e.to_string())?;
+        if self.carried.held.is_none() {
+            return Err("no revocations are held: nothing to confirm or discard".into());
+        }
+        if self.decision.is_some() {
+            return Err("a decision on the held revocations is already being applied".into());
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self, confirm: bool, decision: Lenient<Decision>) -> MemberSyncStatus {
+        if let Ok(d) = decision.parse() {
+            self.decision = Some((confirm, d));
+            self.wake += 1;
+        }
+        self.refresh();
+        self.status.clone()
+    }
+
+    /// The watcher's answer: its members are queued first; its cursors are kept.
+    fn take_watch(ctx: &WorkflowContext<Self>, answer: Result<Watched, ActivityExecutionError>) -> WorkflowResult<()> {
+        match answer {
+            Ok(watched) => ctx.state_mut(|s| {
+                for user in watched.moved {
+                    s.queue(user, Queued { reason: Reason::Transfer, roles: None });
+                }
+                s.carried.cursors = watched.cursors;
+                s.status.unknown_chains = watched.unreadable;
+            }),
+            // A watch that failed for good is started again at the next idle moment; the sweep
+            // covers what it missed.
+            Err(ActivityExecutionError::Failed(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+        Ok(())
+    }
+}
