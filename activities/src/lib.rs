@@ -31,7 +31,7 @@ mod wizard;
 
 pub use manifest::{ManifestActivities, SaveManifestRequest, manifest_checksum};
 pub use storage::{CommunityId, CommunityRecord, ManifestRecord, ServiceTx, ShadowState, Store, StoreError, TenantTx};
-pub use synthesis::{AssessedGuild, AuditEntry, SynthesisActivities};
+pub use synthesis::{AssessedGuild, AuditEntry, SynthesisActivities, applied_items};
 pub use wizard::WizardActivities;
 
 /// Makes ring the process's rustls crypto provider (idempotent): the HTTP clients of the chain

@@ -64,7 +64,7 @@ fn community_id(raw: &str) -> Result<CommunityId, ActivityError> {
 }
 
 /// The shadow state as planning reads it (rows of unknown kinds are skipped).
-pub(crate) fn applied_items(states: &[ShadowState]) -> Vec<AppliedItem> {
+pub fn applied_items(states: &[ShadowState]) -> Vec<AppliedItem> {
     states
         .iter()
         .filter_map(|s| {
