@@ -373,13 +373,16 @@ fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
 
 /// The member-facing activities on the main task queue: eligibility checks and wallet links.
 pub struct MemberActivities {
-    checker: EligibilityChecker<crate::score::PgScoreStore>,
+    checker: Arc<EligibilityChecker<crate::score::PgScoreStore>>,
     linker: crate::wallet::WalletLinker,
 }
 
 impl MemberActivities {
     /// Activities over a checker and a linker.
-    pub fn new(checker: EligibilityChecker<crate::score::PgScoreStore>, linker: crate::wallet::WalletLinker) -> Self {
+    pub fn new(
+        checker: Arc<EligibilityChecker<crate::score::PgScoreStore>>,
+        linker: crate::wallet::WalletLinker,
+    ) -> Self {
         Self { checker, linker }
     }
 }

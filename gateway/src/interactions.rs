@@ -333,8 +333,10 @@ impl Interactions {
             Err(e) => return Err(e),
         }
         let shadow = self.workflows.shadow_view(guild_id).await?;
-        text.push_str(&crate::shadow::status_lines(&shadow, std::time::SystemTime::now()));
         let members = self.workflows.member_sync_status(guild_id).await?;
+        // The mode member sync read last is the community's; shadow mode's views are older.
+        let mode = members.as_ref().and_then(|m| m.mode).map(|m| m.as_str().to_string());
+        text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
         text.push_str(&crate::member_sync::status_lines(members.as_ref()));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {

@@ -123,11 +123,13 @@ fn span(secs: u64) -> String {
     }
 }
 
-/// The shadow lines of `/arrakis status`.
-pub fn status_lines(view: &ShadowView, now: SystemTime) -> String {
+/// The shadow lines of `/arrakis status`; `mode` is the community's mode when a fresher
+/// source (member sync's last plan) knows it.
+pub fn status_lines(view: &ShadowView, mode: Option<String>, now: SystemTime) -> String {
     let summary = view.last.as_ref().and_then(|s| s.summary.as_ref());
     let finding = view.detection.as_ref().map(|d| &d.finding);
-    let mode = summary.map(|s| s.mode.clone()).or_else(|| view.detection.as_ref().map(|d| d.mode.clone()));
+    let mode =
+        mode.or_else(|| summary.map(|s| s.mode.clone())).or_else(|| view.detection.as_ref().map(|d| d.mode.clone()));
     let mut text = format!("Mode: {}\n", mode.as_deref().unwrap_or("not set up"));
     let incumbent = match (summary.and_then(|s| s.incumbent.clone()), finding) {
         (Some(name), _) => {
@@ -200,7 +202,7 @@ mod tests {
             next_sync: Some(now + Duration::from_secs(2 * 3600 + 120)),
             scheduled: true,
         };
-        let text = status_lines(&view, now);
+        let text = status_lines(&view, None, now);
         for line in [
             "Mode: shadow",
             "Incumbent: Collab.Land (100 % confidence)",
@@ -215,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_guild_never_checked_says_so() {
-        let text = status_lines(&ShadowView::default(), SystemTime::UNIX_EPOCH);
+        let text = status_lines(&ShadowView::default(), None, SystemTime::UNIX_EPOCH);
         assert!(text.contains("Incumbent: not checked yet"), "{text}");
         assert!(text.contains("Last sync: never"), "{text}");
         assert!(text.contains("Next sync: not scheduled"), "{text}");

@@ -86,7 +86,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
         ScoreLookup::new(None, PgScoreStore::new(store.clone())),
         EligibilityCache::disabled(),
     );
-    let members = MemberSyncActivities::new(store.clone(), gate.clone(), checker);
+    let members = MemberSyncActivities::new(store.clone(), gate.clone(), std::sync::Arc::new(checker));
 
     // What the guild holds, and a queued member write.
     let community = store.community_of(guild_id).await.expect("db").expect("community");
@@ -178,4 +178,5 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
     assert!(
         synthesis.order_roles(&OrderRoles { guild_id, community_id: community.to_string(), version: 1 }).await.is_ok()
     );
+    worker.shutdown().expect("drains");
 }

@@ -102,6 +102,23 @@ async fn an_operator_sets_up_a_guild_through_all_eight_steps() {
     // `/arrakis resume` after the deploy tells the operator it is done.
     let resume = op.command("resume", &[]).await.expect("resume");
     assert!(resume.content().contains("Deployed"), "{}", resume.content());
+    // The mode the operator chose is the community's, and member sync runs on it.
+    let shown = wait_until(Duration::from_secs(60), "status to show the deployed mode", || async {
+        let status = op.command("status", &[]).await.ok()?;
+        status.content().contains("Mode: exclusive").then(|| status.content())
+    })
+    .await;
+    assert!(shown.contains("Member roles:"), "{shown}");
+    let sync = op.command("sync", &[("mode", "dry_run")]).await.expect("sync");
+    assert!(
+        sync.content().contains("Dry-run sweep started") || sync.content().contains("already under way"),
+        "{}",
+        sync.content()
+    );
+    let _ = arrakis_tests::run_shell(
+        &format!("temporal workflow terminate --workflow-id member-sync-{guild} --reason 'test over'"),
+        &[],
+    );
 
     // The progress message in the operator's channel ends with the summary.
     let messages = stack.control.channel_messages(channel).await.expect("messages");

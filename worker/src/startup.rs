@@ -71,10 +71,13 @@ fn eligibility_checker(settings: &Settings, store: &Store) -> anyhow::Result<Eli
     Ok(EligibilityChecker::new(store.clone(), chains, scores, cache))
 }
 
-/// The eligibility and wallet activities from the settings.
-fn member_activities(settings: &Settings, store: &Store) -> anyhow::Result<MemberActivities> {
-    let checker = eligibility_checker(settings, store)?;
-    Ok(MemberActivities::new(checker, WalletLinker::new(store.clone(), settings.eligibility.verify_domain.clone())))
+/// The eligibility and wallet activities, deciding with `checker`.
+fn member_activities(
+    settings: &Settings,
+    store: &Store,
+    checker: Arc<EligibilityChecker<PgScoreStore>>,
+) -> MemberActivities {
+    MemberActivities::new(checker, WalletLinker::new(store.clone(), settings.eligibility.verify_domain.clone()))
 }
 
 /// Runs the worker until SIGTERM or SIGINT.
@@ -107,7 +110,9 @@ pub async fn run_until(
             .map_err(anyhow::Error::msg)?,
     )?;
 
-    let members = member_activities(&settings, &store)?;
+    // One checker for every activity: one set of RPC clients, breakers and bulkheads per chain.
+    let checker = Arc::new(eligibility_checker(&settings, &store)?);
+    let members = member_activities(&settings, &store, checker.clone());
     let identity = format!("arrakis-worker@{}", std::process::id());
     let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
     let options = WorkerOptions::new(settings.task_queue.clone())
@@ -128,7 +133,7 @@ pub async fn run_until(
         .build();
     let mut worker = Worker::new(&runtime, client.clone(), options)?;
     let mut discord_worker = match &settings.discord {
-        Some(discord) => Some(discord_worker(&runtime, client, &settings, discord, store.clone()).await?),
+        Some(discord) => Some(discord_worker(&runtime, client, &settings, discord, store.clone(), checker).await?),
         None => {
             tracing::warn!("DISCORD_TOKEN is unset: this worker runs no Discord activities");
             None
@@ -184,6 +189,7 @@ async fn discord_worker(
     settings: &Settings,
     discord: &crate::DiscordConfig,
     store: Store,
+    checker: Arc<EligibilityChecker<PgScoreStore>>,
 ) -> anyhow::Result<Worker> {
     let bot_key = discord.application_id.map_or_else(|| "default".to_string(), |id| id.to_string());
     let budget = RateBudget::connect(
@@ -205,11 +211,11 @@ async fn discord_worker(
     let shadow = ShadowActivities::new(
         store.clone(),
         gate.reader(),
-        eligibility_checker(settings, &store)?,
+        checker.clone(),
         client.clone(),
         settings.task_queue.clone(),
     );
-    let members = MemberSyncActivities::new(store.clone(), gate.clone(), eligibility_checker(settings, &store)?);
+    let members = MemberSyncActivities::new(store.clone(), gate.clone(), checker);
     let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
         .register_activities(SynthesisActivities::new(store, gate, discord.application_id))
         .register_activities(shadow)

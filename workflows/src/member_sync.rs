@@ -221,9 +221,13 @@ impl MemberSyncWorkflow {
             s.carried.sweep_requested = false;
             s.carried.next_sweep_at_ms = now + s.settings.sweep_interval_secs * 1000;
             match outcome {
-                PlanOutcome::Skip(why) => s.status.closed = Some(why),
+                PlanOutcome::Skip(why) => {
+                    s.status.closed = Some(why);
+                    s.status.mode = None;
+                }
                 PlanOutcome::Plan(plan) => {
                     s.status.closed = None;
+                    s.status.mode = plan.mode;
                     s.status.unknown_chains = plan.unreadable.clone();
                     s.carried.roles = plan.roles.clone();
                     let dry_run = std::mem::take(&mut s.dry_run_next);

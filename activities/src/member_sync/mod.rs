@@ -71,12 +71,12 @@ fn user(id: i64) -> Option<UserId> {
 pub struct MemberSyncActivities {
     store: Store,
     gate: Gate,
-    checker: EligibilityChecker<PgScoreStore>,
+    checker: Arc<EligibilityChecker<PgScoreStore>>,
 }
 
 impl MemberSyncActivities {
     /// Activities deciding with `checker` and changing Discord only through `gate`.
-    pub fn new(store: Store, gate: Gate, checker: EligibilityChecker<PgScoreStore>) -> Self {
+    pub fn new(store: Store, gate: Gate, checker: Arc<EligibilityChecker<PgScoreStore>>) -> Self {
         Self { store, gate, checker }
     }
 
@@ -131,6 +131,7 @@ impl MemberSyncActivities {
             roles,
             blocks,
             unreadable,
+            mode: Some(state.mode),
         }))
     }
 

@@ -65,7 +65,7 @@ fn discord(e: DiscordFailure) -> ActivityError {
 pub struct ShadowActivities {
     store: Store,
     guilds: GuildReader,
-    checker: EligibilityChecker<PgScoreStore>,
+    checker: Arc<EligibilityChecker<PgScoreStore>>,
     schedules: Client,
     task_queue: String,
 }
@@ -76,7 +76,7 @@ impl ShadowActivities {
     pub fn new(
         store: Store,
         guilds: GuildReader,
-        checker: EligibilityChecker<PgScoreStore>,
+        checker: Arc<EligibilityChecker<PgScoreStore>>,
         schedules: Client,
         task_queue: String,
     ) -> Self {

@@ -265,6 +265,9 @@ pub struct SweepPlan {
     /// Chains no RPC URL answered at the start, with why: their verdicts are `unknown`.
     #[serde(default)]
     pub unreadable: BTreeMap<u64, String>,
+    /// The community's mode (the one the operator chose) when the plan was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::Mode>,
 }
 
 /// Counts of a page, a sweep or a re-check.
@@ -461,6 +464,9 @@ pub struct MemberSyncStatus {
     pub phase: Phase,
     /// Why nothing is written (a freeze, shadow mode), if so.
     pub closed: Option<String>,
+    /// The community's mode as the last plan read it (unknown when nothing was planned).
+    #[serde(default)]
+    pub mode: Option<crate::Mode>,
     /// The pause in force.
     pub paused: Option<Pause>,
     /// The sweep under way.
