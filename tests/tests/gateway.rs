@@ -27,7 +27,7 @@ async fn commands_are_registered_once_however_often_the_gateway_starts() {
     let top: Vec<&str> = commands.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(top, ["arrakis", "verify", "check-eligibility"], "{commands:?}");
     let names: Vec<&str> = commands[0].options.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["setup", "resume", "status", "reconcile"]);
+    assert_eq!(names, ["setup", "resume", "status", "reconcile", "sync"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,7 +35,7 @@ async fn member_events_are_passed_to_the_guilds_member_sync_workflow() {
     let stack = SynthesisStack::start(50).await;
     let gateway = stack.gateway().await;
     let (with_workflow, without) = (stack.new_guild().await, stack.new_guild().await);
-    // The member-sync workflow of a later issue; here a run that nothing polls, so the
+    // A member-sync run that nothing polls, so the
     // signals stay in its history for the test to read.
     let out = run_shell(
         &format!(
