@@ -75,6 +75,16 @@ impl SimClient {
             .map(drop)
     }
 
+    /// Replaces a member's roles as `actor` (an incumbent bot, say), recorded in the guild's
+    /// audit log under that user as Discord records it.
+    pub async fn set_member_roles_as(&self, guild: u64, user: u64, roles: &[u64], actor: u64) -> anyhow::Result<()> {
+        let body = serde_json::json!({"roles": roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "actor": actor.to_string()});
+        self.send::<Value>(self.http.patch(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)).json(&body))
+            .await
+            .map(drop)
+    }
+
     /// The guild as the stand-in holds it.
     pub async fn guild(&self, guild: u64) -> anyhow::Result<GuildState> {
         self.send(self.http.get(format!("{}/_sim/guilds/{guild}", self.base))).await

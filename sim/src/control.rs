@@ -259,6 +259,13 @@ pub struct MemberSeed {
     pub bot: bool,
     /// Role ids.
     pub roles: Vec<String>,
+    /// A member from before (joined at the stand-in's fixed past date, no GUILD_MEMBER_ADD
+    /// semantics for the join time); by default a member seeded one by one joins now.
+    pub long_standing: bool,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `count` members with ids `first_id`, `first_id + 1`, …; every `role_every`-th gets `roles`.
@@ -292,6 +299,9 @@ async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): J
                 bot: m.bot,
                 roles: m.roles.iter().filter_map(|r| r.parse().ok()).collect(),
                 nick: None,
+                // Seeded one by one they join now (GUILD_MEMBER_ADD), unless they were members
+                // before.
+                joined_at_ms: (!m.long_standing).then(now_ms),
             };
             guild.members.insert(user_id, member.clone());
             added.push(member);
@@ -312,6 +322,7 @@ async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): J
                         bot: false,
                         roles: if gets { roles.clone() } else { Vec::new() },
                         nick: None,
+                        joined_at_ms: None,
                     },
                 );
             }
@@ -351,6 +362,10 @@ async fn remove_member(State(sim): Shared, Path((raw, user)): Path<(String, Stri
 pub struct MemberRoles {
     /// The full role list.
     pub roles: Vec<String>,
+    /// Who changes them (a user id): the audit log records each role added or taken under
+    /// this user, as Discord does. Without it the change is not logged (seeding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 async fn set_member_roles(
@@ -364,12 +379,35 @@ async fn set_member_roles(
     };
     let Ok(user_id) = user.parse::<u64>() else { return bad("user_id: a snowflake") };
     let updated = {
+        let actor = match body.actor.as_deref().map(str::parse::<u64>).transpose() {
+            Ok(actor) => actor,
+            Err(_) => return bad("actor: a user id (snowflake)"),
+        };
         let mut world = sim.world();
-        let Some(member) = world.guilds.get_mut(&id).and_then(|g| g.members.get_mut(&user_id)) else {
+        let Some(guild) = world.guilds.get_mut(&id) else { return bad("unknown guild") };
+        let Some(member) = guild.members.get_mut(&user_id) else {
             return (StatusCode::NOT_FOUND, "unknown member").into_response();
         };
-        member.roles = body.roles.iter().filter_map(|r| r.parse().ok()).collect();
-        member.clone()
+        let before = std::mem::replace(&mut member.roles, body.roles.iter().filter_map(|r| r.parse().ok()).collect());
+        let member = member.clone();
+        if let Some(actor) = actor {
+            let added = member.roles.iter().filter(|r| !before.contains(r)).map(|r| (*r, true));
+            let removed = before.iter().filter(|r| !member.roles.contains(r)).map(|r| (*r, false));
+            let changes: Vec<(u64, bool)> = added.chain(removed).collect();
+            for (role, added) in changes {
+                let name = guild.roles.get(&role).map(|r| r.name.clone()).unwrap_or_default();
+                guild.audit_role_change(world::AuditEntry {
+                    id: sim.next_id(),
+                    action_type: world::MEMBER_ROLE_UPDATE,
+                    user_id: actor,
+                    target_id: user_id,
+                    added,
+                    role: (role, name),
+                    reason: None,
+                });
+            }
+        }
+        member
     };
     let mut payload = world::member_json(&updated);
     payload["guild_id"] = json!(id.to_string());

@@ -60,6 +60,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/guilds/{guild_id}/members/{user_id}"),
     ("put", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
     ("delete", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"),
+    ("get", "/guilds/{guild_id}/audit-logs"),
     ("post", "/interactions/{interaction_id}/{interaction_token}/callback"),
     ("post", "/webhooks/{webhook_id}/{webhook_token}"),
     ("get", "/webhooks/{webhook_id}/{webhook_token}/messages/@original"),
@@ -91,6 +92,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/guilds/{guild_id}/members", get(list_members))
         .route("/guilds/{guild_id}/members/{user_id}", get(get_member).patch(modify_member))
         .route("/guilds/{guild_id}/members/{user_id}/roles/{role_id}", put(add_member_role).delete(remove_member_role))
+        .route("/guilds/{guild_id}/audit-logs", get(audit_log))
         .route("/interactions/{interaction_id}/{interaction_token}/callback", post(interactions::callback))
         .route("/webhooks/{webhook_id}/{webhook_token}", post(interactions::followup))
         .route(
@@ -1105,15 +1107,82 @@ async fn modify_member(State(sim): Shared, Path((guild_id, user)): Path<(String,
     ok(world::member_json(&member))
 }
 
-async fn add_member_role(State(sim): Shared, Path((guild_id, user, role)): Path<(String, String, String)>) -> Reply {
-    change_member_role(&sim, &guild_id, &user, &role, true)
+async fn add_member_role(
+    State(sim): Shared,
+    Path((guild_id, user, role)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Reply {
+    change_member_role(&sim, &guild_id, &user, &role, true, audit_reason(&headers))
 }
 
-async fn remove_member_role(State(sim): Shared, Path((guild_id, user, role)): Path<(String, String, String)>) -> Reply {
-    change_member_role(&sim, &guild_id, &user, &role, false)
+async fn remove_member_role(
+    State(sim): Shared,
+    Path((guild_id, user, role)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Reply {
+    change_member_role(&sim, &guild_id, &user, &role, false, audit_reason(&headers))
 }
 
-fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bool) -> Reply {
+/// `GET /guilds/{guild_id}/audit-logs`: the member-role changes, newest first, filtered by
+/// `user_id`, `target_id`, `action_type`, `before` and `after`, at most `limit` (1–100, 50 by
+/// default). Needs View Audit Log, as on Discord.
+async fn audit_log(
+    State(sim): Shared,
+    Path(guild_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    let guild_id = parse_guild(&guild_id)?;
+    let id = |key: &str| -> Result<Option<u64>, DiscordError> {
+        q.get(key)
+            .map(|v| {
+                snowflake(v).ok_or_else(|| DiscordError::field(key, "NUMBER_TYPE_COERCE", "Value is not snowflake."))
+            })
+            .transpose()
+    };
+    let (user, target, before, after) = (id("user_id")?, id("target_id")?, id("before")?, id("after")?);
+    let action = q
+        .get("action_type")
+        .map(|v| {
+            v.parse::<u8>().map_err(|_| DiscordError::field("action_type", "NUMBER_TYPE_COERCE", "Value is not int."))
+        })
+        .transpose()?;
+    let limit = match q.get("limit").map(|v| v.parse::<usize>()) {
+        None => 50,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => {
+            return Err(DiscordError::field("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100."));
+        }
+    };
+    let world = sim.world();
+    let guild = guild_ref(&world, guild_id)?;
+    require(guild.member_permissions(sim.bot_id()), permissions::VIEW_AUDIT_LOG)?;
+    let entries: Vec<Value> = guild
+        .audit_log
+        .iter()
+        .rev()
+        .filter(|e| user.is_none_or(|u| e.user_id == u))
+        .filter(|e| target.is_none_or(|t| e.target_id == t))
+        .filter(|e| action.is_none_or(|a| e.action_type == a))
+        .filter(|e| before.is_none_or(|b| e.id < b) && after.is_none_or(|a| e.id > a))
+        .take(limit)
+        .map(world::audit_entry_json)
+        .collect();
+    let mut users: Vec<u64> = guild.audit_log.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let users: Vec<Value> = users
+        .iter()
+        .filter_map(|u| guild.members.get(u))
+        .filter(|m| entries.iter().any(|e| e["user_id"] == m.user_id.to_string()))
+        .map(|m| world::user_json(m.user_id, &m.username, m.bot))
+        .collect();
+    ok(json!({
+        "audit_log_entries": entries, "users": users, "integrations": [], "webhooks": [],
+        "guild_scheduled_events": [], "threads": [], "application_commands": [], "auto_moderation_rules": []
+    }))
+}
+
+fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bool, reason: Option<String>) -> Reply {
     let guild_id = parse_guild(guild_id)?;
     let bot = sim.bot_id();
     let member = {
@@ -1132,7 +1201,18 @@ fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bo
         } else {
             return no_content();
         }
-        member.clone()
+        let member = member.clone();
+        let name = guild.roles.get(&role_id).map(|r| r.name.clone()).unwrap_or_default();
+        guild.audit_role_change(world::AuditEntry {
+            id: sim.next_id(),
+            action_type: world::MEMBER_ROLE_UPDATE,
+            user_id: bot,
+            target_id: user_id,
+            added: add,
+            role: (role_id, name),
+            reason,
+        });
+        member
     };
     member_update(sim, guild_id, &member);
     no_content()

@@ -216,9 +216,7 @@ impl Sim {
                 hoist: false,
                 mentionable: false,
                 position: spec.bot_role_position.unwrap_or(1),
-                permissions: spec
-                    .bot_permissions
-                    .unwrap_or(crate::world::permissions::MANAGE_ROLES | crate::world::permissions::MANAGE_CHANNELS),
+                permissions: spec.bot_permissions.unwrap_or(crate::world::permissions::ARRAKIS_INVITE),
                 managed: true,
             },
         );
@@ -226,10 +224,18 @@ impl Sim {
         let bot = config.application_id;
         members.insert(
             bot,
-            Member { user_id: bot, username: config.bot_name.clone(), bot: true, roles: vec![bot_role], nick: None },
+            Member {
+                user_id: bot,
+                username: config.bot_name.clone(),
+                bot: true,
+                roles: vec![bot_role],
+                nick: None,
+                joined_at_ms: None,
+            },
         );
         let owner_id = spec.owner_id.unwrap_or(bot + 1);
-        let guild = Guild { id, name: spec.name, owner_id, roles, channels: BTreeMap::new(), members };
+        let guild =
+            Guild { id, name: spec.name, owner_id, roles, channels: BTreeMap::new(), members, audit_log: Vec::new() };
         let mut world = self.world();
         world.guilds.insert(id, guild);
         id

@@ -15,12 +15,17 @@ pub mod permissions {
     pub const MANAGE_CHANNELS: u64 = 1 << 4;
     /// Manage Guild (admin commands in Arrakis).
     pub const MANAGE_GUILD: u64 = 1 << 5;
+    /// Read the guild's audit log.
+    pub const VIEW_AUDIT_LOG: u64 = 1 << 7;
     /// View a channel.
     pub const VIEW_CHANNEL: u64 = 1 << 10;
     /// Send messages.
     pub const SEND_MESSAGES: u64 = 1 << 11;
     /// Create, edit, delete and grant roles below one's own.
     pub const MANAGE_ROLES: u64 = 1 << 28;
+    /// What Arrakis's invite asks for: Manage Roles, Manage Channels and View Audit Log (the
+    /// incumbent's health is read from the audit log).
+    pub const ARRAKIS_INVITE: u64 = MANAGE_ROLES | MANAGE_CHANNELS | VIEW_AUDIT_LOG;
     /// Every bit Discord defines today.
     pub const ALL: u64 = (1 << 53) - 1;
 }
@@ -124,6 +129,66 @@ pub struct Member {
     pub roles: Vec<u64>,
     /// Nickname.
     pub nick: Option<String>,
+    /// When they joined (Unix ms); `None` for members seeded as long-standing ([`JOINED_AT`]).
+    pub joined_at_ms: Option<u64>,
+}
+
+/// `MEMBER_ROLE_UPDATE`: the audit-log action of a role added to or taken from a member.
+pub const MEMBER_ROLE_UPDATE: u8 = 25;
+
+/// One audit-log entry (the member-role changes the stand-in records).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    /// Snowflake: its timestamp is when it happened.
+    pub id: u64,
+    /// The action ([`MEMBER_ROLE_UPDATE`]).
+    pub action_type: u8,
+    /// Who did it (a bot or a person).
+    pub user_id: u64,
+    /// Whom it was done to.
+    pub target_id: u64,
+    /// Roles added (`$add`) or removed (`$remove`): (id, name).
+    pub added: bool,
+    /// The role.
+    pub role: (u64, String),
+    /// `X-Audit-Log-Reason`, if given.
+    pub reason: Option<String>,
+}
+
+/// Renders an entry as `AuditLogEntryResponse`.
+pub fn audit_entry_json(entry: &AuditEntry) -> Value {
+    let key = if entry.added { "$add" } else { "$remove" };
+    let mut value = json!({
+        "id": entry.id.to_string(),
+        "action_type": entry.action_type,
+        "user_id": entry.user_id.to_string(),
+        "target_id": entry.target_id.to_string(),
+        "changes": [{"key": key, "new_value": [{"id": entry.role.0.to_string(), "name": entry.role.1}]}],
+    });
+    if let (Some(reason), Some(obj)) = (&entry.reason, value.as_object_mut()) {
+        obj.insert("reason".into(), json!(reason));
+    }
+    value
+}
+
+/// Entries a guild's audit log keeps (Discord keeps 45 days; the stand-in the newest 10,000).
+pub const AUDIT_LOG_MAX: usize = 10_000;
+
+/// An ISO 8601 timestamp as Discord writes them, from Unix milliseconds.
+pub fn iso8601(ms: u64) -> String {
+    let (days, rem) = ((ms / 86_400_000) as i64, ms % 86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, sec, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1_000 % 60, rem % 1_000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}000+00:00")
 }
 
 /// A guild.
@@ -141,9 +206,19 @@ pub struct Guild {
     pub channels: BTreeMap<u64, Channel>,
     /// Members by user id (ordered, as member listing pages by id).
     pub members: BTreeMap<u64, Member>,
+    /// The audit log's member-role changes, oldest first.
+    pub audit_log: Vec<AuditEntry>,
 }
 
 impl Guild {
+    /// Records a member-role change in the audit log (the oldest entries go past the cap).
+    pub fn audit_role_change(&mut self, entry: AuditEntry) {
+        if self.audit_log.len() >= AUDIT_LOG_MAX {
+            self.audit_log.drain(..AUDIT_LOG_MAX / 10);
+        }
+        self.audit_log.push(entry);
+    }
+
     /// The permissions a member has in the guild (no channel overwrites).
     pub fn member_permissions(&self, user_id: u64) -> u64 {
         if user_id == self.owner_id {
@@ -247,7 +322,7 @@ pub fn member_json(member: &Member) -> Value {
         "banner": null,
         "communication_disabled_until": null,
         "flags": 0,
-        "joined_at": JOINED_AT,
+        "joined_at": member.joined_at_ms.map_or_else(|| JOINED_AT.to_string(), iso8601),
         "nick": member.nick,
         "pending": false,
         "premium_since": null,
@@ -328,7 +403,14 @@ pub fn guild_create_json(guild: &Guild, bot_user_id: u64) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::stored_channel_name;
+    use super::{iso8601, stored_channel_name};
+
+    #[test]
+    fn timestamps_are_written_as_discord_writes_them() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000+00:00");
+        assert_eq!(iso8601(1_735_689_600_000), "2025-01-01T00:00:00.000000+00:00");
+        assert_eq!(iso8601(1_709_210_096_789), "2024-02-29T12:34:56.789000+00:00");
+    }
 
     #[test]
     fn text_channel_names_are_stored_as_discord_stores_them() {

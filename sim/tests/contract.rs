@@ -183,6 +183,13 @@ async fn every_served_route_honours_the_spec_both_ways() {
     )
     .await;
     call(
+        "get",
+        "/guilds/{guild_id}/audit-logs",
+        format!("/guilds/{g}/audit-logs?action_type=25&limit=10&target_id={user}"),
+        None,
+    )
+    .await;
+    call(
         "patch",
         "/guilds/{guild_id}/members/{user_id}",
         format!("/guilds/{g}/members/{user}"),

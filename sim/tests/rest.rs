@@ -6,7 +6,7 @@ mod common;
 use arrakis_sim::{ChannelSeed, GuildSeed, MemberSeed, MembersSeed, RoleSeed, SimConfig, permissions};
 use common::{TOKEN, guild, http, start_default};
 use serde_json::{Value, json};
-use twilight_http::{api_error::ApiError, error::ErrorType};
+use twilight_http::{api_error::ApiError, error::ErrorType, request::AuditLogReason};
 use twilight_model::{
     channel::{
         ChannelType,
@@ -230,4 +230,65 @@ async fn guild_limits_get_30005_and_30013() {
     let err = client.create_guild_channel(Id::new(guild_id), "one-too-many").await.expect_err("501st channel");
     assert_eq!(discord_code(&err), Some((400, 30013)));
     let _ = SimConfig::default();
+}
+
+#[tokio::test]
+async fn the_audit_log_records_who_changed_a_members_roles() {
+    let (sim, control) = start_default().await;
+    let guild_id = guild(&control, "Logged").await;
+    let incumbent = 704_521_096_837_464_076;
+    let member = 500_000_000_000_000_009;
+    let roles = control
+        .seed_roles(
+            guild_id,
+            &[
+                RoleSeed { name: "Holder".into(), ..RoleSeed::default() },
+                RoleSeed { name: "Ours".into(), ..RoleSeed::default() },
+            ],
+        )
+        .await
+        .expect("roles");
+    let seed = |id: u64, bot: bool| MemberSeed { id: Some(id), bot, ..MemberSeed::default() };
+    control
+        .seed_members(
+            guild_id,
+            &MembersSeed { members: vec![seed(member, false), seed(incumbent, true)], generate: None },
+        )
+        .await
+        .expect("members");
+    control.set_member_roles_as(guild_id, member, &[roles[0]], incumbent).await.expect("the incumbent grants");
+    let client = http(&sim, TOKEN);
+    let (gid, uid) = (Id::new(guild_id), Id::new(member));
+    client
+        .add_guild_member_role(gid, uid, Id::new(roles[1]))
+        .reason("manifest v1, grant Ours")
+        .await
+        .expect("the bot grants");
+
+    let log = client.audit_log(gid).user_id(Id::new(incumbent)).await.expect("audit log").model().await.expect("model");
+    assert_eq!(log.entries.len(), 1, "{log:?}");
+    let entry = &log.entries[0];
+    assert_eq!(entry.action_type, twilight_model::guild::audit_log::AuditLogEventType::MemberRoleUpdate);
+    assert_eq!(entry.target_id.map(|t| t.get()), Some(member));
+    assert_eq!(log.users.iter().map(|u| u.id.get()).collect::<Vec<_>>(), [incumbent]);
+    // The bot's own change is logged under the bot, with its reason; newest first.
+    let bot = Id::new(SimConfig::default().application_id);
+    let mine = client.audit_log(gid).user_id(bot).await.expect("log").model().await.expect("model");
+    assert_eq!(mine.entries.len(), 1);
+    assert_eq!(mine.entries[0].reason.as_deref(), Some("manifest v1, grant Ours"));
+    let all = client.audit_log(gid).limit(1).await.expect("log").model().await.expect("model");
+    assert_eq!(all.entries.iter().map(|e| e.user_id).collect::<Vec<_>>(), [Some(bot)]);
+    let counters = control.counters().await.expect("counters");
+    assert!(counters.contract_violations.is_empty(), "{:?}", counters.contract_violations);
+
+    let blind = control
+        .create_guild(&GuildSeed {
+            name: "No audit".into(),
+            bot_permissions: Some(permissions::MANAGE_ROLES),
+            ..GuildSeed::default()
+        })
+        .await
+        .expect("guild");
+    let err = client.audit_log(Id::new(blind)).await.expect_err("View Audit Log is needed");
+    assert_eq!(discord_code(&err), Some((403, 50013)));
 }
