@@ -67,6 +67,13 @@ impl SimClient {
         v["member_count"].as_u64().context("member_count")
     }
 
+    /// A member leaves the guild (GUILD_MEMBER_REMOVE).
+    pub async fn remove_member(&self, guild: u64, user: u64) -> anyhow::Result<()> {
+        self.send::<Value>(self.http.delete(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)))
+            .await
+            .map(drop)
+    }
+
     /// Replaces a member's roles as another actor would.
     pub async fn set_member_roles(&self, guild: u64, user: u64, roles: &[u64]) -> anyhow::Result<()> {
         let body = serde_json::json!({"roles": roles.iter().map(u64::to_string).collect::<Vec<_>>()});
@@ -76,10 +83,17 @@ impl SimClient {
     }
 
     /// Replaces a member's roles as `actor` (an incumbent bot, say), recorded in the guild's
-    /// audit log under that user as Discord records it.
-    pub async fn set_member_roles_as(&self, guild: u64, user: u64, roles: &[u64], actor: u64) -> anyhow::Result<()> {
+    /// audit log under that user as Discord records it, at `at_ms` (Unix ms; now if `None`).
+    pub async fn set_member_roles_as(
+        &self,
+        guild: u64,
+        user: u64,
+        roles: &[u64],
+        actor: u64,
+        at_ms: Option<u64>,
+    ) -> anyhow::Result<()> {
         let body = serde_json::json!({"roles": roles.iter().map(u64::to_string).collect::<Vec<_>>(),
-            "actor": actor.to_string()});
+            "actor": actor.to_string(), "at_ms": at_ms});
         self.send::<Value>(self.http.patch(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)).json(&body))
             .await
             .map(drop)

@@ -195,6 +195,13 @@ pub struct ChannelSeed {
     pub parent_id: Option<u64>,
     /// Topic.
     pub topic: Option<String>,
+    /// When its last message was posted (Unix ms): its `last_message_id` is a snowflake of then.
+    pub last_message_at_ms: Option<u64>,
+}
+
+/// A snowflake made at `at_ms` (Unix ms), as Discord's ids carry their time.
+fn snowflake_at(at_ms: u64, sequence: u64) -> u64 {
+    (at_ms.saturating_sub(world::DISCORD_EPOCH_MS) << 22) | (sequence & 0xfff)
 }
 
 async fn seed_channels(
@@ -225,7 +232,7 @@ async fn seed_channels(
                 parent_id: channel.parent_id,
                 topic: channel.topic,
                 overwrites: Vec::new(),
-                last_message_id: None,
+                last_message_id: channel.last_message_at_ms.map(|at| snowflake_at(at, i as u64)),
             },
         );
     }
@@ -366,6 +373,10 @@ pub struct MemberRoles {
     /// this user, as Discord does. Without it the change is not logged (seeding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// When the actor made the change (Unix ms; now by default): the audit entries' ids are
+    /// snowflakes of then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
 }
 
 async fn set_member_roles(
@@ -394,10 +405,11 @@ async fn set_member_roles(
             let added = member.roles.iter().filter(|r| !before.contains(r)).map(|r| (*r, true));
             let removed = before.iter().filter(|r| !member.roles.contains(r)).map(|r| (*r, false));
             let changes: Vec<(u64, bool)> = added.chain(removed).collect();
-            for (role, added) in changes {
+            for (n, (role, added)) in changes.into_iter().enumerate() {
                 let name = guild.roles.get(&role).map(|r| r.name.clone()).unwrap_or_default();
+                let id = body.at_ms.map_or_else(|| sim.next_id(), |at| snowflake_at(at, n as u64));
                 guild.audit_role_change(world::AuditEntry {
-                    id: sim.next_id(),
+                    id,
                     action_type: world::MEMBER_ROLE_UPDATE,
                     user_id: actor,
                     target_id: user_id,

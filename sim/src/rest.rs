@@ -718,14 +718,36 @@ async fn move_roles(State(sim): Shared, Path(guild_id): Path<String>, bytes: Byt
                 return Err(DiscordError::missing_permissions());
             }
         }
-        for m in &moves {
-            if let (Some(id), Some(position)) = (m.get("id").and_then(id_of), m.get("position").and_then(Value::as_i64))
-                && let Some(role) = guild.roles.get_mut(&id)
-                && role.position != position
+        // As on Discord, the roles moved take the positions asked for and the others keep their
+        // order around them; positions are renumbered 1..n above @everyone.
+        let mut moved: Vec<(i64, u64)> = moves
+            .iter()
+            .filter_map(|m| Some((m.get("position").and_then(Value::as_i64)?, m.get("id").and_then(id_of)?)))
+            .collect();
+        moved.sort_unstable();
+        let mut others: Vec<(i64, u64)> = guild
+            .roles
+            .values()
+            .filter(|r| r.id != guild_id && !moved.iter().any(|(_, id)| *id == r.id))
+            .map(|r| (r.position, r.id))
+            .collect();
+        others.sort_unstable();
+        let (mut moved, mut others) = (moved.into_iter().peekable(), others.into_iter().peekable());
+        let mut slot = 1;
+        while moved.peek().is_some() || others.peek().is_some() {
+            let take_moved = match (moved.peek(), others.peek()) {
+                (Some((asked, _)), Some(_)) => *asked <= slot,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let id = if take_moved { moved.next().map(|m| m.1) } else { others.next().map(|o| o.1) };
+            if let Some(role) = id.and_then(|id| guild.roles.get_mut(&id))
+                && role.position != slot
             {
-                role.position = position;
+                role.position = slot;
                 changed.push(role.clone());
             }
+            slot += 1;
         }
         (guild.roles.values().map(world::role_json).collect::<Vec<_>>(), changed)
     };
@@ -1156,26 +1178,26 @@ async fn audit_log(
     let world = sim.world();
     let guild = guild_ref(&world, guild_id)?;
     require(guild.member_permissions(sim.bot_id()), permissions::VIEW_AUDIT_LOG)?;
-    let entries: Vec<Value> = guild
-        .audit_log
-        .iter()
-        .rev()
+    // Newest first, by id (a snowflake's time), as Discord lists them.
+    let mut newest: Vec<&world::AuditEntry> = guild.audit_log.iter().collect();
+    newest.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+    let entries: Vec<&world::AuditEntry> = newest
+        .into_iter()
         .filter(|e| user.is_none_or(|u| e.user_id == u))
         .filter(|e| target.is_none_or(|t| e.target_id == t))
         .filter(|e| action.is_none_or(|a| e.action_type == a))
         .filter(|e| before.is_none_or(|b| e.id < b) && after.is_none_or(|a| e.id > a))
         .take(limit)
-        .map(world::audit_entry_json)
         .collect();
-    let mut users: Vec<u64> = guild.audit_log.iter().map(|e| e.user_id).collect();
+    let mut users: Vec<u64> = entries.iter().map(|e| e.user_id).collect();
     users.sort_unstable();
     users.dedup();
     let users: Vec<Value> = users
         .iter()
         .filter_map(|u| guild.members.get(u))
-        .filter(|m| entries.iter().any(|e| e["user_id"] == m.user_id.to_string()))
         .map(|m| world::user_json(m.user_id, &m.username, m.bot))
         .collect();
+    let entries: Vec<Value> = entries.into_iter().map(world::audit_entry_json).collect();
     ok(json!({
         "audit_log_entries": entries, "users": users, "integrations": [], "webhooks": [],
         "guild_scheduled_events": [], "threads": [], "application_commands": [], "auto_moderation_rules": []

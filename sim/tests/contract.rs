@@ -103,7 +103,7 @@ async fn every_served_route_honours_the_spec_both_ways() {
     .await;
     let r = role["id"].as_str().expect("role id").to_string();
     call("get", "/guilds/{guild_id}/roles", format!("/guilds/{g}/roles"), None).await;
-    call("patch", "/guilds/{guild_id}/roles", format!("/guilds/{g}/roles"), Some(json!([{"id": r, "position": 2}])))
+    call("patch", "/guilds/{guild_id}/roles", format!("/guilds/{g}/roles"), Some(json!([{"id": r, "position": 1}])))
         .await;
     call("get", "/guilds/{guild_id}/roles/{role_id}", format!("/guilds/{g}/roles/{r}"), None).await;
     call(

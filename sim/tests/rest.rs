@@ -256,7 +256,7 @@ async fn the_audit_log_records_who_changed_a_members_roles() {
         )
         .await
         .expect("members");
-    control.set_member_roles_as(guild_id, member, &[roles[0]], incumbent).await.expect("the incumbent grants");
+    control.set_member_roles_as(guild_id, member, &[roles[0]], incumbent, None).await.expect("the incumbent grants");
     let client = http(&sim, TOKEN);
     let (gid, uid) = (Id::new(guild_id), Id::new(member));
     client
