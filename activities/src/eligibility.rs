@@ -271,15 +271,15 @@ impl<S: ScoreStore> EligibilityChecker<S> {
                 let fact = self.scores.rank(community, &reference, &address, now).await;
                 best = Some(match (best, fact) {
                     (None, f) => f,
-                    (Some(RankFact::Ranked { position: a, source }), RankFact::Ranked { position: b, .. })
+                    (Some(best @ RankFact::Ranked { position: a, .. }), RankFact::Ranked { position: b, .. })
                         if a <= b =>
                     {
-                        RankFact::Ranked { position: a, source }
+                        best
                     }
                     (
-                        Some(RankFact::Ranked { position, source }),
+                        Some(best @ RankFact::Ranked { .. }),
                         RankFact::Unranked { .. } | RankFact::Unavailable { .. },
-                    ) => RankFact::Ranked { position, source },
+                    ) => best,
                     (Some(_), f) => f,
                 });
             }
@@ -358,7 +358,7 @@ fn ranked_assets(manifest: &CommunityManifest) -> Vec<String> {
     let mut out = Vec::new();
     for rule in manifest.rules.values() {
         rule.for_each_leaf(&mut |leaf| {
-            if let Condition::RankAtMost { asset, .. } = leaf {
+            if let Condition::RankAtMost { asset, .. } | Condition::ScoreAtLeast { asset, .. } = leaf {
                 out.push(asset.clone());
             }
         });

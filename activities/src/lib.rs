@@ -15,6 +15,9 @@ pub mod eligibility;
 #[allow(missing_docs)]
 pub mod member_sync;
 pub mod metrics;
+// The SDK macro adds an undocumented marker constant per activity.
+#[allow(missing_docs)]
+pub mod migration;
 pub mod score;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]

@@ -100,37 +100,42 @@ impl ManifestActivities {
 
 impl ManifestActivities {
     async fn save(&self, request: &SaveManifestRequest) -> Result<PublishOutcome, StoreError> {
-        let (community, before) = {
-            let mut service = self.store.service().await?;
-            let found = service.ensure_community(&request.manifest).await?;
-            service.commit().await?;
-            found
-        };
-        let checksum = manifest_checksum(&request.manifest);
-        let mut tx = self.store.tenant(community).await?;
-        let mode = request.manifest.mode;
-        if before.is_some_and(|b| b != mode) {
-            let detail =
-                serde_json::json!({"from": before.map(|b| b.as_str()), "to": mode.as_str(), "by": request.actor});
-            tx.audit(&request.actor, "community.mode_changed", detail, Some(&request.workflow_id)).await?;
-        }
-        if let Some(latest) = tx.latest_manifest().await?
-            && latest.checksum == checksum
-        {
-            tx.commit().await?;
-            return Ok(outcome(community, latest.version, checksum, false));
-        }
-        let version = tx.insert_manifest(&request.manifest, &checksum, &request.actor).await?;
-        tx.audit(
-            &request.actor,
-            "manifest.saved",
-            serde_json::json!({ "version": version, "checksum": checksum }),
-            Some(&request.workflow_id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(outcome(community, version, checksum, true))
+        save_manifest(&self.store, request).await
     }
+}
+
+/// Saves `request.manifest` as the community's next version (nothing new when the newest
+/// already has its content), sets the community's mode from it and audits a change of mode.
+pub(crate) async fn save_manifest(store: &Store, request: &SaveManifestRequest) -> Result<PublishOutcome, StoreError> {
+    let (community, before) = {
+        let mut service = store.service().await?;
+        let found = service.ensure_community(&request.manifest).await?;
+        service.commit().await?;
+        found
+    };
+    let checksum = manifest_checksum(&request.manifest);
+    let mut tx = store.tenant(community).await?;
+    let mode = request.manifest.mode;
+    if before.is_some_and(|b| b != mode) {
+        let detail = serde_json::json!({"from": before.map(|b| b.as_str()), "to": mode.as_str(), "by": request.actor});
+        tx.audit(&request.actor, "community.mode_changed", detail, Some(&request.workflow_id)).await?;
+    }
+    if let Some(latest) = tx.latest_manifest().await?
+        && latest.checksum == checksum
+    {
+        tx.commit().await?;
+        return Ok(outcome(community, latest.version, checksum, false));
+    }
+    let version = tx.insert_manifest(&request.manifest, &checksum, &request.actor).await?;
+    tx.audit(
+        &request.actor,
+        "manifest.saved",
+        serde_json::json!({ "version": version, "checksum": checksum }),
+        Some(&request.workflow_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome(community, version, checksum, true))
 }
 
 fn outcome(community: CommunityId, version: i32, checksum: String, created: bool) -> PublishOutcome {

@@ -347,13 +347,18 @@ impl ServiceTx {
         &mut self,
         manifest: &CommunityManifest,
     ) -> Result<(CommunityId, Option<Mode>), StoreError> {
-        let (id, before): (Uuid, Option<String>) = sqlx::query_as(
-            "WITH before AS (SELECT mode FROM communities WHERE guild_id = $2 FOR UPDATE)
-             INSERT INTO communities (community_id, guild_id, name, theme, mode)
+        // Locked first, in its own statement: a row-locking read inside the upsert would skip
+        // the row the upsert itself changes, and report no mode before.
+        let before: Option<String> = sqlx::query_scalar("SELECT mode FROM communities WHERE guild_id = $1 FOR UPDATE")
+            .bind(manifest.guild_id.as_i64())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let (id,): (Uuid,) = sqlx::query_as(
+            "INSERT INTO communities (community_id, guild_id, name, theme, mode)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (guild_id) DO UPDATE SET name = EXCLUDED.name, theme = EXCLUDED.theme,
                  mode = EXCLUDED.mode, updated_at = now()
-             RETURNING community_id, (SELECT mode FROM before)",
+             RETURNING community_id",
         )
         .bind(Uuid::new_v4())
         .bind(manifest.guild_id.as_i64())

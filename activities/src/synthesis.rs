@@ -11,6 +11,7 @@ use arrakis_schemas::{
     CommunityManifest, GuildId, Mode, Snowflake,
     plan::{self, AppliedIds, AppliedItem, Assessment, GuildSnapshot, ItemKind},
     workflows::{
+        migration,
         reconcile::{DeleteExtra, DriftNotice, ReconcileDiff, ReconcileInput, ReconcileMode, ReportNotice},
         shadow_sync::OperatorNotice,
         synthesis::{ApplyOp, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
@@ -160,8 +161,9 @@ impl SynthesisActivities {
         Ok(plan::assess(manifest, 0, &applied, &guild, now_ms()))
     }
 
-    /// Puts the manifest's roles in manifest order (first = highest) among the positions they
-    /// already hold, so no other role moves; returns how many roles moved (0: one read only).
+    /// Puts the manifest's roles in manifest order (first = highest): in parallel mode right
+    /// below the incumbent's managed role, otherwise among the positions they already hold, so
+    /// no other role moves. Returns how many roles moved (0: reads only).
     pub async fn order_roles(&self, input: &OrderRoles) -> Result<u32, ActivityError> {
         let community = community_id(&input.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
@@ -172,22 +174,53 @@ impl SynthesisActivities {
             .ok_or_else(|| fail(format!("manifest version {} does not exist", input.version), "UnknownVersion", false))?
             .manifest;
         let ids = AppliedIds::from(&applied_items(&tx.shadow_states().await.map_err(storage)?));
+        let incumbent = tx.shadow_standing().await.map_err(storage)?.incumbent;
         tx.commit().await.map_err(storage)?;
-        let roles = self.gate.reader().roles(input.guild_id.get()).await.map_err(discord)?;
+        let reader = self.gate.reader();
+        let mut roles: Vec<_> = reader
+            .roles(input.guild_id.get())
+            .await
+            .map_err(discord)?
+            .iter()
+            .map(crate::discord::actual_role)
+            .collect();
+        // Moves ask for ranks: positions with gaps or ties are read as the order they give.
+        let ranks =
+            plan::role_ranks(&roles.iter().map(|r| (r.id, r.position)).collect::<Vec<_>>(), input.guild_id.get());
+        for role in &mut roles {
+            role.position = ranks.get(&role.id).copied().unwrap_or(role.position);
+        }
         let ours: Vec<(u64, i64)> = manifest
             .roles
             .iter()
             .filter_map(|r| ids.id(ItemKind::Role, &r.key))
-            .filter_map(|id| roles.iter().find(|r| r.id.get() == id).map(|r| (id, r.position)))
+            .filter_map(|id| roles.iter().find(|r| r.id == id).map(|r| (id, r.position)))
             .collect();
-        let mut slots: Vec<i64> = ours.iter().map(|(_, p)| *p).collect();
-        slots.sort_unstable_by(|a, b| b.cmp(a));
-        let moves: Vec<(u64, u64)> = ours
-            .iter()
-            .zip(&slots)
-            .filter(|((_, current), wanted)| current != *wanted)
-            .map(|((id, _), wanted)| (*id, (*wanted).max(1) as u64))
-            .collect();
+        // In parallel mode the roles stand right below the incumbent's own role; otherwise they
+        // keep the positions they hold, in manifest order.
+        let ceiling = match (manifest.mode, self.bot_user_id) {
+            (Mode::Parallel, Some(bot)) => {
+                let own: Vec<u64> = match reader.member(input.guild_id.get(), bot).await.map_err(discord)? {
+                    Some(member) => member.roles.iter().map(|r| r.get()).collect(),
+                    None => Vec::new(),
+                };
+                let bot_top = roles.iter().filter(|r| own.contains(&r.id)).map(|r| r.position).max().unwrap_or(0);
+                migration::incumbent_ceiling(&roles, &own, incumbent).map(|c| (c, bot_top))
+            }
+            _ => None,
+        };
+        let moves: Vec<(u64, u64)> = match ceiling {
+            Some((ceiling, bot_top)) => migration::parallel_positions(&ours, ceiling, bot_top),
+            None => {
+                let mut slots: Vec<i64> = ours.iter().map(|(_, p)| *p).collect();
+                slots.sort_unstable_by(|a, b| b.cmp(a));
+                ours.iter()
+                    .zip(&slots)
+                    .filter(|((_, current), wanted)| current != *wanted)
+                    .map(|((id, _), wanted)| (*id, (*wanted).max(1) as u64))
+                    .collect()
+            }
+        };
         if moves.is_empty() {
             return Ok(0);
         }

@@ -53,6 +53,9 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<migration::MigrationInput>("migration.input.json"),
         file::<migration::RollbackRequest>("migration.rollback.json"),
         file::<migration::MigrationStatus>("migration.status.json"),
+        file::<migration::AccessReport>("migration.access-report.json"),
+        file::<incumbent::HealthInput>("incumbent-health.input.json"),
+        file::<incumbent::IncumbentHealth>("incumbent-health.status.json"),
     ]
 }
 

@@ -21,6 +21,6 @@ pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
 pub use ids::{GuildId, Snowflake, UserId};
 pub use manifest::{
     Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
-    Limits, Mode, RoleGrant, RoleSpec, Theme,
+    Limits, Mode, RoleGrant, RoleSpec, Rules, Theme,
 };
 pub use validation::{Lenient, ValidationError, ValidationErrors};

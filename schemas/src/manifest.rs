@@ -185,6 +185,14 @@ pub enum Condition {
         /// 1 is the top holder.
         rank: u32,
     },
+    /// A conviction score of at least `score` for the asset (from the Score Service; a decimal
+    /// string, compared exactly). Unlike a rank, it has no chain fallback: unreadable is unknown.
+    ScoreAtLeast {
+        /// Asset key.
+        asset: String,
+        /// Decimal string, e.g. `"80"`.
+        score: String,
+    },
     /// Another rule, by key.
     Rule(String),
     /// Every condition holds.
@@ -337,7 +345,18 @@ impl CommunityManifest {
         existing_roles: usize,
         existing_channels: usize,
     ) -> Result<(), ValidationErrors> {
-        let mut v = Validator { errors: ValidationErrors::default(), manifest: self };
+        self.validate_under(Rules::default(), existing_roles, existing_channels)
+    }
+
+    /// As [`validate_with_existing`](Self::validate_with_existing), under `rules`: a workflow
+    /// that validates keeps the rules its recorded runs had, behind a patch.
+    pub fn validate_under(
+        &self,
+        rules: Rules,
+        existing_roles: usize,
+        existing_channels: usize,
+    ) -> Result<(), ValidationErrors> {
+        let mut v = Validator { errors: ValidationErrors::default(), manifest: self, rules };
         v.name("name", &self.name);
         v.chains();
         v.assets();
@@ -353,9 +372,24 @@ impl CommunityManifest {
     }
 }
 
+/// The rules that changed over time, so a workflow can validate as its recorded runs did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// In parallel mode every role is named `arrakis-…` (since migration came).
+    pub parallel_prefix: bool,
+}
+
+impl Default for Rules {
+    /// Today's rules.
+    fn default() -> Self {
+        Self { parallel_prefix: true }
+    }
+}
+
 struct Validator<'a> {
     errors: ValidationErrors,
     manifest: &'a CommunityManifest,
+    rules: Rules,
 }
 
 impl Validator<'_> {
@@ -472,6 +506,15 @@ impl Validator<'_> {
                     self.errors.push(format!("{field}.token_id"), "a non-negative integer as a decimal string");
                 }
             }
+            Condition::ScoreAtLeast { asset, score } => {
+                let field = format!("{field}.score_at_least");
+                if self.asset(asset).is_none() {
+                    self.errors.push(format!("{field}.asset"), format!("no asset with key '{asset}'"));
+                }
+                if let Err(rule) = check_amount(score, 18) {
+                    self.errors.push(format!("{field}.score"), rule);
+                }
+            }
             Condition::RankAtMost { asset, rank } => {
                 let field = format!("{field}.rank_at_most");
                 if self.asset(asset).is_none() {
@@ -580,6 +623,13 @@ impl Validator<'_> {
             let at = |f: &str| format!("roles[{i}].{f}");
             self.key(at("key"), &role.key, &mut seen);
             self.name(&at("name"), &role.name);
+            if self.rules.parallel_prefix && self.manifest.mode == Mode::Parallel && !role.name.starts_with("arrakis-")
+            {
+                self.errors.push(
+                    at("name"),
+                    "in parallel mode every role Arrakis makes is named arrakis-… (rename the part after the prefix)",
+                );
+            }
             if role.color > Limits::COLOR_MAX {
                 self.errors.push(at("color"), "between 0 and 16777215 (0xFFFFFF)");
             }
@@ -714,8 +764,8 @@ mod tests {
                 "elite": {"at_least": {"n": 2, "of": [{"rule": "rider"}, {"rank_at_most": {"asset": "spice", "rank": 7}}, {"rule": "holder"}]}}
             },
             "roles": [
-                {"key": "naib", "name": "Naib", "color": 16766720, "hoist": true, "grant": {"tier": "naib"}},
-                {"key": "rider", "name": "Sandrider", "grant": {"rule": "rider"}}
+                {"key": "naib", "name": "arrakis-naib", "color": 16766720, "hoist": true, "grant": {"tier": "naib"}},
+                {"key": "rider", "name": "arrakis-sandrider", "grant": {"rule": "rider"}}
             ],
             "channels": {"strategy": "additive_only", "categories": [
                 {"key": "council", "name": "Council", "visible_to": ["naib"], "channels": [
@@ -742,7 +792,7 @@ mod tests {
     #[test]
     fn a_long_role_name_names_the_field_and_the_rule() {
         let mut v = example();
-        v["roles"][1]["name"] = json!("x".repeat(101));
+        v["roles"][1]["name"] = json!(format!("arrakis-{}", "x".repeat(93)));
         assert_eq!(errors_of(v).to_string(), "roles[1].name: at most 100 characters");
     }
 

@@ -71,7 +71,7 @@ impl ItemKind {
 }
 
 /// A role as Discord has it, as far as planning looks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActualRole {
     /// Its id.
     pub id: u64,
@@ -213,6 +213,27 @@ pub fn channel_type(kind: ChannelKind) -> u8 {
         ChannelKind::Text => 0,
         ChannelKind::Voice => 2,
         ChannelKind::Announcement => 5,
+    }
+}
+
+/// Each role's rank in the guild's order, 1 for the lowest above @everyone (`everyone`, 0):
+/// Discord's positions may have gaps and ties, and a move asks for a rank.
+pub fn role_ranks(roles: &[(u64, i64)], everyone: u64) -> std::collections::BTreeMap<u64, i64> {
+    let mut order: Vec<(i64, u64)> = roles.iter().filter(|(id, _)| *id != everyone).map(|(id, p)| (*p, *id)).collect();
+    order.sort_unstable();
+    let mut ranks: std::collections::BTreeMap<u64, i64> =
+        order.into_iter().enumerate().map(|(i, (_, id))| (id, i as i64 + 1)).collect();
+    ranks.insert(everyone, 0);
+    ranks
+}
+
+/// The manifest channel kind of a Discord channel type (categories and threads have none).
+pub fn channel_kind(discord_type: u8) -> Option<ChannelKind> {
+    match discord_type {
+        0 => Some(ChannelKind::Text),
+        2 => Some(ChannelKind::Voice),
+        5 => Some(ChannelKind::Announcement),
+        _ => None,
     }
 }
 
@@ -551,6 +572,12 @@ pub fn describe_item(manifest: &CommunityManifest, entry: &DesiredEntry) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranks_read_gaps_and_ties_as_the_order_they_give() {
+        let ranks = role_ranks(&[(9, 0), (1, 100), (2, 90), (3, 90), (4, 1)], 9);
+        assert_eq!(ranks.into_iter().collect::<Vec<_>>(), vec![(1, 4), (2, 2), (3, 3), (4, 1), (9, 0)]);
+    }
     use serde_json::json;
 
     const GUILD: u64 = 1100000000000000001;

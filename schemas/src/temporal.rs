@@ -7,7 +7,9 @@
 
 use crate::{
     Lenient,
-    workflows::{eligibility_check, incumbent, member_sync, members, reconcile, shadow_sync, wallet_link, wizard},
+    workflows::{
+        eligibility_check, incumbent, member_sync, members, migration, reconcile, shadow_sync, wallet_link, wizard,
+    },
 };
 use temporalio_common::{
     HasWorkflowDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
@@ -109,6 +111,11 @@ handler_def!(
     Lenient<member_sync::Decision>, member_sync::MemberSyncStatus
 );
 handler_def!(
+    /// Ends the sync (undeploy, a rollback).
+    UpdateDefinition MemberSyncStop for MemberSync, member_sync::STOP_UPDATE,
+    Lenient<member_sync::Decision>, member_sync::MemberSyncStatus
+);
+handler_def!(
     /// Where member sync stands.
     QueryDefinition MemberSyncStatusQuery for MemberSync, member_sync::STATUS_QUERY, (), member_sync::MemberSyncStatus
 );
@@ -150,4 +157,35 @@ workflow_def!(
 handler_def!(
     /// The finding (empty until the detection is done).
     QueryDefinition IncumbentDetectStatusQuery for IncumbentDetect, incumbent::STATUS_QUERY, (), incumbent::DetectOutcome
+);
+workflow_def!(
+    /// The incumbent's health check (`incumbent-health-{guild_id}`), as its schedule starts it.
+    IncumbentHealthCheck, incumbent::HEALTH_WORKFLOW_TYPE, Lenient<incumbent::HealthInput>, incumbent::IncumbentHealth
+);
+workflow_def!(
+    /// A migration from the incumbent to Arrakis (`migration-{guild_id}`).
+    Migration, migration::WORKFLOW_TYPE, Lenient<migration::MigrationInput>, migration::MigrationStatus
+);
+handler_def!(
+    /// Rolls the migration back, with a reason.
+    UpdateDefinition MigrationRollback for Migration, migration::ROLLBACK_UPDATE,
+    Lenient<migration::RollbackRequest>, migration::MigrationStatus
+);
+handler_def!(
+    /// Holds the next batch of a gradual migration.
+    UpdateDefinition MigrationPause for Migration, migration::PAUSE_UPDATE,
+    Lenient<member_sync::Decision>, migration::MigrationStatus
+);
+handler_def!(
+    /// Carries on after a pause.
+    UpdateDefinition MigrationResume for Migration, migration::RESUME_UPDATE,
+    Lenient<member_sync::Decision>, migration::MigrationStatus
+);
+handler_def!(
+    /// What member sync saw (access lost, Discord errors).
+    SignalDefinition AccessReportSignal for Migration, migration::ACCESS_SIGNAL, Lenient<migration::AccessReport>
+);
+handler_def!(
+    /// Stage, progress, compensations and rollback.
+    QueryDefinition MigrationStatusQuery for Migration, migration::STATUS_QUERY, (), migration::MigrationStatus
 );

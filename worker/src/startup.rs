@@ -9,13 +9,15 @@ use arrakis_activities::{
     discord::{BudgetSettings, DiscordRest, DiscordSettings, Gate, RateBudget},
     eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
     member_sync::MemberSyncActivities,
+    migration::MigrationActivities,
     score::{PgScoreStore, ScoreClient, ScoreLookup},
     shadow::ShadowActivities,
     wallet::WalletLinker,
 };
 use arrakis_workflows::{
-    EligibilityCheckWorkflow, IncumbentDetectWorkflow, KillSwitchWorkflow, ManifestPublishWorkflow, MemberSyncWorkflow,
-    ReconcileWorkflow, ShadowSyncWorkflow, SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
+    EligibilityCheckWorkflow, IncumbentDetectWorkflow, IncumbentHealthWorkflow, KillSwitchWorkflow,
+    ManifestPublishWorkflow, MemberSyncWorkflow, MigrationWorkflow, ReconcileWorkflow, ShadowSyncWorkflow,
+    SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
 };
 use std::{
     net::SocketAddr,
@@ -126,6 +128,8 @@ pub async fn run_until(
         .register_workflow::<ShadowSyncWorkflow>()?
         .register_workflow::<IncumbentDetectWorkflow>()?
         .register_workflow::<MemberSyncWorkflow>()?
+        .register_workflow::<MigrationWorkflow>()?
+        .register_workflow::<IncumbentHealthWorkflow>()?
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone()))
@@ -216,10 +220,12 @@ async fn discord_worker(
         settings.task_queue.clone(),
     );
     let members = MemberSyncActivities::new(store.clone(), gate.clone(), checker);
+    let migration = MigrationActivities::new(store.clone(), gate.clone(), client.clone());
     let options = WorkerOptions::new(format!("{}-discord", settings.task_queue))
         .register_activities(SynthesisActivities::new(store, gate, discord.application_id))
         .register_activities(shadow)
         .register_activities(members)
+        .register_activities(migration)
         .max_task_queue_activities_per_second(f64::from(discord.requests_per_second))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

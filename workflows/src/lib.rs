@@ -8,11 +8,15 @@ mod eligibility_check;
 #[allow(missing_docs)]
 mod incumbent_detect;
 #[allow(missing_docs)]
+mod incumbent_health;
+#[allow(missing_docs)]
 mod kill_switch;
 #[allow(missing_docs)]
 mod manifest_publish;
 #[allow(missing_docs)]
 mod member_sync;
+#[allow(missing_docs)]
+mod migration;
 #[allow(missing_docs)]
 mod reconcile;
 mod retry;
@@ -27,9 +31,11 @@ mod wizard;
 
 pub use eligibility_check::EligibilityCheckWorkflow;
 pub use incumbent_detect::IncumbentDetectWorkflow;
+pub use incumbent_health::IncumbentHealthWorkflow;
 pub use kill_switch::KillSwitchWorkflow;
 pub use manifest_publish::ManifestPublishWorkflow;
 pub use member_sync::MemberSyncWorkflow;
+pub use migration::MigrationWorkflow;
 pub use reconcile::ReconcileWorkflow;
 pub use shadow_sync::ShadowSyncWorkflow;
 pub use synthesis::SynthesisWorkflow;
@@ -52,6 +58,12 @@ fn invalid_input(what: &str, errors: &ValidationErrors) -> WorkflowTermination {
 }
 
 /// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
+/// Whether an activity refused (a non-retryable application error, raised before it changed
+/// anything) rather than running out of retries part way.
+fn refused(e: &temporalio_sdk::ActivityExecutionError) -> bool {
+    matches!(e.cause(), Some(temporalio_common::error::IncomingError::Application(a)) if a.is_non_retryable())
+}
+
 fn parse_input<T: Serialize + DeserializeOwned>(what: &str, input: &Lenient<T>) -> Result<T, WorkflowTermination> {
     input.parse().map_err(|errors| invalid_input(what, &errors))
 }

@@ -3,7 +3,7 @@
 use crate::{GUILD_ID_ATTR, KIND_ATTR, MODE_ATTR, retry};
 use arrakis_activities::{ManifestActivities, SaveManifestRequest};
 use arrakis_schemas::{
-    Lenient,
+    Lenient, Rules,
     temporal::ManifestPublishedSignal,
     workflows::manifest_publish::{KIND, PublishInput, PublishOutcome, PublishStage, PublishStatus},
 };
@@ -30,7 +30,10 @@ impl ManifestPublishWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<PublishOutcome> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
         let parsed = ctx.state(|s| s.input.parse());
-        let input = match parsed.and_then(|i| i.manifest.validate().map(|()| i)) {
+        // The arrakis- prefix of parallel mode came after runs were recorded: the patch keeps
+        // their replay deterministic.
+        let rules = Rules { parallel_prefix: ctx.patched("manifest-parallel-prefix") };
+        let input = match parsed.and_then(|i| i.manifest.validate_under(rules, 0, 0).map(|()| i)) {
             Ok(input) => input,
             Err(errors) => {
                 let message = format!("manifest rejected: {errors}");

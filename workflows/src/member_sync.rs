@@ -12,6 +12,7 @@ use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
 use arrakis_activities::member_sync::MemberSyncActivities;
 use arrakis_schemas::{
     GuildId, Lenient, UserId,
+    temporal::AccessReportSignal,
     workflows::{
         member_sync::{
             Carried, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, MemberSyncInput, MemberSyncStatus,
@@ -43,6 +44,8 @@ const WATCH_WINDOW: Duration = Duration::from_secs(30);
 const CLOSED_RETRY: Duration = Duration::from_secs(30);
 /// Events per run before continuing as new (Temporal suggests about 2,000 for an iterator).
 const HISTORY_BUDGET: u32 = 2_000;
+/// How often a migration hears of plain requests; lost access and refusals it hears at once.
+const REPORT_EVERY_MS: u64 = 60_000;
 
 /// One guild's member sync.
 #[workflow]
@@ -143,6 +146,12 @@ impl MemberSyncWorkflow {
             breaker_min_revocations: settings.breaker_min_revocations,
         };
         let settled = ctx.execute_activity(MemberSyncActivities::settle, settle, retry::discord(queue)).await?;
+        ctx.state_mut(|s| {
+            if s.carried.migration.is_some() {
+                s.carried.unreported.lost += settled.members;
+                s.carried.unreported.breaker_tripped |= settled.held.is_some();
+            }
+        });
         if let Some(held) = settled.held {
             let count = held.count;
             ctx.state_mut(|s| {
@@ -154,6 +163,7 @@ impl MemberSyncWorkflow {
             let _ = ctx.execute_activity(MemberSyncActivities::alert, alert, retry::discord(queue)).await;
         }
         ctx.state_mut(|s| s.status.pending_writes += settled.queued);
+        Self::report(ctx).await;
         Ok(())
     }
 
@@ -206,8 +216,43 @@ impl MemberSyncWorkflow {
             s.status.pending_writes = written.remaining;
             s.status.closed = written.closed.clone();
             s.carried.write_retry_at_ms = written.closed.as_ref().map(|_| now + ms(CLOSED_RETRY));
+            if s.carried.migration.is_some() {
+                s.carried.unreported.requests += written.requests;
+                s.carried.unreported.failed += written.failed + written.errored;
+            }
         });
+        Self::report(ctx).await;
         Ok(())
+    }
+
+    /// Tells the migration under way what this sync saw: lost access, refusals and breaker
+    /// trips at once, plain requests once a minute. A migration that ended ignores it.
+    async fn report(ctx: &WorkflowContext<Self>) {
+        let now = Self::now_ms(ctx);
+        let due = ctx.state(|s| {
+            let r = &s.carried.unreported;
+            s.carried.migration.is_some()
+                && (r.lost > 0
+                    || r.failed > 0
+                    || r.breaker_tripped
+                    || (r.requests > 0 && now >= s.carried.reported_at_ms + REPORT_EVERY_MS))
+        });
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        if !due || !ctx.patched("member-sync-reports-to-migration") {
+            return;
+        }
+        let (id, report) = ctx.state_mut(|s| {
+            let mut report = std::mem::take(&mut s.carried.unreported);
+            let last = s.carried.last_sweep.as_ref().map_or(0, |l| l.tally.members);
+            report.members = last.max(s.carried.sweep.as_ref().map_or(0, |p| p.tally.members));
+            s.carried.reported_at_ms = now;
+            (s.carried.migration.clone(), report)
+        });
+        let Some(id) = id else { return };
+        let handle = ctx.external_workflow(id, None);
+        let _ = handle
+            .signal(AccessReportSignal, Lenient::new(&report), temporalio_sdk::SignalWorkflowOptions::default())
+            .await;
     }
 
     /// Starts a sweep (or says why there is nothing to sweep).
@@ -224,9 +269,11 @@ impl MemberSyncWorkflow {
                 PlanOutcome::Skip(why) => {
                     s.status.closed = Some(why);
                     s.status.mode = None;
+                    s.carried.migration = None;
                 }
                 PlanOutcome::Plan(plan) => {
                     s.status.closed = None;
+                    s.carried.migration = plan.migration.clone();
                     s.status.mode = plan.mode;
                     s.status.unknown_chains = plan.unreadable.clone();
                     s.carried.roles = plan.roles.clone();

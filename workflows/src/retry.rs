@@ -92,3 +92,21 @@ pub(crate) fn chain_watch(queue: &str, window: Duration) -> ActivityOptions {
         )
         .build()
 }
+
+/// Options for a compensation: it runs until it succeeds (a freeze or an outage holds the
+/// rollback, it never drops a step), backing off to a minute between tries; heartbeated, so a
+/// lost worker's step is handed to another within 30 s.
+pub(crate) fn compensation(queue: &str) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(180))
+        .task_queue(queue.to_string())
+        .heartbeat_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(60))
+                .maximum_attempts(0)
+                .build(),
+        )
+        .build()
+}

@@ -6,7 +6,7 @@ use super::{DiscordFailure, DiscordRest};
 use arrakis_schemas::plan::{ActualChannel, ActualOverwrite, ActualRole, GuildSnapshot, OverwriteTarget};
 use twilight_model::{
     channel::{Channel, permission_overwrite::PermissionOverwriteType},
-    guild::{Member, Role},
+    guild::{Member, Role, audit_log::AuditLogEventType},
     id::Id,
 };
 
@@ -69,6 +69,22 @@ impl GuildReader {
         let request = self.rest.http().guild_channels(Id::new(guild));
         let response = self.rest.send(Some(guild), "GET /guilds/{id}/channels", request).await?;
         response.models().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))
+    }
+
+    /// When `user` last added a role to or took one from a member (Unix ms), from the newest
+    /// `MEMBER_ROLE_UPDATE` of the guild's audit log (a read that needs View Audit Log, no
+    /// gateway intent); `None` when the log holds none.
+    pub async fn last_role_update_by(&self, guild: u64, user: u64) -> Result<Option<u64>, DiscordFailure> {
+        let request = self
+            .rest
+            .http()
+            .audit_log(Id::new(guild))
+            .user_id(Id::new(user))
+            .action_type(AuditLogEventType::MemberRoleUpdate)
+            .limit(1);
+        let response = self.rest.send(Some(guild), "GET /guilds/{id}/audit-logs", request).await?;
+        let log = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
+        Ok(log.entries.first().map(|e| arrakis_schemas::workflows::incumbent::snowflake_ms(e.id.get())))
     }
 
     /// The guild's roles and channels in the shape planning reads (two GETs).

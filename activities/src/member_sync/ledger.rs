@@ -266,6 +266,32 @@ impl TenantTx {
         Ok(rows.into_iter().map(|(k, n)| (k, n as u64)).collect())
     }
 
+    /// Holders per role key of a staged batch's roles as Arrakis last decided them: members
+    /// whose desired roles hold it, and the members the batch would take it from. Grants
+    /// since the last sweep count, so the breaker's base is never a stale zero.
+    pub async fn decided_holders(&mut self, batch: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "WITH staged AS (SELECT role_key, role_id, count(*) AS n FROM member_sync_negatives
+                             WHERE staged_batch = $1 GROUP BY role_key, role_id)
+             SELECT s.role_key, s.n + (SELECT count(*) FROM member_sync_members m WHERE s.role_id = ANY(m.desired_roles))
+             FROM staged s",
+        )
+        .bind(batch)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(k, n)| (k, n as u64)).collect())
+    }
+
+    /// The members a staged batch takes a role from (each counted once).
+    pub async fn staged_members(&mut self, batch: &str) -> Result<u64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(DISTINCT discord_user_id) FROM member_sync_negatives WHERE staged_batch = $1")
+                .bind(batch)
+                .fetch_one(self.conn())
+                .await?;
+        Ok(n.unsigned_abs())
+    }
+
     /// Moves a staged batch into the write queue (the breaker let it pass).
     pub async fn release_staged(&mut self, batch: &str, why: &str) -> Result<u64, StoreError> {
         let moved = sqlx::query(
@@ -378,6 +404,21 @@ impl TenantTx {
                 .execute(self.conn())
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Forgets roles that were deleted (a rollback): nothing is written for them any more.
+    pub async fn forget_roles(&mut self, roles: &[i64]) -> Result<(), StoreError> {
+        for table in ["member_sync_writes", "member_sync_negatives", "member_sync_held"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE role_id = ANY($1)")))
+                .bind(roles)
+                .execute(self.conn())
+                .await?;
+        }
+        sqlx::query("UPDATE member_sync_members SET desired_roles = array(SELECT unnest(desired_roles) EXCEPT SELECT unnest($1::bigint[]))")
+            .bind(roles)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 

@@ -112,6 +112,7 @@ impl MemberSyncActivities {
         let mut tx = self.store.tenant(state.community).await.map_err(storage)?;
         let manifest = tx.latest_manifest().await.map_err(storage)?;
         let applied = tx.shadow_states().await.map_err(storage)?;
+        let migration = tx.active_migration().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         let Some(record) = manifest else { return Ok(PlanOutcome::Skip("no manifest published yet".into())) };
         let made: BTreeMap<&str, u64> = applied
@@ -132,6 +133,8 @@ impl MemberSyncActivities {
             blocks,
             unreadable,
             mode: Some(state.mode),
+            cohort: migration.as_ref().and_then(|m| m.cohort.clone()),
+            migration: migration.map(|m| m.workflow_id),
         }))
     }
 
@@ -156,22 +159,23 @@ impl MemberSyncActivities {
         (blocks, unreadable)
     }
 
-    /// Decides `members` (user id, Discord roles) against `plan` and records what follows:
-    /// grants queued, first negatives noted, confirmed negatives staged under `batch`, what no
-    /// longer holds cancelled. A dry run records nothing and counts what would be done.
+    /// Decides `members` (user id, Discord roles, when they joined) against `plan` and records
+    /// what follows: grants queued, first negatives noted, confirmed negatives staged under
+    /// `batch`, what no longer holds cancelled. During a migration only the members it moved so
+    /// far are granted roles. A dry run records nothing and counts what would be done.
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
         community: CommunityId,
         plan: &SweepPlan,
-        members: &[(i64, Vec<u64>)],
+        members: &[Seen],
         batch: &str,
         dry_run: bool,
         confirm_ms: u64,
         write_priority: i16,
         attempt: u32,
     ) -> Result<Decided, ActivityError> {
-        let ids: Vec<i64> = members.iter().map(|(u, _)| *u).collect();
+        let ids: Vec<i64> = members.iter().map(|(u, _, _)| *u).collect();
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let record =
             tx.manifest_version(plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
@@ -183,7 +187,7 @@ impl MemberSyncActivities {
         let managed: BTreeSet<u64> = plan.roles.values().copied().collect();
         let mut tally = SweepTally { pages: 1, ..SweepTally::default() };
         let mut wallets: BTreeMap<String, Vec<Address>> = BTreeMap::new();
-        for (user_id, roles) in members {
+        for (user_id, roles, _) in members {
             tally.members += 1;
             for (key, id) in &plan.roles {
                 if roles.contains(id) {
@@ -219,10 +223,19 @@ impl MemberSyncActivities {
             .collect();
         let (mut grants, mut first, mut staged, mut qualify, mut lapsed, mut desired) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (user_id, roles) in members {
+        for (user_id, roles, joined_at_ms) in members {
             let Some(member) = verdicts.members.get(&user_id.to_string()) else { continue };
-            let decision = decide_member(&plan.roles, &member.roles, roles);
+            let mut decision = decide_member(&plan.roles, &member.roles, roles);
             tally.unknown += decision.unknown.len() as u64;
+            let moved = match (&plan.cohort, user(*user_id)) {
+                (Some(cohort), Some(user)) => cohort.moved(user, *joined_at_ms),
+                _ => true,
+            };
+            if !moved {
+                // Not moved over yet: keeps what they hold, gets nothing new.
+                decision.grants.clear();
+                decision.desired.retain(|k| roles.contains(&plan.roles[k]));
+            }
             for key in &decision.grants {
                 let role_id = plan.roles[key] as i64;
                 let why = format!(
@@ -295,6 +308,14 @@ fn grant_words(grant: &RoleGrant) -> String {
     }
 }
 
+/// A member as decided: user id, Discord role ids, when they joined (Unix ms).
+type Seen = (i64, Vec<u64>, Option<u64>);
+
+/// When a member joined the guild (Unix ms).
+fn joined_ms(member: &twilight_model::guild::Member) -> Option<u64> {
+    member.joined_at.and_then(|t| u64::try_from(t.as_micros() / 1000).ok())
+}
+
 /// The Discord roles of a member, as ids.
 fn role_ids(member: &twilight_model::guild::Member) -> Vec<u64> {
     member.roles.iter().map(|r| r.get()).collect()
@@ -336,10 +357,10 @@ impl MemberSyncActivities {
         let _ = ctx.record_heartbeat("read").await;
         let last = page.last().and_then(|m| UserId::new(m.user.id.get()).ok());
         let done = page.len() < usize::from(PAGE_SIZE);
-        let members: Vec<(i64, Vec<u64>)> = page
+        let members: Vec<Seen> = page
             .iter()
             .filter(|m| !m.user.bot)
-            .filter_map(|m| Some((i64::try_from(m.user.id.get()).ok()?, role_ids(m))))
+            .filter_map(|m| Some((i64::try_from(m.user.id.get()).ok()?, role_ids(m), joined_ms(m))))
             .collect();
         let attempt = ctx.info().attempt;
         let decided = self
@@ -399,13 +420,15 @@ impl MemberSyncActivities {
                 }
             }
             unread.remove(user_id);
-            members.push((*user_id, roles));
+            // A member who just joined (GUILD_MEMBER_ADD) joined now.
+            let joined = (q.reason == Reason::Joined).then(now_ms);
+            members.push((*user_id, roles, joined));
         }
         let reader = self.gate.reader();
         let mut left = Vec::new();
         for user_id in unread {
             match reader.member(input.guild_id.get(), user_id as u64).await.map_err(discord)? {
-                Some(m) if !m.user.bot => members.push((user_id, role_ids(&m))),
+                Some(m) if !m.user.bot => members.push((user_id, role_ids(&m), joined_ms(&m))),
                 Some(_) => {}
                 None => left.push(user_id),
             }
@@ -442,11 +465,18 @@ impl MemberSyncActivities {
             return Ok(Settled::default());
         }
         let version = tx.latest_manifest().await.map_err(storage)?.map_or(0, |r| r.version);
+        let members = tx.staged_members(&input.batch).await.map_err(storage)?;
+        // The base: holders at the last sweep, or as decided since if more (grants after it).
+        let mut holders = input.holders.clone();
+        for (key, n) in tx.decided_holders(&input.batch).await.map_err(storage)? {
+            let base = holders.entry(key).or_default();
+            *base = (*base).max(n);
+        }
         let guild = input.guild_id.to_string();
-        let settled = match breaker(&input.holders, &counts, input.max_revoke_fraction, input.breaker_min_revocations) {
+        let settled = match breaker(&holders, &counts, input.max_revoke_fraction, input.breaker_min_revocations) {
             BreakerVerdict::Pass => {
                 let why = format!("manifest v{version}, revoke (no longer qualifies, confirmed by a second read) ");
-                Settled { queued: tx.release_staged(&input.batch, &why).await.map_err(storage)?, held: None }
+                Settled { queued: tx.release_staged(&input.batch, &why).await.map_err(storage)?, members, held: None }
             }
             BreakerVerdict::Trip(roles) => {
                 let count = tx.hold_staged(&input.batch).await.map_err(storage)?;
@@ -455,7 +485,7 @@ impl MemberSyncActivities {
                 tx.audit("arrakis:member_sync", "member_sync.revocations_held", detail, None).await.map_err(storage)?;
                 metrics().held.with_label_values(&[guild.as_str()]).inc_by(count);
                 let held = HeldRevocations { batch: input.batch.clone(), count, roles, held_at_ms: now_ms() };
-                Settled { queued: 0, held: Some(held) }
+                Settled { queued: 0, members, held: Some(held) }
             }
         };
         tx.commit().await.map_err(storage)?;
@@ -618,6 +648,7 @@ impl MemberSyncActivities {
         tx.commit().await.map_err(storage)?;
         let mut out = Written::default();
         for (i, w) in batch.iter().enumerate() {
+            out.requests += 1;
             let result = match w.action {
                 WriteAction::Grant => writer.grant(w.user_id as u64, w.role_id as u64, &w.why).await,
                 WriteAction::Revoke => writer.revoke(w.user_id as u64, w.role_id as u64, &w.why).await,
@@ -633,11 +664,21 @@ impl MemberSyncActivities {
                 // The member left or the role is gone: there is nothing to write any more.
                 Err(WriteError::Discord(DiscordFailure::NotFound { .. })) => "gone",
                 Err(WriteError::Closed(closed)) => {
+                    // Nothing went out: the gate closed before the request.
+                    out.requests -= 1;
                     out.closed = Some(closed.to_string());
                     break;
                 }
-                Err(WriteError::Discord(failure)) if failure.is_retryable() => {
+                Err(WriteError::Discord(failure @ DiscordFailure::Budget(_))) => {
+                    // Nothing went out: the shared budget could not be asked.
                     return Err(failure.into_activity_error());
+                }
+                Err(WriteError::Discord(failure)) if failure.is_retryable() => {
+                    // Stays queued; counted, and tried again after the sync's pause.
+                    out.errored += 1;
+                    out.closed = Some(format!("Discord failed ({failure}); writes resume shortly"));
+                    metrics().member_writes.with_label_values(&[guild.as_str(), w.action.as_str(), "errored"]).inc();
+                    break;
                 }
                 Err(refused) => {
                     out.failed += 1;

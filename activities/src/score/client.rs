@@ -183,7 +183,11 @@ impl<S: ScoreStore> ScoreLookup<S> {
                         tracing::warn!(error = %e, "could not cache a Score Service answer");
                     }
                     return match answer {
-                        Some(h) => RankFact::Ranked { position: h.rank, source: ScoreSource::ScoreService },
+                        Some(h) => RankFact::Ranked {
+                            position: h.rank,
+                            source: ScoreSource::ScoreService,
+                            score: Some(h.score),
+                        },
                         None => RankFact::Unranked { source: ScoreSource::ScoreService },
                     };
                 }
@@ -193,7 +197,7 @@ impl<S: ScoreStore> ScoreLookup<S> {
         };
         match self.store.get(community, asset, address).await {
             Ok(Some(cached)) => match cached.rank {
-                Some(position) => RankFact::Ranked { position, source: ScoreSource::Cache },
+                Some(position) => RankFact::Ranked { position, source: ScoreSource::Cache, score: cached.score },
                 None => RankFact::Unranked { source: ScoreSource::Cache },
             },
             Ok(None) => RankFact::Unavailable { reason: format!("{failure}, and no cached rank") },

@@ -270,17 +270,20 @@ impl TenantTx {
         .bind(serde_json::json!(tally))
         .fetch_optional(self.conn())
         .await?;
+        let (accuracy, validated) = self.accuracy().await?;
+        Ok(ClosedSync { finished_at: finished.map(|(at,)| at), accuracy, validated })
+    }
+
+    /// The share of the predictions validated in the last 30 days that came true (`None`
+    /// before any was validated), and how many were validated.
+    pub async fn accuracy(&mut self) -> Result<(Option<f64>, u64), StoreError> {
         let (validated, correct): (i64, i64) = sqlx::query_as(
             "SELECT count(*), count(*) FILTER (WHERE correct) FROM shadow_predictions
              WHERE validated_at > now() - interval '30 days'",
         )
         .fetch_one(self.conn())
         .await?;
-        Ok(ClosedSync {
-            finished_at: finished.map(|(at,)| at),
-            accuracy: (validated > 0).then(|| correct as f64 / validated as f64),
-            validated: validated.unsigned_abs(),
-        })
+        Ok(((validated > 0).then(|| correct as f64 / validated as f64), validated.unsigned_abs()))
     }
 
     /// The linked wallets of `users`, by user.

@@ -19,9 +19,12 @@ use alloy::primitives::Address;
 use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     eligibility::Verdict,
-    temporal::ShadowSync,
+    temporal::{IncumbentHealthCheck, ShadowSync},
     workflows::{
-        incumbent::{self, DetectInput, DetectOutcome, GuildSignals, SIGNATURES},
+        incumbent::{
+            self, DetectInput, DetectOutcome, GuildSignals, HealthInput, HealthReport, HealthSignals, Incumbent,
+            SIGNATURES,
+        },
         shadow_sync::{
             self, FinishSync, OperatorNotice, PAGE_SIZE, PageOutcome, ShadowSummary, ShadowSyncInput, StartSync,
             SyncFinished, SyncPage, SyncPlan, SyncStart, SyncTally,
@@ -59,6 +62,10 @@ fn storage(e: StoreError) -> ActivityError {
 
 fn discord(e: DiscordFailure) -> ActivityError {
     e.into_activity_error()
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
 }
 
 /// Shadow mode's activities, on the Discord task queue (they read Discord under its budget).
@@ -100,31 +107,85 @@ impl ShadowActivities {
 
     /// Creates the guild's sync schedule, or deletes it when there is nothing to shadow.
     async fn schedule(&self, guild_id: GuildId, wanted: bool) -> Result<Option<String>, ActivityError> {
-        let id = shadow_sync::schedule_id(guild_id);
-        if !wanted {
+        let run = Lenient::new(&ShadowSyncInput { guild_id, pages_per_run: None, progress: None });
+        let action = ScheduleAction::start_workflow(
+            ShadowSync,
+            run,
+            self.task_queue.clone(),
+            shadow_sync::workflow_id(guild_id),
+        );
+        let note = format!("shadow sync of guild {guild_id} (an incumbent bot runs there)");
+        self.ensure_schedule(shadow_sync::schedule_id(guild_id), wanted.then_some((action, note))).await
+    }
+
+    /// Creates the guild's incumbent health check, or deletes it when no incumbent is on record.
+    async fn health_schedule(&self, guild_id: GuildId, wanted: bool) -> Result<Option<String>, ActivityError> {
+        let id = incumbent::health_workflow_id(guild_id);
+        let run = Lenient::new(&HealthInput { guild_id });
+        let action = ScheduleAction::start_workflow(IncumbentHealthCheck, run, self.task_queue.clone(), id.clone());
+        let note = format!("health of the incumbent bot of guild {guild_id} (alerts only, never acts)");
+        self.ensure_schedule(id, wanted.then_some((action, note))).await
+    }
+
+    /// Creates the 6-hourly schedule `id` with `action` (kept when it exists), or deletes it.
+    async fn ensure_schedule(
+        &self,
+        id: String,
+        wanted: Option<(ScheduleAction, String)>,
+    ) -> Result<Option<String>, ActivityError> {
+        let Some((action, note)) = wanted else {
             return match self.schedules.get_schedule_handle(id.clone()).delete(DeleteScheduleOptions::default()).await {
                 Ok(()) => Ok(None),
                 Err(ScheduleError::Rpc(status)) if status.code() == Code::NotFound => Ok(None),
                 Err(e) => Err(fail(format!("deleting schedule {id}: {e}"), "TemporalUnavailable", true)),
             };
-        }
-        let run = Lenient::new(&ShadowSyncInput { guild_id, pages_per_run: None, progress: None });
+        };
         let options = CreateScheduleOptions::builder()
-            .action(ScheduleAction::start_workflow(
-                ShadowSync,
-                run,
-                self.task_queue.clone(),
-                shadow_sync::workflow_id(guild_id),
-            ))
+            .action(action)
             .spec(ScheduleSpec::builder().intervals(vec![SYNC_EVERY.into()]).jitter(SYNC_JITTER).build())
             .overlap_policy(ScheduleOverlapPolicy::Skip)
-            .note(format!("shadow sync of guild {guild_id} (an incumbent bot runs there)"))
+            .note(note)
             .build();
         match self.schedules.create_schedule(id.clone(), options).await {
             Ok(_) => Ok(Some(id)),
             Err(ScheduleError::Rpc(status)) if status.code() == Code::AlreadyExists => Ok(Some(id)),
             Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
         }
+    }
+
+    /// What the guild shows of the incumbent's activity: its bot still a member, its newest
+    /// member-role change in the audit log, its verification channel's last message.
+    async fn health_signals(&self, guild: u64, incumbent: Option<Incumbent>) -> Result<HealthSignals, DiscordFailure> {
+        let mut out = HealthSignals { incumbent, checked_at_ms: now_ms(), ..HealthSignals::default() };
+        let Some(incumbent) = incumbent else { return Ok(out) };
+        let signature = incumbent.signature();
+        let mut bot = None;
+        for id in signature.bot_ids {
+            if self.guilds.is_member(guild, *id).await? {
+                bot = Some(*id);
+                break;
+            }
+        }
+        out.bot_member = bot.is_some();
+        if let Some(bot) = bot {
+            match self.guilds.last_role_update_by(guild, bot).await {
+                Ok(at) => out.last_role_update_ms = at,
+                Err(DiscordFailure::MissingPermissions { .. }) => {
+                    out.audit_log_unreadable =
+                        Some("Arrakis lacks View Audit Log: grant it to watch the incumbent's role updates".into())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let channel =
+            self.guilds.channels(guild).await?.into_iter().find(|c| {
+                c.name.as_deref().is_some_and(|n| signature.channels.iter().any(|s| n.eq_ignore_ascii_case(s)))
+            });
+        if let Some(channel) = channel {
+            out.verification_channel = channel.name.clone();
+            out.last_message_ms = channel.last_message_id.map(|m| incumbent::snowflake_ms(m.get()));
+        }
+        Ok(out)
     }
 
     /// The guild's community, which the sync's input also names (in its plan or its finish
@@ -212,6 +273,30 @@ impl ShadowActivities {
         input: DetectInput,
     ) -> Result<DetectOutcome, ActivityError> {
         self.judge(&input).await
+    }
+
+    /// Judges the incumbent's health (its role updates, its verification channel) and records
+    /// it; `notify` says the operator should hear of it (the level got worse).
+    #[activity(name = "incumbent.health")]
+    pub async fn health(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: HealthInput,
+    ) -> Result<HealthReport, ActivityError> {
+        let Some(community) = self.store.community_of(input.guild_id).await.map_err(storage)? else {
+            return Ok(HealthReport::default());
+        };
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let standing = tx.shadow_standing().await.map_err(storage)?;
+        let (_, notified) = tx.incumbent_health().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let signals = self.health_signals(input.guild_id.get(), standing.incumbent).await.map_err(discord)?;
+        let health = incumbent::judge_health(&signals);
+        let notify = incumbent::should_notify(notified, health.level);
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.record_health(&health, notify.then_some(health.level)).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(HealthReport { health, notify })
     }
 
     /// DEPLOY in shadow mode: the incumbent on record (detected now if the guild was never
@@ -437,6 +522,7 @@ impl ShadowActivities {
         };
         let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
         let schedule_id = self.schedule(guild_id, shadowing).await?;
+        self.health_schedule(guild_id, standing.incumbent.is_some()).await?;
         Ok(DetectOutcome {
             finding: incumbent::IncumbentFinding {
                 incumbent: standing.incumbent,

@@ -58,7 +58,7 @@ fn tier_evaluation(manifest: &CommunityManifest, tier: &str, facts: &MemberFacts
     let mut sources = BTreeSet::new();
     let rank = manifest.assets.first().and_then(|a| facts.ranks.get(&a.key));
     let verdict = match rank {
-        Some(RankFact::Ranked { position, source }) => {
+        Some(RankFact::Ranked { position, source, .. }) => {
             sources.insert(*source);
             let band = manifest.theme.spec().tier_for_rank(*position);
             if band.is_some_and(|b| b.key == tier) { Verdict::Eligible } else { Verdict::NotEligible }
@@ -125,6 +125,7 @@ impl Ctx<'_> {
             }
             Condition::OwnsNft { asset, token_id: None } => self.holding(asset).at_least(&one()),
             Condition::RankAtMost { asset, rank } => self.rank(asset, *rank),
+            Condition::ScoreAtLeast { asset, score } => self.score(asset, score),
             Condition::Rule(key) => match self.manifest.rules.get(key) {
                 Some(inner) => self.eval(inner, depth + 1),
                 None => unknown(format!("no rule '{key}'")),
@@ -168,7 +169,7 @@ impl Ctx<'_> {
     /// Rank thresholds: the Score Service, else its cache, else (permissively) any balance.
     fn rank(&mut self, asset: &str, rank: u32) -> Verdict {
         match self.facts.ranks.get(asset) {
-            Some(RankFact::Ranked { position, source }) => {
+            Some(RankFact::Ranked { position, source, .. }) => {
                 self.sources.insert(*source);
                 if *position <= rank { Verdict::Eligible } else { Verdict::NotEligible }
             }
@@ -184,6 +185,32 @@ impl Ctx<'_> {
                 self.holding(asset).at_least(&one())
             }
             None => unknown(format!("the rank of '{asset}' was not read")),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Score thresholds: the Score Service, else its cache; no chain fallback, so an unreadable
+    /// score is `unknown` (never a loss).
+    fn score(&mut self, asset: &str, min: &str) -> Verdict {
+        let Ok(min) = BaseUnits::from_display(min, 18) else { return unknown(format!("score threshold '{min}'")) };
+        match self.facts.ranks.get(asset) {
+            Some(RankFact::Ranked { source, score: Some(score), .. }) => {
+                self.sources.insert(*source);
+                match BaseUnits::from_display(score, 18) {
+                    Ok(held) if held >= min => Verdict::Eligible,
+                    Ok(_) => Verdict::NotEligible,
+                    Err(_) => unknown(format!("the score of '{asset}' ('{score}') is not a number")),
+                }
+            }
+            Some(RankFact::Ranked { score: None, .. }) => unknown(format!("the score of '{asset}' was not given")),
+            Some(RankFact::Unranked { source }) => {
+                self.sources.insert(*source);
+                Verdict::NotEligible
+            }
+            Some(RankFact::NoWallet) => Verdict::NotEligible,
+            Some(RankFact::Unavailable { reason }) => unknown(format!("the score of '{asset}': {reason}")),
+            None => unknown(format!("the score of '{asset}' was not read")),
         }
     }
 }
@@ -291,10 +318,10 @@ mod tests {
     #[test]
     fn rank_degrades_to_cache_then_to_any_balance_permissively_and_says_so() {
         let mut f = facts(units("5"), units("0"), units("0"));
-        f.ranks.insert("spice".into(), RankFact::Ranked { position: 10, source: ScoreService });
+        f.ranks.insert("spice".into(), RankFact::Ranked { position: 10, source: ScoreService, score: None });
         let e = evaluate(&manifest(), &Condition::Rule("top".into()), &f);
         assert_eq!((e.verdict, e.sources.into_iter().collect::<Vec<_>>()), (Verdict::Eligible, vec![ScoreService]));
-        f.ranks.insert("spice".into(), RankFact::Ranked { position: 11, source: Cache });
+        f.ranks.insert("spice".into(), RankFact::Ranked { position: 11, source: Cache, score: None });
         let e = evaluate(&manifest(), &Condition::Rule("top".into()), &f);
         assert_eq!((e.verdict, e.sources.into_iter().collect::<Vec<_>>()), (Verdict::NotEligible, vec![Cache]));
         f.ranks.insert("spice".into(), RankFact::Unavailable { reason: "score service down".into() });
@@ -304,6 +331,21 @@ mod tests {
         assert!(e.degraded[0].contains("score service down"), "{:?}", e.degraded);
         f.holdings.insert("spice".into(), units("0"));
         assert_eq!(verdict("top", &f), Verdict::NotEligible);
+    }
+
+    #[test]
+    fn a_score_threshold_is_exact_and_unknown_without_the_service() {
+        let mut m = manifest();
+        m.rules.insert("conviction".into(), Condition::ScoreAtLeast { asset: "spice".into(), score: "80".into() });
+        let mut f = facts(units("5"), units("0"), units("0"));
+        let v = |f: &MemberFacts| evaluate(&m, &Condition::Rule("conviction".into()), f).verdict;
+        f.ranks
+            .insert("spice".into(), RankFact::Ranked { position: 3, source: ScoreService, score: Some("80".into()) });
+        assert_eq!(v(&f), Verdict::Eligible);
+        f.ranks.insert("spice".into(), RankFact::Ranked { position: 3, source: Cache, score: Some("79.99".into()) });
+        assert_eq!(v(&f), Verdict::NotEligible);
+        f.ranks.insert("spice".into(), RankFact::Unavailable { reason: "down".into() });
+        assert!(matches!(v(&f), Verdict::Unknown { .. }), "no permissive fallback for a score");
     }
 
     #[test]
@@ -328,9 +370,9 @@ mod tests {
     fn tiers_rank_by_the_first_asset_and_never_fall_to_a_loss() {
         let mut f = facts(units(HOLDER), units("0"), units("0"));
         let gold = |f: &MemberFacts| evaluate_roles(&manifest(), f)[1].evaluation.verdict.clone();
-        f.ranks.insert("spice".into(), RankFact::Ranked { position: 10, source: ScoreService });
+        f.ranks.insert("spice".into(), RankFact::Ranked { position: 10, source: ScoreService, score: None });
         assert_eq!(gold(&f), Verdict::Eligible);
-        f.ranks.insert("spice".into(), RankFact::Ranked { position: 11, source: ScoreService });
+        f.ranks.insert("spice".into(), RankFact::Ranked { position: 11, source: ScoreService, score: None });
         assert_eq!(gold(&f), Verdict::NotEligible);
         f.ranks.insert("spice".into(), RankFact::Unavailable { reason: "down".into() });
         assert!(matches!(gold(&f), Verdict::Unknown { .. }));

@@ -125,6 +125,9 @@ pub enum RankFact {
         position: u32,
         /// Where it came from.
         source: ScoreSource,
+        /// The score the rank orders by (a decimal string), when the answer carried it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<String>,
     },
     /// Not among the ranked holders.
     Unranked {

@@ -230,9 +230,228 @@ pub fn overridden(choice: IncumbentOverride) -> IncumbentFinding {
     IncumbentFinding { incumbent: choice.incumbent(), confidence: 1.0, evidence, source: "operator".into() }
 }
 
+/// Workflow type name of the health check.
+pub const HEALTH_WORKFLOW_TYPE: &str = "IncumbentHealth";
+/// `ArrakisKind` value of the health check.
+pub const HEALTH_KIND: &str = "incumbent_health";
+/// Role updates older than this raise an alert (hours).
+pub const ROLES_ALERT_HOURS: u64 = 48;
+/// Role updates older than this are critical (hours).
+pub const ROLES_CRITICAL_HOURS: u64 = 72;
+/// A verification channel quiet for longer than this raises an alert (hours).
+pub const CHANNEL_ALERT_HOURS: u64 = 168;
+/// The custom id of the "Activate Arrakis as backup" button.
+pub const BACKUP_BUTTON: &str = "inc:backup";
+
+/// The readable workflow ID of a guild's health check (and of its schedule).
+pub fn health_workflow_id(guild_id: GuildId) -> String {
+    format!("incumbent-health-{guild_id}")
+}
+
+/// Input of the health check (also what its schedule starts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthInput {
+    /// The guild.
+    pub guild_id: GuildId,
+}
+
+/// What the guild shows of the incumbent's activity. Presence ("online") needs the privileged
+/// GUILD_PRESENCES intent, which Arrakis does not ask for: the incumbent counts as alive when
+/// it works, judged from its own member-role changes in the guild's audit log (a REST read
+/// under View Audit Log, no intent) and from its verification channel's last message (a
+/// snowflake, so a timestamp, from the channel Arrakis already sees with GUILDS).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthSignals {
+    /// The incumbent on record.
+    pub incumbent: Option<Incumbent>,
+    /// The incumbent's bot is still a member of the guild.
+    pub bot_member: bool,
+    /// When the incumbent's bot last changed a member's roles (Unix ms), if the audit log shows it.
+    pub last_role_update_ms: Option<u64>,
+    /// Why the audit log could not be read, if it could not (a missing View Audit Log).
+    pub audit_log_unreadable: Option<String>,
+    /// The incumbent's verification channel, if the guild has one.
+    pub verification_channel: Option<String>,
+    /// When a message was last posted there (Unix ms).
+    pub last_message_ms: Option<u64>,
+    /// When the signals were read (Unix ms).
+    pub checked_at_ms: u64,
+}
+
+/// How the incumbent is doing, worst finding first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    /// Nothing to judge (no incumbent, or nothing readable).
+    #[default]
+    Unknown,
+    /// Working.
+    Healthy,
+    /// Quiet for longer than it should be.
+    Alert,
+    /// Down, as far as anyone can tell.
+    Critical,
+}
+
+impl HealthLevel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Healthy => "healthy",
+            Self::Alert => "alert",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// The health check's verdict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IncumbentHealth {
+    /// The worst level found.
+    pub level: HealthLevel,
+    /// Each finding, in an operator's words.
+    pub findings: Vec<String>,
+    /// Hours since the incumbent last changed a member's roles.
+    pub role_update_age_hours: Option<u64>,
+    /// Hours since the verification channel's last message.
+    pub channel_age_hours: Option<u64>,
+    /// The signals judged.
+    pub signals: HealthSignals,
+}
+
+/// The Unix-ms time a Discord snowflake was made.
+pub fn snowflake_ms(id: u64) -> u64 {
+    (id >> 22) + crate::plan::DISCORD_EPOCH_MS
+}
+
+/// Judges the incumbent's health: role updates older than 48 h raise an alert and older than
+/// 72 h are critical; a verification channel quiet for more than 168 h raises an alert.
+pub fn judge_health(signals: &HealthSignals) -> IncumbentHealth {
+    let mut out = IncumbentHealth { signals: signals.clone(), ..IncumbentHealth::default() };
+    let Some(incumbent) = signals.incumbent else {
+        out.findings.push("no incumbent on record: nothing to watch".into());
+        return out;
+    };
+    let name = incumbent.signature().name;
+    let hours = |at: u64| signals.checked_at_ms.saturating_sub(at) / 3_600_000;
+    let mut levels = Vec::new();
+    if !signals.bot_member {
+        out.level = HealthLevel::Critical;
+        out.findings.push(format!("the {name} bot is no longer a member of the server"));
+        return out;
+    }
+    match (signals.last_role_update_ms, &signals.audit_log_unreadable) {
+        (_, Some(why)) => out.findings.push(format!("{name}'s role updates cannot be read: {why}")),
+        (None, None) => {
+            levels.push(HealthLevel::Alert);
+            out.findings.push(format!("{name} has changed no member's roles in the audit log's memory"));
+        }
+        (Some(at), None) => {
+            let age = hours(at);
+            out.role_update_age_hours = Some(age);
+            let level = if age >= ROLES_CRITICAL_HOURS {
+                HealthLevel::Critical
+            } else if age >= ROLES_ALERT_HOURS {
+                HealthLevel::Alert
+            } else {
+                HealthLevel::Healthy
+            };
+            if level > HealthLevel::Healthy {
+                out.findings.push(format!(
+                    "{name} last changed a member's roles {age} h ago ({} from {ROLES_ALERT_HOURS} h, critical from \
+                     {ROLES_CRITICAL_HOURS} h)",
+                    level.as_str()
+                ));
+            }
+            levels.push(level);
+        }
+    }
+    if let Some(channel) = &signals.verification_channel {
+        match signals.last_message_ms {
+            Some(at) if hours(at) < CHANNEL_ALERT_HOURS => {
+                out.channel_age_hours = Some(hours(at));
+                levels.push(HealthLevel::Healthy);
+            }
+            Some(at) => {
+                out.channel_age_hours = Some(hours(at));
+                levels.push(HealthLevel::Alert);
+                out.findings.push(format!(
+                    "#{channel} has had no message for {} h (alert from {CHANNEL_ALERT_HOURS} h)",
+                    hours(at)
+                ));
+            }
+            None => {
+                levels.push(HealthLevel::Alert);
+                out.findings.push(format!("#{channel} has no message at all"));
+            }
+        }
+    }
+    out.level = levels.into_iter().max().unwrap_or(HealthLevel::Unknown);
+    out
+}
+
+/// True when the operator should hear of `now`: it is worse than what they were last told
+/// (`notified`, reset once the incumbent is healthy again).
+pub fn should_notify(notified: Option<HealthLevel>, now: HealthLevel) -> bool {
+    now >= HealthLevel::Alert && notified.is_none_or(|n| now > n)
+}
+
+/// `incumbent.health`'s answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthReport {
+    /// The verdict.
+    pub health: IncumbentHealth,
+    /// Tell the operator (the level got worse than what they were told).
+    pub notify: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HOUR: u64 = 3_600_000;
+
+    fn signals(role_age_h: Option<u64>, channel_age_h: Option<u64>) -> HealthSignals {
+        let now = 1_800_000_000_000;
+        HealthSignals {
+            incumbent: Some(Incumbent::Collabland),
+            bot_member: true,
+            last_role_update_ms: role_age_h.map(|h| now - h * HOUR),
+            audit_log_unreadable: None,
+            verification_channel: Some("collabland-join".into()),
+            last_message_ms: channel_age_h.map(|h| now - h * HOUR),
+            checked_at_ms: now,
+        }
+    }
+
+    #[test]
+    fn health_alerts_at_48_h_of_role_updates_critical_at_72_and_168_h_of_channel_silence() {
+        assert_eq!(judge_health(&signals(Some(1), Some(1))).level, HealthLevel::Healthy);
+        let alert = judge_health(&signals(Some(48), Some(1)));
+        assert_eq!((alert.level, alert.role_update_age_hours), (HealthLevel::Alert, Some(48)));
+        assert!(alert.findings[0].contains("48 h ago"), "{alert:?}");
+        assert_eq!(judge_health(&signals(Some(72), Some(1))).level, HealthLevel::Critical);
+        let quiet = judge_health(&signals(Some(1), Some(168)));
+        assert_eq!(quiet.level, HealthLevel::Alert);
+        assert!(quiet.findings[0].contains("#collabland-join"), "{quiet:?}");
+        assert_eq!(judge_health(&signals(Some(1), Some(167))).level, HealthLevel::Healthy);
+        let blind = HealthSignals { audit_log_unreadable: Some("403".into()), ..signals(None, Some(1)) };
+        assert_eq!(judge_health(&blind).level, HealthLevel::Healthy, "the channel still says it works");
+        assert_eq!(judge_health(&HealthSignals::default()).level, HealthLevel::Unknown);
+        let gone = HealthSignals { bot_member: false, ..signals(Some(1), Some(1)) };
+        assert_eq!(judge_health(&gone).level, HealthLevel::Critical);
+    }
+
+    #[test]
+    fn the_operator_hears_of_each_worse_level_once() {
+        assert!(should_notify(None, HealthLevel::Alert));
+        assert!(!should_notify(Some(HealthLevel::Alert), HealthLevel::Alert));
+        assert!(should_notify(Some(HealthLevel::Alert), HealthLevel::Critical));
+        assert!(!should_notify(None, HealthLevel::Healthy));
+        assert_eq!(snowflake_ms(175_928_847_299_117_063), 1_462_015_105_796);
+    }
 
     fn id(raw: u64) -> Snowflake {
         Snowflake::new(raw).expect("id")

@@ -185,6 +185,15 @@ pub struct Carried {
     /// The roles the last plan found (manifest key → Discord role): none means nothing to watch.
     #[serde(default)]
     pub roles: BTreeMap<String, u64>,
+    /// During a migration: its workflow ID (from the last plan), told what this sync sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
+    /// What the migration has not been told yet.
+    #[serde(default)]
+    pub unreported: crate::workflows::migration::AccessReport,
+    /// Workflow time (Unix ms) of the last report to the migration.
+    #[serde(default)]
+    pub reported_at_ms: u64,
 }
 
 /// A member waiting to be decided.
@@ -268,6 +277,13 @@ pub struct SweepPlan {
     /// The community's mode (the one the operator chose) when the plan was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<crate::Mode>,
+    /// During a migration: who is moved so far (only they are granted roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<crate::workflows::migration::Cohort>,
+    /// During a migration: its workflow ID, told what member sync sees (access lost, Discord
+    /// errors) so it can roll back by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
 }
 
 /// Counts of a page, a sweep or a re-check.
@@ -728,6 +744,10 @@ pub struct Settle {
 pub struct Settled {
     /// Revocations queued to be written.
     pub queued: u64,
+    /// Members who lose a role with them, or whose revocations the breaker holds: the
+    /// members whose verdict turned negative, as a migration counts lost access.
+    #[serde(default)]
+    pub members: u64,
     /// The batch the breaker holds, if it tripped.
     pub held: Option<HeldRevocations>,
 }
@@ -744,12 +764,20 @@ pub struct WriteBatch {
 /// `member_sync.write`'s answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Written {
+    /// Requests sent to Discord.
+    #[serde(default)]
+    pub requests: u64,
     /// Grants sent.
     pub grants: u64,
     /// Revocations sent.
     pub revocations: u64,
     /// Writes Discord refused for good (e.g. the role sits above the bot's).
     pub failed: u64,
+    /// Requests Discord failed with a retryable error (a 5xx, a 429 the budget did not
+    /// foresee): the batch stops at the first and the rest wait `closed`'s pause, so a
+    /// migration counts them among its Discord errors.
+    #[serde(default)]
+    pub errored: u64,
     /// Writes still queued.
     pub remaining: u64,
     /// Why nothing could be written (frozen, shadow mode), if so.

@@ -148,6 +148,7 @@ pub fn render_condition(c: &Condition) -> String {
         Condition::OwnsNft { asset, token_id: None } => format!("nft({asset})"),
         Condition::OwnsNft { asset, token_id: Some(t) } => format!("nft({asset}, {t})"),
         Condition::RankAtMost { asset, rank } => format!("rank({asset}) <= {rank}"),
+        Condition::ScoreAtLeast { asset, score } => format!("score({asset}) >= {score}"),
         Condition::Rule(key) => key.clone(),
         Condition::AllOf(items) => format!("all({})", list(items)),
         Condition::AnyOf(items) => format!("any({})", list(items)),
@@ -239,6 +240,12 @@ impl<'a> ConditionParser<'a> {
                 let rank = n.parse().map_err(|_| format!("rank '{n}' is not a whole number"))?;
                 Ok(Condition::RankAtMost { asset, rank })
             }
+            "score" => {
+                let asset = self.word()?.to_string();
+                self.expect(")")?;
+                self.expect(">=")?;
+                Ok(Condition::ScoreAtLeast { asset, score: self.word()?.to_string() })
+            }
             "nft" => {
                 let asset = self.word()?.to_string();
                 let token_id = if self.eat(",") { Some(self.word()?.to_string()) } else { None };
@@ -253,7 +260,7 @@ impl<'a> ConditionParser<'a> {
                 self.expect(",")?;
                 Ok(Condition::AtLeast { n, of: self.list()? })
             }
-            other => Err(format!("'{other}(' is not one of balance, nft, rank, all, any, at_least")),
+            other => Err(format!("'{other}(' is not one of balance, nft, rank, score, all, any, at_least")),
         }
     }
 }

@@ -259,8 +259,15 @@ impl WizardDraft {
         Self { mode: default_mode(), ..Self::default() }
     }
 
-    /// The manifest the draft describes.
+    /// The manifest the draft describes. In parallel mode every role is named `arrakis-…`:
+    /// the prefix is added to the operator's name, never asked for.
     pub fn manifest(&self, guild_id: GuildId, operator_channel_id: Option<Snowflake>) -> CommunityManifest {
+        let mut roles = self.roles.clone();
+        if self.mode == Mode::Parallel {
+            for role in &mut roles {
+                role.name = crate::workflows::migration::parallel_role_name(&role.name);
+            }
+        }
         CommunityManifest {
             guild_id,
             name: self.name.clone().unwrap_or_default(),
@@ -269,7 +276,7 @@ impl WizardDraft {
             chains: self.chains.clone(),
             assets: self.assets.clone(),
             rules: self.rules.clone(),
-            roles: self.roles.clone(),
+            roles,
             channels: self.channels.clone(),
             operator_channel_id,
         }
