@@ -14,7 +14,7 @@ pub const ARRAKIS: &str = "arrakis";
 /// Manage Server: the permission the admin commands need (bit 5). `ADMINISTRATOR` implies it.
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
-/// `/arrakis setup | resume | status | reconcile | sync`, shown to members with Manage Server, and
+/// `/arrakis setup | resume | status | reconcile | sync | migrate | rollback | incumbent`, shown to members with Manage Server, and
 /// the member commands `/verify` and `/check-eligibility`.
 pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<Command>> {
     let sub = |name: &str, description: &str, options: serde_json::Value| json!({"type": 1, "name": name, "description": description, "options": options});
@@ -39,6 +39,16 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
                 "type": 3, "name": "mode", "description": "apply (grant and revoke, default) or dry_run (count only)",
                 "required": false,
                 "choices": [{"name": "apply", "value": "apply"}, {"name": "dry run", "value": "dry_run"}]
+            }])),
+            sub("migrate", "Move from your incumbent bot to Arrakis (readiness shown first)", json!([])),
+            sub("rollback", "Undo the migration: remove what Arrakis added, restore the mode", json!([{
+                "type": 3, "name": "reason", "description": "Why (kept in the audit log)", "required": true,
+                "min_length": 1, "max_length": 500
+            }])),
+            sub("incumbent", "Say which bot gates this server (beats detection)", json!([{
+                "type": 3, "name": "bot", "description": "The incumbent bot, or none", "required": true,
+                "choices": [{"name": "Collab.Land", "value": "collabland"}, {"name": "Matrica", "value": "matrica"},
+                            {"name": "Guild.xyz", "value": "guildxyz"}, {"name": "none", "value": "none"}]
             }])),
         ]
     });
@@ -89,7 +99,7 @@ mod tests {
     fn the_definitions_deserialize_into_twilight_commands() {
         let commands = definitions(Id::new(1)).expect("valid");
         assert_eq!(commands[0].name, ARRAKIS);
-        assert_eq!(commands[0].options.len(), 5);
+        assert_eq!(commands[0].options.len(), 8);
         let names: Vec<_> = commands.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["arrakis", "verify", "check-eligibility"]);
         assert!(commands[1].default_member_permissions.is_none(), "members may verify");

@@ -6,12 +6,15 @@ use crate::{
     commands::{ARRAKIS, MANAGE_GUILD},
     dedupe::Dedupe,
     metrics::Metrics,
+    migration::{self, MigrationAction},
     temporal::{CallError, Workflows},
     ui::{self, WizardAction},
 };
 use arrakis_schemas::{
     GuildId, Snowflake,
     workflows::{
+        incumbent::IncumbentOverride,
+        migration::{MigrationInput, MigrationStrategy, ROLLBACK_BUTTON},
         reconcile::ReconcileMode,
         wizard::{StepAnswer, WizardStatus, WizardStep, form},
     },
@@ -218,15 +221,24 @@ impl Interactions {
                 if let Some((confirm, _batch)) = crate::member_sync::parse_button(&data.custom_id) {
                     return self.held_button(interaction, guild_id, confirm, &request_id).await;
                 }
+                if let Some(action) = MigrationAction::parse(&data.custom_id) {
+                    return self.migration_component(interaction, guild_id, action, &data.values).await;
+                }
                 match WizardAction::parse(&data.custom_id) {
                     Some(action) => self.component(guild_id, action, &data.values, &request_id).await,
                     None => Ok(ephemeral("This button is no longer in use.")),
                 }
             }
-            Some(InteractionData::ModalSubmit(data)) => match WizardAction::parse(&data.custom_id) {
-                Some(WizardAction::SubmitForm(step)) => self.form(guild_id, step, data, &request_id).await,
-                _ => Ok(ephemeral("This form is no longer in use.")),
-            },
+            Some(InteractionData::ModalSubmit(data)) => {
+                if let Some(action) = MigrationAction::parse(&data.custom_id) {
+                    let reason = modal_fields(data).remove("reason").unwrap_or_default();
+                    return self.migration_modal(interaction, guild_id, action, reason, &request_id).await;
+                }
+                match WizardAction::parse(&data.custom_id) {
+                    Some(WizardAction::SubmitForm(step)) => self.form(guild_id, step, data, &request_id).await,
+                    _ => Ok(ephemeral("This form is no longer in use.")),
+                }
+            }
             _ => Ok(ephemeral("Unknown command.")),
         }
     }
@@ -297,10 +309,156 @@ impl Interactions {
                     Err(e) => Err(e),
                 }
             }
-            other => {
-                Ok(ephemeral(format!("`/arrakis {other}` is not a command (setup, resume, status, reconcile, sync).")))
+            "migrate" => {
+                let readiness = self.readiness_preview(guild_id).await?;
+                Ok(message(migration::panel(&readiness, MigrationStrategy::Gradual, migration::DEFAULT_DAYS)))
             }
+            "rollback" => {
+                let reason = options.iter().find(|(n, _)| *n == "reason").map_or("", |(_, v)| *v).to_string();
+                self.roll_back(interaction, guild_id, reason, request_id).await
+            }
+            "incumbent" => {
+                let bot = options.iter().find(|(n, _)| *n == "bot").map_or("", |(_, v)| *v);
+                let choice = match serde_json::from_value::<IncumbentOverride>(serde_json::json!(bot)) {
+                    Ok(choice) => choice,
+                    Err(_) => {
+                        return Ok(ephemeral(format!("bot: '{bot}' is not collabland, matrica, guildxyz or none")));
+                    }
+                };
+                self.workflows.override_incumbent(guild_id, choice).await?;
+                Ok(ephemeral(match choice.incumbent() {
+                    Some(i) => format!(
+                        "Recorded: {} gates this server. Arrakis compares with it in shadow mode and watches its health.",
+                        i.signature().name
+                    ),
+                    None => "Recorded: no incumbent bot runs here; shadow syncs and health checks stop.".to_string(),
+                }))
+            }
+            other => Ok(ephemeral(format!(
+                "`/arrakis {other}` is not a command (setup, resume, status, reconcile, sync, migrate, rollback, incumbent)."
+            ))),
         }
+    }
+
+    /// Readiness as the shadow tables show it through the last sync: what `/arrakis migrate`
+    /// shows before anything starts (the migration checks again for itself).
+    async fn readiness_preview(
+        &self,
+        guild_id: GuildId,
+    ) -> Result<arrakis_schemas::workflows::migration::Readiness, CallError> {
+        let view = self.workflows.shadow_view(guild_id).await?;
+        let summary = view.last.as_ref().and_then(|s| s.summary.as_ref());
+        let mut readiness = arrakis_schemas::workflows::migration::readiness(
+            summary.and_then(|s| s.days_in_shadow),
+            summary.and_then(|s| s.accuracy),
+            summary.map_or(0, |s| s.validated),
+        );
+        let incumbent = summary.and_then(|s| s.incumbent.clone()).is_some()
+            || view.detection.as_ref().is_some_and(|d| d.finding.incumbent.is_some());
+        if !incumbent {
+            readiness.reasons.insert(0, "no incumbent bot is on record (`/arrakis incumbent` names one)".into());
+            readiness.ready = false;
+        }
+        Ok(readiness)
+    }
+
+    /// A rollback from the command or the button's modal.
+    async fn roll_back(
+        &self,
+        interaction: &Interaction,
+        guild_id: GuildId,
+        reason: String,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+        match self.workflows.rollback(guild_id, reason, actor, request_id).await {
+            Ok(_) => Ok(ephemeral(
+                "Rolling back: Arrakis removes the roles and channels it added and puts the mode back.                  The incumbent's roles are not touched. `/arrakis status` shows each step.",
+            )),
+            Err(CallError::NotFound) => Ok(ephemeral("No migration of this server is running: nothing to roll back.")),
+            Err(CallError::Rejected(why)) => Ok(ephemeral(why)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `/arrakis migrate` panel's selects and buttons, the Rollback button, and the health
+    /// alert's "Activate Arrakis as backup".
+    async fn migration_component(
+        &self,
+        interaction: &Interaction,
+        guild_id: GuildId,
+        action: MigrationAction,
+        values: &[String],
+    ) -> Result<InteractionResponse, CallError> {
+        let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+        let update = |data| reply(InteractionResponseType::UpdateMessage, data);
+        match action {
+            MigrationAction::Strategy => {
+                let Some(strategy) = values.first().and_then(|v| MigrationStrategy::parse(v)) else {
+                    return Ok(ephemeral("strategy: choose one of the list"));
+                };
+                let readiness = self.readiness_preview(guild_id).await?;
+                Ok(update(migration::panel(&readiness, strategy, migration::DEFAULT_DAYS)))
+            }
+            MigrationAction::Days(strategy) => {
+                let days =
+                    values.first().and_then(|v| v.parse::<u32>().ok()).filter(|d| migration::DAY_CHOICES.contains(d));
+                let Some(days) = days else { return Ok(ephemeral("days: choose one of the list")) };
+                let readiness = self.readiness_preview(guild_id).await?;
+                Ok(update(migration::panel(&readiness, strategy, days)))
+            }
+            MigrationAction::Start(strategy, days) => {
+                self.start_migration(migration::input(guild_id, strategy, days, actor, None)).await
+            }
+            MigrationAction::Force(strategy, days) => Ok(reply(
+                InteractionResponseType::Modal,
+                migration::reason_modal(
+                    MigrationAction::Forced(strategy, days).custom_id(),
+                    "Start the migration anyway",
+                    "Why the readiness checks do not apply here",
+                ),
+            )),
+            MigrationAction::Rollback => Ok(reply(
+                InteractionResponseType::Modal,
+                migration::reason_modal(ROLLBACK_BUTTON.into(), "Roll the migration back", "What went wrong"),
+            )),
+            MigrationAction::Backup => {
+                let why = "activated as backup: the incumbent bot looks unwell".to_string();
+                let input = migration::input(guild_id, MigrationStrategy::ArrakisPrimary, 0, actor, Some(why));
+                self.start_migration(input).await
+            }
+            MigrationAction::Forced(..) => Ok(ephemeral("This form is no longer in use.")),
+        }
+    }
+
+    /// The reason modals: an override's start, a rollback.
+    async fn migration_modal(
+        &self,
+        interaction: &Interaction,
+        guild_id: GuildId,
+        action: MigrationAction,
+        reason: String,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+        match action {
+            MigrationAction::Forced(strategy, days) => {
+                self.start_migration(migration::input(guild_id, strategy, days, actor, Some(reason))).await
+            }
+            MigrationAction::Rollback => self.roll_back(interaction, guild_id, reason, request_id).await,
+            _ => Ok(ephemeral("This form is no longer in use.")),
+        }
+    }
+
+    async fn start_migration(&self, input: MigrationInput) -> Result<InteractionResponse, CallError> {
+        if let Err(e) = input.check() {
+            return Ok(ephemeral(e.to_string()));
+        }
+        let what = migration::describe(input.strategy, input.days.unwrap_or(0));
+        let id = self.workflows.start_migration(input).await?;
+        Ok(ephemeral(format!(
+            "Migration started (`{id}`): {what}. Progress goes to your operator channel with a Rollback button;              `/arrakis status` shows the stage."
+        )))
     }
 
     /// The breaker's Confirm and Discard buttons, for operators with Manage Server.
@@ -338,6 +496,11 @@ impl Interactions {
         let mode = members.as_ref().and_then(|m| m.mode).map(|m| m.as_str().to_string());
         text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
         text.push_str(&crate::member_sync::status_lines(members.as_ref()));
+        let migration = self.workflows.migration_status(guild_id).await?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        text.push_str(&migration::status_lines(migration.as_ref(), now_ms));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {
             text.push_str("Recent runs:\n");

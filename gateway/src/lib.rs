@@ -10,6 +10,7 @@ pub mod interactions;
 pub mod member;
 pub mod member_sync;
 pub mod metrics;
+pub mod migration;
 pub mod shadow;
 mod shards;
 pub mod temporal;

@@ -6,6 +6,7 @@
 use arrakis_schemas::{
     Mode, Theme, ValidationErrors,
     workflows::{
+        migration,
         synthesis::RemovalChoice,
         wizard::{DeployPlan, DeployStage, StepAnswer, WizardStatus, WizardStep, form},
     },
@@ -87,8 +88,13 @@ impl WizardAction {
 }
 
 pub(crate) fn button(action: WizardAction, label: &str, style: ButtonStyle) -> Component {
+    button_with_id(action.custom_id(), label, style)
+}
+
+/// A button with its custom id.
+pub(crate) fn button_with_id(custom_id: String, label: &str, style: ButtonStyle) -> Component {
     Component::Button(Button {
-        custom_id: Some(action.custom_id()),
+        custom_id: Some(custom_id),
         disabled: false,
         emoji: None,
         id: None,
@@ -255,9 +261,17 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
         ),
         WizardStep::Review => {
             let plan = status.plan.as_ref().map_or_else(|| "The plan is not computed yet.".to_string(), plan_lines);
+            let mut strategy =
+                format!("Channels — {}\n", migration::strategy_creates(draft.channels.strategy, &draft.channels));
+            if draft.mode == Mode::Parallel {
+                strategy.push_str(
+                    "Parallel mode: every role is named arrakis-…, carries no permissions and sits right below the \
+                     incumbent's own role; the incumbent's roles are never touched.\n",
+                );
+            }
             message(
                 format!(
-                    "{}\n**{}** — exactly what deploying does:\n{plan}",
+                    "{}\n**{}** — exactly what deploying does:\n{strategy}{plan}",
                     heading(step),
                     draft.name.as_deref().unwrap_or("")
                 ),
@@ -324,7 +338,7 @@ pub(crate) fn label(text: &str, component: Box<Component>) -> Component {
     Component::Label(Label { component, description: None, id: None, label: text.to_string() })
 }
 
-fn choice(custom_id: &str, options: &[(&str, &str, bool)]) -> Box<Component> {
+pub(crate) fn choice(custom_id: &str, options: &[(&str, &str, bool)]) -> Box<Component> {
     Box::new(Component::SelectMenu(SelectMenu {
         channel_types: None,
         custom_id: custom_id.to_string(),

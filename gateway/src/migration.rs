@@ -1,0 +1,397 @@
+//! Migration as the gateway sees it: `/arrakis migrate` (strategy and days from selects, the
+//! readiness shown before anything starts), `/arrakis rollback`, the Rollback button under the
+//! migration's messages (a modal asks why), `/arrakis incumbent` (the operator's word on which
+//! bot runs here), the "Activate Arrakis as backup" button of a health alert, and the lines
+//! `/arrakis status` shows.
+
+use crate::{
+    temporal::{CallError, Workflows},
+    ui,
+};
+use arrakis_schemas::{
+    ChannelPlan, ChannelStrategy, GuildId, Lenient,
+    temporal::{IncumbentDetect, Migration, MigrationRollback, MigrationStatusQuery},
+    workflows::{
+        incumbent::{self, BACKUP_BUTTON, DetectInput, IncumbentOverride},
+        migration::{
+            self, MigrationInput, MigrationStage, MigrationStatus, MigrationStrategy, ROLLBACK_BUTTON,
+            ReadinessOverride, RollbackRequest, RollbackThresholds,
+        },
+    },
+};
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError},
+};
+use twilight_model::{
+    channel::message::component::{ButtonStyle, TextInputStyle},
+    http::interaction::InteractionResponseData,
+};
+
+/// Days a gradual migration can be spread over, from the select.
+pub const DAY_CHOICES: [u32; 6] = [1, 2, 3, 7, 14, 30];
+/// The days preselected for a gradual migration.
+pub const DEFAULT_DAYS: u32 = 7;
+
+/// A migration component or modal, parsed from its custom id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationAction {
+    /// The strategy select (`mig:strategy`).
+    Strategy,
+    /// The days select (`mig:days:{strategy}`).
+    Days(MigrationStrategy),
+    /// Start (`mig:start:{strategy}:{days}`).
+    Start(MigrationStrategy, u32),
+    /// Start although not ready: opens the reason modal (`mig:force:{strategy}:{days}`).
+    Force(MigrationStrategy, u32),
+    /// The override's reason, submitted (`mig:forced:{strategy}:{days}`).
+    Forced(MigrationStrategy, u32),
+    /// The Rollback button, and its reason modal (`mig:rollback`).
+    Rollback,
+    /// Activate Arrakis as backup (`inc:backup`).
+    Backup,
+}
+
+impl MigrationAction {
+    /// Parses a custom id; `None` for anything else.
+    pub fn parse(custom_id: &str) -> Option<Self> {
+        if custom_id == ROLLBACK_BUTTON {
+            return Some(Self::Rollback);
+        }
+        if custom_id == BACKUP_BUTTON {
+            return Some(Self::Backup);
+        }
+        let mut parts = custom_id.strip_prefix("mig:")?.split(':');
+        let verb = parts.next()?;
+        let strategy = parts.next().and_then(MigrationStrategy::parse);
+        let days = parts.next().and_then(|d| d.parse::<u32>().ok()).filter(|d| DAY_CHOICES.contains(d));
+        match (verb, strategy, days) {
+            ("strategy", None, None) => Some(Self::Strategy),
+            ("days", Some(s), None) => Some(Self::Days(s)),
+            ("start", Some(s), Some(d)) => Some(Self::Start(s, d)),
+            ("force", Some(s), Some(d)) => Some(Self::Force(s, d)),
+            ("forced", Some(s), Some(d)) => Some(Self::Forced(s, d)),
+            _ => None,
+        }
+    }
+
+    /// The custom id.
+    pub fn custom_id(self) -> String {
+        match self {
+            Self::Strategy => "mig:strategy".into(),
+            Self::Days(s) => format!("mig:days:{}", s.as_str()),
+            Self::Start(s, d) => format!("mig:start:{}:{d}", s.as_str()),
+            Self::Force(s, d) => format!("mig:force:{}:{d}", s.as_str()),
+            Self::Forced(s, d) => format!("mig:forced:{}:{d}", s.as_str()),
+            Self::Rollback => ROLLBACK_BUTTON.into(),
+            Self::Backup => BACKUP_BUTTON.into(),
+        }
+    }
+}
+
+/// What a strategy does, in an operator's words.
+pub fn describe(strategy: MigrationStrategy, days: u32) -> String {
+    match strategy {
+        MigrationStrategy::Instant => "everyone at once, then Arrakis leads (primary mode)".into(),
+        MigrationStrategy::Gradual => {
+            format!("new members at once, existing members in batches over {days} day(s), then Arrakis leads")
+        }
+        MigrationStrategy::ParallelForever => "both bots for good: Arrakis's roles beside the incumbent's".into(),
+        MigrationStrategy::ArrakisPrimary => "Arrakis leads at once; the incumbent's roles stay as a fallback".into(),
+    }
+}
+
+const STRATEGIES: [MigrationStrategy; 4] = [
+    MigrationStrategy::Gradual,
+    MigrationStrategy::Instant,
+    MigrationStrategy::ArrakisPrimary,
+    MigrationStrategy::ParallelForever,
+];
+
+/// The `/arrakis migrate` panel: readiness as the shadow tables show it, the strategy and days
+/// selects, and Start (or Start with an override, when not ready).
+pub fn panel(readiness: &migration::Readiness, strategy: MigrationStrategy, days: u32) -> InteractionResponseData {
+    let mut text = String::from("**Migrate from your incumbent bot to Arrakis**\n");
+    if readiness.ready {
+        text.push_str(&format!(
+            "Ready: {} days in shadow mode, {:.1} % accurate over {} checked predictions.\n",
+            readiness.shadow_days.unwrap_or(0),
+            readiness.accuracy.unwrap_or(0.0) * 100.0,
+            readiness.validated
+        ));
+    } else {
+        text.push_str("**Not ready yet**:\n");
+        for reason in &readiness.reasons {
+            text.push_str(&format!("- {reason}\n"));
+        }
+        text.push_str("You can still start, with a reason: the override is audited and shown in the status.\n");
+    }
+    text.push_str(&format!(
+        "Strategy: **{}** — {}.\nArrakis makes `arrakis-*` copies of your roles, with no permissions, right below the \
+         incumbent's own role. Channels — {}. It never touches the incumbent's roles; Rollback removes everything it \
+         added, in seconds.",
+        strategy.as_str(),
+        describe(strategy, days),
+        migration::strategy_creates(ChannelStrategy::AdditiveOnly, &ChannelPlan::default())
+    ));
+    let options: Vec<(&str, &str, bool)> = STRATEGIES
+        .iter()
+        .map(|s| {
+            let label = match s {
+                MigrationStrategy::Gradual => "Gradual: in batches over days",
+                MigrationStrategy::Instant => "Instant: everyone now",
+                MigrationStrategy::ArrakisPrimary => "Arrakis primary: lead now, incumbent as fallback",
+                MigrationStrategy::ParallelForever => "Parallel forever: both bots",
+            };
+            (s.as_str(), label, *s == strategy)
+        })
+        .collect();
+    let mut rows = vec![ui::row(vec![*ui::choice(&MigrationAction::Strategy.custom_id(), &options)])];
+    if strategy == MigrationStrategy::Gradual {
+        let labels: Vec<String> = DAY_CHOICES.iter().map(|d| format!("over {d} day(s)")).collect();
+        let values: Vec<String> = DAY_CHOICES.iter().map(u32::to_string).collect();
+        let days_options: Vec<(&str, &str, bool)> = values
+            .iter()
+            .zip(&labels)
+            .zip(DAY_CHOICES)
+            .map(|((v, l), d)| (v.as_str(), l.as_str(), d == days))
+            .collect();
+        rows.push(ui::row(vec![*ui::choice(&MigrationAction::Days(strategy).custom_id(), &days_options)]));
+    }
+    let start = if readiness.ready {
+        ui::button_with_id(MigrationAction::Start(strategy, days).custom_id(), "Start migration", ButtonStyle::Primary)
+    } else {
+        ui::button_with_id(
+            MigrationAction::Force(strategy, days).custom_id(),
+            "Start anyway (override)",
+            ButtonStyle::Danger,
+        )
+    };
+    rows.push(ui::row(vec![start]));
+    ui::message(text, rows)
+}
+
+/// A modal asking why (`custom_id` is where the answer goes).
+pub fn reason_modal(custom_id: String, title: &str, placeholder: &str) -> InteractionResponseData {
+    let input = ui::text_input("reason", TextInputStyle::Paragraph, String::new(), true, placeholder);
+    InteractionResponseData {
+        custom_id: Some(custom_id),
+        title: Some(title.to_string()),
+        components: Some(vec![ui::label("Reason (kept in the audit log)", input)]),
+        ..InteractionResponseData::default()
+    }
+}
+
+/// The migration lines of `/arrakis status`.
+pub fn status_lines(status: Option<&MigrationStatus>, now_ms: u64) -> String {
+    let Some(s) = status else { return String::new() };
+    let strategy = s.strategy.map_or("", |x| x.as_str());
+    let mut text = format!("Migration: {} ({strategy})", s.stage.as_str().replace('_', " "));
+    match s.stage {
+        MigrationStage::Migrating if s.batches > 1 => {
+            text.push_str(&format!(
+                ", batch {} of {}, about {} members moved, {} to go",
+                s.moved_batches, s.batches, s.members_moved, s.members_remaining
+            ));
+            if s.paused {
+                text.push_str(", **paused**");
+            } else if let Some(at) = s.next_batch_at_ms {
+                text.push_str(&format!(", next batch in {} min", at.saturating_sub(now_ms) / 60_000));
+            }
+        }
+        MigrationStage::Completed => {
+            if let Some(until) = s.watch_until_ms {
+                text.push_str(&format!(", rollback one click away until <t:{}:f>", until / 1000));
+            }
+        }
+        _ => {}
+    }
+    text.push('\n');
+    if let Some(forced) = &s.forced {
+        text.push_str(&format!("Readiness overridden: {}\n", forced.reason));
+    }
+    if s.stage == MigrationStage::NotReady
+        && let Some(r) = &s.readiness
+    {
+        text.push_str(&format!("Not ready: {}\n", r.reasons.join("; ")));
+    }
+    if let Some(r) = &s.rollback {
+        text.push_str(&format!(
+            "Rollback{} by {}: {} ({} step(s) done)\n",
+            if r.finished_at_ms.is_some() { "" } else { " under way" },
+            r.by,
+            r.reason,
+            r.steps.len()
+        ));
+    }
+    text
+}
+
+fn update_error(e: WorkflowUpdateError) -> CallError {
+    match e {
+        WorkflowUpdateError::Failed(failure) => CallError::Rejected(failure.message),
+        WorkflowUpdateError::NotFound(_) => CallError::NotFound,
+        other => CallError::Unavailable(other.to_string()),
+    }
+}
+
+impl Workflows {
+    /// Starts `migration-{guild_id}`; a migration already under way is refused with a word.
+    pub async fn start_migration(&self, input: MigrationInput) -> Result<String, CallError> {
+        self.timed("start_migration", async {
+            let id = migration::workflow_id(input.guild_id);
+            let options = WorkflowStartOptions::new(self.task_queue().to_string(), id.clone()).build();
+            match self.client().await?.start_workflow(Migration, Lenient::new(&input), options).await {
+                Ok(_) => Ok(id),
+                Err(WorkflowStartError::AlreadyStarted { .. }) => Err(CallError::Rejected(
+                    "A migration of this server is under way already: `/arrakis status` shows where it is.".into(),
+                )),
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// The guild's migration (the running one, or the last), if any.
+    pub async fn migration_status(&self, guild_id: GuildId) -> Result<Option<MigrationStatus>, CallError> {
+        self.timed("migration_status", async {
+            let handle = self.client().await?.get_workflow_handle::<Migration>(migration::workflow_id(guild_id));
+            match handle.query(MigrationStatusQuery, (), WorkflowQueryOptions::default()).await {
+                Ok(status) => Ok(Some(status)),
+                Err(WorkflowQueryError::NotFound(_)) => Ok(None),
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// Rolls the guild's migration back.
+    pub async fn rollback(
+        &self,
+        guild_id: GuildId,
+        reason: String,
+        actor: String,
+        request_id: &str,
+    ) -> Result<MigrationStatus, CallError> {
+        self.timed("migration_rollback", async {
+            let handle = self.client().await?.get_workflow_handle::<Migration>(migration::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("rollback-{request_id}")).build();
+            let request = Lenient::new(&RollbackRequest { reason, actor });
+            handle.execute_update(MigrationRollback, request, options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// The operator's word on the incumbent (`/arrakis incumbent`): a detection run with the
+    /// override, which beats what the guild shows.
+    pub async fn override_incumbent(&self, guild_id: GuildId, choice: IncumbentOverride) -> Result<(), CallError> {
+        self.timed("override_incumbent", async {
+            let input = DetectInput { guild_id, operator_override: Some(choice), digest: None, on_join: false };
+            let options =
+                WorkflowStartOptions::new(self.task_queue().to_string(), incumbent::workflow_id(guild_id)).build();
+            match self.client().await?.start_workflow(IncumbentDetect, Lenient::new(&input), options).await {
+                Ok(_) => Ok(()),
+                Err(WorkflowStartError::AlreadyStarted { .. }) => {
+                    Err(CallError::Rejected("A detection is running right now: try again in a moment.".into()))
+                }
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+}
+
+/// A migration input from the gateway (defaults for the rest).
+pub fn input(
+    guild_id: GuildId,
+    strategy: MigrationStrategy,
+    days: u32,
+    actor: String,
+    force: Option<String>,
+) -> MigrationInput {
+    MigrationInput {
+        guild_id,
+        strategy,
+        days: (strategy == MigrationStrategy::Gradual).then_some(days),
+        batches: None,
+        channels: None,
+        actor,
+        force: force.map(|reason| ReadinessOverride { reason }),
+        seconds_per_day: None,
+        watch_secs: None,
+        thresholds: RollbackThresholds::default(),
+        carried: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twilight_model::channel::message::component::Component;
+
+    #[test]
+    fn custom_ids_round_trip() {
+        for action in [
+            MigrationAction::Strategy,
+            MigrationAction::Days(MigrationStrategy::Gradual),
+            MigrationAction::Start(MigrationStrategy::Gradual, 7),
+            MigrationAction::Force(MigrationStrategy::Instant, 1),
+            MigrationAction::Forced(MigrationStrategy::ArrakisPrimary, 30),
+            MigrationAction::Rollback,
+            MigrationAction::Backup,
+        ] {
+            assert_eq!(MigrationAction::parse(&action.custom_id()), Some(action));
+        }
+        assert_eq!(MigrationAction::parse("mig:start:gradual:5"), None, "5 days is not a choice");
+        assert_eq!(MigrationAction::parse("mig:start:sideways:7"), None);
+        assert_eq!(MigrationAction::parse("wiz:deploy"), None);
+    }
+
+    #[test]
+    fn the_panel_shows_why_it_is_not_ready_and_offers_the_override() {
+        let not_ready = migration::readiness(Some(3), Some(0.9), 200);
+        let panel = panel(&not_ready, MigrationStrategy::Gradual, 7);
+        let text = panel.content.clone().unwrap_or_default();
+        assert!(text.contains("3 day(s) in shadow mode") && text.contains("90.0 %"), "{text}");
+        let ids: Vec<String> = panel
+            .components
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|row| match row {
+                Component::ActionRow(r) => r.components.clone(),
+                _ => Vec::new(),
+            })
+            .filter_map(|c| match c {
+                Component::Button(b) => b.custom_id,
+                Component::SelectMenu(s) => Some(s.custom_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["mig:strategy", "mig:days:gradual", "mig:force:gradual:7"]);
+        let ready = panel_text(&migration::readiness(Some(20), Some(0.99), 500), MigrationStrategy::Instant);
+        assert!(ready.contains("Ready: 20 days") && ready.contains("everyone at once"), "{ready}");
+    }
+
+    fn panel_text(r: &migration::Readiness, s: MigrationStrategy) -> String {
+        panel(r, s, DEFAULT_DAYS).content.unwrap_or_default()
+    }
+
+    #[test]
+    fn the_status_shows_progress_overrides_and_rollbacks() {
+        let status = MigrationStatus {
+            stage: MigrationStage::Migrating,
+            strategy: Some(MigrationStrategy::Gradual),
+            batches: 8,
+            moved_batches: 3,
+            members_moved: 375,
+            members_remaining: 625,
+            next_batch_at_ms: Some(10 * 60_000),
+            forced: Some(ReadinessOverride { reason: "the incumbent is down".into() }),
+            ..MigrationStatus::default()
+        };
+        let text = status_lines(Some(&status), 0);
+        assert!(text.contains("batch 3 of 8, about 375 members moved, 625 to go, next batch in 10 min"), "{text}");
+        assert!(text.contains("Readiness overridden: the incumbent is down"), "{text}");
+        assert!(status_lines(None, 0).is_empty());
+    }
+}
