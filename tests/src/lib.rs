@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod member_sync;
+pub mod migration;
 pub mod operator;
 pub mod shadow;
 pub mod wizard;

@@ -146,6 +146,7 @@ pub async fn seed(stack: &SynthesisStack, chain: &ChainFixture, spec: Spec) -> S
                 username: None,
                 bot: false,
                 roles: roles.iter().map(u64::to_string).collect(),
+                long_standing: true,
             });
         }
     }

@@ -87,6 +87,7 @@ pub async fn seed(stack: &SynthesisStack, chain: &ChainFixture, members: u64, li
         username: Some("Collab.Land".into()),
         bot: true,
         roles: vec![roles[2].to_string()],
+        long_standing: true,
     }];
     let mut expected = BTreeSet::new();
     let mut would_grant_holder = Vec::new();
@@ -127,6 +128,7 @@ pub async fn seed(stack: &SynthesisStack, chain: &ChainFixture, members: u64, li
                 username: None,
                 bot: false,
                 roles: held.iter().map(u64::to_string).collect(),
+                long_standing: true,
             });
         }
     }

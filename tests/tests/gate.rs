@@ -172,6 +172,14 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
         assert!(log[before..].is_empty(), "{how:?}: Discord received {:?}", &log[before..]);
         close(&stack, &guild, how, false).await;
     }
+    // Open, but Discord failing: the write is counted as an error (a migration's error rate
+    // sees it), stays queued, and the batch pauses instead of hammering.
+    let failing = arrakis_sim::Faults { error_rate: 1.0, ..Default::default() };
+    stack.control.set_faults(&failing).await.expect("faults");
+    let written = members.write_queued(&WriteBatch { guild_id, max: 10 }, None).await.expect("an error answers");
+    assert_eq!((written.requests, written.errored, written.grants, written.remaining), (1, 1, 0, 1), "{written:?}");
+    assert!(written.closed.is_some(), "{written:?}");
+    stack.control.set_faults(&arrakis_sim::Faults::default()).await.expect("faults");
     // Open again: the same calls go through.
     let written = members.write_queued(&WriteBatch { guild_id, max: 10 }, None).await.expect("write");
     assert_eq!((written.grants, written.remaining), (1, 0), "{written:?}");

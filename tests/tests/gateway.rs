@@ -27,7 +27,7 @@ async fn commands_are_registered_once_however_often_the_gateway_starts() {
     let top: Vec<&str> = commands.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(top, ["arrakis", "verify", "check-eligibility"], "{commands:?}");
     let names: Vec<&str> = commands[0].options.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["setup", "resume", "status", "reconcile", "sync"]);
+    assert_eq!(names, ["setup", "resume", "status", "reconcile", "sync", "migrate", "rollback", "incumbent"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,17 @@ async fn a_manifest_published_from_the_cli_is_stored_with_its_audit_row() {
     assert_eq!(count(&db, MANIFESTS, &guild).await, 2);
     assert_eq!(count(&db, AUDITS, &guild).await, 2);
 
+    // A change of mode sets the community's mode and is audited with from, to and who.
+    let mut exclusive = example_manifest(&guild);
+    exclusive["mode"] = json!("exclusive");
+    let input = write_input(&dir, "exclusive.json", exclusive);
+    let (ok, text) = run("publish", &worker, &guild, &input);
+    assert!(ok && text.contains("\"version\":3"), "{text}");
+    let mode_changes = "SELECT count(*) FROM audit_logs a JOIN communities c USING (community_id) WHERE c.guild_id = $1
+        AND a.action = 'community.mode_changed' AND a.detail = '{\"from\": \"parallel\", \"to\": \"exclusive\", \"by\": \"cli:test\"}'
+        AND c.mode = 'exclusive'";
+    assert_eq!(count(&db, mode_changes, &guild).await, 1);
+
     worker.shutdown().expect("the worker drains cleanly");
 }
 

@@ -421,12 +421,12 @@ async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_no
         let (ok, text) = update(name, input);
         assert!(!ok && text.contains(why), "{name} {input}: {text}");
     }
-    // Signals take any payload: garbage is dropped and the run carries on.
+    // Signals take any payload: garbage is dropped and the run carries on. (`manifest_published`
+    // is a nudge whatever it carries: it sweeps again, so it is not garbage here.)
     for (name, input) in [
         ("member_event", r#"{"kind": 7}"#),
         ("wallet_linked", r#""x""#),
         ("sync_member", r#"{}"#),
-        ("manifest_published", "42"),
         ("member_event", "[1,2]"),
     ] {
         let (ok, text) = cli(format!(

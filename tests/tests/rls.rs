@@ -77,6 +77,14 @@ const TENANT_TABLES: &[(&str, &str)] = &[
         "member_sync_members",
         "INSERT INTO member_sync_members (community_id, discord_user_id) VALUES ($1, (random() * 1e15)::bigint)",
     ),
+    (
+        "migrations",
+        "INSERT INTO migrations (community_id, migration_id, workflow_id, strategy, stage, from_mode, previous_version, started_by) VALUES ($1, 'm', 'w', 'instant', 'preparing', 'shadow', 1, 'a')",
+    ),
+    (
+        "rollback_events",
+        "INSERT INTO rollback_events (community_id, migration_id, reason, actor, automatic, started_at) VALUES ($1, 'm', 'r', 'a', false, now())",
+    ),
 ];
 
 #[tokio::test]

@@ -153,10 +153,10 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
 
     // Up: live answers, cached as they come.
     let live = lookup.rank(community, &asset, second, 1).await;
-    assert_eq!(live, RankFact::Ranked { position: 2, source: ScoreSource::ScoreService });
+    assert_eq!(live, RankFact::Ranked { position: 2, source: ScoreSource::ScoreService, score: Some("200".into()) });
     assert_eq!(
         lookup.rank(community, &asset, third, 1).await,
-        RankFact::Ranked { position: 3, source: ScoreSource::ScoreService }
+        RankFact::Ranked { position: 3, source: ScoreSource::ScoreService, score: Some("100".into()) }
     );
     assert_eq!(
         lookup.rank(community, &asset, fresh, 1).await,
@@ -176,12 +176,12 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
     // come from the cache and say so.
     http_put(&format!("{}/_sim/outage", sim.url()), json!({"status": 503})).await;
     let cached = lookup.rank(community, &asset, second, 2).await;
-    assert_eq!(cached, RankFact::Ranked { position: 2, source: ScoreSource::Cache });
+    assert_eq!(cached, RankFact::Ranked { position: 2, source: ScoreSource::Cache, score: Some("200".into()) });
     let e = evaluate(&m, &top_rule, &facts_with(cached, "0"));
     assert_eq!((e.verdict, e.sources.contains(&ScoreSource::Cache)), (Verdict::Eligible, true));
     for _ in 0..4 {
         let fact = lookup.rank(community, &asset, third, 2).await;
-        assert_eq!(fact, RankFact::Ranked { position: 3, source: ScoreSource::Cache });
+        assert_eq!(fact, RankFact::Ranked { position: 3, source: ScoreSource::Cache, score: Some("100".into()) });
     }
     let client = lookup.client().expect("client");
     assert_eq!(client.breaker().state(), BreakerState::Open);

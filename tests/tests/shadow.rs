@@ -226,7 +226,7 @@ async fn guild_showing(stack: &SynthesisStack, bot: Option<u64>, channel: Option
     let guild = stack.new_guild().await;
     let id: u64 = guild.parse().expect("id");
     if let Some(bot) = bot {
-        let seed = MemberSeed { id: Some(bot), username: Some("incumbent".into()), bot: true, roles: vec![] };
+        let seed = MemberSeed { id: Some(bot), username: Some("incumbent".into()), bot: true, ..MemberSeed::default() };
         stack.control.seed_members(id, &MembersSeed { members: vec![seed], generate: None }).await.expect("bot");
     }
     if let Some(name) = channel {
