@@ -12,7 +12,7 @@
 //!
 //! ```sh
 //! eval "$(scripts/dev env)"
-//! cargo build --release -p arrakis-worker -p arrakis-tests --bin member-sync-bench
+//! cargo build --release -p arrakis-worker && cargo build --release -p arrakis-tests --bin member-sync-bench
 //! $CARGO_TARGET_DIR/release/member-sync-bench [sweep|pacing|transfers|all] [--quick]
 //! ```
 //! `--quick` shrinks the pacing runs to 50 writes a guild.
@@ -123,6 +123,8 @@ async fn sweeps(stack: &SynthesisStack, chain: &ChainFixture) -> anyhow::Result<
         }
     }
     println!();
+    // The stop is an update: a worker has to be there to take it.
+    let _w = worker(stack, &anvil_url(), 500);
     shell(stack, "member-sync-stop", &g.guild, &[]);
     Ok(())
 }
