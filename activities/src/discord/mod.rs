@@ -22,3 +22,26 @@ pub use failure::DiscordFailure;
 pub use gate::{FROZEN_RECHECK, Gate, GateClosed, GateState, GuildWriter, OperatorMessenger, WriteError};
 pub use reader::{GuildReader, actual_channel, actual_role};
 pub use rest::{DiscordRest, DiscordSettings};
+
+use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
+
+/// One row of buttons for an operator message (a held batch's Confirm/Discard, a migration's
+/// Rollback), each `(custom_id, label, style)`.
+pub fn button_row(buttons: &[(String, &str, ButtonStyle)]) -> Component {
+    let components = buttons
+        .iter()
+        .map(|(custom_id, label, style)| {
+            Component::Button(Button {
+                custom_id: Some(custom_id.clone()),
+                disabled: false,
+                emoji: None,
+                id: None,
+                label: Some(label.to_string()),
+                sku_id: None,
+                style: *style,
+                url: None,
+            })
+        })
+        .collect();
+    Component::ActionRow(ActionRow { components, id: None })
+}

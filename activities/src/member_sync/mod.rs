@@ -12,7 +12,7 @@ pub use ledger::{Negative, QueuedWrite};
 use crate::{
     CommunityId, Store, StoreError,
     chain::ChainError,
-    discord::{DiscordFailure, Gate, GateClosed, WriteError},
+    discord::{DiscordFailure, Gate, GateClosed, WriteError, button_row},
     eligibility::{CHAIN_ATTEMPTS, EligibilityChecker},
     metrics::metrics,
     score::PgScoreStore,
@@ -38,7 +38,7 @@ use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
-use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
+use twilight_model::channel::message::component::ButtonStyle;
 
 /// Members per page: Discord's maximum for `GET /guilds/{guild.id}/members`.
 pub const PAGE_SIZE: u16 = 1000;
@@ -591,25 +591,11 @@ impl MemberSyncActivities {
             input.held.count,
             roles.join(", ")
         );
-        let button = |verb: &str, label: &str, style| {
-            Component::Button(Button {
-                custom_id: Some(format!("{BUTTON_PREFIX}:{verb}:{}", input.held.batch)),
-                disabled: false,
-                emoji: None,
-                id: None,
-                label: Some(label.to_string()),
-                sku_id: None,
-                style,
-                url: None,
-            })
-        };
-        let row = Component::ActionRow(ActionRow {
-            components: vec![
-                button("confirm", "Confirm removals", ButtonStyle::Danger),
-                button("discard", "Discard", ButtonStyle::Secondary),
-            ],
-            id: None,
-        });
+        let id = |verb: &str| format!("{BUTTON_PREFIX}:{verb}:{}", input.held.batch);
+        let row = button_row(&[
+            (id("confirm"), "Confirm removals", ButtonStyle::Danger),
+            (id("discard"), "Discard", ButtonStyle::Secondary),
+        ]);
         self.gate.messenger().post(input.guild_id, channel.get(), &text, &[row]).await.map_err(discord)?;
         Ok(true)
     }

@@ -10,7 +10,7 @@ pub use ledger::{ActiveMigration, NewMigration};
 
 use crate::{
     CommunityId, SaveManifestRequest, Store, StoreError,
-    discord::{DiscordFailure, Gate, GateClosed, WriteError},
+    discord::{DiscordFailure, Gate, GateClosed, WriteError, button_row},
     manifest::save_manifest,
 };
 use arrakis_schemas::{
@@ -37,7 +37,7 @@ use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
-use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
+use twilight_model::channel::message::component::{ButtonStyle, Component};
 
 /// How far Discord's clock (in a snowflake) may trail ours when rollback tells what the
 /// migration made from what was there before it.
@@ -485,30 +485,14 @@ impl MigrationActivities {
         let channel = tx.latest_manifest().await.map_err(storage)?.and_then(|r| r.manifest.operator_channel_id);
         tx.commit().await.map_err(storage)?;
         let Some(channel) = channel else { return Ok(false) };
-        let button = |custom_id: &str, label: &str, style| {
-            Component::Button(Button {
-                custom_id: Some(custom_id.to_string()),
-                disabled: false,
-                emoji: None,
-                id: None,
-                label: Some(label.to_string()),
-                sku_id: None,
-                style,
-                url: None,
-            })
-        };
-        let components: Vec<Component> = match input.button {
+        let buttons = match input.button {
             None => Vec::new(),
-            Some(NoticeButton::Rollback) => vec![button(ROLLBACK_BUTTON, "Rollback", ButtonStyle::Danger)],
+            Some(NoticeButton::Rollback) => vec![(ROLLBACK_BUTTON.to_string(), "Rollback", ButtonStyle::Danger)],
             Some(NoticeButton::ActivateBackup) => {
-                vec![button(BACKUP_BUTTON, "Activate Arrakis as backup", ButtonStyle::Primary)]
+                vec![(BACKUP_BUTTON.to_string(), "Activate Arrakis as backup", ButtonStyle::Primary)]
             }
         };
-        let rows: Vec<Component> = if components.is_empty() {
-            Vec::new()
-        } else {
-            vec![Component::ActionRow(ActionRow { components, id: None })]
-        };
+        let rows: Vec<Component> = if buttons.is_empty() { Vec::new() } else { vec![button_row(&buttons)] };
         self.gate
             .messenger()
             .post(input.guild_id, channel.get(), &input.text, &rows)
