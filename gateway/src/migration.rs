@@ -20,7 +20,7 @@ use arrakis_schemas::{
     },
 };
 use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions,
     errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError},
 };
 use twilight_model::{
@@ -32,6 +32,8 @@ use twilight_model::{
 pub const DAY_CHOICES: [u32; 6] = [1, 2, 3, 7, 14, 30];
 /// The days preselected for a gradual migration.
 pub const DEFAULT_DAYS: u32 = 7;
+/// How long a start waits for a run that reached its end to close (one activity's time).
+const ENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A migration component or modal, parsed from its custom id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,17 +239,35 @@ fn update_error(e: WorkflowUpdateError) -> CallError {
 
 impl Workflows {
     /// Starts `migration-{guild_id}`; a migration already under way is refused with a word.
+    /// A run that has reached its end (not ready, rolled back) but is still recording it is
+    /// waited for briefly, so an override pressed right after "not ready" starts.
     pub async fn start_migration(&self, input: MigrationInput) -> Result<String, CallError> {
         self.timed("start_migration", async {
             let id = migration::workflow_id(input.guild_id);
-            let options = WorkflowStartOptions::new(self.task_queue().to_string(), id.clone()).build();
-            match self.client().await?.start_workflow(Migration, Lenient::new(&input), options).await {
-                Ok(_) => Ok(id),
-                Err(WorkflowStartError::AlreadyStarted { .. }) => Err(CallError::Rejected(
-                    "A migration of this server is under way already: `/arrakis status` shows where it is.".into(),
-                )),
-                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            let client = self.client().await?;
+            for attempt in 0..2 {
+                let options = WorkflowStartOptions::new(self.task_queue().to_string(), id.clone()).build();
+                match client.start_workflow(Migration, Lenient::new(&input), options).await {
+                    Ok(_) => return Ok(id),
+                    Err(WorkflowStartError::AlreadyStarted { .. }) if attempt == 0 => {
+                        let handle = client.get_workflow_handle::<Migration>(id.clone());
+                        let ending = handle
+                            .query(MigrationStatusQuery, (), WorkflowQueryOptions::default())
+                            .await
+                            .is_ok_and(|s| matches!(s.stage, MigrationStage::NotReady | MigrationStage::RolledBack));
+                        if !ending {
+                            break;
+                        }
+                        let ended = handle.get_result(WorkflowGetResultOptions::default());
+                        let _ = tokio::time::timeout(ENDING_WAIT, ended).await;
+                    }
+                    Err(WorkflowStartError::AlreadyStarted { .. }) => break,
+                    Err(e) => return Err(CallError::Unavailable(e.to_string())),
+                }
             }
+            Err(CallError::Rejected(
+                "A migration of this server is under way already: `/arrakis status` shows where it is.".into(),
+            ))
         })
         .await
     }
