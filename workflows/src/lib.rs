@@ -58,6 +58,17 @@ fn invalid_input(what: &str, errors: &ValidationErrors) -> WorkflowTermination {
 }
 
 /// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
+/// A duration in whole milliseconds (saturating), as carried state and timers keep it.
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Workflow time (`ctx.workflow_time()`, replayed from history, never the system clock) in
+/// Unix milliseconds; 0 before the first task has a time.
+fn time_ms(t: Option<std::time::SystemTime>) -> u64 {
+    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, ms)
+}
+
 /// Whether an activity refused (a non-retryable application error, raised before it changed
 /// anything) rather than running out of retries part way.
 fn refused(e: &temporalio_sdk::ActivityExecutionError) -> bool {

@@ -8,7 +8,7 @@
 //! in the input across continue-as-new, so the history stays bounded and a lost worker costs a
 //! page at most; the queues themselves are in Postgres.
 
-use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
+use crate::{GUILD_ID_ATTR, KIND_ATTR, ms, retry, time_ms};
 use arrakis_activities::member_sync::MemberSyncActivities;
 use arrakis_schemas::{
     GuildId, Lenient, UserId,
@@ -65,13 +65,9 @@ pub struct MemberSyncWorkflow {
     wake: u64,
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl MemberSyncWorkflow {
     fn now_ms(ctx: &WorkflowContext<Self>) -> u64 {
-        ctx.workflow_time().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, ms)
+        time_ms(ctx.workflow_time())
     }
 
     fn queue(&mut self, user: UserId, queued: Queued) {

@@ -8,7 +8,7 @@
 //! errors) runs them in reverse, each until it succeeds. The state rides in the input across
 //! continue-as-new, so a gradual migration over weeks keeps a short history.
 
-use crate::{GUILD_ID_ATTR, KIND_ATTR, MODE_ATTR, retry};
+use crate::{GUILD_ID_ATTR, KIND_ATTR, MODE_ATTR, retry, time_ms};
 use arrakis_activities::{WizardActivities, migration::MigrationActivities};
 use arrakis_schemas::{
     ChannelStrategy, GuildId, Lenient, Mode,
@@ -58,14 +58,6 @@ pub struct MigrationWorkflow {
     wake: u64,
     /// The migration is being recorded as complete: no rollback can start any more.
     closing: bool,
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn time_ms(t: Option<std::time::SystemTime>) -> u64 {
-    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, ms)
 }
 
 impl MigrationWorkflow {
