@@ -2,32 +2,16 @@
 -- app.current_tenant, set per transaction with set_config(..., true) so it is safe behind a
 -- transaction-pooling PgBouncer. FORCE makes the policies bind the table owner too.
 --
--- Two group roles do the work; the login role of DATABASE_URL owns the schema and is made a
--- member of both, and the storage layer switches to one of them with SET LOCAL ROLE:
+-- The roles (migrations/roles/bootstrap.sql) exist before the first migration: creating them
+-- needs a superuser, and no Arrakis login is one. The migrations run as arrakis_owner.
 --   arrakis_app      subject to RLS: every per-community query.
 --   arrakis_service  BYPASSRLS: cross-tenant jobs (resolving a guild to its community,
---                    schedules, admin). Creating it needs a superuser the first time; in
---                    production a DBA creates both roles ahead of the migration.
+--                    schedules, admin).
 DO $$
 BEGIN
-    BEGIN
-        CREATE ROLE arrakis_app NOLOGIN NOBYPASSRLS;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-    BEGIN
-        CREATE ROLE arrakis_service NOLOGIN BYPASSRLS;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-END
-$$;
-
-DO $$
-BEGIN
-    IF NOT pg_has_role(current_user, 'arrakis_app', 'MEMBER') THEN
-        EXECUTE format('GRANT arrakis_app TO %I', current_user);
-    END IF;
-    IF NOT pg_has_role(current_user, 'arrakis_service', 'MEMBER') THEN
-        EXECUTE format('GRANT arrakis_service TO %I', current_user);
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'arrakis_app')
+       OR NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'arrakis_service') THEN
+        RAISE EXCEPTION 'roles arrakis_app and arrakis_service do not exist: run migrations/roles/bootstrap.sql as a superuser first';
     END IF;
 END
 $$;

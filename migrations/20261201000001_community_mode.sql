@@ -1,9 +1,7 @@
 -- The community's mode is the one source of truth every Discord change is checked against
 -- (the gate). Saving a manifest did not set it, so communities kept their default 'shadow'
 -- while the deployed manifest said 'exclusive' or 'parallel'. Take each community's mode
--- from its newest manifest. The service role sees every tenant (RLS is forced on the table).
-SET LOCAL ROLE arrakis_service;
-
+-- from its newest manifest. The migrations run as arrakis_owner, which sees every tenant.
 UPDATE communities c
 SET mode = latest.mode, updated_at = now()
 FROM (
@@ -15,4 +13,3 @@ WHERE latest.community_id = c.community_id
   AND latest.mode IN ('shadow', 'parallel', 'primary', 'exclusive')
   AND c.mode <> latest.mode;
 
-RESET ROLE;

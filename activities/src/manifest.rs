@@ -2,12 +2,20 @@
 
 use crate::{CommunityId, Store, StoreError};
 use arrakis_schemas::{
-    CommunityManifest,
-    workflows::{kill_switch::KillSwitchInput, manifest_publish::PublishOutcome},
+    CommunityManifest, Lenient,
+    temporal::{Synthesis, SynthesisFreeze, SynthesisThaw},
+    workflows::{
+        kill_switch::KillSwitchInput,
+        manifest_publish::PublishOutcome,
+        search_attributes,
+        synthesis::{self, FreezeNotice, FreezeScope},
+    },
 };
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use temporalio_client::{Client, WorkflowListOptions, WorkflowSignalOptions};
 use temporalio_macros::activities;
 use temporalio_sdk::{
     ApplicationFailure,
@@ -32,16 +40,17 @@ pub struct SaveManifestRequest {
     pub workflow_id: String,
 }
 
-/// Manifest storage activities; they hold the shared [`Store`].
-#[derive(Debug)]
+/// Manifest storage and kill-switch activities; they hold the shared [`Store`] and the
+/// Temporal client that tells running syntheses about a freeze.
 pub struct ManifestActivities {
     store: Store,
+    client: Client,
 }
 
 impl ManifestActivities {
-    /// Activities over `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Activities over `store`, signalling runs through `client`.
+    pub fn new(store: Store, client: Client) -> Self {
+        Self { store, client }
     }
 }
 
@@ -73,28 +82,81 @@ impl ManifestActivities {
         self.save(&request).await.map_err(retryable)
     }
 
-    /// Sets or lifts the kill switch (global, or one guild's), and audits a guild's change.
+    /// Sets or lifts the kill switch (global, or one guild's); a guild's change is audited
+    /// in its own log with the reason and who.
     #[activity(name = "kill_switch.set")]
     pub async fn set_kill_switch(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: KillSwitchInput,
     ) -> Result<(), ActivityError> {
         let mut service = self.store.service().await.map_err(retryable)?;
-        match input.guild_id {
-            None => service.set_global_freeze(input.frozen, &input.reason, &input.actor).await.map_err(retryable)?,
+        let Some(guild) = input.guild_id else {
+            service.set_global_freeze(input.frozen, &input.reason, &input.actor).await.map_err(retryable)?;
+            return service.commit().await.map_err(retryable);
+        };
+        let Some(community) = service.set_community_freeze(guild, input.frozen).await.map_err(retryable)? else {
+            return Err(ActivityError::application(
+                ApplicationFailure::builder(format!("guild_id: guild {guild} has no community"))
+                    .type_name("UnknownGuild".to_string())
+                    .non_retryable(true)
+                    .build(),
+            ));
+        };
+        service.commit().await.map_err(retryable)?;
+        let mut tx = self.store.tenant(community).await.map_err(retryable)?;
+        let action = if input.frozen { "kill_switch.frozen" } else { "kill_switch.lifted" };
+        let detail = serde_json::json!({"reason": input.reason, "by": input.actor});
+        tx.audit(&input.actor, action, detail, ctx.info().workflow_id.as_deref()).await.map_err(retryable)?;
+        tx.commit().await.map_err(retryable)
+    }
+
+    /// Tells the running syntheses a kill switch covers (every guild's for the global one, the
+    /// guild's own otherwise) that it was set (`freeze`) or lifted (`thaw`). Each run keeps
+    /// its holds apart, so a lift releases only what this freeze held. Returns how many runs
+    /// were told; a run that ended meanwhile is skipped.
+    #[activity(name = "kill_switch.hold_syntheses")]
+    pub async fn hold_syntheses(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: KillSwitchInput,
+    ) -> Result<u32, ActivityError> {
+        let mut query = format!("{} = '{}' AND ExecutionStatus = 'Running'", search_attributes::KIND, synthesis::KIND);
+        let scope = match input.guild_id {
             Some(guild) => {
-                if !service.set_community_freeze(guild, input.frozen).await.map_err(retryable)? {
-                    return Err(ActivityError::application(
-                        ApplicationFailure::builder(format!("guild_id: guild {guild} has no community"))
-                            .type_name("UnknownGuild".to_string())
-                            .non_retryable(true)
-                            .build(),
-                    ));
-                }
+                query.push_str(&format!(" AND {} = '{guild}'", search_attributes::GUILD_ID));
+                FreezeScope::Guild
+            }
+            None => FreezeScope::Global,
+        };
+        let unavailable = |e: String| {
+            ActivityError::application(
+                ApplicationFailure::builder(format!("listing running syntheses: {e}"))
+                    .type_name("TemporalUnavailable".to_string())
+                    .build(),
+            )
+        };
+        let mut runs = Vec::new();
+        let mut listing = self.client.list_workflows(query, WorkflowListOptions::builder().build());
+        while let Some(run) = listing.next().await {
+            runs.push(run.map_err(|e| unavailable(e.to_string()))?.id().to_string());
+        }
+        let notice = Lenient::new(&FreezeNotice { scope });
+        let mut told = 0;
+        for id in runs {
+            let handle = self.client.get_workflow_handle::<Synthesis>(id);
+            let sent = if input.frozen {
+                handle.signal(SynthesisFreeze, notice.clone(), WorkflowSignalOptions::default()).await
+            } else {
+                handle.signal(SynthesisThaw, notice.clone(), WorkflowSignalOptions::default()).await
+            };
+            match sent {
+                Ok(()) => told += 1,
+                Err(e) if e.to_string().contains("not found") || e.to_string().contains("already completed") => {}
+                Err(e) => return Err(unavailable(e.to_string())),
             }
         }
-        service.commit().await.map_err(retryable)
+        Ok(told)
     }
 }
 

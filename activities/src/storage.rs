@@ -1,11 +1,14 @@
-//! Tenant-safe Postgres. The pool is private: the only ways to run a query are a
-//! [`TenantTx`] (role `arrakis_app`, subject to row-level security, with `app.current_tenant`
-//! set for this transaction only) or a [`ServiceTx`] (role `arrakis_service`, for the few
-//! cross-tenant jobs). Forgetting the tenant is therefore impossible, not merely wrong.
+//! Tenant-safe Postgres. The pools are private: the only ways to run a query are a
+//! [`TenantTx`] (login role `arrakis_app`, subject to row-level security, its transaction
+//! pinned to one community by `arrakis_enter_tenant`) or a [`ServiceTx`] (login role
+//! `arrakis_service`, for the few cross-tenant jobs). Forgetting the tenant is therefore
+//! impossible, not merely wrong; and since the two are separate logins that are members of
+//! nothing, no statement run through one can become the other (`SET ROLE`, `RESET ROLE` and
+//! `SET SESSION AUTHORIZATION` get nowhere). Migrations run as a third login, apart.
 
 use arrakis_schemas::{CommunityManifest, GuildId, Mode, UserId};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
 use std::{fmt, time::Duration};
 use uuid::Uuid;
 
@@ -29,6 +32,10 @@ pub enum StoreError {
     /// The migrations could not be applied.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A login role is not the one its URL is meant for (e.g. `DATABASE_URL` logs in as a
+    /// superuser, which would bypass every policy).
+    #[error("{0}")]
+    Misconfigured(String),
     /// Scylla refused or could not be reached (the score store's Scylla adapter).
     #[error("scylla: {0}")]
     Scylla(String),
@@ -42,10 +49,13 @@ pub enum StoreError {
     },
 }
 
-/// The connection pool, reachable only through tenant or service transactions.
+/// The connection pools, reachable only through tenant or service transactions.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    /// `arrakis_app`: tenant transactions.
+    app: PgPool,
+    /// `arrakis_service`: cross-tenant transactions.
+    service: PgPool,
 }
 
 impl fmt::Debug for Store {
@@ -55,39 +65,69 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to `DATABASE_URL` (lazily: the first query opens the first connection).
-    pub fn connect_lazy(database_url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(database_url)?;
-        Ok(Self { pool })
+    /// Connects the application login (`DATABASE_URL`) and the service login
+    /// (`ARRAKIS_SERVICE_DATABASE_URL`), lazily: the first query opens the first connection.
+    pub fn connect_lazy(app_url: &str, service_url: &str) -> Result<Self, StoreError> {
+        let pool = |max: u32, url: &str| {
+            PgPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect_lazy(url)
+        };
+        Ok(Self { app: pool(10, app_url)?, service: pool(4, service_url)? })
     }
 
-    /// Applies the migrations in `migrations/` (idempotent; sqlx takes an advisory lock).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../migrations").run(&self.pool).await?;
+    /// Refuses logins that would undo the isolation: an application login that is a superuser
+    /// or bypasses row-level security, or a service login that is a superuser. The worker
+    /// checks before it polls, so a misconfigured deploy fails at once with the variable named.
+    pub async fn check_roles(&self) -> Result<(), StoreError> {
+        let who = "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user";
+        let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(who).fetch_one(&self.app).await?;
+        if superuser || bypass {
+            return Err(StoreError::Misconfigured(format!(
+                "DATABASE_URL logs in as {user}, which {} row-level security: use the application role (arrakis_app)",
+                if superuser { "is a superuser and bypasses" } else { "bypasses" }
+            )));
+        }
+        let (user, superuser, _): (String, bool, bool) = sqlx::query_as(who).fetch_one(&self.service).await?;
+        if superuser {
+            return Err(StoreError::Misconfigured(format!(
+                "ARRAKIS_SERVICE_DATABASE_URL logs in as {user}, a superuser: use the service role (arrakis_service)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations in `migrations/` through the migration login
+    /// (`ARRAKIS_MIGRATION_DATABASE_URL`), as the schema's owner `arrakis_owner`, so every
+    /// object they create belongs to a role nobody logs in as. Idempotent; sqlx takes an
+    /// advisory lock, so concurrent workers apply each migration once.
+    pub async fn migrate(migration_url: &str) -> Result<(), StoreError> {
+        let mut conn = PgConnection::connect(migration_url).await?;
+        sqlx::query("SET ROLE arrakis_owner").execute(&mut conn).await.map_err(|e| {
+            StoreError::Misconfigured(format!(
+                "ARRAKIS_MIGRATION_DATABASE_URL cannot act as the schema owner arrakis_owner ({e}): \
+                 run migrations/roles/bootstrap.sql as a superuser"
+            ))
+        })?;
+        sqlx::migrate!("../migrations").run(&mut conn).await?;
+        conn.close().await?;
         Ok(())
     }
 
     /// Closes every connection (tests close a template database before copying it).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.app.close().await;
+        self.service.close().await;
     }
 
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").execute(&self.app).await.is_ok()
     }
 
-    /// Opens a transaction scoped to one community.
+    /// Opens a transaction pinned to one community: it sees and writes that community's rows
+    /// only, and nothing run inside it can move it to another.
     pub async fn tenant(&self, community: CommunityId) -> Result<TenantTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET LOCAL ROLE arrakis_app").execute(&mut *tx).await?;
-        sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
-            .bind(community.0.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.app.begin().await?;
+        sqlx::query("SELECT arrakis_enter_tenant($1)").bind(community.0).execute(&mut *tx).await?;
         Ok(TenantTx { tx, community })
     }
 
@@ -101,8 +141,7 @@ impl Store {
 
     /// Opens a cross-tenant transaction for jobs that must see every community.
     pub async fn service(&self) -> Result<ServiceTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET LOCAL ROLE arrakis_service").execute(&mut *tx).await?;
+        let tx = self.service.begin().await?;
         Ok(ServiceTx { tx })
     }
 }
@@ -111,6 +150,19 @@ impl Store {
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     community: CommunityId,
+}
+
+/// A guild's row as the gate reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateRow {
+    /// The community.
+    pub community: CommunityId,
+    /// Its mode.
+    pub mode: Mode,
+    /// The guild's own freeze is set.
+    pub guild_frozen: bool,
+    /// The global kill switch's reason, when it is set.
+    pub global_freeze: Option<String>,
 }
 
 /// A stored manifest version.
@@ -371,12 +423,9 @@ impl ServiceTx {
     }
 
     /// What every Discord change is checked against: the guild's community, its mode, and the
-    /// freeze in force (the global kill switch first, then the guild's own). `None`: the guild
-    /// has no community.
-    pub async fn gate_state(
-        &mut self,
-        guild_id: GuildId,
-    ) -> Result<Option<(CommunityId, Mode, Option<String>)>, StoreError> {
+    /// freezes in force (the global kill switch's reason, and whether the guild's own is set).
+    /// `None`: the guild has no community.
+    pub async fn gate_state(&mut self, guild_id: GuildId) -> Result<Option<GateRow>, StoreError> {
         let row: Option<(Uuid, String, bool, Option<String>)> = sqlx::query_as(
             "SELECT c.community_id, c.mode, c.frozen,
                     (SELECT k.reason FROM kill_switch k WHERE k.scope = 'global' AND k.frozen)
@@ -385,26 +434,11 @@ impl ServiceTx {
         .bind(guild_id.as_i64())
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(|(id, mode, frozen, global)| {
+        row.map(|(id, mode, guild_frozen, global_freeze)| {
             let mode = Mode::parse(&mode).ok_or(StoreError::Corrupt { what: "communities.mode", detail: mode })?;
-            let frozen = global.or_else(|| frozen.then(|| "this community is frozen".to_string()));
-            Ok((CommunityId(id), mode, frozen))
+            Ok(GateRow { community: CommunityId(id), mode, guild_frozen, global_freeze })
         })
         .transpose()
-    }
-
-    /// True when synthesis is frozen for this community or globally, with the reason.
-    pub async fn frozen(&mut self, community: CommunityId) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT reason FROM kill_switch WHERE scope = 'global' AND frozen
-             UNION ALL
-             SELECT 'this community is frozen' FROM communities WHERE community_id = $1 AND frozen
-             LIMIT 1",
-        )
-        .bind(community.0)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|(reason,)| reason))
     }
 
     /// Sets or lifts the global kill switch.
@@ -422,14 +456,21 @@ impl ServiceTx {
         Ok(())
     }
 
-    /// Freezes or thaws one community's synthesis; false when the guild has no community.
-    pub async fn set_community_freeze(&mut self, guild_id: GuildId, frozen: bool) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE communities SET frozen = $2, updated_at = now() WHERE guild_id = $1")
-            .bind(guild_id.as_i64())
-            .bind(frozen)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    /// Freezes or thaws one community's changes; its community, or `None` when the guild has
+    /// none.
+    pub async fn set_community_freeze(
+        &mut self,
+        guild_id: GuildId,
+        frozen: bool,
+    ) -> Result<Option<CommunityId>, StoreError> {
+        let row: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE communities SET frozen = $2, updated_at = now() WHERE guild_id = $1 RETURNING community_id",
+        )
+        .bind(guild_id.as_i64())
+        .bind(frozen)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|(id,)| CommunityId(id)))
     }
 
     /// The community of a guild, created on first contact (the wizard's first step) with a

@@ -14,7 +14,9 @@ use arrakis_schemas::{
         migration,
         reconcile::{DeleteExtra, DriftNotice, ReconcileDiff, ReconcileInput, ReconcileMode, ReportNotice},
         shadow_sync::OperatorNotice,
-        synthesis::{ApplyOp, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan},
+        synthesis::{
+            ApplyOp, FreezeScope, GuildFreezes, OpAction, OrderRoles, Phase, SynthesisInput, SynthesisOp, SynthesisPlan,
+        },
     },
 };
 use serde::{Deserialize, Serialize};
@@ -89,6 +91,8 @@ pub struct AssessedGuild {
     pub mode: Mode,
     /// The manifest's operator channel.
     pub operator_channel_id: Option<Snowflake>,
+    /// The freezes in force.
+    pub freezes: Vec<FreezeScope>,
     /// The plan.
     pub assessment: Assessment,
 }
@@ -116,6 +120,7 @@ impl SynthesisActivities {
             unchanged: a.assessment.unchanged,
             removals: a.assessment.removals,
             closed,
+            frozen: a.freezes,
         })
     }
 
@@ -130,7 +135,11 @@ impl SynthesisActivities {
         }
         .map_err(storage)?
         .ok_or_else(|| {
-            fail(format!("manifest version {version:?} of guild {guild_id} does not exist"), "UnknownVersion", false)
+            let what = match version {
+                Some(v) => format!("manifest version {v} of guild {guild_id} does not exist: publish it first"),
+                None => format!("guild {guild_id} has no saved manifest yet: deploy one first"),
+            };
+            fail(what, "UnknownVersion", false)
         })?;
         let applied = applied_items(&tx.shadow_states().await.map_err(storage)?);
         tx.commit().await.map_err(storage)?;
@@ -141,6 +150,7 @@ impl SynthesisActivities {
             version: record.version,
             mode: state.mode,
             operator_channel_id: record.manifest.operator_channel_id,
+            freezes: state.freezes,
             assessment,
         })
     }
@@ -392,6 +402,17 @@ impl SynthesisActivities {
         input: SynthesisInput,
     ) -> Result<SynthesisPlan, ActivityError> {
         self.build_plan(&input).await
+    }
+
+    /// The freezes standing for a guild now (a held synthesis asks while it waits).
+    #[activity(name = "synthesis.freezes")]
+    pub async fn freezes(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: GuildFreezes,
+    ) -> Result<Vec<FreezeScope>, ActivityError> {
+        let state = self.gate.state(input.guild_id).await.map_err(GateClosed::into_activity_error)?;
+        Ok(state.freezes)
     }
 
     /// Applies one op; returns the Discord id of the object.

@@ -8,6 +8,7 @@ mod address;
 pub mod eligibility;
 mod export;
 mod ids;
+mod lenient;
 mod manifest;
 pub mod plan;
 pub mod score;
@@ -19,8 +20,9 @@ pub mod workflows;
 pub use address::{checksum_address, validate_checksum_address};
 pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
 pub use ids::{GuildId, Snowflake, UserId};
+pub use lenient::{JSON_ENCODING, Lenient, NULL_ENCODING, RawPayload};
 pub use manifest::{
     Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
     Limits, Mode, RoleGrant, RoleSpec, Rules, Theme,
 };
-pub use validation::{Lenient, ValidationError, ValidationErrors};
+pub use validation::{ACTOR_MAX, REASON_MAX, ValidationError, ValidationErrors, check_actor, check_text, is_invisible};

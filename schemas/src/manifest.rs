@@ -394,12 +394,7 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn name(&mut self, field: &str, name: &str) {
-        let chars = name.chars().count();
-        if chars == 0 || name.trim().is_empty() {
-            self.errors.push(field, "must not be empty");
-        } else if chars > Limits::NAME_MAX {
-            self.errors.push(field, format!("at most {} characters", Limits::NAME_MAX));
-        }
+        crate::check_text(&mut self.errors, field, name, true, Limits::NAME_MAX);
     }
 
     fn key(&mut self, field: String, key: &str, seen: &mut BTreeSet<String>) {
@@ -793,7 +788,7 @@ mod tests {
     fn a_long_role_name_names_the_field_and_the_rule() {
         let mut v = example();
         v["roles"][1]["name"] = json!(format!("arrakis-{}", "x".repeat(93)));
-        assert_eq!(errors_of(v).to_string(), "roles[1].name: at most 100 characters");
+        assert_eq!(errors_of(v).to_string(), "roles[1].name: at most 100 characters (got 101)");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 use crate::{
     Lenient,
     workflows::{
-        eligibility_check, incumbent, member_sync, members, migration, reconcile, shadow_sync, wallet_link, wizard,
+        eligibility_check, incumbent, member_sync, members, migration, reconcile, shadow_sync, synthesis, wallet_link,
+        wizard,
     },
 };
 use temporalio_common::{
@@ -68,6 +69,18 @@ handler_def!(
 handler_def!(
     /// The session's state.
     QueryDefinition WizardStatusQuery for Wizard, wizard::STATUS_QUERY, (), wizard::WizardStatus
+);
+workflow_def!(
+    /// A synthesis (`synthesis-{guild_id}-v{version}`).
+    Synthesis, synthesis::WORKFLOW_TYPE, Lenient<synthesis::SynthesisInput>, synthesis::SynthesisOutcome
+);
+handler_def!(
+    /// The kill switch holds the run.
+    SignalDefinition SynthesisFreeze for Synthesis, synthesis::FREEZE_SIGNAL, Lenient<synthesis::FreezeNotice>
+);
+handler_def!(
+    /// The kill switch lifted one freeze.
+    SignalDefinition SynthesisThaw for Synthesis, synthesis::THAW_SIGNAL, Lenient<synthesis::FreezeNotice>
 );
 workflow_def!(
     /// Reconciliation (`reconcile-{guild_id}-{run}`).

@@ -1,11 +1,8 @@
-//! Validation errors that name the field and the rule (`roles[2].name: at most 100 characters`),
-//! and [`Lenient`], the wrapper that lets a workflow receive malformed JSON without failing its
-//! task: it accepts any JSON and parses it into the typed contract inside the workflow, where a
-//! bad field becomes a clean, non-retryable failure instead of a stuck run.
+//! Validation errors that name the field and the rule (`roles[2].name: at most 100 characters`).
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use std::{borrow::Cow, fmt, marker::PhantomData};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One broken rule: where (a JSON path such as `roles[2].name`) and what is allowed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -58,7 +55,8 @@ impl fmt::Display for ValidationErrors {
 impl std::error::Error for ValidationErrors {}
 
 /// Parses JSON into `T`, reporting a type or shape error at its path (`roles[1].color: …`).
-pub fn parse_json<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, ValidationErrors> {
+#[cfg(test)]
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, ValidationErrors> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "(input)".to_string() } else { path };
@@ -68,40 +66,45 @@ pub fn parse_json<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, V
     })
 }
 
-/// Any JSON, to be parsed into `T` by the code that receives it. Its JSON Schema is `T`'s, so
-/// the CLI contract stays typed while the workflow never fails to decode its input.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Lenient<T> {
-    raw: serde_json::Value,
-    #[serde(skip)]
-    _type: PhantomData<T>,
+/// The longest `actor` (who asked: `cli:alice`, `discord:<user id>`) any input accepts.
+pub const ACTOR_MAX: usize = 100;
+/// The longest `reason` any input accepts.
+pub const REASON_MAX: usize = 500;
+
+/// True for a character that shows nothing: whitespace, controls, and Unicode's default-
+/// ignorable code points (zero-width spaces and joiners, bidi marks, variation selectors,
+/// fillers, tags). A name made only of these would look empty in Discord and in audit logs.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}')
 }
 
-impl<T: Serialize + DeserializeOwned> Lenient<T> {
-    /// Wraps a typed value (for callers that already hold a valid `T`).
-    pub fn new(value: &T) -> Self {
-        Self { raw: serde_json::to_value(value).unwrap_or_default(), _type: PhantomData }
-    }
-
-    /// Wraps raw JSON as received.
-    pub fn from_json(raw: serde_json::Value) -> Self {
-        Self { raw, _type: PhantomData }
-    }
-
-    /// Parses the JSON into `T`, naming the field that does not fit.
-    pub fn parse(&self) -> Result<T, ValidationErrors> {
-        parse_json(&self.raw)
+/// Checks a free-text field a person typed (a name, an actor, a reason): at most `max`
+/// characters and, when `required`, at least one visible one. The one validator every input
+/// uses for such fields, so a gap closed here is closed everywhere.
+pub fn check_text(errors: &mut ValidationErrors, field: &str, value: &str, required: bool, max: usize) {
+    let chars = value.chars().count();
+    if chars > max {
+        errors.push(field, format!("at most {max} characters (got {chars})"));
+    } else if required && value.chars().all(is_invisible) {
+        let rule = if value.is_empty() { "must not be empty" } else { "must contain a visible character" };
+        errors.push(field, rule);
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Lenient<T> {
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
+/// Checks an `actor`: 1 to [`ACTOR_MAX`] characters, something visible.
+pub fn check_actor(errors: &mut ValidationErrors, field: &str, actor: &str) {
+    let before = errors.0.len();
+    check_text(errors, field, actor, true, ACTOR_MAX);
+    if errors.0.len() > before {
+        errors.0.truncate(before);
+        errors.push(field, format!("1 to {ACTOR_MAX} characters with something visible, e.g. `cli:alice`"));
     }
 }
 
@@ -109,22 +112,36 @@ impl<T: JsonSchema> JsonSchema for Lenient<T> {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
-    struct Inner {
-        items: Vec<Item>,
-    }
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
-    struct Item {
-        color: u32,
+    fn refused(value: &str, required: bool, max: usize) -> Option<String> {
+        let mut errors = ValidationErrors::default();
+        check_text(&mut errors, "name", value, required, max);
+        errors.0.first().map(|e| e.rule.clone())
     }
 
     #[test]
-    fn a_type_error_names_its_path() {
-        let lenient: Lenient<Inner> =
-            serde_json::from_value(serde_json::json!({"items": [{"color": 1}, {"color": "red"}]}))
-                .expect("anything deserializes");
-        let err = lenient.parse().expect_err("color must be a number");
-        assert_eq!(err.0[0].field, "items[1].color");
-        assert!(err.to_string().starts_with("items[1].color: invalid type"), "{err}");
+    fn invisible_text_is_refused_where_something_is_required() {
+        for blank in ["", " ", "\u{200b}\u{200b}", "\u{200d}\u{feff}", "\t\u{2060}", "\u{3164}", "\u{e0041}"] {
+            assert!(refused(blank, true, 100).is_some(), "{blank:?} should be refused");
+            assert!(refused(blank, false, 100).is_none(), "{blank:?} is fine where nothing is required");
+        }
+        for visible in ["a", "🐳", "Spice \u{200b}Holder", "é"] {
+            assert_eq!(refused(visible, true, 100), None, "{visible:?}");
+        }
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        assert_eq!(refused(&"é".repeat(100), true, 100), None);
+        assert_eq!(refused(&"é".repeat(101), true, 100).as_deref(), Some("at most 100 characters (got 101)"));
+    }
+
+    #[test]
+    fn an_actor_names_its_rule_once() {
+        let mut errors = ValidationErrors::default();
+        check_actor(&mut errors, "actor", &"x".repeat(1_000_000));
+        check_actor(&mut errors, "by", "\u{200b}");
+        check_actor(&mut errors, "ok", "cli:alice");
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        assert!(errors.has("actor") && errors.has("by"));
     }
 }

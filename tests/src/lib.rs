@@ -52,32 +52,56 @@ where
 
 /// A database of its own for one test, copied from a migrated template.
 pub struct TestDatabase {
-    /// Its URL (the login role owns it, as `DATABASE_URL` does in production).
+    /// The application login's URL (`arrakis_app`), as `DATABASE_URL` is in production.
     pub url: String,
+    /// The service login's URL (`arrakis_service`), as `ARRAKIS_SERVICE_DATABASE_URL`.
+    pub service_url: String,
+    /// The cluster superuser's URL of this database: tests seed and inspect rows through it.
+    pub admin_url: String,
     /// The storage layer over it.
     pub store: Store,
 }
 
 impl TestDatabase {
-    /// A raw connection as the login role: a superuser in the dev stack, so it sees every
-    /// tenant. Tests use it to seed rows and to check what was written.
+    /// A raw connection as the cluster's superuser, which sees every tenant. Tests use it to
+    /// seed rows and to check what was written; Arrakis itself never logs in as it.
     pub async fn admin(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("admin connection to the test database")
+        PgConnection::connect(&self.admin_url).await.expect("admin connection to the test database")
+    }
+
+    /// A raw connection as `role` (`arrakis_app`, `arrakis_service`, `arrakis_migrator`).
+    pub async fn connect_as(&self, role: &str) -> PgConnection {
+        PgConnection::connect(&with_user(&self.url, role)).await.expect("a connection as the role")
+    }
+
+    /// The worker's database settings: the application and service logins.
+    pub fn worker_env(&self) -> [(&'static str, String); 2] {
+        [("DATABASE_URL", self.url.clone()), ("ARRAKIS_SERVICE_DATABASE_URL", self.service_url.clone())]
     }
 }
 
 fn with_database(url: &str, name: &str) -> String {
-    let mut parsed = url::Url::parse(url).expect("DATABASE_URL is a URL");
+    let mut parsed = url::Url::parse(url).expect("a database URL");
     parsed.set_path(&format!("/{name}"));
     parsed.to_string()
 }
 
-/// Creates a fresh database with every migration applied. The template is migrated under an
-/// advisory lock, so concurrent test processes never race on it.
+fn with_user(url: &str, user: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a database URL");
+    parsed.set_username(user).expect("a URL with a host");
+    parsed.to_string()
+}
+
+/// Creates a fresh database with every migration applied. The template is migrated (by the
+/// migration login, as the schema owner) under an advisory lock, so concurrent test processes
+/// never race on it; the databases belong to `arrakis_owner`, as in production.
 pub async fn fresh_database() -> TestDatabase {
     arrakis_sim::install_tls();
-    let base = stack_env("DATABASE_URL");
-    let mut maintenance = PgConnection::connect(&with_database(&base, "postgres")).await.expect("postgres is up");
+    let admin = stack_env("ARRAKIS_PG_ADMIN_URL");
+    let app = stack_env("DATABASE_URL");
+    let service = stack_env("ARRAKIS_SERVICE_DATABASE_URL");
+    let migrator = stack_env("ARRAKIS_MIGRATION_DATABASE_URL");
+    let mut maintenance = PgConnection::connect(&admin).await.expect("postgres is up");
     sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut maintenance).await.expect("lock");
     let template = "arrakis_test_template";
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
@@ -86,23 +110,21 @@ pub async fn fresh_database() -> TestDatabase {
         .await
         .expect("pg_database");
     if exists.is_none() {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}")))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template} OWNER arrakis_owner")))
             .execute(&mut maintenance)
             .await
             .expect("create template");
     }
-    let template_store = Store::connect_lazy(&with_database(&base, template)).expect("template url");
-    template_store.migrate().await.expect("migrations apply to the template");
-    template_store.close().await;
+    Store::migrate(&with_database(&migrator, template)).await.expect("migrations apply to the template");
     let name = format!("arrakis_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template}")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name} TEMPLATE {template} OWNER arrakis_owner")))
         .execute(&mut maintenance)
         .await
         .expect("copy the template");
     sqlx::query("SELECT pg_advisory_unlock(727274)").execute(&mut maintenance).await.expect("unlock");
-    let url = with_database(&base, &name);
-    let store = Store::connect_lazy(&url).expect("test database url");
-    TestDatabase { url, store }
+    let (url, service_url) = (with_database(&app, &name), with_database(&service, &name));
+    let store = Store::connect_lazy(&url, &service_url).expect("test database urls");
+    TestDatabase { url, service_url, admin_url: with_database(&admin, &name), store }
 }
 
 /// A worker running on its own thread (its future is not `Send`), on a task queue of its own.
@@ -116,26 +138,28 @@ pub struct TestWorker {
 }
 
 impl TestWorker {
-    /// Starts a worker against `database_url` and waits until it serves HTTP.
-    pub fn start(database_url: &str) -> Self {
-        Self::start_with(database_url, &[])
+    /// Starts a worker against `db` and waits until it serves HTTP.
+    pub fn start(db: &TestDatabase) -> Self {
+        Self::start_with(db, &[])
     }
 
     /// As [`start`](Self::start), with extra settings (e.g. `DISCORD_TOKEN` and
     /// `DISCORD_API_BASE` pointing at the stand-in).
-    pub fn start_with(database_url: &str, extra: &[(&str, &str)]) -> Self {
+    pub fn start_with(db: &TestDatabase, extra: &[(&str, &str)]) -> Self {
         let task_queue = format!("test-{}", uuid::Uuid::new_v4().simple());
-        Self::start_on(database_url, &task_queue, extra)
+        Self::start_on(db, &task_queue, extra)
     }
 
     /// A worker on a given task queue (several workers may share one).
-    pub fn start_on(database_url: &str, task_queue: &str, extra: &[(&str, &str)]) -> Self {
+    pub fn start_on(db: &TestDatabase, task_queue: &str, extra: &[(&str, &str)]) -> Self {
         let task_queue = task_queue.to_string();
+        let [app, service] = db.worker_env();
         let mut env: Vec<(String, String)> = [
             ("TEMPORAL_ADDRESS", stack_env("TEMPORAL_ADDRESS")),
             ("TEMPORAL_NAMESPACE", stack_env("TEMPORAL_NAMESPACE")),
             ("ARRAKIS_TASK_QUEUE", task_queue.clone()),
-            ("DATABASE_URL", database_url.to_string()),
+            app,
+            service,
             ("ARRAKIS_HTTP_ADDR", "127.0.0.1:0".to_string()),
             ("ARRAKIS_MIGRATE", "false".to_string()),
         ]
@@ -269,11 +293,11 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts `arrakis-worker` on `task_queue` and waits until it polls.
-    pub fn spawn(database_url: &str, task_queue: &str, extra: &[(&str, &str)]) -> Self {
+    pub fn spawn(db: &TestDatabase, task_queue: &str, extra: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut command = std::process::Command::new(worker_binary());
         command
-            .env("DATABASE_URL", database_url)
+            .envs(db.worker_env())
             .env("ARRAKIS_TASK_QUEUE", task_queue)
             .env("ARRAKIS_HTTP_ADDR", "127.0.0.1:0")
             .env("ARRAKIS_MIGRATE", "false")
@@ -466,7 +490,7 @@ impl SynthesisStack {
     pub fn worker(&self) -> WorkerProcess {
         let env = self.discord_env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
+        WorkerProcess::spawn(&self.db, &self.task_queue, &env)
     }
 
     /// A worker process with extra settings (e.g. `ARRAKIS_CHAINS`), for tests that kill it.
@@ -474,7 +498,7 @@ impl SynthesisStack {
         let env = self.discord_env();
         let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.extend_from_slice(extra);
-        WorkerProcess::spawn(&self.db.url, &self.task_queue, &env)
+        WorkerProcess::spawn(&self.db, &self.task_queue, &env)
     }
 
     /// A worker in this process with extra settings (e.g. `ARRAKIS_CHAINS`).
@@ -482,14 +506,14 @@ impl SynthesisStack {
         let env = self.discord_env();
         let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         env.extend_from_slice(extra);
-        TestWorker::start_on(&self.db.url, &self.task_queue, &env)
+        TestWorker::start_on(&self.db, &self.task_queue, &env)
     }
 
     /// A worker in this process (a thread) on the task queue, talking to the stand-in.
     pub fn in_process_worker(&self) -> TestWorker {
         let env = self.discord_env();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        TestWorker::start_on(&self.db.url, &self.task_queue, &env)
+        TestWorker::start_on(&self.db, &self.task_queue, &env)
     }
 
     /// A new guild in the stand-in, the bot's role high enough to manage what it creates.

@@ -38,3 +38,20 @@ fn the_stack_has_every_component_of_the_architecture() {
     }
     assert_eq!(services["temporal"]["environment"]["DB"], "postgres12", "Temporal persists to PostgreSQL");
 }
+
+#[test]
+fn no_service_logs_in_to_postgres_as_a_superuser_or_as_another_service() {
+    let file = compose();
+    let services = &file["services"];
+    let env =
+        |service: &str, name: &str| services[service]["environment"][name].as_str().unwrap_or_default().to_string();
+    let user = |url: String| url.split("://").nth(1).and_then(|rest| rest.split([':', '@']).next()).map(str::to_string);
+    assert_eq!(user(env("worker", "DATABASE_URL")).as_deref(), Some("arrakis_app"));
+    assert_eq!(user(env("worker", "ARRAKIS_SERVICE_DATABASE_URL")).as_deref(), Some("arrakis_service"));
+    assert_eq!(env("worker", "ARRAKIS_MIGRATION_DATABASE_URL"), "", "workers never hold the migration login");
+    assert_eq!(user(env("migrate", "ARRAKIS_MIGRATION_DATABASE_URL")).as_deref(), Some("arrakis_migrator"));
+    assert_eq!(env("temporal", "POSTGRES_USER"), "temporal", "Temporal has a role of its own");
+    assert_ne!(env("temporal", "POSTGRES_USER"), env("postgres", "POSTGRES_USER"), "Temporal is no superuser");
+    let init = std::fs::read_to_string(repo_root().join("docker/postgres-init.sh")).expect("the init script");
+    assert!(init.contains("bootstrap.sql") && init.contains("CREATE DATABASE temporal OWNER temporal"), "{init}");
+}

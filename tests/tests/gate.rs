@@ -39,7 +39,7 @@ async fn close(stack: &SynthesisStack, guild: &str, how: Closed, closed: bool) {
             stack.publish(guild, manifest(guild, mode));
             return;
         }
-        Closed::FrozenGuild => assert!(service.set_community_freeze(guild_id, closed).await.expect("freeze")),
+        Closed::FrozenGuild => assert!(service.set_community_freeze(guild_id, closed).await.expect("freeze").is_some()),
         Closed::GlobalFreeze => service.set_global_freeze(closed, "incident", "cli:test").await.expect("freeze"),
     }
     service.commit().await.expect("commit");

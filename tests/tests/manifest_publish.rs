@@ -45,7 +45,7 @@ const COMMUNITIES: &str = "SELECT count(*) FROM communities WHERE guild_id = $1"
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_published_from_the_cli_is_stored_with_its_audit_row() {
     let db = fresh_database().await;
-    let worker = TestWorker::start(&db.url);
+    let worker = TestWorker::start(&db);
     let dir = tempdir();
 
     // The worker is healthy, serves the SDK's metrics, and shows on its task queue.
@@ -106,7 +106,7 @@ async fn a_manifest_published_from_the_cli_is_stored_with_its_audit_row() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_manifest_is_rejected_naming_the_field_and_nothing_is_written() {
     let db = fresh_database().await;
-    let worker = TestWorker::start(&db.url);
+    let worker = TestWorker::start(&db);
     let dir = tempdir();
     let guild = random_guild_id();
 

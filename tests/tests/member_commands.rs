@@ -164,7 +164,7 @@ async fn the_runbook_links_a_wallet_and_checks_eligibility_from_the_cli() {
     assert!(ok && text.contains(&address), "{text}");
     let (ok, text) = run("wallet-link-status", &[]);
     assert!(ok && json_of(&text)["linked"] == address.as_str(), "{text}");
-    let (ok, text) = run("wallet-links", &[("DATABASE_URL", stack.db.url.clone())]);
+    let (ok, text) = run("wallet-links", &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.clone())]);
     assert!(ok && text.contains(&address) && text.contains(&user), "{text}");
 
     let (ok, text) = run("eligibility-check", &[]);

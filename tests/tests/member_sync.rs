@@ -255,7 +255,8 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     let s = settled(&stack, &g.guild, "the discard", 60, |s| s["held"].is_null()).await;
     assert_eq!(s["totals"]["discarded"], 12, "{s}");
     assert_eq!(held(&stack, &g.guild, &roles).await, expected, "discarded: nobody else lost a role");
-    let (ok, _, text) = shell(&stack, "member-sync-held", &g.guild, &[("DATABASE_URL", stack.db.url.as_str())]);
+    let (ok, _, text) =
+        shell(&stack, "member-sync-held", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
     assert!(ok, "{text}");
     for (actor, action) in
         [("cli:tester", "member_sync.revocations_confirmed"), ("cli:tester", "member_sync.revocations_discarded")]

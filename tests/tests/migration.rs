@@ -187,7 +187,8 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
     })
     .await;
     assert_eq!(community_mode(&stack, &g).await, "primary");
-    let (ok, _, events) = shell(&stack, "migration-events", &g.guild, &[("DATABASE_URL", stack.db.url.as_str())]);
+    let (ok, _, events) =
+        shell(&stack, "migration-events", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
     assert!(ok, "{events}");
     for (from, to) in [("shadow", "parallel"), ("parallel", "primary")] {
         let parts = [format!(r#""from": "{from}""#), format!(r#""to": "{to}""#), r#""by": "cli:tester""#.to_string()];
@@ -279,7 +280,8 @@ async fn readiness_below_95_percent_refuses_the_audited_override_proceeds_and_th
         (held(&stack, &g.guild, &[holder]).await == pairs(&g.holders, holder)).then_some(())
     })
     .await;
-    let (ok, _, events) = shell(&stack, "migration-events", &g.guild, &[("DATABASE_URL", stack.db.url.as_str())]);
+    let (ok, _, events) =
+        shell(&stack, "migration-events", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
     assert!(ok, "{events}");
     assert!(
         events
@@ -357,7 +359,8 @@ async fn members_losing_access_roll_the_migration_back_by_itself() {
     assert_eq!(community_mode(&stack, &g).await, "shadow");
     assert_eq!(held(&stack, &g.guild, &[g.incumbent_holder]).await, incumbent_before, "the incumbent's roles stay");
     posted(&stack, g.operator_channel, "Migration rolled back").await;
-    let (ok, _, events) = shell(&stack, "migration-events", &g.guild, &[("DATABASE_URL", stack.db.url.as_str())]);
+    let (ok, _, events) =
+        shell(&stack, "migration-events", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
     assert!(ok, "{events}");
     assert!(
         events.lines().any(|l| l.contains("rolled_back") && l.contains("automatic") && l.contains(" t ")),

@@ -2,6 +2,10 @@
 //! a change that would break runs in flight fails CI. Record new ones with
 //! `cargo run -p arrakis-tests --bin record-history -- <workflow-id> <name>`.
 
+use arrakis_schemas::{
+    RawPayload,
+    workflows::contracts::{self, Check},
+};
 use arrakis_workflows::{
     EligibilityCheckWorkflow, IncumbentDetectWorkflow, IncumbentHealthWorkflow, KillSwitchWorkflow,
     ManifestPublishWorkflow, MemberSyncWorkflow, MigrationWorkflow, ReconcileWorkflow, ShadowSyncWorkflow,
@@ -9,7 +13,10 @@ use arrakis_workflows::{
 };
 use prost::Message;
 use temporalio_client::WorkflowHistory;
-use temporalio_common::protos::temporal::api::history::v1::History;
+use temporalio_common::protos::temporal::api::{
+    common::v1::Payloads,
+    history::v1::{History, history_event::Attributes},
+};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
 /// A replayer with every workflow the worker registers.
@@ -30,8 +37,8 @@ fn replayer() -> WorkflowReplayer {
     WorkflowReplayer::new(options).expect("replayer")
 }
 
-#[tokio::test]
-async fn recorded_histories_replay_against_the_current_code() {
+/// Every recorded history, by file name.
+fn histories() -> Vec<(String, History)> {
     let dir = arrakis_tests::repo_root().join("tests/histories");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/histories exists")
@@ -40,18 +47,130 @@ async fn recorded_histories_replay_against_the_current_code() {
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no recorded histories in {}", dir.display());
+    paths
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).expect("readable history");
+            let history = History::decode(bytes.as_slice()).expect("a protobuf History");
+            (path.file_name().expect("a file").to_string_lossy().into_owned(), history)
+        })
+        .collect()
+}
 
+/// Payloads recorded on purpose because today's types refuse them: the runs that prove a bad
+/// input fails cleanly and a bad signal is dropped. (history, what) — each must still be
+/// refused, so a type that started accepting them would be noticed too.
+const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
+    ("incumbent-detect-rejected-override.bin", "IncumbentDetect input"),
+    ("member-sync-rejected-settings.bin", "MemberSync input"),
+    ("member-sync-refused-bad-input.bin", "signal member_event"),
+    ("member-sync-refused-bad-input.bin", "signal wallet_linked"),
+    ("member-sync-refused-bad-input.bin", "signal sync_member"),
+];
+
+#[tokio::test]
+async fn recorded_histories_replay_against_the_current_code() {
     let replayer = replayer();
     let mut broken = Vec::new();
-    for path in paths {
-        let bytes = std::fs::read(&path).expect("readable history");
-        let history = History::decode(bytes.as_slice()).expect("a protobuf History");
-        assert!(history.events.len() > 3, "{} holds a whole run", path.display());
+    for (name, history) in histories() {
+        let path = name;
+        assert!(history.events.len() > 3, "{path} holds a whole run");
         if let Err(e) = replayer.replay_workflow(WorkflowHistory::from(history)).await {
-            broken.push(format!("{} no longer replays: {e}", path.display()));
+            broken.push(format!("{path} no longer replays: {e}"));
         }
     }
     assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+fn raw(payloads: Option<&Payloads>) -> Vec<RawPayload> {
+    payloads.map(|p| p.payloads.iter().cloned().map(RawPayload::from).collect()).unwrap_or_default()
+}
+
+/// Every payload of a history that a workflow reads or a client reads back (its input, the
+/// signals and updates it was sent, the inputs of the children it started and the signals it
+/// sent, its result), each with the check of today's type: (what, check, payloads).
+fn recorded_payloads(history: &History) -> Vec<(String, Option<Check>, Vec<RawPayload>)> {
+    let mut own = None;
+    let mut found = Vec::new();
+    let signal_anywhere = |name: &str| contracts::all().iter().find_map(|c| c.signal(name));
+    for event in &history.events {
+        let Some(attributes) = &event.attributes else { continue };
+        match attributes {
+            Attributes::WorkflowExecutionStartedEventAttributes(a) => {
+                let ty = a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                own = contracts::of(&ty);
+                found.push((format!("{ty} input"), own.map(|c| c.input), raw(a.input.as_ref())));
+            }
+            Attributes::WorkflowExecutionSignaledEventAttributes(a) => {
+                let check = own.and_then(|c| c.signal(&a.signal_name));
+                found.push((format!("signal {}", a.signal_name), check, raw(a.input.as_ref())));
+            }
+            Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(a) => {
+                if let Some(input) = a.accepted_request.as_ref().and_then(|r| r.input.as_ref()) {
+                    let check = own.and_then(|c| c.update(&input.name));
+                    found.push((format!("update {}", input.name), check, raw(input.args.as_ref())));
+                }
+            }
+            Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(a) => {
+                let ty = a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                let check = contracts::of(&ty).map(|c| c.input);
+                found.push((format!("child {ty} input"), check, raw(a.input.as_ref())));
+            }
+            Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(a) => {
+                let check = signal_anywhere(&a.signal_name);
+                found.push((format!("external signal {}", a.signal_name), check, raw(a.input.as_ref())));
+            }
+            Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a) => {
+                let ty = a.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+                let check = contracts::of(&ty).map(|c| c.input);
+                found.push((format!("continued-as-new {ty} input"), check, raw(a.input.as_ref())));
+            }
+            Attributes::WorkflowExecutionCompletedEventAttributes(a) => {
+                found.push(("result".to_string(), own.map(|c| c.output), raw(a.result.as_ref())));
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn every_recorded_payload_still_decodes_against_todays_types() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (name, history) in histories() {
+        for (what, check, payloads) in recorded_payloads(&history) {
+            let on_purpose = REFUSED_ON_PURPOSE.iter().any(|(h, w)| *h == name && *w == what);
+            let Some(check) = check else {
+                problems.push(format!(
+                    "{name}: {what} has no contract (a workflow, signal or update not in contracts::all)"
+                ));
+                continue;
+            };
+            checked += 1;
+            match (check(&payloads), on_purpose) {
+                (Ok(()), false) | (Err(_), true) => {}
+                (Err(e), false) => problems.push(format!("{name}: {what} no longer decodes: {e}")),
+                (Ok(()), true) => problems.push(format!("{name}: {what} was recorded as refused, and is now accepted")),
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} payloads checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_type_change_that_breaks_a_recorded_payload_is_caught() {
+    // The guard must be able to fail: a recorded synthesis input, with its version turned into
+    // a string, is what a renamed or retyped field would leave behind.
+    let (_, history) = histories().into_iter().find(|(n, _)| n == "synthesis-ordered-roles.bin").expect("recorded");
+    let (_, check, mut payloads) = recorded_payloads(&history).into_iter().next().expect("the input");
+    assert!(check.expect("synthesis has a contract")(&payloads).is_ok());
+    let mut input: serde_json::Value = serde_json::from_slice(&payloads[0].data).expect("json");
+    input["version"] = serde_json::json!("one");
+    payloads[0].data = input.to_string().into_bytes();
+    let refused = check.expect("contract")(&payloads).expect_err("a string version is refused");
+    assert_eq!(refused.0[0].field, "version", "{refused}");
 }
 
 #[tokio::test]

@@ -1,5 +1,9 @@
 //! Row-level security on every tenant table: tenant A can neither read nor write tenant B's
-//! rows, and a transaction with no tenant sees zero rows.
+//! rows, a transaction with no tenant sees zero rows, and nothing a statement can do from
+//! inside a tenant transaction (`SET ROLE`, `RESET ROLE`, `SET SESSION AUTHORIZATION`,
+//! `set_config`, entering another tenant) climbs out of it. The logins are no superusers and
+//! members of nothing but what the bootstrap grants; the schema belongs to a role nobody logs
+//! in as.
 
 use arrakis_activities::CommunityId;
 use arrakis_tests::fresh_database;
@@ -148,27 +152,27 @@ async fn tenants_see_and_touch_only_their_own_rows() {
         assert_eq!(count(tx.conn(), table, None).await, 1, "{table}: A sees exactly its own row");
         assert_eq!(count(tx.conn(), table, Some(b)).await, 0, "{table}: A cannot read B's rows");
 
-        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET community_id = community_id WHERE community_id = $1"
-        )))
-        .bind(b)
-        .execute(tx.conn())
-        .await
-        .expect("update runs");
-        assert_eq!(updated.rows_affected(), 0, "{table}: A cannot update B's rows");
-        let deleted = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE community_id = $1")))
-            .bind(b)
-            .execute(tx.conn())
-            .await
-            .expect("delete runs");
-        assert_eq!(deleted.rows_affected(), 0, "{table}: A cannot delete B's rows");
+        // Communities are the service role's to create, re-key and delete: the app may not
+        // try at all. Every other table lets it try, and row-level security stops it.
+        let refused = if *table == "communities" { "permission denied" } else { "" };
+        for statement in [
+            format!("UPDATE {table} SET community_id = community_id WHERE community_id = $1"),
+            format!("DELETE FROM {table} WHERE community_id = $1"),
+        ] {
+            let mut attempt = db.store.tenant(CommunityId(a)).await.expect("tenant tx");
+            match sqlx::query(sqlx::AssertSqlSafe(statement.clone())).bind(b).execute(attempt.conn()).await {
+                Ok(done) => assert!(refused.is_empty() && done.rows_affected() == 0, "{table}: {statement} touched B"),
+                Err(e) => assert!(!refused.is_empty() && e.to_string().contains(refused), "{table}: {e}"),
+            }
+        }
 
         let err = sqlx::query(sqlx::AssertSqlSafe(insert.to_string()))
             .bind(b)
             .execute(tx.conn())
             .await
             .expect_err("A cannot write a row for B");
-        assert!(err.to_string().contains("row-level security"), "{table}: {err}");
+        let expected = if refused.is_empty() { "row-level security" } else { refused };
+        assert!(err.to_string().contains(expected), "{table}: {err}");
         drop(tx); // rolled back
     }
 
@@ -212,4 +216,146 @@ async fn the_service_role_sees_every_community_and_manifest_versions_are_immutab
         .await
         .expect_err("an old version cannot be edited");
     assert!(err.to_string().contains("immutable"), "{err}");
+}
+
+/// Runs `statement` in a fresh transaction of tenant `a`: its error, if any.
+async fn in_tenant(db: &arrakis_tests::TestDatabase, a: Uuid, statement: &str) -> Result<(), String> {
+    let mut tx = db.store.tenant(CommunityId(a)).await.expect("tenant tx");
+    sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(tx.conn())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn nothing_run_inside_a_tenant_transaction_leaves_its_tenant() {
+    let db = fresh_database().await;
+    let mut admin = db.admin().await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    seed_community(&mut admin, a).await;
+    seed_community(&mut admin, b).await;
+
+    // Becoming another role: refused outright (the login is a member of nothing).
+    for (statement, refusal) in [
+        ("SET LOCAL ROLE arrakis_service", "permission denied to set role"),
+        ("SET ROLE arrakis_service", "permission denied to set role"),
+        ("SET ROLE arrakis_owner", "permission denied to set role"),
+        ("SET ROLE postgres", "permission denied to set role"),
+        ("SET SESSION AUTHORIZATION arrakis_service", "permission denied to set session authorization"),
+        ("SET SESSION AUTHORIZATION postgres", "permission denied to set session authorization"),
+        ("SELECT * FROM tenant_pins", "permission denied"),
+        ("COPY (SELECT 1) TO PROGRAM 'true'", "must be superuser or have privileges of the pg_execute_server_program"),
+        ("CREATE ROLE intruder SUPERUSER", "must be superuser to create superusers"),
+        ("CREATE ROLE intruder", "permission denied to create role"),
+        ("ALTER TABLE wallet_links DISABLE ROW LEVEL SECURITY", "must be owner"),
+        ("DROP POLICY tenant_isolation ON wallet_links", "must be owner"),
+    ] {
+        let err = in_tenant(&db, a, statement).await.expect_err(statement);
+        assert!(err.contains(refusal), "{statement}: {err}");
+    }
+
+    // Moving the tenant: a second enter is refused; the setting changes nothing; RESET ROLE
+    // gives back the same login. After each, the transaction still sees A's rows only.
+    let mut tx = db.store.tenant(CommunityId(a)).await.expect("tenant tx");
+    let err = sqlx::query("SELECT arrakis_enter_tenant($1)").bind(b).execute(tx.conn()).await.expect_err("re-enter");
+    assert!(err.to_string().contains("already belongs to another community"), "{err}");
+    drop(tx);
+    let mut tx = db.store.tenant(CommunityId(a)).await.expect("tenant tx");
+    sqlx::query("SELECT set_config('app.current_tenant', $1, true)")
+        .bind(b.to_string())
+        .execute(tx.conn())
+        .await
+        .expect("the setting can be written…");
+    sqlx::query("RESET ROLE").execute(tx.conn()).await.expect("RESET ROLE runs");
+    sqlx::query("SET ROLE NONE").execute(tx.conn()).await.expect("SET ROLE NONE runs");
+    let (user, superuser): (String, bool) =
+        sqlx::query_as("SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(tx.conn())
+            .await
+            .expect("who");
+    assert_eq!((user.as_str(), superuser), ("arrakis_app", false), "RESET ROLE gives back the app login, no more");
+    for (table, _) in TENANT_TABLES {
+        assert_eq!(count(tx.conn(), table, None).await, 1, "{table}: …but A still sees exactly its own row");
+        assert_eq!(count(tx.conn(), table, Some(b)).await, 0, "{table}: and none of B's");
+    }
+    let err = sqlx::query("INSERT INTO audit_logs (community_id, actor, action) VALUES ($1, 'x', 'y')")
+        .bind(b)
+        .execute(tx.conn())
+        .await
+        .expect_err("nor can it write for B");
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}
+
+#[tokio::test]
+async fn the_logins_are_no_superusers_members_of_nothing_and_own_nothing() {
+    let db = fresh_database().await;
+    let mut admin = db.admin().await;
+    let roles: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolcanlogin, rolbypassrls FROM pg_roles WHERE rolname LIKE 'arrakis%' ORDER BY 1",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("roles");
+    let expected = [
+        ("arrakis_app", false, true, false),
+        ("arrakis_migrator", false, true, false),
+        ("arrakis_owner", false, false, true),
+        ("arrakis_service", false, true, true),
+    ];
+    let found: Vec<(&str, bool, bool, bool)> = roles.iter().map(|(n, s, l, b)| (n.as_str(), *s, *l, *b)).collect();
+    assert_eq!(found, expected, "(role, superuser, login, bypass RLS)");
+    let memberships: Vec<(String, String)> = sqlx::query_as(
+        "SELECT g.rolname::text, m.rolname::text FROM pg_auth_members a
+         JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+         WHERE g.rolname LIKE 'arrakis%' OR m.rolname LIKE 'arrakis%' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("memberships");
+    assert_eq!(memberships, [("arrakis_owner".to_string(), "arrakis_migrator".to_string())]);
+    let owners: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'v') AND pg_get_userbyid(c.relowner) <> 'arrakis_owner'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("owners");
+    assert!(owners.is_empty(), "every table belongs to arrakis_owner: {owners:?}");
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT p.proname::text, pg_get_userbyid(p.proowner)::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> 'arrakis_owner'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("functions");
+    assert!(functions.is_empty(), "every function belongs to arrakis_owner: {functions:?}");
+}
+
+#[tokio::test]
+async fn a_key_that_could_clash_across_tenants_carries_the_tenant() {
+    let db = fresh_database().await;
+    let mut admin = db.admin().await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    seed_community(&mut admin, a).await;
+    seed_community(&mut admin, b).await;
+    let insert_nonce = "INSERT INTO wallet_nonces (community_id, nonce, discord_user_id, address, expires_at, message)
+                        VALUES ($1, 'the-same-nonce', 1, '0x' || repeat('1', 40), now(), 'sign me')";
+    sqlx::query(insert_nonce).bind(b).execute(&mut admin).await.expect("B's nonce");
+    let mut tx = db.store.tenant(CommunityId(a)).await.expect("tenant tx");
+    sqlx::query(insert_nonce).bind(a).execute(tx.conn()).await.expect("A's equal nonce does not clash with B's");
+    // The guild id is unique across communities, so the app cannot create a community at all:
+    // a clash would name a guild another community holds.
+    let (guild,): (i64,) = sqlx::query_as("SELECT guild_id FROM communities WHERE community_id = $1")
+        .bind(b)
+        .fetch_one(&mut admin)
+        .await
+        .expect("B");
+    let err = sqlx::query("INSERT INTO communities (community_id, guild_id, name) VALUES ($1, $2, 'mine')")
+        .bind(a)
+        .bind(guild)
+        .execute(tx.conn())
+        .await
+        .expect_err("the app creates no community");
+    assert!(err.to_string().contains("permission denied") && !err.to_string().contains(&guild.to_string()), "{err}");
 }

@@ -123,7 +123,8 @@ async fn a_sync_finds_exactly_the_known_divergences_changes_nothing_and_the_next
     assert!(!divergences(&stack, second_id).await.iter().any(|d| d.0 == caught_up));
     assert!(stack.control.log(0).await.expect("log").is_empty(), "still no mutation");
 
-    let (ok, text) = stack.shell("shadow-divergences", guild, &[("DATABASE_URL", &stack.db.url)]);
+    let (ok, text) =
+        stack.shell("shadow-divergences", guild, &[("ARRAKIS_SERVICE_DATABASE_URL", &stack.db.service_url)]);
     assert!(ok && text.contains("650 rows") && text.contains("would_revoke"), "{text}");
 
     // Hand-written progress naming another guild's community is refused, and writes nothing.

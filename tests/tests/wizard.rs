@@ -125,7 +125,7 @@ async fn an_operator_sets_up_a_guild_through_all_eight_steps() {
     assert!(messages.iter().any(|m| m["content"].as_str().unwrap_or_default().starts_with("Deployed")), "{messages:?}");
 
     // Every step reached is in the funnel; the runbook line shows it.
-    let (ok, funnel) = stack.shell("wizard-funnel", &guild, &[("DATABASE_URL", &stack.db.url)]);
+    let (ok, funnel) = stack.shell("wizard-funnel", &guild, &[("ARRAKIS_SERVICE_DATABASE_URL", &stack.db.service_url)]);
     assert!(ok, "{funnel}");
     for step in [
         "INIT",
@@ -259,6 +259,6 @@ async fn a_wizard_started_from_the_cli_expires_when_idle() {
     })
     .await;
     assert_eq!(wizard_status(&stack, &guild)["expired"], true);
-    let (ok, funnel) = stack.shell("wizard-funnel", &guild, &[("DATABASE_URL", &stack.db.url)]);
+    let (ok, funnel) = stack.shell("wizard-funnel", &guild, &[("ARRAKIS_SERVICE_DATABASE_URL", &stack.db.service_url)]);
     assert!(ok && funnel.contains("EXPIRED") && funnel.contains("CHAIN_SELECT"), "{funnel}");
 }

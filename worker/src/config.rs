@@ -43,14 +43,17 @@ pub struct Settings {
     pub namespace: String,
     /// `ARRAKIS_TASK_QUEUE`.
     pub task_queue: String,
-    /// `DATABASE_URL`.
+    /// `DATABASE_URL`: the application login (`arrakis_app`), subject to row-level security.
     pub database_url: Secret,
+    /// `ARRAKIS_SERVICE_DATABASE_URL`: the cross-tenant login (`arrakis_service`).
+    pub service_database_url: Secret,
+    /// `ARRAKIS_MIGRATION_DATABASE_URL`: the login that applies migrations
+    /// (`arrakis_migrator`); `None` when this worker does not migrate.
+    pub migration_database_url: Option<Secret>,
     /// `ARRAKIS_HTTP_ADDR`: where `/healthz` and `/metrics` are served.
     pub http_addr: SocketAddr,
     /// `ARRAKIS_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
-    /// `ARRAKIS_MIGRATE`: apply database migrations at startup (`true` or `false`).
-    pub migrate: bool,
     /// Discord access; `None` when `DISCORD_TOKEN` is unset (no Discord activities then).
     pub discord: Option<DiscordConfig>,
     /// What eligibility checks and wallet links need.
@@ -132,12 +135,22 @@ impl Settings {
         let namespace = name_rule("TEMPORAL_NAMESPACE", get("TEMPORAL_NAMESPACE", "arrakis"))?;
         let task_queue = name_rule("ARRAKIS_TASK_QUEUE", get("ARRAKIS_TASK_QUEUE", "arrakis"))?;
 
-        let database_url = lookup("DATABASE_URL")
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| err("DATABASE_URL", "required: postgres://user@host:port/db".into()))?;
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://".into()));
-        }
+        let postgres_url = |variable: &'static str, role: &str| -> Result<Option<String>, SettingsError> {
+            match lookup(variable).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Some(url)),
+                Some(_) => {
+                    Err(err(variable, format!("must start with postgres:// or postgresql:// (the {role} login)")))
+                }
+            }
+        };
+        let database_url = postgres_url("DATABASE_URL", "arrakis_app")?
+            .ok_or_else(|| err("DATABASE_URL", "required: postgres://arrakis_app@host:port/db".into()))?;
+        let service_database_url =
+            postgres_url("ARRAKIS_SERVICE_DATABASE_URL", "arrakis_service")?.ok_or_else(|| {
+                err("ARRAKIS_SERVICE_DATABASE_URL", "required: postgres://arrakis_service@host:port/db".into())
+            })?;
+        let migration_database_url = postgres_url("ARRAKIS_MIGRATION_DATABASE_URL", "arrakis_migrator")?;
 
         let http = get("ARRAKIS_HTTP_ADDR", "127.0.0.1:9464");
         let http_addr = http
@@ -149,11 +162,20 @@ impl Settings {
             "json" => LogFormat::Json,
             other => return Err(err("ARRAKIS_LOG_FORMAT", format!("`text` or `json`, got {other:?}"))),
         };
-        let migrate = match get("ARRAKIS_MIGRATE", "true").as_str() {
+        // Migrating is on when a migration login is given, unless ARRAKIS_MIGRATE says not to.
+        let migrate = match lookup("ARRAKIS_MIGRATE").unwrap_or_default().as_str() {
+            "" => migration_database_url.is_some(),
             "true" | "1" => true,
             "false" | "0" => false,
             other => return Err(err("ARRAKIS_MIGRATE", format!("`true` or `false`, got {other:?}"))),
         };
+        if migrate && migration_database_url.is_none() {
+            return Err(err(
+                "ARRAKIS_MIGRATION_DATABASE_URL",
+                "required with ARRAKIS_MIGRATE=true: postgres://arrakis_migrator@host:port/db".into(),
+            ));
+        }
+        let migration_database_url = migration_database_url.filter(|_| migrate).map(Secret::new);
 
         let discord = match lookup("DISCORD_TOKEN").filter(|v| !v.is_empty()) {
             None => None,
@@ -223,9 +245,10 @@ impl Settings {
             namespace,
             task_queue,
             database_url: Secret::new(database_url),
+            service_database_url: Secret::new(service_database_url),
+            migration_database_url,
             http_addr,
             log_format,
-            migrate,
         })
     }
 }
@@ -240,31 +263,55 @@ mod tests {
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    const APP: (&str, &str) = ("DATABASE_URL", "postgres://arrakis_app:pw@127.0.0.1/arrakis");
+    const SERVICE: (&str, &str) = ("ARRAKIS_SERVICE_DATABASE_URL", "postgres://arrakis_service:spw@127.0.0.1/arrakis");
+    const MIGRATOR: (&str, &str) = ("ARRAKIS_MIGRATION_DATABASE_URL", "postgres://arrakis_migrator:mpw@h/arrakis");
+
     #[test]
     fn defaults_follow_the_architecture() {
-        let s = settings(&[("DATABASE_URL", "postgres://arrakis:pw@127.0.0.1/arrakis")]).expect("valid");
+        let s = settings(&[APP, SERVICE, MIGRATOR]).expect("valid");
         assert_eq!(s.temporal_address.as_str(), "http://127.0.0.1:7233/");
         assert_eq!((s.namespace.as_str(), s.task_queue.as_str()), ("arrakis", "arrakis"));
-        assert!(!format!("{s:?}").contains("pw"), "the database password must never print");
+        let printed = format!("{s:?}");
+        for password in ["pw@", "spw", "mpw"] {
+            assert!(!printed.contains(password), "a database password must never print: {printed}");
+        }
+        assert!(s.migration_database_url.is_some(), "a migration login means this worker migrates");
+    }
+
+    #[test]
+    fn migrating_needs_the_migration_login_and_can_be_turned_off() {
+        assert!(settings(&[APP, SERVICE]).expect("no migrations").migration_database_url.is_none());
+        let off = settings(&[APP, SERVICE, MIGRATOR, ("ARRAKIS_MIGRATE", "false")]).expect("valid");
+        assert!(off.migration_database_url.is_none());
+        let e = settings(&[APP, SERVICE, ("ARRAKIS_MIGRATE", "true")]).expect_err("no migration login");
+        assert_eq!(e.variable, "ARRAKIS_MIGRATION_DATABASE_URL", "{e}");
     }
 
     #[test]
     fn bad_values_name_the_variable() {
-        let db = ("DATABASE_URL", "postgres://x@h/db");
         for (pair, variable) in [
             (("TEMPORAL_ADDRESS", "ftp://x"), "TEMPORAL_ADDRESS"),
             (("TEMPORAL_NAMESPACE", "a b"), "TEMPORAL_NAMESPACE"),
             (("ARRAKIS_HTTP_ADDR", "nowhere"), "ARRAKIS_HTTP_ADDR"),
             (("ARRAKIS_LOG_FORMAT", "xml"), "ARRAKIS_LOG_FORMAT"),
+            (("ARRAKIS_MIGRATE", "maybe"), "ARRAKIS_MIGRATE"),
             (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
+            (("ARRAKIS_SERVICE_DATABASE_URL", "mysql://x"), "ARRAKIS_SERVICE_DATABASE_URL"),
+            (("ARRAKIS_MIGRATION_DATABASE_URL", "x"), "ARRAKIS_MIGRATION_DATABASE_URL"),
         ] {
-            let pairs = if pair.0 == "DATABASE_URL" { vec![pair] } else { vec![db, pair] };
+            let mut pairs: Vec<_> = [APP, SERVICE].into_iter().filter(|(k, _)| *k != pair.0).collect();
+            pairs.push(pair);
             let e = settings(&pairs).expect_err("must be rejected");
             assert_eq!(e.variable, variable, "{e}");
         }
         assert_eq!(settings(&[]).expect_err("no database").variable, "DATABASE_URL");
+        assert_eq!(settings(&[APP]).expect_err("no service login").variable, "ARRAKIS_SERVICE_DATABASE_URL");
         assert_eq!(
-            settings(&[db, ("TEMPORAL_ADDRESS", "10.0.0.1:7233")]).expect("host:port").temporal_address.as_str(),
+            settings(&[APP, SERVICE, ("TEMPORAL_ADDRESS", "10.0.0.1:7233")])
+                .expect("host:port")
+                .temporal_address
+                .as_str(),
             "http://10.0.0.1:7233/"
         );
     }

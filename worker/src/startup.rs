@@ -96,9 +96,17 @@ pub async fn run_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let store = Store::connect_lazy(settings.database_url.expose()).context("DATABASE_URL")?;
-    if settings.migrate {
-        store.migrate().await.context("applying database migrations")?;
+    if let Some(url) = &settings.migration_database_url {
+        Store::migrate(url.expose()).await.context("applying database migrations (ARRAKIS_MIGRATION_DATABASE_URL)")?;
+    }
+    let store = Store::connect_lazy(settings.database_url.expose(), settings.service_database_url.expose())
+        .context("DATABASE_URL / ARRAKIS_SERVICE_DATABASE_URL")?;
+    // A login that would bypass the tenant policies stops the worker; an unreachable database
+    // does not (it may come up later, and /healthz says so meanwhile).
+    match store.check_roles().await {
+        Err(e @ arrakis_activities::StoreError::Misconfigured(_)) => return Err(e.into()),
+        Err(e) => tracing::warn!("could not check the database logins yet: {e}"),
+        Ok(()) => {}
     }
 
     let exporter = start_prometheus_metric_exporter(
@@ -131,7 +139,7 @@ pub async fn run_until(
         .register_workflow::<MigrationWorkflow>()?
         .register_workflow::<IncumbentHealthWorkflow>()?
         .register_activities(members)
-        .register_activities(ManifestActivities::new(store.clone()))
+        .register_activities(ManifestActivities::new(store.clone(), client.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();

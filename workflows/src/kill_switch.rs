@@ -1,4 +1,5 @@
-//! The kill switch: sets the freeze flag the synthesis activities check before every change.
+//! The kill switch: sets the freeze flag the gate checks before every Discord change, then
+//! holds the running syntheses it covers (or releases what it held, when lifted).
 
 use crate::{GUILD_ID_ATTR, KIND_ATTR, retry};
 use arrakis_activities::ManifestActivities;
@@ -34,9 +35,20 @@ impl KillSwitchWorkflow {
             ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(guild.to_string())]);
         }
         let frozen = input.frozen;
-        ctx.execute_activity(ManifestActivities::set_kill_switch, input, retry::storage()).await?;
+        ctx.execute_activity(ManifestActivities::set_kill_switch, input.clone(), retry::storage()).await?;
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        let told = if ctx.patched("kill-switch-holds-syntheses") {
+            let told = ctx.execute_activity(ManifestActivities::hold_syntheses, input, retry::storage()).await?;
+            format!(
+                "; {told} running synthes{} {}",
+                if told == 1 { "is" } else { "es" },
+                if frozen { "held" } else { "released" }
+            )
+        } else {
+            String::new()
+        };
         ctx.state_mut(|s| s.done = true);
-        Ok(format!("synthesis {} for {scope}", if frozen { "frozen" } else { "running" }))
+        Ok(format!("changes {} for {scope}{told}", if frozen { "frozen" } else { "running" }))
     }
 
     /// Whether the flag has been set.

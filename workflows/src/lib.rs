@@ -79,6 +79,21 @@ fn parse_input<T: Serialize + DeserializeOwned>(what: &str, input: &Lenient<T>) 
     input.parse().map_err(|errors| invalid_input(what, &errors))
 }
 
+/// Logs, outside replay, a signal payload a run dropped: one that does not fit the contract,
+/// or any payload sent to a signal that takes none. The run carries on either way.
+fn signal_dropped<W>(ctx: &temporalio_sdk::SyncWorkflowContext<W>, signal: &str, why: &dyn std::fmt::Display) {
+    if !ctx.is_replaying() {
+        tracing::warn!(workflow_id = %ctx.workflow_id(), signal, "signal payload dropped: {why}");
+    }
+}
+
+/// For a signal that takes no input: logs whatever was sent anyway.
+fn ignore_payload<W>(ctx: &temporalio_sdk::SyncWorkflowContext<W>, signal: &str, input: &Lenient<()>) {
+    if !input.is_empty() {
+        signal_dropped(ctx, signal, &format!("it takes no input, got {}", input.describe()));
+    }
+}
+
 /// Tells the guild's member sync something (a wallet linked, a member asking, a manifest
 /// saved). A guild without one (not deployed, or in shadow mode) has nobody to tell: the
 /// failed signal is ignored.

@@ -33,7 +33,7 @@ impl ManifestPublishWorkflow {
         // The arrakis- prefix of parallel mode came after runs were recorded: the patch keeps
         // their replay deterministic.
         let rules = Rules { parallel_prefix: ctx.patched("manifest-parallel-prefix") };
-        let input = match parsed.and_then(|i| i.manifest.validate_under(rules, 0, 0).map(|()| i)) {
+        let input = match parsed.and_then(|i| i.check(rules).map(|()| i)) {
             Ok(input) => input,
             Err(errors) => {
                 let message = format!("manifest rejected: {errors}");

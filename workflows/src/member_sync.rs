@@ -568,10 +568,17 @@ impl MemberSyncWorkflow {
     /// A member joined, left or changed roles (from the gateway). Any payload is accepted:
     /// one that does not parse, or names another guild, is dropped.
     #[signal(name = "member_event")]
-    pub fn member_event(&mut self, _ctx: &mut SyncWorkflowContext<Self>, event: Lenient<MemberEvent>) {
-        let Ok(event) = event.parse() else { return };
+    pub fn member_event(&mut self, ctx: &mut SyncWorkflowContext<Self>, event: Lenient<MemberEvent>) {
+        let event = match event.parse() {
+            Ok(event) => event,
+            Err(e) => return crate::signal_dropped(ctx, "member_event", &e),
+        };
         if Some(event.guild_id) != self.guild {
-            return;
+            return crate::signal_dropped(
+                ctx,
+                "member_event",
+                &format!("guild_id: {} is not this sync's guild", event.guild_id),
+            );
         }
         match event.kind {
             MemberEventKind::Left => {
@@ -590,17 +597,19 @@ impl MemberSyncWorkflow {
 
     /// A member linked a wallet (from WalletLink); a payload that does not parse is dropped.
     #[signal(name = "wallet_linked")]
-    pub fn wallet_linked(&mut self, _ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
-        if let Ok(linked) = linked.parse() {
-            self.queue(linked.user_id, Queued { reason: Reason::WalletLinked, roles: None });
+    pub fn wallet_linked(&mut self, ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
+        match linked.parse() {
+            Ok(linked) => self.queue(linked.user_id, Queued { reason: Reason::WalletLinked, roles: None }),
+            Err(e) => crate::signal_dropped(ctx, "wallet_linked", &e),
         }
     }
 
     /// A member asked for their roles (`/check-eligibility`); a bad payload is dropped.
     #[signal(name = "sync_member")]
-    pub fn sync_member(&mut self, _ctx: &mut SyncWorkflowContext<Self>, member: Lenient<SyncMember>) {
-        if let Ok(member) = member.parse() {
-            self.queue(member.user_id, Queued { reason: Reason::Asked, roles: None });
+    pub fn sync_member(&mut self, ctx: &mut SyncWorkflowContext<Self>, member: Lenient<SyncMember>) {
+        match member.parse() {
+            Ok(member) => self.queue(member.user_id, Queued { reason: Reason::Asked, roles: None }),
+            Err(e) => crate::signal_dropped(ctx, "sync_member", &e),
         }
     }
 

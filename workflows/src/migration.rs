@@ -652,7 +652,13 @@ impl MigrationWorkflow {
     /// crosses a threshold.
     #[signal(name = "access_report")]
     pub fn access_report(&mut self, ctx: &mut SyncWorkflowContext<Self>, report: Lenient<AccessReport>) {
-        let Some(report) = report.parse().ok().and_then(AccessReport::bounded) else { return };
+        let report = match report.parse() {
+            Ok(report) => report,
+            Err(e) => return crate::signal_dropped(ctx, "access_report", &e),
+        };
+        let Some(report) = AccessReport::bounded(report) else {
+            return crate::signal_dropped(ctx, "access_report", &"counts no sync could send");
+        };
         let now = time_ms(ctx.workflow_time());
         self.carried.reports.push(Reported { at_ms: now, report });
         prune(&mut self.carried.reports, now, &self.thresholds);

@@ -1,6 +1,8 @@
 //! Synthesis: apply one manifest version to a guild. Plan, then roles → categories →
 //! channels (with their permission overwrites), a few ops at a time, each an idempotent
-//! activity on the Discord task queue. Pause, resume and cancel arrive as payload-free signals.
+//! activity on the Discord task queue. The operator's pause, resume and cancel arrive as
+//! signals whose payload is ignored; the kill switch holds and releases runs with its own
+//! `freeze` and `thaw`, so each hold is lifted only by what set it.
 
 use crate::{
     GUILD_ID_ATTR, KIND_ATTR,
@@ -13,22 +15,80 @@ use arrakis_schemas::{
     workflows::{
         reconcile::DeleteExtra,
         synthesis::{
-            KIND, OrderRoles, RemovalChoice, SynthesisInput, SynthesisOutcome, SynthesisPlan, SynthesisStatus,
+            FreezeNotice, GuildFreezes, Hold, KIND, OrderRoles, RemovalChoice, SynthesisInput, SynthesisOutcome,
+            SynthesisPlan, SynthesisStatus,
         },
     },
 };
 use serde_json::json;
+use std::{collections::BTreeSet, time::Duration};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult, workflows::select,
+};
+
+/// While only freezes hold a run, how often it asks the gate whether they still stand: a
+/// lift that raced the plan (the run was not yet listed when the kill switch sent `thaw`)
+/// releases it within this time.
+const FREEZE_RECHECK: Duration = Duration::from_secs(60);
 
 /// Applies a manifest version to Discord and records what it applied.
 #[workflow]
 pub struct SynthesisWorkflow {
     input: Lenient<SynthesisInput>,
     status: SynthesisStatus,
+    holds: BTreeSet<Hold>,
 }
 
 impl SynthesisWorkflow {
+    fn hold(&mut self, hold: Hold) {
+        self.holds.insert(hold);
+        self.show_holds();
+    }
+
+    fn release(&mut self, hold: Hold) {
+        self.holds.remove(&hold);
+        self.show_holds();
+    }
+
+    fn show_holds(&mut self) {
+        self.status.held_by = self.holds.iter().copied().collect();
+        self.status.paused = !self.holds.is_empty();
+    }
+
+    /// Waits until nothing holds the run (or it is cancelled). While only freezes hold it,
+    /// the gate is asked every [`FREEZE_RECHECK`] whether they still stand.
+    async fn until_released(ctx: &mut WorkflowContext<Self>, guild: &GuildFreezes, queue: &str) -> WorkflowResult<()> {
+        loop {
+            let (held, frozen_only) = ctx.state(|s| {
+                let held = !s.holds.is_empty() && !s.status.cancelled;
+                (held, s.holds.iter().all(|h| *h != Hold::Operator))
+            });
+            if !held {
+                return Ok(());
+            }
+            if !frozen_only {
+                ctx.wait_condition(|s| s.holds.is_empty() || s.status.cancelled).await?;
+                continue;
+            }
+            let released = select! {
+                r = ctx.wait_condition(|s| s.holds.is_empty() || s.status.cancelled) => { r?; true },
+                _ = ctx.timer(FREEZE_RECHECK) => false,
+            };
+            if !released {
+                let standing =
+                    ctx.execute_activity(SynthesisActivities::freezes, guild.clone(), retry::discord(queue)).await?;
+                ctx.state_mut(|s| {
+                    for hold in [Hold::GlobalFreeze, Hold::GuildFreeze] {
+                        if !standing.iter().any(|f| Hold::from(*f) == hold) {
+                            s.release(hold);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
     /// What the version drops, as the operator decided at REVIEW: deleted, detached, or held
     /// (kept and reported). Returns (removed, detached, held).
     async fn removals(
@@ -81,7 +141,7 @@ impl SynthesisWorkflow {
 impl SynthesisWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: Lenient<SynthesisInput>) -> Self {
-        Self { input, status: SynthesisStatus::default() }
+        Self { input, status: SynthesisStatus::default(), holds: BTreeSet::new() }
     }
 
     /// Plans and applies the version; fails with an account of every op that failed.
@@ -89,7 +149,9 @@ impl SynthesisWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SynthesisOutcome> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
         let input = ctx.state(|s| crate::parse_input("synthesis", &s.input))?;
+        input.check().map_err(|errors| crate::invalid_input("synthesis", &errors))?;
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
+        let guild = GuildFreezes { guild_id: input.guild_id };
         let discord_queue = retry::discord_queue(ctx.task_queue());
         let plan: SynthesisPlan =
             ctx.execute_activity(SynthesisActivities::plan, input.clone(), retry::discord(&discord_queue)).await?;
@@ -105,7 +167,13 @@ impl SynthesisWorkflow {
                 ..SynthesisOutcome::default()
             });
         }
-        ctx.state_mut(|s| s.status.planned = plan.ops.len() as u32);
+        // A run planned during a freeze starts held by it (the gate would refuse its changes).
+        ctx.state_mut(|s| {
+            s.status.planned = plan.ops.len() as u32;
+            for scope in &plan.frozen {
+                s.hold(Hold::from(*scope));
+            }
+        });
         let started = Self::audit(
             ctx,
             &community,
@@ -122,7 +190,7 @@ impl SynthesisWorkflow {
             queue: &discord_queue,
         };
         for batch in batches(&plan.ops) {
-            ctx.wait_condition(|s| !s.status.paused || s.status.cancelled).await?;
+            Self::until_released(ctx, &guild, &discord_queue).await?;
             if ctx.state(|s| s.status.cancelled) {
                 break;
             }
@@ -139,6 +207,8 @@ impl SynthesisWorkflow {
                 }
             }
         }
+        // A pause or a freeze that arrived during the last batch holds the removals too.
+        Self::until_released(ctx, &guild, &discord_queue).await?;
         let (removed, detached, held) = if failed.is_empty() && !ctx.state(|s| s.status.cancelled) {
             Self::removals(ctx, &input, &plan, &discord_queue, &mut failed).await?
         } else {
@@ -150,6 +220,7 @@ impl SynthesisWorkflow {
             && !plan.ops.is_empty()
             && !ctx.state(|s| s.status.cancelled)
         {
+            Self::until_released(ctx, &guild, &discord_queue).await?;
             ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
             let order =
                 OrderRoles { guild_id: input.guild_id, community_id: community.clone(), version: input.version };
@@ -197,22 +268,44 @@ impl SynthesisWorkflow {
         Ok(outcome)
     }
 
-    /// Holds before the next batch of ops (the kill switch sends it to every synthesis).
+    /// The operator holds the run before its next change. Any payload is ignored.
     #[signal(name = "pause")]
-    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
-        self.status.paused = true;
+    pub fn pause(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: Lenient<()>) {
+        crate::ignore_payload(ctx, "pause", &input);
+        self.hold(Hold::Operator);
     }
 
-    /// Continues after a pause.
+    /// Lifts the operator's pause; a freeze still holds the run until it is lifted.
     #[signal(name = "resume")]
-    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
-        self.status.paused = false;
+    pub fn resume(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: Lenient<()>) {
+        crate::ignore_payload(ctx, "resume", &input);
+        self.release(Hold::Operator);
     }
 
     /// Stops after the ops in flight; what was applied stays applied and recorded.
     #[signal(name = "cancel")]
-    pub fn cancel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
+    pub fn cancel(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: Lenient<()>) {
+        crate::ignore_payload(ctx, "cancel", &input);
         self.status.cancelled = true;
+    }
+
+    /// The kill switch holds the run (`{"scope": "global" | "guild"}`); a payload that does
+    /// not fit is dropped (the gate refuses the run's changes all the same).
+    #[signal(name = "freeze")]
+    pub fn freeze(&mut self, ctx: &mut SyncWorkflowContext<Self>, notice: Lenient<FreezeNotice>) {
+        match notice.parse() {
+            Ok(notice) => self.hold(Hold::from(notice.scope)),
+            Err(e) => crate::signal_dropped(ctx, "freeze", &e),
+        }
+    }
+
+    /// The kill switch lifted one freeze; the run carries on once nothing else holds it.
+    #[signal(name = "thaw")]
+    pub fn thaw(&mut self, ctx: &mut SyncWorkflowContext<Self>, notice: Lenient<FreezeNotice>) {
+        match notice.parse() {
+            Ok(notice) => self.release(Hold::from(notice.scope)),
+            Err(e) => crate::signal_dropped(ctx, "thaw", &e),
+        }
     }
 
     /// Planned, applied, failed (with why), the op in flight, paused.

@@ -13,7 +13,7 @@ use crate::{CommunityId, Store, StoreError};
 use arrakis_schemas::{
     GuildId, Mode,
     plan::{ActualOverwrite, ItemKind, OverwriteTarget},
-    workflows::synthesis::DesiredItem,
+    workflows::synthesis::{DesiredItem, FreezeScope},
 };
 use std::{collections::BTreeSet, time::Duration};
 use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
@@ -105,8 +105,10 @@ pub struct GateState {
     pub community: CommunityId,
     /// The mode the operator chose (the community's, the one source of truth).
     pub mode: Mode,
-    /// The freeze in force, if any: the guild's own or the global kill switch.
+    /// The freeze in force, if any: the global kill switch's reason, else the guild's own.
     pub frozen: Option<String>,
+    /// Every freeze in force (global, the guild's own), so a held run knows what releases it.
+    pub freezes: Vec<FreezeScope>,
 }
 
 impl GateState {
@@ -148,10 +150,17 @@ impl Gate {
     /// The guild's mode and freeze, as the next change would see them.
     pub async fn state(&self, guild: GuildId) -> Result<GateState, GateClosed> {
         let mut service = self.store.service().await?;
-        let state = service.gate_state(guild).await?;
+        let row = service.gate_state(guild).await?.ok_or(GateClosed::NoCommunity(guild))?;
         service.commit().await?;
-        let (community, mode, frozen) = state.ok_or(GateClosed::NoCommunity(guild))?;
-        Ok(GateState { community, mode, frozen })
+        let mut freezes = Vec::new();
+        if row.global_freeze.is_some() {
+            freezes.push(FreezeScope::Global);
+        }
+        if row.guild_frozen {
+            freezes.push(FreezeScope::Guild);
+        }
+        let frozen = row.global_freeze.or_else(|| row.guild_frozen.then(|| "this community is frozen".to_string()));
+        Ok(GateState { community: row.community, mode: row.mode, frozen, freezes })
     }
 
     /// A writer for `guild`, if its mode and the kill switch allow changes. `context` opens

@@ -27,7 +27,7 @@ pub struct KillSwitchInput {
     pub frozen: bool,
     /// Why (1–500 characters), for the audit trail.
     pub reason: String,
-    /// Who (e.g. `cli:alice`).
+    /// Who (e.g. `cli:alice`; 1–100 characters).
     #[serde(default = "default_actor")]
     pub actor: String,
 }
@@ -37,13 +37,11 @@ fn default_actor() -> String {
 }
 
 impl KillSwitchInput {
-    /// Checks the reason, naming the field.
+    /// Checks the reason and the actor, naming the field.
     pub fn validate(&self) -> Result<(), crate::ValidationErrors> {
         let mut errors = crate::ValidationErrors::default();
-        let len = self.reason.trim().chars().count();
-        if len == 0 || len > 500 {
-            errors.push("reason", "1 to 500 characters");
-        }
+        crate::check_text(&mut errors, "reason", &self.reason, true, crate::REASON_MAX);
+        crate::check_actor(&mut errors, "actor", &self.actor);
         errors.into_result()
     }
 }

@@ -25,9 +25,21 @@ pub fn workflow_id(guild_id: GuildId) -> String {
 pub struct PublishInput {
     /// The desired state to save.
     pub manifest: CommunityManifest,
-    /// Who published it (a Discord user id, `cli:<name>`, …), for the audit log.
+    /// Who published it (a Discord user id, `cli:<name>`, …; 1–100 characters), for the audit log.
     #[serde(default = "default_actor")]
     pub actor: String,
+}
+
+impl PublishInput {
+    /// Checks the actor and the manifest (under `rules`), naming every field that fails.
+    pub fn check(&self, rules: crate::Rules) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        if let Err(manifest) = self.manifest.validate_under(rules, 0, 0) {
+            errors.0.extend(manifest.0);
+        }
+        crate::check_actor(&mut errors, "actor", &self.actor);
+        errors.into_result()
+    }
 }
 
 fn default_actor() -> String {

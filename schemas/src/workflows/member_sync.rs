@@ -420,21 +420,11 @@ fn default_actor() -> String {
     "cli".into()
 }
 
-/// The longest `actor` an update accepts.
-pub const ACTOR_MAX: usize = 100;
-/// The longest `reason` an update accepts.
-pub const REASON_MAX: usize = 500;
-
 /// Checks an actor (1–100 characters, something visible) and a reason (at most 500).
 pub fn check_decision(actor: &str, reason: &str) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    let visible = actor.chars().any(|c| !c.is_whitespace() && !c.is_control() && c != '\u{200b}');
-    if !visible || actor.chars().count() > ACTOR_MAX {
-        errors.push("actor", format!("1 to {ACTOR_MAX} characters, e.g. `cli:alice`"));
-    }
-    if reason.chars().count() > REASON_MAX {
-        errors.push("reason", format!("at most {REASON_MAX} characters"));
-    }
+    crate::check_actor(&mut errors, "actor", actor);
+    crate::check_text(&mut errors, "reason", reason, false, crate::REASON_MAX);
     errors.into_result()
 }
 

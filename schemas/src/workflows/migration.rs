@@ -221,8 +221,10 @@ impl MigrationInput {
             errors.0.extend(e.0);
         }
         if let Some(force) = &self.force {
-            let len = force.reason.trim().chars().count();
-            if len == 0 || len > 500 {
+            let before = errors.0.len();
+            crate::check_text(&mut errors, "force.reason", &force.reason, true, crate::REASON_MAX);
+            if errors.0.len() > before {
+                errors.0.truncate(before);
                 errors.push("force.reason", "1 to 500 characters: why the readiness checks are overridden");
             }
         }
@@ -273,13 +275,8 @@ impl RollbackRequest {
     /// Checks the fields, naming them.
     pub fn check(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let len = self.reason.trim().chars().count();
-        if len == 0 || len > 500 {
-            errors.push("reason", "1 to 500 characters");
-        }
-        if let Err(e) = crate::workflows::member_sync::check_decision(&self.actor, "") {
-            errors.0.extend(e.0);
-        }
+        crate::check_text(&mut errors, "reason", &self.reason, true, crate::REASON_MAX);
+        crate::check_actor(&mut errors, "actor", &self.actor);
         errors.into_result()
     }
 }

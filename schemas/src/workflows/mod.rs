@@ -4,6 +4,7 @@
 //! Names are pinned here, once: they are shared by the worker, the gateway, the CLI lines of
 //! `docs/runbook.md` and every run in flight, so renaming one is a breaking change.
 
+pub mod contracts;
 pub mod eligibility_check;
 pub mod incumbent;
 pub mod kill_switch;

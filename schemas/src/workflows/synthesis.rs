@@ -9,12 +9,57 @@ use serde::{Deserialize, Serialize};
 pub const WORKFLOW_TYPE: &str = "Synthesis";
 /// `ArrakisKind` value.
 pub const KIND: &str = "synthesis";
-/// Signals (no payload, so they can never poison a run).
+/// The operator's pause (no payload; whatever is sent is ignored).
 pub const PAUSE_SIGNAL: &str = "pause";
-/// Resume after a pause.
+/// Lifts the operator's pause (a freeze still holds the run).
 pub const RESUME_SIGNAL: &str = "resume";
 /// Stop after the op in flight; what was applied stays applied and recorded.
 pub const CANCEL_SIGNAL: &str = "cancel";
+/// The kill switch holds the run ([`FreezeNotice`]); sent by the `KillSwitch` workflow.
+pub const FREEZE_SIGNAL: &str = "freeze";
+/// The kill switch lifted one freeze ([`FreezeNotice`]); the run carries on once nothing
+/// else holds it.
+pub const THAW_SIGNAL: &str = "thaw";
+
+/// Which freeze a [`FREEZE_SIGNAL`] or [`THAW_SIGNAL`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezeScope {
+    /// Every guild (the global kill switch).
+    Global,
+    /// This run's guild only.
+    Guild,
+}
+
+/// The payload of [`FREEZE_SIGNAL`] and [`THAW_SIGNAL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeNotice {
+    /// The global freeze or the guild's own.
+    pub scope: FreezeScope,
+}
+
+/// What holds a synthesis before its next change. Each is lifted on its own, so lifting a
+/// freeze never resumes a run the operator paused, nor one another freeze still holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Hold {
+    /// The operator's `pause` signal, until `resume`.
+    Operator,
+    /// The global kill switch, until it is lifted.
+    GlobalFreeze,
+    /// The guild's own freeze, until it is lifted.
+    GuildFreeze,
+}
+
+impl From<FreezeScope> for Hold {
+    fn from(scope: FreezeScope) -> Self {
+        match scope {
+            FreezeScope::Global => Self::GlobalFreeze,
+            FreezeScope::Guild => Self::GuildFreeze,
+        }
+    }
+}
 
 /// The readable workflow ID.
 pub fn workflow_id(guild_id: GuildId, version: i32) -> String {
@@ -23,15 +68,35 @@ pub fn workflow_id(guild_id: GuildId, version: i32) -> String {
 
 /// Input: which version of which guild's manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SynthesisInput {
     /// The guild.
     pub guild_id: GuildId,
-    /// The manifest version to apply.
+    /// The manifest version to apply (1 or more).
+    #[schemars(range(min = 1))]
     pub version: i32,
     /// What to do with what Arrakis made that this version drops (the operator's choice at
     /// REVIEW): `hold` (the default: keep it and report it), `remove` or `detach`.
     #[serde(default, skip_serializing_if = "RemovalChoice::is_hold")]
     pub removals: RemovalChoice,
+}
+
+impl SynthesisInput {
+    /// Checks what the types cannot: the version is a saved one's number (1, 2, …).
+    pub fn check(&self) -> Result<(), crate::ValidationErrors> {
+        let mut errors = crate::ValidationErrors::default();
+        if self.version < 1 {
+            errors.push("version", "a saved manifest version: 1 or more");
+        }
+        errors.into_result()
+    }
+}
+
+/// Which freezes stand for a guild: the `synthesis.freezes` activity's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GuildFreezes {
+    /// The guild.
+    pub guild_id: GuildId,
 }
 
 /// The operator's decision about the objects a new manifest version drops.
@@ -65,8 +130,11 @@ pub struct SynthesisStatus {
     pub failed: Vec<String>,
     /// The op in flight, e.g. `create role naib`.
     pub current_op: Option<String>,
-    /// Paused by a signal or a kill switch.
+    /// Held before the next change: by the operator, a freeze, or both (`held_by`).
     pub paused: bool,
+    /// What holds it: `operator`, `global_freeze`, `guild_freeze`.
+    #[serde(default)]
+    pub held_by: Vec<Hold>,
     /// Cancelled by a signal: stops after the ops in flight.
     #[serde(default)]
     pub cancelled: bool,
@@ -173,6 +241,9 @@ pub struct SynthesisPlan {
     /// Why nothing may be applied (shadow mode), if so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<String>,
+    /// The freezes in force when it was planned: the run starts held by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frozen: Vec<FreezeScope>,
 }
 
 /// One op to apply (the apply activity's input).

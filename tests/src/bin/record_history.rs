@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         bail!("name: letters, digits, '-' and '_' only, got {name:?}");
     }
     let settings = arrakis_worker::Settings::from_lookup(|k| {
-        std::env::var(k).ok().or_else(|| (k == "DATABASE_URL").then(|| "postgres://unused".into()))
+        std::env::var(k).ok().or_else(|| k.ends_with("DATABASE_URL").then(|| "postgres://unused".into()))
     })?;
     let client =
         arrakis_worker::connect_client(&settings.temporal_address, &settings.namespace, "record-history").await?;
