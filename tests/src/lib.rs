@@ -581,3 +581,44 @@ pub fn workflow_completed(workflow_id: &str) -> bool {
     let out = run_shell(&format!("temporal workflow describe --workflow-id {workflow_id} --output json"), &[]);
     String::from_utf8_lossy(&out.stdout).contains("WORKFLOW_EXECUTION_STATUS_COMPLETED")
 }
+
+/// Payloads Temporal's SDK cannot decode into a typed value, as the `temporal` CLI sends them:
+/// (what, the CLI's input flags). Before `Lenient` took raw payloads, each of these wedged a
+/// run for good when sent as a signal or a start input.
+pub fn undecodable_inputs() -> Vec<(&'static str, String)> {
+    // A manifest whose one rule nests 70 `all_of`s: past serde_json's recursion limit of 128
+    // (each level is an object and an array), which the manifest's own "at most 8 deep" never
+    // got to see. Any other type refuses it by its first, unknown field.
+    let deep = std::env::temp_dir().join("arrakis-rule-nested-70-deep.json");
+    if !deep.exists() {
+        let rule = format!("{}{}{}", r#"{"all_of":["#.repeat(70), r#"{"owns_nft":{"asset":"a"}}"#, "]}".repeat(70));
+        std::fs::write(&deep, format!(r#"{{"manifest":{{"rules":{{"deep":{rule}}}}}}}"#)).expect("a temporary file");
+    }
+    vec![
+        ("no input", String::new()),
+        ("two inputs", "--input '{}' --input '{}'".to_string()),
+        ("binary/plain", "--input-meta encoding=binary/plain --input '\"abc\"'".to_string()),
+        ("a rule nested 70 deep", format!("--input-file {}", deep.display())),
+    ]
+}
+
+/// Sends `signal` to `workflow_id` with every undecodable input and a few that do not fit any
+/// contract (`{}`, `123`, `null`), through the CLI; each must be accepted by the server.
+pub fn send_garbage(workflow_id: &str, signal: &str) {
+    let mut inputs = undecodable_inputs();
+    inputs.extend([
+        ("{}", "--input '{}'".to_string()),
+        ("123", "--input 123".to_string()),
+        ("null", "--input null".to_string()),
+    ]);
+    for (what, flags) in inputs {
+        let out =
+            run_shell(&format!("temporal workflow signal --workflow-id {workflow_id} --name {signal} {flags}"), &[]);
+        assert!(
+            out.status.success(),
+            "{signal} with {what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

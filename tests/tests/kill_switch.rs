@@ -81,8 +81,22 @@ async fn each_hold_is_lifted_only_by_what_set_it_and_a_guild_freeze_touches_its_
         assert_eq!(stack.control.guild(guild.parse().expect("id")).await.expect("state").roles.len(), 7);
     }
 
-    // The guild's freeze and its lifting are in its own audit log, with the reason and who.
+    // A lift the run never heard of (set straight in the database here; in life, a lift that
+    // raced the run's plan) releases it all the same: a held run asks the gate now and then.
     let mut admin = stack.db.admin().await;
+    let unheard = five_roles(&stack, "Unheard").await;
+    let set_frozen = |frozen: bool| {
+        sqlx::query("UPDATE communities SET frozen = $1 WHERE guild_id = $2")
+            .bind(frozen)
+            .bind(unheard.parse::<i64>().expect("id"))
+    };
+    set_frozen(true).execute(&mut admin).await.expect("freeze");
+    run("synthesis-start", &unheard);
+    held_by(&stack, &unheard, json!(["guild_freeze"])).await;
+    set_frozen(false).execute(&mut admin).await.expect("lift");
+    applied_all(&stack, &unheard).await;
+
+    // The guild's freeze and its lifting are in its own audit log, with the reason and who.
     let rows = sqlx::query(
         "SELECT a.action, a.actor, a.detail->>'reason' AS reason FROM audit_logs a JOIN communities c USING (community_id)
          WHERE c.guild_id = $1 AND a.action LIKE 'kill_switch.%' ORDER BY a.id",

@@ -435,6 +435,15 @@ async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_no
         ));
         assert!(ok, "{name}: {text}");
     }
+    // What the SDK could not even decode (no input, two, binary, nested too deep) is dropped too.
+    for signal in ["member_event", "wallet_linked", "sync_member"] {
+        arrakis_tests::send_garbage(&format!("member-sync-{}", g.guild), signal);
+    }
+    for (what, flags) in arrakis_tests::undecodable_inputs() {
+        let (ok, text) =
+            cli(format!("temporal workflow update execute --workflow-id member-sync-$GUILD_ID --name pause {flags}"));
+        assert!(!ok && text.contains("input"), "pause with {what}: {text}");
+    }
     let after = settled(&stack, &g.guild, "the run to answer after the garbage", 30, |s| s["phase"].is_string()).await;
     assert_eq!(after["last_sweep"], before["last_sweep"], "the refused inputs changed nothing");
     assert!(after["paused"].is_null() && after["held"].is_null());
@@ -443,6 +452,9 @@ async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_no
     assert!(ok && text.contains("maintenance"), "{text}");
     let (ok, text) = update("resume", r#"{"actor": "cli:x"}"#);
     assert!(ok, "{text}");
+    // `manifest_published` reads no payload: whatever it carries, it asks for a sweep.
+    arrakis_tests::send_garbage(&format!("member-sync-{}", g.guild), "manifest_published");
+    settled(&stack, &g.guild, "a sweep after the nudges", 60, |s| sweep_id(s) != sweep_id(&before)).await;
     stop(&stack, &g.guild);
     worker.shutdown().expect("drains");
 }

@@ -66,6 +66,11 @@ const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
     ("member-sync-refused-bad-input.bin", "signal member_event"),
     ("member-sync-refused-bad-input.bin", "signal wallet_linked"),
     ("member-sync-refused-bad-input.bin", "signal sync_member"),
+    ("manifest-publish-rule-nested-70-deep-failed-naming-the-input.bin", "ManifestPublish input"),
+    ("synthesis-started-without-input-failed-naming-it.bin", "Synthesis input"),
+    ("synthesis-started-with-binary-input-failed-naming-it.bin", "Synthesis input"),
+    ("synthesis-garbage-signals-dropped-then-finished.bin", "signal freeze"),
+    ("synthesis-garbage-signals-dropped-then-finished.bin", "signal thaw"),
 ];
 
 #[tokio::test]

@@ -27,10 +27,12 @@ use temporalio_sdk::{
     ApplicationFailure, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult, workflows::select,
 };
 
-/// While only freezes hold a run, how often it asks the gate whether they still stand: a
-/// lift that raced the plan (the run was not yet listed when the kill switch sent `thaw`)
-/// releases it within this time.
-const FREEZE_RECHECK: Duration = Duration::from_secs(60);
+/// While only freezes hold a run, it asks the gate whether they still stand after this long,
+/// then twice as long each time up to [`FREEZE_RECHECK_MAX`]: a lift the run did not hear
+/// (it was not yet listed when the kill switch sent `thaw`) releases it soon, and a long freeze
+/// costs a handful of history events an hour.
+const FREEZE_RECHECK: Duration = Duration::from_secs(10);
+const FREEZE_RECHECK_MAX: Duration = Duration::from_secs(300);
 
 /// Applies a manifest version to Discord and records what it applied.
 #[workflow]
@@ -57,8 +59,9 @@ impl SynthesisWorkflow {
     }
 
     /// Waits until nothing holds the run (or it is cancelled). While only freezes hold it,
-    /// the gate is asked every [`FREEZE_RECHECK`] whether they still stand.
+    /// the gate is asked now and then ([`FREEZE_RECHECK`]) whether they still stand.
     async fn until_released(ctx: &mut WorkflowContext<Self>, guild: &GuildFreezes, queue: &str) -> WorkflowResult<()> {
+        let mut recheck = FREEZE_RECHECK;
         loop {
             let (held, frozen_only) = ctx.state(|s| {
                 let held = !s.holds.is_empty() && !s.status.cancelled;
@@ -73,9 +76,10 @@ impl SynthesisWorkflow {
             }
             let released = select! {
                 r = ctx.wait_condition(|s| s.holds.is_empty() || s.status.cancelled) => { r?; true },
-                _ = ctx.timer(FREEZE_RECHECK) => false,
+                _ = ctx.timer(recheck) => false,
             };
             if !released {
+                recheck = (recheck * 2).min(FREEZE_RECHECK_MAX);
                 let standing =
                     ctx.execute_activity(SynthesisActivities::freezes, guild.clone(), retry::discord(queue)).await?;
                 ctx.state_mut(|s| {
