@@ -133,8 +133,8 @@ impl<T: DeserializeOwned> Lenient<T> {
             let mut errors = ValidationErrors::default();
             if inner.to_string().starts_with("recursion limit exceeded") {
                 errors.push("input", format!("nested more than {JSON_DEPTH_LIMIT} levels deep"));
-            } else if path == "." || inner.is_syntax() || inner.is_eof() {
-                // Not JSON at all: the whole input is at fault, not a field.
+            } else if path == "." || path.trim().is_empty() || inner.is_syntax() || inner.is_eof() {
+                // Not JSON at all (or a key with no name): the whole input is at fault.
                 errors.push("input", inner.to_string());
             } else {
                 errors.push(path, inner.to_string());

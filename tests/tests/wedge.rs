@@ -54,6 +54,15 @@ async fn every_start_with_an_input_the_sdk_cannot_decode_fails_at_once_naming_th
             assert!(text.contains("input: nested more than 128 levels deep"), "{text}");
         }
     }
+    // Refused before anything ran: nothing was written anywhere.
+    let mut admin = db.admin().await;
+    for table in ["communities", "manifests", "audit_logs", "kill_switch", "wizard_funnel"] {
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut admin)
+            .await
+            .expect("count");
+        assert_eq!(rows, 0, "{table}: a refused start writes nothing");
+    }
     worker.shutdown().expect("drains");
 }
 

@@ -33,6 +33,12 @@ pub struct WorkflowContract {
     pub updates: &'static [(&'static str, Check)],
 }
 
+impl std::fmt::Debug for WorkflowContract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.workflow_type)
+    }
+}
+
 impl WorkflowContract {
     /// The check of a signal, by name.
     pub fn signal(&self, name: &str) -> Option<Check> {
