@@ -52,12 +52,37 @@ struct Inner {
 pub struct CircuitBreaker {
     config: BreakerConfig,
     inner: Mutex<Inner>,
+    /// Its name in `arrakis_breaker_state` (`score`, `chain:anvil#1`); unnamed breakers are
+    /// not reported.
+    name: Option<String>,
 }
 
 impl CircuitBreaker {
     /// A closed breaker.
     pub fn new(config: BreakerConfig) -> Self {
-        Self { config, inner: Mutex::new(Inner { outcomes: VecDeque::new(), opened_at: None, probing: false }) }
+        Self {
+            config,
+            inner: Mutex::new(Inner { outcomes: VecDeque::new(), opened_at: None, probing: false }),
+            name: None,
+        }
+    }
+
+    /// A closed breaker whose state is reported as `arrakis_breaker_state{breaker=name}`.
+    pub fn named(config: BreakerConfig, name: impl Into<String>) -> Self {
+        let breaker = Self { name: Some(name.into()), ..Self::new(config) };
+        breaker.report(BreakerState::Closed);
+        breaker
+    }
+
+    fn report(&self, state: BreakerState) {
+        if let Some(name) = &self.name {
+            let value = match state {
+                BreakerState::Closed => 0,
+                BreakerState::HalfOpen => 1,
+                BreakerState::Open => 2,
+            };
+            crate::metrics::metrics().breaker_state.with_label_values(&[name.as_str()]).set(value);
+        }
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -88,6 +113,7 @@ impl CircuitBreaker {
             Some(_) if inner.probing => false,
             Some(_) => {
                 inner.probing = true;
+                self.report(BreakerState::HalfOpen);
                 true
             }
         }
@@ -107,8 +133,10 @@ impl CircuitBreaker {
             if success {
                 inner.opened_at = None;
                 inner.outcomes.clear();
+                self.report(BreakerState::Closed);
             } else {
                 inner.opened_at = Some(now);
+                self.report(BreakerState::Open);
             }
             return;
         }
@@ -120,6 +148,7 @@ impl CircuitBreaker {
         let calls = inner.outcomes.len();
         if calls >= self.config.min_calls && failures as f64 >= self.config.failure_ratio * calls as f64 {
             inner.opened_at = Some(now);
+            self.report(BreakerState::Open);
         }
     }
 

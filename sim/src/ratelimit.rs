@@ -47,6 +47,13 @@ pub struct BucketState {
     pub bucket: String,
 }
 
+impl BucketState {
+    /// A bucket used up until `reset_after`: what a route-scoped 429 carries.
+    pub fn exhausted(limit: u32, bucket: &str, reset_after: f64) -> Self {
+        Self { limit, remaining: 0, reset_after, reset_at_unix: unix_now() + reset_after, bucket: bucket.to_string() }
+    }
+}
+
 /// A refusal: 429 with its scope and `retry_after`.
 #[derive(Clone, Debug)]
 pub struct Limited {

@@ -172,9 +172,14 @@ async fn discord_edge(State(sim): Shared, matched: Option<MatchedPath>, request:
     if faults.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
     }
-    if let Some(storm) = take_storm(&sim) {
+    if let Some(mut storm) = take_storm(&sim) {
         if let Ok(mut limiter) = sim.limiter.lock() {
             limiter.injected(&class.key, storm.scope, storm.retry_after, now);
+        }
+        // A route-scoped 429 names its bucket, as Discord's do; a global one names none.
+        if storm.scope != Scope::Global {
+            let limit = if class.member_roles { config.limits.member_role_limit } else { config.limits.route_limit };
+            storm.bucket = Some(BucketState::exhausted(limit, &class.hash, storm.retry_after));
         }
         return respond(Value::Null, too_many(&storm), None).await;
     }

@@ -622,3 +622,50 @@ pub fn send_garbage(workflow_id: &str, signal: &str) {
         );
     }
 }
+
+/// `promtool check metrics` over a `/metrics` page: its complaints, or `None` when it passes.
+pub fn promtool_complaints(page: &str) -> Option<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/dev installs Debian's prometheus package)");
+    child.stdin.take().expect("stdin").write_all(page.as_bytes()).expect("promtool reads the page");
+    let out = child.wait_with_output().expect("promtool runs");
+    (!out.status.success())
+        .then(|| format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Every metric the Grafana dashboard (`docs/grafana/arrakis.json`) charts, by name.
+pub fn dashboard_metrics() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("docs/grafana/arrakis.json")).expect("the dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let mut names = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("every target has an expr");
+            let words = expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+            names.extend(words.filter(|w| w.starts_with("arrakis_") || w.starts_with("temporal_")).map(str::to_string));
+        }
+    }
+    names
+}
+
+/// The operator's view holds together: both pages pass `promtool check metrics`, and every
+/// metric the dashboard charts is on one of them.
+pub fn assert_metrics_pages(worker: &str, gateway: &str) {
+    assert_eq!(promtool_complaints(worker), None, "the worker's /metrics");
+    assert_eq!(promtool_complaints(gateway), None, "the gateway's /metrics");
+    let on_a_page = |name: &str| {
+        [worker, gateway].iter().any(|page| {
+            page.lines().any(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+        })
+    };
+    let charted = dashboard_metrics();
+    assert!(charted.len() >= 15, "the dashboard charts {charted:?}");
+    let missing: Vec<&String> = charted.iter().filter(|name| !on_a_page(name)).collect();
+    assert!(missing.is_empty(), "charted by the dashboard but on no /metrics page: {missing:?}");
+}

@@ -91,7 +91,7 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
     let chain = ChainFixture::deploy().await;
     let chains = chains_file(500);
     let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
-    let _gateway = stack.gateway().await;
+    let gateway = stack.gateway().await;
     // 1,000 members, 50 of them holders; Collab.Land has gated Holder for them.
     let g = seed(&stack, &chain, 1_000, 20).await;
     backdate_shadow(&stack, &g, 20, 200, 196).await;
@@ -238,6 +238,14 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
     let status_text = operator.command("status", &[]).await.expect("status").content();
     assert!(status_text.contains("Migration: rolled back (gradual)"), "{status_text}");
     posted(&stack, g.operator_channel, "Migration rolled back").await;
+    // After all that (chains read, roles written, a rollback from a slash command), the
+    // operator's dashboard has every series it charts, and both pages lint clean.
+    let worker_page = arrakis_tests::http_get(worker.http_addr, "/metrics").await.expect("worker /metrics").1;
+    arrakis_tests::assert_metrics_pages(&worker_page, &gateway.metrics().await);
+    let (worker_addr, gateway_addr) = (worker.http_addr.to_string(), gateway.http_addr.to_string());
+    let lint = [("ARRAKIS_HTTP_ADDR", worker_addr.as_str()), ("ARRAKIS_GATEWAY_HTTP_ADDR", gateway_addr.as_str())];
+    let (ok, _, text) = shell(&stack, "metrics-lint", &g.guild, &lint);
+    assert!(ok, "{text}");
     worker.shutdown().expect("drains");
 }
 

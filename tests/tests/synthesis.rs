@@ -168,5 +168,17 @@ async fn synthesis_completes_through_5xx_and_429_bursts_without_early_retries_or
     let log = control.log(0).await.expect("log");
     assert!(log.iter().any(|e| e.status == 502), "some changes lost their answer and were retried");
     assert_eq!(counters.early_retries, 0, "no request went to a bucket before its retry_after: {counters:?}");
+    // Every 429 is on the operator's page, by the scope Discord gave it.
+    let page = arrakis_tests::http_get(worker.http_addr, "/metrics").await.expect("metrics").1;
+    let rate_limited = |scope: &str| -> u64 {
+        let series = format!("arrakis_discord_rate_limited_total{{scope=\"{scope}\"}} ");
+        page.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    let (route, global, unknown) = (rate_limited("route"), rate_limited("global"), rate_limited("unknown"));
+    assert!(
+        route + global + unknown >= counters.user_429 + counters.global_429,
+        "{route} {global} {unknown}: {counters:?}"
+    );
+    assert!(route > 0 && global > 0, "both scopes told apart: route {route}, global {global}, unknown {unknown}");
     worker.shutdown().expect("drains");
 }

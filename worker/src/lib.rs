@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod sdk_metrics;
 mod startup;
 mod temporal;
 

@@ -27,9 +27,7 @@ use std::{
     },
     time::Duration,
 };
-use temporalio_common::telemetry::{
-    PrometheusExporterOptions, TelemetryOptions, metrics::CoreMeter, start_prometheus_metric_exporter,
-};
+use temporalio_common::telemetry::{TelemetryOptions, metrics::CoreMeter};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
 
 /// How long in-flight activities get to finish after SIGTERM before they are cancelled.
@@ -109,10 +107,8 @@ pub async fn run_until(
         Ok(()) => {}
     }
 
-    let exporter = start_prometheus_metric_exporter(
-        PrometheusExporterOptions::builder().socket_addr(SocketAddr::from(([127, 0, 0, 1], 0))).build(),
-    )?;
-    let meter: Arc<dyn CoreMeter> = exporter.meter.clone();
+    // The SDK's metrics go into the same registry as Arrakis's own: one /metrics page.
+    let meter: Arc<dyn CoreMeter> = Arc::new(crate::sdk_metrics::SdkMeter::shared()?);
     let runtime = Runtime::from_current_tokio(
         RuntimeOptions::builder()
             .telemetry_options(TelemetryOptions::builder().metrics(meter).build())
@@ -157,7 +153,7 @@ pub async fn run_until(
         .await
         .with_context(|| format!("ARRAKIS_HTTP_ADDR {} is not free", settings.http_addr))?;
     let http_addr = listener.local_addr()?;
-    let router = http::router(http::Health { store, polling: polling.clone(), sdk_metrics: exporter.bound_addr });
+    let router = http::router(http::Health { store, polling: polling.clone() });
     tokio::spawn(async move { axum::serve(listener, router).await });
     on_ready(http_addr);
 

@@ -84,10 +84,11 @@ impl ChainClient {
                     .build()
                     .unwrap_or_default();
                 let client = RpcClient::new_http_with_client(http, url.clone());
+                let label = format!("{}#{}", config.name, i + 1);
                 Endpoint {
-                    label: format!("{}#{}", config.name, i + 1),
+                    breaker: CircuitBreaker::named(breaker, format!("chain:{label}")),
+                    label,
                     provider: RootProvider::new(client),
-                    breaker: CircuitBreaker::new(breaker),
                     bulkhead: Semaphore::new(config.max_in_flight),
                 }
             })
@@ -139,27 +140,34 @@ impl ChainClient {
         Fut: Future<Output = Result<T, RpcError<TransportErrorKind>>>,
     {
         let mut attempts = Vec::new();
+        let calls = &crate::metrics::metrics().chain_calls;
         for endpoint in &self.endpoints {
+            let count = |outcome: &str| calls.with_label_values(&[&self.config.name, &endpoint.label, outcome]).inc();
             // Bulkhead first, so a shed request never holds the half-open probe.
             let Ok(_permit) = endpoint.bulkhead.try_acquire() else {
+                count("shed");
                 attempts.push(format!("{}: shed ({} in flight)", endpoint.label, self.config.max_in_flight));
                 continue;
             };
             if !endpoint.breaker.try_acquire() {
+                count("circuit_open");
                 attempts.push(format!("{}: circuit open", endpoint.label));
                 continue;
             }
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             match op(endpoint.provider.clone()).await {
                 Ok(value) => {
+                    count("ok");
                     endpoint.breaker.record(true);
                     return Ok(Ok(value));
                 }
                 Err(RpcError::ErrorResp(payload)) if !is_rate_limit(payload.code, &payload.message) => {
+                    count("rejected");
                     endpoint.breaker.record(true);
                     return Ok(Err(format!("{} ({})", payload.message, payload.code)));
                 }
                 Err(e) => {
+                    count("failed");
                     endpoint.breaker.record(false);
                     tracing::warn!(endpoint = %endpoint.label, failure = %describe(&e), "RPC endpoint failed; trying the next");
                     attempts.push(format!("{}: {}", endpoint.label, describe(&e)));

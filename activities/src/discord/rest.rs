@@ -5,13 +5,15 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use std::{
     future::IntoFuture,
     num::NonZeroU32,
+    pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU32, Ordering},
     },
-    time::Duration,
+    task::{Context, Poll},
+    time::{Duration, Instant},
 };
-use twilight_http::{Client, Response, response::ResponseFuture};
+use twilight_http::{Client, Response, error::ErrorType, request::TryIntoRequest, response::ResponseFuture};
 
 /// How a 429 that twilight would have re-sent is retried instead: by Temporal, no sooner than
 /// this. A route 429 has already been waited out by twilight's bucket before the guard stops
@@ -35,6 +37,64 @@ impl std::fmt::Debug for DiscordSettings {
             .field("api_base", &self.api_base)
             .field("per_guild_per_second", &self.per_guild_per_second)
             .finish_non_exhaustive()
+    }
+}
+
+/// A route bucket (Discord's `user` or `shared` scope) holds a 429's re-send at least this
+/// long; a global 429 (which twilight tracks in no bucket) is released at once.
+const BUCKET_HOLD: Duration = Duration::from_millis(25);
+
+/// When twilight's request future was polled, to tell a 429's scope after twilight consumed
+/// the 429 and its `X-RateLimit-Scope`: the poll that took the 429 asks for a new permit and
+/// returns pending; the poll that is granted it runs the guard, which refuses the re-send. The
+/// time between the two is how long a bucket held it.
+#[derive(Debug, Default)]
+struct Polls {
+    previous: Option<Instant>,
+    current: Option<Instant>,
+    held: Option<Duration>,
+}
+
+impl Polls {
+    fn polled(&mut self) {
+        self.previous = self.current.replace(Instant::now());
+    }
+
+    fn hold_re_send(&mut self) {
+        self.held = self.previous.map(|at| at.elapsed());
+    }
+
+    fn scope(&self) -> &'static str {
+        match self.held {
+            Some(held) if held >= BUCKET_HOLD => "route",
+            Some(_) => "global",
+            None => "unknown",
+        }
+    }
+}
+
+/// twilight's request future, with its polls noted in [`Polls`].
+struct Polled<F> {
+    future: F,
+    polls: Arc<Mutex<Polls>>,
+}
+
+impl<F: Future + Unpin> Future for Polled<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls.lock().unwrap_or_else(PoisonError::into_inner).polled();
+        Pin::new(&mut self.future).poll(cx)
+    }
+}
+
+/// The status a failed request is counted under: Discord's HTTP status when one came back.
+fn status_of(error: &twilight_http::Error) -> String {
+    match error.kind() {
+        ErrorType::Response { status, .. } => status.get().to_string(),
+        ErrorType::RequestCanceled => "429".to_string(),
+        ErrorType::RequestTimedOut => "timeout".to_string(),
+        _ => "unreachable".to_string(),
     }
 }
 
@@ -71,7 +131,8 @@ impl DiscordRest {
 
     /// Sends one request: waits for the guild's share, the route bucket and the global budget,
     /// then lets twilight send it once. A 429 is never re-sent here: it comes back as
-    /// [`DiscordFailure::RateLimited`] for Temporal to retry after the wait.
+    /// [`DiscordFailure::RateLimited`] for Temporal to retry after the wait. Every request is
+    /// counted by route and status, every wait and every 429 (by scope) is measured.
     pub(super) async fn send<T, R>(
         &self,
         guild: Option<u64>,
@@ -79,38 +140,69 @@ impl DiscordRest {
         request: R,
     ) -> Result<Response<T>, DiscordFailure>
     where
-        R: IntoFuture<IntoFuture = ResponseFuture<T>>,
+        R: IntoFuture<IntoFuture = ResponseFuture<T>> + TryIntoRequest,
         T: Unpin,
     {
+        let metrics = crate::metrics::metrics();
+        let count = |status: &str| metrics.discord_requests.with_label_values(&[route, status]).inc();
+        let request = request.try_into_request().map_err(|e| {
+            count("invalid");
+            DiscordFailure::Rejected { status: 0, code: 0, message: format!("could not build {route}: {e}") }
+        })?;
+        let mut started = Instant::now();
         if let Some(guild) = guild {
             self.guilds.until_key_ready(&guild).await;
         }
-        let budget = |e: redis::RedisError| DiscordFailure::Budget(e.to_string());
+        let mut waited = |limiter: &str| {
+            let now = Instant::now();
+            metrics.waited(limiter, now - started);
+            started = now;
+        };
+        waited("guild");
+        let budget = |e: redis::RedisError| {
+            count("budget");
+            DiscordFailure::Budget(e.to_string())
+        };
         // Buckets are per route and major parameter, as Discord keys them.
-        let route = match guild {
+        let bucket = match guild {
             Some(guild) => format!("{route} {guild}"),
             None => route.to_string(),
         };
-        let route = route.as_str();
-        self.budget.take_route(route).await.map_err(budget)?;
+        let bucket = bucket.as_str();
+        self.budget.take_route(bucket).await.map_err(budget)?;
+        waited("route");
         self.budget.take_global().await.map_err(budget)?;
+        waited("global");
 
-        let mut future = request.into_future();
+        let mut future = self.http.request::<T>(request);
         let attempts = Arc::new(AtomicU32::new(0));
         let counter = attempts.clone();
-        // twilight re-sends a 429 by itself; the guard lets only the first attempt through.
-        future.set_pre_flight(move || counter.fetch_add(1, Ordering::SeqCst) == 0);
-        match future.await {
+        let polls = Arc::new(Mutex::new(Polls::default()));
+        let held = polls.clone();
+        // twilight re-sends a 429 by itself; the guard lets only the first attempt through,
+        // noting how long twilight held the re-send (see `Polls`).
+        future.set_pre_flight(move || {
+            let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+            if !first {
+                held.lock().unwrap_or_else(PoisonError::into_inner).hold_re_send();
+            }
+            first
+        });
+        match (Polled { future, polls: polls.clone() }).await {
             Ok(response) => {
-                self.learn(route, &response).await;
+                count(response.status().get().to_string().as_str());
+                self.learn(bucket, &response).await;
                 Ok(response)
             }
             Err(error) => {
+                count(&status_of(&error));
                 let failure = DiscordFailure::from_twilight(&error, RATE_LIMITED_RETRY);
                 if let DiscordFailure::RateLimited { retry_after } = &failure {
+                    let scope = polls.lock().unwrap_or_else(PoisonError::into_inner).scope();
+                    metrics.discord_rate_limited.with_label_values(&[scope]).inc();
                     // Every worker holds back, not only this attempt: the bucket, and (the
                     // scope being unknown once twilight has consumed the 429) the whole bot.
-                    let held = self.budget.learn_route(route, 0, 0, *retry_after).await;
+                    let held = self.budget.learn_route(bucket, 0, 0, *retry_after).await;
                     let all = self.budget.block_global(*retry_after).await;
                     if let Err(e) = held.and(all) {
                         tracing::warn!("could not share a 429 with the other workers: {e}");

@@ -333,6 +333,11 @@ impl MemberSyncActivities {
         let cursors = tx.sync_cursors().await.map_err(storage)?;
         let held = tx.held().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
+        // The guild's series exist from its first run, so "no revocations" reads as 0.
+        let guild = input.guild_id.to_string();
+        for counter in [&metrics().grants, &metrics().revocations, &metrics().held] {
+            counter.with_label_values(&[guild.as_str()]);
+        }
         Ok(Opened { cursors, held: held_summary(&held) })
     }
 

@@ -47,7 +47,7 @@ impl ScoreClient {
     pub fn new(base: Url, api_key: String, breaker: BreakerConfig, timeout: Duration) -> Self {
         crate::install_tls_provider();
         let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
-        Self { base, api_key, http, breaker: CircuitBreaker::new(breaker) }
+        Self { base, api_key, http, breaker: CircuitBreaker::named(breaker, "score") }
     }
 
     /// The breaker, for health reporting.
