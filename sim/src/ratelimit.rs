@@ -80,6 +80,9 @@ pub struct RateCounters {
     pub early_retries: u64,
     /// 401/403/429 responses counted towards the ban, in the current window.
     pub invalid_requests: u64,
+    /// Every 4xx answered so far (any method): what a client could have known and not sent.
+    #[serde(default)]
+    pub client_errors: u64,
     /// Requests refused because of the ban.
     pub banned_requests: u64,
     /// True while the ban holds.
@@ -259,6 +262,11 @@ impl RateLimiter {
         if global || bucket {
             self.counters.early_retries += 1;
         }
+    }
+
+    /// Counts a 4xx answer of any kind.
+    pub fn record_client_error(&mut self) {
+        self.counters.client_errors += 1;
     }
 
     /// Counts a 401/403/429 response; trips the ban past the threshold.

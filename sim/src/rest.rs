@@ -342,6 +342,11 @@ async fn finish(sim: &Sim, request: Logged<'_>, response: Response, bucket: Opti
         bucket_headers(&mut parts.headers, bucket, scope);
     }
     let config = sim.config();
+    if status.is_client_error()
+        && let Ok(mut limiter) = sim.limiter.lock()
+    {
+        limiter.record_client_error();
+    }
     if matches!(status.as_u16(), 401 | 403 | 429) {
         let shared = parts.headers.get("x-ratelimit-scope").is_some_and(|v| v == "shared");
         if !shared && let Ok(mut limiter) = sim.limiter.lock() {

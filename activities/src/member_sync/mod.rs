@@ -40,6 +40,10 @@ use temporalio_sdk::{
 };
 use twilight_model::channel::message::component::ButtonStyle;
 
+/// Discord's codes for a role or a member that no longer exists.
+const UNKNOWN_ROLE: u64 = 10011;
+const UNKNOWN_MEMBER: u64 = 10007;
+
 /// Members per page: Discord's maximum for `GET /guilds/{guild.id}/members`.
 pub const PAGE_SIZE: u16 = 1000;
 /// Most members a re-check reads one by one; more due confirmations wait for the next sweep.
@@ -120,8 +124,24 @@ impl MemberSyncActivities {
             .filter(|s| ItemKind::parse(&s.kind) == Some(ItemKind::Role))
             .filter_map(|s| Some((s.key.as_str(), s.discord_id? as u64)))
             .collect();
-        let roles: BTreeMap<String, u64> =
-            record.manifest.roles.iter().filter_map(|r| Some((r.key.clone(), *made.get(r.key.as_str())?))).collect();
+        // A role deleted by hand is not written to (every write would be a 404) until
+        // reconciliation makes it again; one read of the guild's roles tells.
+        let present: BTreeSet<u64> = self
+            .gate
+            .reader()
+            .roles(guild.get())
+            .await
+            .map_err(DiscordFailure::into_activity_error)?
+            .iter()
+            .map(|r| r.id.get())
+            .collect();
+        let roles: BTreeMap<String, u64> = record
+            .manifest
+            .roles
+            .iter()
+            .filter_map(|r| Some((r.key.clone(), *made.get(r.key.as_str())?)))
+            .filter(|(_, id)| present.contains(id))
+            .collect();
         if roles.is_empty() {
             return Ok(PlanOutcome::Skip("no role of the manifest exists in Discord yet: deploy first".into()));
         }
@@ -638,7 +658,14 @@ impl MemberSyncActivities {
         let batch = tx.next_writes(input.max).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         let mut out = Written::default();
+        // Roles and members Discord just said are gone: their other writes are not sent (each
+        // would be a 404 that counts toward Discord's invalid-request limit), and are forgotten.
+        let (mut gone_roles, mut gone_members) = (BTreeSet::new(), BTreeSet::new());
         for (i, w) in batch.iter().enumerate() {
+            if gone_roles.contains(&w.role_id) || gone_members.contains(&w.user_id) {
+                metrics().member_writes.with_label_values(&[guild.as_str(), w.action.as_str(), "gone"]).inc();
+                continue;
+            }
             out.requests += 1;
             let result = match w.action {
                 WriteAction::Grant => writer.grant(w.user_id as u64, w.role_id as u64, &w.why).await,
@@ -653,7 +680,14 @@ impl MemberSyncActivities {
                     "ok"
                 }
                 // The member left or the role is gone: there is nothing to write any more.
-                Err(WriteError::Discord(DiscordFailure::NotFound { .. })) => "gone",
+                Err(WriteError::Discord(DiscordFailure::NotFound { code, .. })) => {
+                    match code {
+                        UNKNOWN_ROLE => gone_roles.insert(w.role_id),
+                        UNKNOWN_MEMBER => gone_members.insert(w.user_id),
+                        _ => false,
+                    };
+                    "gone"
+                }
                 Err(WriteError::Closed(closed)) => {
                     // Nothing went out: the gate closed before the request.
                     out.requests -= 1;
@@ -690,6 +724,12 @@ impl MemberSyncActivities {
             if let Some(ctx) = ctx {
                 let _ = ctx.record_heartbeat(i + 1).await;
             }
+        }
+        if !gone_roles.is_empty() || !gone_members.is_empty() {
+            let mut tx = self.store.tenant(community).await.map_err(storage)?;
+            tx.forget_roles(&gone_roles.into_iter().collect::<Vec<_>>()).await.map_err(storage)?;
+            tx.forget_members(&gone_members.into_iter().collect::<Vec<_>>()).await.map_err(storage)?;
+            tx.commit().await.map_err(storage)?;
         }
         metrics().grants.with_label_values(&[guild.as_str()]).inc_by(out.grants);
         metrics().revocations.with_label_values(&[guild.as_str()]).inc_by(out.revocations);

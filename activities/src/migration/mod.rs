@@ -198,20 +198,30 @@ impl MigrationActivities {
             }
             Err(e) => return Err(e.into_activity_error()),
         };
-        let names =
-            self.gate.reader().roles(input.guild_id.get()).await.map_err(DiscordFailure::into_activity_error)?;
+        // What exists now: an object someone already deleted is only forgotten, never sent a
+        // DELETE whose answer (404) is known, and which counts toward Discord's invalid requests.
+        let reader = self.gate.reader();
+        let names = reader.roles(input.guild_id.get()).await.map_err(DiscordFailure::into_activity_error)?;
+        let present: BTreeSet<u64> = reader
+            .channels(input.guild_id.get())
+            .await
+            .map_err(DiscordFailure::into_activity_error)?
+            .iter()
+            .map(|c| c.id.get())
+            .collect();
         let (mut roles, mut channels, mut left) = (Vec::new(), 0u32, Vec::new());
         for (kind, key, id) in added {
             let what = format!("remove {} {key} (migration rolled back)", kind.as_str());
             let result = match kind {
-                ItemKind::Role => {
-                    let name = names.iter().find(|r| r.id.get() == id).map(|r| r.name.clone());
-                    if name.as_deref().is_some_and(|n| !n.starts_with(ROLE_PREFIX)) {
-                        left.push(format!("@{}", name.unwrap_or_default()));
+                ItemKind::Role => match names.iter().find(|r| r.id.get() == id).map(|r| r.name.clone()) {
+                    None => Ok(()),
+                    Some(name) if !name.starts_with(ROLE_PREFIX) => {
+                        left.push(format!("@{name}"));
                         continue;
                     }
-                    writer.delete_role(id, &what).await
-                }
+                    Some(_) => writer.delete_role(id, &what).await,
+                },
+                ItemKind::Category | ItemKind::Channel if !present.contains(&id) => Ok(()),
                 ItemKind::Category | ItemKind::Channel => writer.delete_channel(id, &what).await,
             };
             match result {
