@@ -267,7 +267,7 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
         // What a removed bot leaves behind is not an incumbent.
         (None, Some("collabland-join"), Some("Collab.Land"), None, 0.3),
     ];
-    let mut collabland = String::new();
+    let (mut collabland, mut plain) = (String::new(), String::new());
     let mut others = Vec::new();
     for (bot, channel, role, expected, confidence) in cases {
         let guild = guild_showing(&stack, bot, channel, role).await;
@@ -282,6 +282,7 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
         match expected {
             Some("collabland") => collabland = guild,
             Some(_) => others.push(guild),
+            None if confidence == 0.0 => plain = guild,
             None => {}
         }
     }
@@ -298,6 +299,35 @@ async fn each_incumbent_is_detected_a_plain_guild_has_none_and_the_operator_over
     assert_eq!(outcome["finding"]["source"], "operator", "{text}");
     assert!(!scheduled(&collabland));
     assert_eq!(incumbent_on_record(&stack, &collabland).await, (None, Some("operator".to_string())));
+
+    // The operator names an incumbent detection found none of: its shadow days start and the
+    // sync is scheduled. Then neither the runbook's digest line nor detecting again (each a
+    // detection run without an override) takes the operator's word back.
+    let (ok, text) = stack.shell("incumbent-override", &plain, &[("INCUMBENT", "collabland")]);
+    assert!(ok, "{text}");
+    let said = (Some("collabland".to_string()), Some("operator".to_string()));
+    assert_eq!(incumbent_on_record(&stack, &plain).await, said);
+    assert!(scheduled(&plain));
+    let shadow_since = || async {
+        let since: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT shadow_since FROM communities WHERE guild_id = $1")
+                .bind(plain.parse::<i64>().expect("id"))
+                .fetch_one(&mut stack.db.admin().await)
+                .await
+                .expect("community");
+        since
+    };
+    let since = shadow_since().await;
+    assert!(since.is_some(), "the override started the shadow days");
+    for line in ["shadow-digest", "incumbent-detect"] {
+        let (ok, text) = stack.shell(line, &plain, &[]);
+        assert!(ok, "{line}: {text}");
+        assert_eq!(json_of(&text)["kept"], true, "{line}: {text}");
+        assert_eq!(incumbent_on_record(&stack, &plain).await, said, "{line} kept the operator's word");
+        assert!(scheduled(&plain), "{line} kept the schedule");
+        assert_eq!(shadow_since().await, since, "{line} kept the shadow days");
+    }
+    unschedule(&plain);
     others.iter().for_each(|guild| unschedule(guild));
 }
 

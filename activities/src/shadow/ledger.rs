@@ -117,19 +117,22 @@ impl TenantTx {
     }
 
     /// Records a finding. An incumbent in a community in shadow mode starts its shadow
-    /// days (kept across later findings); none ends them. `digest` opts in or out.
+    /// days (kept across later findings); none ends them. `digest` opts in or out. A detected
+    /// finding never replaces the operator's: if an override was recorded meanwhile (while
+    /// detection read Discord), only `digest` is applied and the second value is false.
     pub async fn record_finding(
         &mut self,
         finding: &IncumbentFinding,
         digest: Option<bool>,
-    ) -> Result<Standing, StoreError> {
-        sqlx::query(
+    ) -> Result<(Standing, bool), StoreError> {
+        let recorded = sqlx::query(
             "UPDATE communities SET
                 incumbent = $1, incumbent_confidence = $2, incumbent_evidence = $3, incumbent_source = $4,
                 incumbent_checked_at = now(),
                 shadow_since = CASE WHEN $1 IS NULL OR mode <> 'shadow' THEN NULL ELSE coalesce(shadow_since, now()) END,
                 shadow_digest = coalesce($5, shadow_digest),
-                updated_at = now()",
+                updated_at = now()
+             WHERE $4 = 'operator' OR incumbent_source IS DISTINCT FROM 'operator'",
         )
         .bind(finding.incumbent.map(Incumbent::as_str))
         .bind(finding.confidence)
@@ -137,8 +140,13 @@ impl TenantTx {
         .bind(&finding.source)
         .bind(digest)
         .execute(self.conn())
-        .await?;
-        self.shadow_standing().await
+        .await?
+        .rows_affected()
+            > 0;
+        match (recorded, digest) {
+            (false, Some(digest)) => Ok((self.set_digest(digest).await?, false)),
+            _ => Ok((self.shadow_standing().await?, recorded)),
+        }
     }
 
     /// Opts in to (true) or out of (false) the shadow digest, changing nothing else.

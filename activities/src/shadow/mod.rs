@@ -498,8 +498,11 @@ impl ShadowActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let before = tx.shadow_standing().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
-        let operator_said = before.source.as_deref() == Some("operator") && input.operator_override.is_none();
-        let (standing, kept) = if (input.on_join && before.checked_at.is_some()) || operator_said {
+        // An override is always recorded; without one, a judged guild's re-join and anything
+        // after the operator spoke keep what is on record.
+        let keep = input.operator_override.is_none()
+            && ((input.on_join && before.checked_at.is_some()) || before.source.as_deref() == Some("operator"));
+        let (standing, kept) = if keep {
             let standing = match input.digest {
                 Some(digest) => {
                     let mut tx = self.store.tenant(community).await.map_err(storage)?;
@@ -516,9 +519,9 @@ impl ShadowActivities {
                 None => incumbent::detect(&self.signals(guild_id.get()).await.map_err(discord)?),
             };
             let mut tx = self.store.tenant(community).await.map_err(storage)?;
-            let standing = tx.record_finding(&finding, input.digest).await.map_err(storage)?;
+            let (standing, recorded) = tx.record_finding(&finding, input.digest).await.map_err(storage)?;
             tx.commit().await.map_err(storage)?;
-            (standing, false)
+            (standing, !recorded)
         };
         let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
         let schedule_id = self.schedule(guild_id, shadowing).await?;
