@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod control;
 mod error;
+pub mod figures;
 mod gateway;
 mod interactions;
 mod ratelimit;

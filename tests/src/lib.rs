@@ -5,6 +5,7 @@
 //! The stack comes from `scripts/dev up`; `scripts/dev test` exports its environment.
 
 pub mod chain;
+pub use arrakis_sim::figures;
 pub mod member_sync;
 pub mod migration;
 pub mod operator;

@@ -114,6 +114,28 @@ async fn main() -> anyhow::Result<()> {
     println!("| resident memory, 100,000 members | {after:.1} MB | {:.2} |", after / before);
     println!("| memory per member | {:.0} bytes | |", (after - before) * 1024.0 * 1024.0 / 100_000.0);
     println!("| seeding 100,000 members | {:.2} s | |", seeding.as_secs_f64());
+    let report = |figure: &str, value: String, baseline: String, vs: String| {
+        arrakis_sim::figures::report("discord-sim-bench", figure, value, baseline, vs);
+    };
+    let bare = format!("bare axum, same JSON: {baseline:.0} req/s");
+    report(
+        "stand-in throughput, GET roles, responses checked against the spec",
+        format!("{checked:.0} req/s"),
+        bare.clone(),
+        format!("{:.2} of it", checked / baseline),
+    );
+    report(
+        "stand-in throughput, response check off",
+        format!("{unchecked:.0} req/s"),
+        bare,
+        format!("{:.2} of it", unchecked / baseline),
+    );
+    report(
+        "stand-in resident memory, 100,000 members",
+        format!("{after:.1} MB"),
+        format!("empty stand-in: {before:.1} MB"),
+        arrakis_sim::figures::times(after, before),
+    );
     println!(
         "({CLIENTS} concurrent loopback clients for {}s each, sharing the machine's cores with the server)",
         DURATION.as_secs()

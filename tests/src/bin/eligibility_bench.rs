@@ -73,6 +73,20 @@ async fn main() -> anyhow::Result<()> {
             base_wall.as_secs_f64() / wall.as_secs_f64(),
             base_trips as f64 / trips.max(1) as f64,
         );
+        arrakis_tests::figures::report(
+            "eligibility-bench",
+            format!("10,000 balance checks: {name}"),
+            format!("{:.0} ms, {trips} round trips", wall.as_secs_f64() * 1000.0),
+            format!(
+                "one eth_call each, sequential: {:.0} ms, {base_trips} round trips",
+                base_wall.as_secs_f64() * 1000.0
+            ),
+            format!(
+                "{:.1}× faster, {:.0}× fewer round trips",
+                base_wall.as_secs_f64() / wall.as_secs_f64(),
+                base_trips as f64 / trips.max(1) as f64
+            ),
+        );
     }
 
     // Cached vs uncached checks of one member with two linked wallets and three rules.
@@ -127,6 +141,13 @@ async fn main() -> anyhow::Result<()> {
     for (name, t) in [("uncached (Postgres + chain)", &uncached), ("cached (Redis)", &cached)] {
         let p50 = percentile(t, 0.5);
         println!("| {name} | {p50:.2} | {:.2} | {:.1}× faster |", percentile(t, 0.99), base / p50);
+        arrakis_tests::figures::report(
+            "eligibility-bench",
+            format!("one member's eligibility check: {name}"),
+            format!("p50 {p50:.2} ms, p99 {:.2} ms", percentile(t, 0.99)),
+            format!("uncached: p50 {base:.2} ms"),
+            format!("{:.1}× faster", base / p50),
+        );
     }
     Ok(())
 }

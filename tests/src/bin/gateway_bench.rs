@@ -128,9 +128,17 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|");
     for chunk in rows.chunks_mut(3) {
         let base = percentile(&mut chunk[0].samples, 0.5).max(1);
+        let base_name = chunk[0].scenario.clone();
         for row in chunk.iter_mut() {
             let (p50, p99) = (percentile(&mut row.samples, 0.5), percentile(&mut row.samples, 0.99));
             println!("| {} | {} | {p50} | {p99} | {:.1} |", row.scenario, row.samples.len(), p50 as f64 / base as f64);
+            arrakis_tests::figures::report(
+                "gateway-bench",
+                format!("first answer: {}", row.scenario),
+                format!("p50 {p50} ms, p99 {p99} ms"),
+                format!("{base_name}: p50 {base} ms"),
+                format!("{:.1}× its p50", p50 as f64 / base as f64),
+            );
         }
     }
     println!();
@@ -142,6 +150,13 @@ async fn main() -> anyhow::Result<()> {
         let rss = gateway_rss(guilds).await?;
         let per_thousand = (rss as f64 - base as f64) / 1024.0 / (guilds as f64 / 1000.0);
         println!("| {guilds} | {:.1} | {per_thousand:.2} |", rss as f64 / 1024.0);
+        arrakis_tests::figures::report(
+            "gateway-bench",
+            format!("gateway resident memory with {guilds} guilds"),
+            format!("{:.1} MB ({per_thousand:.2} MB per 1,000 guilds)", rss as f64 / 1024.0),
+            format!("no guild: {:.1} MB", base as f64 / 1024.0),
+            arrakis_tests::figures::times(rss as f64, base as f64),
+        );
     }
     Ok(())
 }

@@ -119,6 +119,13 @@ async fn sweeps(stack: &SynthesisStack, chain: &ChainFixture) -> anyhow::Result<
                 t0 / secs,
                 c0 as f64 / calls.max(1) as f64
             );
+            arrakis_tests::figures::report(
+                "member-sync-bench",
+                format!("sweep of 100,000 members, {rpc}: {method}"),
+                format!("{secs:.1} s, {calls} round trips, {:.0} MiB peak", peak_rss_mb(w.pid())),
+                format!("one eth_call per wallet: {t0:.1} s, {c0} round trips"),
+                format!("{:.2}× faster, {:.0}× fewer round trips", t0 / secs, c0 as f64 / calls.max(1) as f64),
+            );
             drop(w);
         }
     }
@@ -187,6 +194,13 @@ async fn pacing(stack: &SynthesisStack, chain: &ChainFixture, per_guild: u64) ->
                 after.global_429 - before.global_429,
                 after.shared_429 - before.shared_429
             );
+            arrakis_tests::figures::report(
+                "member-sync-bench",
+                format!("member-role writes, {guilds} guild(s) × {per_guild}, {processes} worker(s)"),
+                format!("{achieved:.2} writes/s over {span:.0} s"),
+                format!("what Discord allows: {allowed:.0}/s"),
+                format!("{:.2} of it", achieved / allowed),
+            );
             for g in &seeded {
                 shell(stack, "member-sync-stop", &g.guild, &[]);
             }
@@ -253,6 +267,13 @@ async fn transfers(stack: &SynthesisStack, chain: &ChainFixture) -> anyhow::Resu
     for (what, p50, p99, n) in results {
         let goal = if what == "grant" { "p99 < 10 s after the block" } else { "p99 < revoke_confirm (60 s) + 15 s" };
         println!("| {what} | {n} | {p50:.1} s | {p99:.1} s | {goal} |");
+        arrakis_tests::figures::report(
+            "member-sync-bench",
+            format!("transfer → role change: {what} ({n} transfers)"),
+            format!("p50 {p50:.1} s, p99 {p99:.1} s"),
+            goal,
+            "a goal, not a same-run baseline",
+        );
     }
     println!("(measured from the transfer's receipt, polled every 200 ms, blocks every second)\n");
     shell(stack, "member-sync-stop", &g.guild, &[]);

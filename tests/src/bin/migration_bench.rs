@@ -134,6 +134,13 @@ async fn rollback(stack: &SynthesisStack, chain: &ChainFixture, sizes: &[u64]) -
             human(per_member),
             per_member / took
         );
+        arrakis_tests::figures::report(
+            "migration-bench",
+            format!("rollback of {members} members holding both arrakis-* roles"),
+            format!("{took:.1} s, {} Discord requests", log.len()),
+            format!("per-member edits at the rate measured: {edits} × {per_edit:.2} s = {}", human(per_member)),
+            format!("{:.0}× faster", per_member / took),
+        );
     }
     println!("(wall time from the rollback update to the stage rolled_back, as the status query shows it)\n");
     Ok(())
@@ -202,6 +209,13 @@ async fn pacing(stack: &SynthesisStack, chain: &ChainFixture, holders: u64) -> a
             achieved / PER_GUILD_PER_SECOND,
             busiest_10s(&writes),
             achieved / base
+        );
+        arrakis_tests::figures::report(
+            "migration-bench",
+            format!("member-role writes of a migration: {name}"),
+            format!("{achieved:.2} writes/s ({} writes over {span:.0} s)", writes.len()),
+            format!("instant, beside it: {base:.2} writes/s (Discord allows {PER_GUILD_PER_SECOND:.0}/s)"),
+            format!("{:.2}×", achieved / base),
         );
     }
     println!(

@@ -157,6 +157,17 @@ async fn main() -> anyhow::Result<()> {
                 base.0 / r.seconds,
                 base.1 as f64 / r.rpc_calls.max(1) as f64,
             );
+            arrakis_tests::figures::report(
+                "shadow-bench",
+                format!("shadow sync of {MEMBERS} members, {rpc}: {}", r.method),
+                format!("{:.1} s, {} round trips, {:.0} MiB peak", r.seconds, r.rpc_calls, r.peak_rss_mb),
+                format!("one eth_call per member: {:.1} s, {} round trips", base.0, base.1),
+                format!(
+                    "{:.2}× faster, {:.0}× fewer round trips",
+                    base.0 / r.seconds,
+                    base.1 as f64 / r.rpc_calls.max(1) as f64
+                ),
+            );
         }
         println!();
     }

@@ -84,6 +84,13 @@ async fn main() -> anyhow::Result<()> {
             r.global_429,
             r.user_429
         );
+        arrakis_tests::figures::report(
+            "synthesis-bench",
+            format!("Discord requests/s applying {} ops: {}", r.ops, r.scenario),
+            format!("{rate:.1}/s in {:.1} s ({} global, {} route 429s)", r.seconds, r.global_429, r.user_429),
+            format!("the shared budget: {BUDGET:.0}/s"),
+            format!("{:.2} of it", rate / BUDGET),
+        );
     }
     println!("(the stand-in enforces 5 requests/s per route and guild and 50/s globally, as Discord does)");
     Ok(())
