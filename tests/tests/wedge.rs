@@ -54,6 +54,32 @@ async fn every_start_with_an_input_the_sdk_cannot_decode_fails_at_once_naming_th
             assert!(text.contains("input: nested more than 128 levels deep"), "{text}");
         }
     }
+    // Inputs that decode but break a rule are refused the same way, the field named.
+    let big_actor = std::env::temp_dir().join(format!("publish-{}.json", uuid::Uuid::new_v4().simple()));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(arrakis_tests::repo_root().join("schemas/examples/sietch-tabr.json"))
+            .expect("example"),
+    )
+    .expect("JSON");
+    std::fs::write(&big_actor, json!({"manifest": manifest, "actor": "x".repeat(1_000_000)}).to_string())
+        .expect("file");
+    for (workflow_type, flags, field) in [
+        (
+            "Synthesis",
+            r#"--input '{"guild_id": "1100000000000000001", "version": -1}'"#.to_string(),
+            "version: a saved manifest version",
+        ),
+        ("ManifestPublish", format!("--input-file {}", big_actor.display()), "actor: 1 to 100 characters"),
+    ] {
+        let id = format!("wedge-rule-{}", uuid::Uuid::new_v4().simple());
+        let (ok, text) = cli(
+            &format!(
+                "temporal workflow execute --type {workflow_type} --task-queue {queue} --workflow-id {id} {flags}"
+            ),
+            &[],
+        );
+        assert!(!ok && text.contains(field), "{workflow_type}: {}", &text[..text.len().min(2_000)]);
+    }
     // Refused before anything ran: nothing was written anywhere.
     let mut admin = db.admin().await;
     for table in ["communities", "manifests", "audit_logs", "kill_switch", "wizard_funnel"] {

@@ -25,7 +25,9 @@ pub(crate) fn discord_queue(main: &str) -> String {
     format!("{main}-discord")
 }
 
-/// Options for a Discord read or an audit row on the Discord queue.
+/// Options for a Discord read or an audit row on the Discord queue. A 429 is retried after its
+/// `retry_after` (about a second), not after the backoff, so the attempts must outlast a storm
+/// of them (the chaos suite's lasts 30 s); an outage backs off to 30 s between attempts.
 pub(crate) fn discord(queue: &str) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
         .task_queue(queue.to_string())
@@ -34,7 +36,7 @@ pub(crate) fn discord(queue: &str) -> ActivityOptions {
                 .initial_interval(Duration::from_secs(1))
                 .backoff_coefficient(2.0)
                 .maximum_interval(Duration::from_secs(30))
-                .maximum_attempts(20)
+                .maximum_attempts(60)
                 .build(),
         )
         .build()

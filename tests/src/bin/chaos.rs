@@ -150,7 +150,8 @@ async fn fault_storm(_: &mut Rng) -> anyhow::Result<Trial> {
     let _worker = stack.worker();
     let control = stack.control.clone();
     let stormer = tokio::spawn(async move {
-        for i in 0..200u32 {
+        // 30 s of it: 20 % of requests fail, and bursts of 429s hit whatever comes next.
+        for i in 0..100u32 {
             let faults = arrakis_sim::Faults {
                 error_rate: 0.2,
                 storm_count: 3,
@@ -175,8 +176,10 @@ async fn kill_wizard(rng: &mut Rng) -> anyhow::Result<Trial> {
     let first = stack.worker();
     let guild = stack.new_guild().await;
     let manifest: CommunityManifest = serde_json::from_value(serde_json::json!({
-        "guild_id": guild, "name": "Chaos", "mode": "exclusive", "chains": [],
-        "roles": (0..30).map(|i| serde_json::json!({"key": format!("r{i}"), "name": format!("Tier {i}"), "grant": {"tier": "gold"}})).collect::<Vec<_>>(),
+        "guild_id": guild, "name": "Chaos", "mode": "exclusive", "chains": [1],
+        "assets": [{"key": "spice", "chain_id": 1, "kind": "erc20", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}],
+        "rules": {"holder": {"min_balance": {"asset": "spice", "amount": "1"}}},
+        "roles": (0..30).map(|i| serde_json::json!({"key": format!("r{i}"), "name": format!("Tier {i}"), "grant": {"rule": "holder"}})).collect::<Vec<_>>(),
         "channels": {"strategy": "custom", "categories": (0..10).map(|c| serde_json::json!({
             "key": format!("c{c}"), "name": format!("Cat {c}"), "visible_to": [format!("r{c}")],
             "channels": (0..5).map(|n| serde_json::json!({"key": format!("c{c}-{n}"), "name": format!("ch-{c}-{n}")})).collect::<Vec<_>>()
