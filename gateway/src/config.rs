@@ -58,9 +58,12 @@ pub struct Settings {
     pub redis_url: String,
     /// `ARRAKIS_GATEWAY_HTTP_ADDR`: `/healthz` and `/metrics`.
     pub http_addr: SocketAddr,
-    /// `ARRAKIS_ACK_DEADLINE_MS`: how long an interaction may wait on Temporal before it is
-    /// answered "Arrakis is busy" (default 2,200 ms, under Discord's 3 s).
+    /// `ARRAKIS_ACK_DEADLINE_MS`: how long a button, select or form may wait on Temporal before
+    /// it is acknowledged and answered by an edit (default 2,200 ms, under Discord's 3 s).
     pub ack_deadline: Duration,
+    /// `ARRAKIS_COMMAND_ACK_MS`: how long a slash command may take before it is acknowledged
+    /// (deferred) and its answer sent as an edit (default 50 ms; 0 defers every command).
+    pub command_ack_budget: Duration,
     /// `ARRAKIS_WIZARD_IDLE_TIMEOUT_SECS`: a setup session's idle timeout (default 24 h).
     pub wizard_idle_timeout_secs: u64,
 }
@@ -130,6 +133,10 @@ impl Settings {
             .map(|v| v.parse().ok().filter(|ms| (100..=2_800).contains(ms)))
             .unwrap_or(Some(2_200))
             .ok_or_else(|| err("ARRAKIS_ACK_DEADLINE_MS", "milliseconds from 100 to 2800 (Discord allows 3 s)"))?;
+        let command_ms: u64 = get("ARRAKIS_COMMAND_ACK_MS")
+            .map(|v| v.parse().ok().filter(|ms| *ms <= 2_800))
+            .unwrap_or(Some(50))
+            .ok_or_else(|| err("ARRAKIS_COMMAND_ACK_MS", "milliseconds from 0 to 2800 (Discord allows 3 s)"))?;
         let idle: u64 = get("ARRAKIS_WIZARD_IDLE_TIMEOUT_SECS")
             .map(|v| v.parse().ok().filter(|s| (1..=30 * 24 * 3600).contains(s)))
             .unwrap_or(Some(arrakis_schemas::workflows::wizard::DEFAULT_IDLE_TIMEOUT_SECS))
@@ -146,6 +153,7 @@ impl Settings {
             redis_url: get("REDIS_URL").ok_or_else(|| err("REDIS_URL", "required: redis://host:port"))?,
             http_addr,
             ack_deadline: Duration::from_millis(ack_ms),
+            command_ack_budget: Duration::from_millis(command_ms),
             wizard_idle_timeout_secs: idle,
         })
     }

@@ -2,9 +2,8 @@
 //! interaction id in Redis answers it; the others drop it. Redis being down must not silence
 //! Arrakis, so then every replica answers (Discord accepts only the first response).
 
-use redis::aio::MultiplexedConnection;
-use std::time::Duration;
-use tokio::sync::Mutex;
+use crate::redis_link::RedisLink;
+use std::{sync::Arc, time::Duration};
 
 /// How long a claim is kept: an interaction token lives 15 minutes.
 const CLAIM_TTL_SECS: u64 = 15 * 60;
@@ -13,40 +12,24 @@ const CLAIM_DEADLINE: Duration = Duration::from_millis(250);
 
 /// Claims interaction ids in Redis.
 pub struct Dedupe {
-    client: redis::Client,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    redis: Arc<RedisLink>,
 }
 
 impl Dedupe {
-    /// A de-duplicator on `redis_url` (connects on first use, reconnects after errors).
-    pub fn new(redis_url: &str) -> Result<Self, redis::RedisError> {
-        Ok(Self { client: redis::Client::open(redis_url)?, connection: Mutex::new(None) })
+    /// A de-duplicator over `redis`.
+    pub fn new(redis: Arc<RedisLink>) -> Self {
+        Self { redis }
     }
 
     async fn claim(&self, id: u64) -> Result<bool, redis::RedisError> {
-        let mut slot = self.connection.lock().await;
-        let mut connection = match slot.as_ref() {
-            Some(c) => c.clone(),
-            None => {
-                let c = self.client.get_multiplexed_async_connection().await?;
-                *slot = Some(c.clone());
-                c
-            }
-        };
-        drop(slot);
-        let claimed: Option<String> = redis::cmd("SET")
+        let mut command = redis::cmd("SET");
+        command
             .arg(format!("arrakis:interaction:{id}"))
             .arg(std::process::id())
             .arg("NX")
             .arg("EX")
-            .arg(CLAIM_TTL_SECS)
-            .query_async(&mut connection)
-            .await
-            .inspect_err(|_| {
-                if let Ok(mut slot) = self.connection.try_lock() {
-                    *slot = None;
-                }
-            })?;
+            .arg(CLAIM_TTL_SECS);
+        let claimed: Option<String> = self.redis.query(&command).await?;
         Ok(claimed.is_some())
     }
 

@@ -54,8 +54,10 @@ pub struct Interactions {
     pub dedupe: Dedupe,
     /// Metrics.
     pub metrics: Metrics,
-    /// How long Temporal may take before "Arrakis is busy".
+    /// How long a button, select or form may wait on Temporal before it is deferred.
     pub ack_deadline: Duration,
+    /// How long a slash command may take before it is deferred.
+    pub command_ack_budget: Duration,
 }
 
 fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> InteractionResponse {
@@ -126,7 +128,11 @@ impl Interactions {
             self.metrics.interaction("duplicate");
             return;
         }
-        let remaining = self.ack_deadline.saturating_sub(received.elapsed());
+        // Acknowledge first, then think: a slash command's answer that is not ready within a
+        // short budget comes as an edit. A button, select or form keeps the longer deadline, as
+        // its answer updates the message it sits on (or opens a modal, which cannot be deferred).
+        let budget = if kind == "command" { self.command_ack_budget.min(self.ack_deadline) } else { self.ack_deadline };
+        let remaining = budget.saturating_sub(received.elapsed());
         let call = self.respond(&interaction);
         tokio::pin!(call);
         let (response, outcome) = match tokio::time::timeout(remaining, &mut call).await {
@@ -138,6 +144,7 @@ impl Interactions {
                 if !self.send(&interaction, kind, received, &deferred, "deferred").await {
                     return;
                 }
+                self.metrics.deferred(kind);
                 let (late, outcome) = match tokio::time::timeout(FOLLOW_UP_DEADLINE, call).await {
                     Ok(result) => outcome(&interaction, result),
                     Err(_) => {
@@ -224,8 +231,9 @@ impl Interactions {
                 if let Some(action) = MigrationAction::parse(&data.custom_id) {
                     return self.migration_component(interaction, guild_id, action, &data.values).await;
                 }
+                let shown = interaction.message.as_ref().map(|m| m.content.as_str());
                 match WizardAction::parse(&data.custom_id) {
-                    Some(action) => self.component(guild_id, action, &data.values, &request_id).await,
+                    Some(action) => self.component(guild_id, action, &data.values, shown, &request_id).await,
                     None => Ok(ephemeral("This button is no longer in use.")),
                 }
             }
@@ -516,11 +524,16 @@ impl Interactions {
         guild_id: GuildId,
         action: WizardAction,
         values: &[String],
+        shown: Option<&str>,
         request_id: &str,
     ) -> Result<InteractionResponse, CallError> {
         let update = |status: WizardStatus| reply(InteractionResponseType::UpdateMessage, ui::prompt(&status));
         match action {
             WizardAction::OpenForm(step) => {
+                // The modal at once, prefilled with what the message shows: no Temporal call.
+                if let Some(modal) = shown.and_then(|content| ui::modal_from_prompt(step, content)) {
+                    return Ok(reply(InteractionResponseType::Modal, modal));
+                }
                 let status = self.workflows.wizard_status(guild_id).await?;
                 if !status.is_open() {
                     return Ok(ephemeral(closed_session(&status)));

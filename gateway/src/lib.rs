@@ -5,12 +5,14 @@
 pub mod commands;
 pub mod config;
 pub mod dedupe;
+pub mod detections;
 mod http;
 pub mod interactions;
 pub mod member;
 pub mod member_sync;
 pub mod metrics;
 pub mod migration;
+pub mod redis_link;
 pub mod shadow;
 mod shards;
 pub mod temporal;
@@ -65,15 +67,19 @@ pub async fn run_until(
         settings.wizard_idle_timeout_secs,
         metrics.clone(),
     );
+    let redis = Arc::new(redis_link::RedisLink::new(&settings.redis_url).context("REDIS_URL: not a Redis URL")?);
     let interactions = Arc::new(interactions::Interactions {
         http: http.clone(),
         application_id,
         workflows: workflows.clone(),
-        dedupe: dedupe::Dedupe::new(&settings.redis_url).context("REDIS_URL: not a Redis URL")?,
+        dedupe: dedupe::Dedupe::new(redis.clone()),
         metrics: metrics.clone(),
         ack_deadline: settings.ack_deadline,
+        command_ack_budget: settings.command_ack_budget,
     });
-    let running = shards::start(&settings, &http, interactions, workflows, metrics.clone()).await?;
+    let judged = detections::Judged::new(redis, &settings.task_queue);
+    let detections = detections::Detections::start(judged, workflows.clone(), metrics.clone());
+    let running = shards::start(&settings, &http, interactions, workflows, detections, metrics.clone()).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await

@@ -1,7 +1,10 @@
-//! The gateway's Prometheus metrics: events by type, interaction ack latency, Temporal call
-//! latency, shard states, and what happened to interactions and member events.
+//! The gateway's Prometheus metrics, the ones an operator alerts on: shard state, latency and
+//! sessions, events by type, interaction acknowledgement latency by kind, deferrals and busy
+//! answers, Temporal calls (latency, in flight) and the detection queue.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use std::time::Duration;
 
 /// Latency buckets (seconds) around Discord's 3-second window.
@@ -15,8 +18,14 @@ pub struct Metrics {
     ack: HistogramVec,
     temporal: HistogramVec,
     shards: IntGaugeVec,
+    shard_latency: GaugeVec,
+    sessions: IntCounterVec,
     interactions: IntCounterVec,
+    deferred: IntCounterVec,
     member_events: IntCounterVec,
+    temporal_in_flight: IntGauge,
+    detection_queue: IntGauge,
+    backlog: IntCounterVec,
 }
 
 impl Metrics {
@@ -61,7 +70,82 @@ impl Metrics {
             "Member events by outcome (signalled, no_workflow, failed).",
             &["outcome"],
         );
-        Self { registry, events, ack, temporal, shards, interactions, member_events }
+        let deferred = counter(
+            "arrakis_gateway_interactions_deferred_total",
+            "Interactions acknowledged first (deferred) and answered by an edit, by kind.",
+            &["kind"],
+        );
+        let backlog = counter(
+            "arrakis_gateway_backlog_guilds_total",
+            "Guilds a READY listed, by verdict: judged already (nothing started) or unjudged (queued for detection).",
+            &["verdict"],
+        );
+        let sessions = counter(
+            "arrakis_gateway_shard_sessions_total",
+            "Sessions a shard began, by how (identify: READY and a GUILD_CREATE backlog; resume).",
+            &["shard", "how"],
+        );
+        let shard_latency = GaugeVec::new(
+            Opts::new("arrakis_gateway_shard_latency_seconds", "The shard's mean heartbeat round trip."),
+            &["shard"],
+        )
+        .expect("valid metric definition");
+        registry.register(Box::new(shard_latency.clone())).expect("unique metric");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric definition");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let temporal_in_flight =
+            gauge("arrakis_gateway_temporal_calls_in_flight", "Temporal calls sent and not yet answered.");
+        let detection_queue =
+            gauge("arrakis_gateway_detection_queue", "Guilds waiting for their incumbent detection to be started.");
+        Self {
+            registry,
+            events,
+            ack,
+            temporal,
+            shards,
+            shard_latency,
+            sessions,
+            interactions,
+            deferred,
+            member_events,
+            temporal_in_flight,
+            detection_queue,
+            backlog,
+        }
+    }
+
+    /// Counts the guilds of a READY backlog by verdict.
+    pub fn backlog_checked(&self, judged: usize, unjudged: usize) {
+        self.backlog.with_label_values(&["judged"]).inc_by(judged as u64);
+        self.backlog.with_label_values(&["unjudged"]).inc_by(unjudged as u64);
+    }
+
+    /// Records a shard's mean heartbeat latency.
+    pub fn shard_latency(&self, shard: u32, latency: Duration) {
+        self.shard_latency.with_label_values(&[&shard.to_string()]).set(latency.as_secs_f64());
+    }
+
+    /// Counts a session a shard began (`identify` or `resume`).
+    pub fn session(&self, shard: u32, how: &str) {
+        self.sessions.with_label_values(&[&shard.to_string(), how]).inc();
+    }
+
+    /// Counts an interaction acknowledged first and answered by an edit.
+    pub fn deferred(&self, kind: &str) {
+        self.deferred.with_label_values(&[kind]).inc();
+    }
+
+    /// A Temporal call went out (`+1`) or came back (`-1`).
+    pub fn temporal_in_flight(&self, delta: i64) {
+        self.temporal_in_flight.add(delta);
+    }
+
+    /// Guilds joined (`+n`) or left (`-n`) the detection queue.
+    pub fn detection_queued(&self, delta: i64) {
+        self.detection_queue.add(delta);
     }
 
     /// Counts a gateway event.

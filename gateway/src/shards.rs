@@ -1,13 +1,22 @@
 //! The shards: which ones this process runs, and the loop of each (interactions are answered
 //! on their own task so a slow Temporal call never holds up the shard's heartbeat).
+//!
+//! A shard's READY lists its guilds, and each then arrives again in a GUILD_CREATE: that
+//! backlog is not a join. The loop reads GUILD_CREATE itself (only the guild's id, never the
+//! whole guild into memory) and tells the backlog from joins by the READY list; the backlog
+//! goes to [`Detections`] as one list, which starts detection only for unjudged guilds.
 
-use crate::{Settings, ShardPlan, interactions::Interactions, metrics::Metrics, temporal::Workflows};
+use crate::{
+    Settings, ShardPlan, detections::Detections, interactions::Interactions, metrics::Metrics, temporal::Workflows,
+};
 use anyhow::Context;
 use arrakis_schemas::{
-    GuildId, Snowflake,
+    Snowflake,
     workflows::members::{MemberEvent, MemberEventKind},
 };
+use futures::StreamExt;
 use std::{
+    collections::HashSet,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -16,13 +25,13 @@ use std::{
 };
 use tokio::task::JoinSet;
 use twilight_gateway::{
-    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, MessageSender, Shard, ShardId, ShardState, StreamExt,
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, Message, MessageSender, Shard, ShardId, ShardState,
 };
+use twilight_model::gateway::event::GatewayEventDeserializer;
 
-/// The only events the gateway deserialises.
+/// The only events the gateway deserialises with twilight (GUILD_CREATE is read by hand).
 const WANTED: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::RESUMED)
-    .union(EventTypeFlags::GUILD_CREATE)
     .union(EventTypeFlags::INTERACTION_CREATE)
     .union(EventTypeFlags::MEMBER_ADD)
     .union(EventTypeFlags::MEMBER_REMOVE)
@@ -67,6 +76,7 @@ pub async fn start(
     http: &twilight_http::Client,
     interactions: Arc<Interactions>,
     workflows: Workflows,
+    detections: Detections,
     metrics: Metrics,
 ) -> anyhow::Result<Running> {
     let ids = shard_ids(settings, http).await?;
@@ -84,8 +94,13 @@ pub async fn start(
         senders.push(shard.sender());
         metrics.shard(id.number(), false);
         let states = states.clone();
-        let (interactions, workflows, metrics) = (interactions.clone(), workflows.clone(), metrics.clone());
-        tasks.spawn(run_shard(shard, index, states, interactions, workflows, metrics));
+        let context = ShardContext {
+            interactions: interactions.clone(),
+            workflows: workflows.clone(),
+            detections: detections.clone(),
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(run_shard(shard, index, states, context));
     }
     Ok(Running { states, senders, tasks })
 }
@@ -94,15 +109,56 @@ fn event_name(event: &Event) -> &'static str {
     match event {
         Event::Ready(_) => "READY",
         Event::Resumed => "RESUMED",
-        Event::GuildCreate(_) => "GUILD_CREATE",
         Event::InteractionCreate(_) => "INTERACTION_CREATE",
         Event::MemberAdd(_) => "GUILD_MEMBER_ADD",
         Event::MemberRemove(_) => "GUILD_MEMBER_REMOVE",
         Event::MemberUpdate(_) => "GUILD_MEMBER_UPDATE",
         Event::GatewayClose(_) => "GATEWAY_CLOSE",
-        Event::GatewayReconnect => "GATEWAY_RECONNECT",
-        Event::GatewayInvalidateSession(_) => "GATEWAY_INVALIDATE_SESSION",
         _ => "OTHER",
+    }
+}
+
+/// What a GUILD_CREATE is read for: the guild's id, and whether it is an outage notice.
+#[derive(serde::Deserialize)]
+struct GuildCreated {
+    d: GuildCreatedData,
+}
+
+#[derive(serde::Deserialize)]
+struct GuildCreatedData {
+    #[serde(with = "id_string")]
+    id: u64,
+    #[serde(default)]
+    unavailable: bool,
+}
+
+mod id_string {
+    //! Discord's ids are strings in JSON.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One frame, read: a GUILD_CREATE by hand, the wanted events by twilight, the rest skipped.
+enum Frame {
+    GuildCreated(GuildCreatedData),
+    Event(Event),
+    Skipped,
+}
+
+fn read(json: String) -> Result<Frame, String> {
+    let is_guild_create =
+        GatewayEventDeserializer::from_json(&json).is_some_and(|d| d.event_type() == Some("GUILD_CREATE"));
+    if is_guild_create {
+        return serde_json::from_str::<GuildCreated>(&json)
+            .map(|g| Frame::GuildCreated(g.d))
+            .map_err(|e| e.to_string());
+    }
+    match twilight_gateway::parse(json, WANTED) {
+        Ok(Some(event)) => Ok(Frame::Event(event.into())),
+        Ok(None) => Ok(Frame::Skipped),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -122,24 +178,45 @@ fn member_event(event: &Event) -> Option<MemberEvent> {
     Some(MemberEvent { guild_id: snowflake(guild)?, user_id: snowflake(user)?, kind, roles: member_roles })
 }
 
-async fn run_shard(
-    mut shard: Shard,
-    index: usize,
-    states: Arc<Vec<(u32, AtomicBool)>>,
+/// What a shard's loop hands its events to.
+struct ShardContext {
     interactions: Arc<Interactions>,
     workflows: Workflows,
+    detections: Detections,
     metrics: Metrics,
-) {
+}
+
+async fn run_shard(mut shard: Shard, index: usize, states: Arc<Vec<(u32, AtomicBool)>>, context: ShardContext) {
+    let ShardContext { interactions, workflows, detections, metrics } = context;
     let id = shard.id().number();
-    while let Some(item) = shard.next_event(WANTED).await {
+    // The guilds the last READY listed whose GUILD_CREATE has not come yet.
+    let mut backlog: HashSet<u64> = HashSet::new();
+    while let Some(item) = shard.next().await {
         let received = Instant::now();
         let connected = matches!(shard.state(), ShardState::Active);
         if states[index].1.swap(connected, Ordering::Relaxed) != connected {
             tracing::info!(shard = id, connected, "shard state changed");
             metrics.shard(id, connected);
         }
-        let event = match item {
-            Ok(event) => event,
+        if let Some(latency) = shard.latency().average() {
+            metrics.shard_latency(id, latency);
+        }
+        let frame = match item {
+            Ok(Message::Text(json)) => read(json),
+            Ok(Message::Close(frame)) => Ok(Frame::Event(Event::GatewayClose(frame))),
+            Err(e) => Err(e.to_string()),
+        };
+        let event = match frame {
+            Ok(Frame::Event(event)) => event,
+            Ok(Frame::GuildCreated(guild)) => {
+                metrics.event("GUILD_CREATE");
+                // The backlog of a READY, or an outage notice, is not a join.
+                if !backlog.remove(&guild.id) && !guild.unavailable {
+                    detections.joined(guild.id);
+                }
+                continue;
+            }
+            Ok(Frame::Skipped) => continue,
             Err(e) => {
                 tracing::warn!(shard = id, error = %e, "gateway receive error");
                 continue;
@@ -147,19 +224,15 @@ async fn run_shard(
         };
         metrics.event(event_name(&event));
         match event {
+            Event::Ready(ready) => {
+                metrics.session(id, "identify");
+                backlog = ready.guilds.iter().map(|g| g.id.get()).collect();
+                detections.backlog(backlog.iter().copied().collect());
+            }
+            Event::Resumed => metrics.session(id, "resume"),
             Event::InteractionCreate(interaction) => {
                 let interactions = interactions.clone();
                 tokio::spawn(async move { interactions.handle(interaction.0, received).await });
-            }
-            Event::GuildCreate(guild) => {
-                // A guild joined (or seen again on reconnect): judge its incumbent once.
-                let Ok(guild_id) = GuildId::new(guild.id().get()) else { continue };
-                let workflows = workflows.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = workflows.detect_incumbent(guild_id).await {
-                        tracing::warn!(guild = %guild_id, error = %e, "incumbent detection not started");
-                    }
-                });
             }
             Event::MemberAdd(_) | Event::MemberRemove(_) | Event::MemberUpdate(_) => {
                 let Some(member) = member_event(&event) else { continue };

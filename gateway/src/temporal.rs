@@ -81,6 +81,23 @@ fn update_with_start_error(e: WorkflowUpdateWithStartError) -> CallError {
     }
 }
 
+/// Counts a Temporal call in flight for as long as it lives (a call dropped half-way, at an
+/// interaction's deadline, is counted out too).
+struct InFlight<'a>(&'a Metrics);
+
+impl<'a> InFlight<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.temporal_in_flight(1);
+        Self(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.temporal_in_flight(-1);
+    }
+}
+
 impl Workflows {
     /// Connects in the background (retrying every second) to `address`.
     pub fn connect(
@@ -135,7 +152,9 @@ impl Workflows {
         f: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
         let started = Instant::now();
+        let in_flight = InFlight::new(&self.metrics);
         let result = f.await;
+        drop(in_flight);
         let outcome = match &result {
             Ok(_) => "ok",
             Err(CallError::Rejected(_)) => "rejected",

@@ -8,7 +8,7 @@ use arrakis_schemas::{
     workflows::{
         migration,
         synthesis::RemovalChoice,
-        wizard::{DeployPlan, DeployStage, StepAnswer, WizardStatus, WizardStep, form},
+        wizard::{DeployPlan, DeployStage, StepAnswer, WizardDraft, WizardStatus, WizardStep, form},
     },
 };
 use std::collections::BTreeMap;
@@ -189,9 +189,11 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
     match step {
         WizardStep::Init => message(
             format!(
-                "{}\nName your community and choose its theme (tiers) and mode.\nCurrently: {}",
+                "{}\nName your community and choose its theme (tiers) and mode.\n{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
                 heading(step),
-                draft.name.as_deref().unwrap_or("_(not named yet)_")
+                draft.name.as_deref().unwrap_or(NOT_NAMED),
+                draft.theme.as_str(),
+                draft.mode.as_str(),
             ),
             vec![with_back(fill("Name and theme"))],
         ),
@@ -425,6 +427,55 @@ pub fn modal(step: WizardStep, status: &WizardStatus) -> Option<InteractionRespo
     })
 }
 
+const CURRENTLY: &str = "Currently: ";
+const SHOWN_SEP: &str = " · ";
+const NOT_NAMED: &str = "_(not named yet)_";
+
+/// The draft a prompt message shows, for a modal opened from it: `None` when the message
+/// does not show all the modal needs (a block clipped at Discord's 2,000 characters, roles
+/// still to be suggested from the rules), and the modal is then built from a status query.
+fn draft_shown(step: WizardStep, content: &str) -> Option<WizardDraft> {
+    let mut draft = WizardDraft::new();
+    let block = || {
+        if content.contains("_(nothing yet)_") {
+            return Some(String::new());
+        }
+        let (_, after) = content.split_once("```\n")?;
+        let (inside, _) = after.rsplit_once("\n```")?;
+        Some(inside.to_string())
+    };
+    match step {
+        WizardStep::Init => {
+            let line = content.lines().find_map(|l| l.strip_prefix(CURRENTLY))?;
+            let mut parts = line.rsplitn(3, SHOWN_SEP);
+            let mode = Mode::parse(parts.next()?.strip_prefix("mode ")?)?;
+            let theme = Theme::parse(parts.next()?.strip_prefix("theme ")?)?;
+            let name = parts.next()?;
+            draft.name = (name != NOT_NAMED).then(|| name.to_string());
+            draft.theme = theme;
+            draft.mode = mode;
+        }
+        WizardStep::AssetConfig => draft.assets = form::parse_assets(&block()?).ok()?,
+        WizardStep::EligibilityRules => draft.rules = form::parse_rules(&block()?).ok()?,
+        WizardStep::RoleMapping => {
+            draft.roles = form::parse_roles(&block()?).ok()?;
+            if draft.roles.is_empty() {
+                return None;
+            }
+        }
+        WizardStep::ChannelStructure => draft.channels = form::parse_channels(&block()?).ok()?,
+        _ => return None,
+    }
+    Some(draft)
+}
+
+/// The step's modal, prefilled from the prompt message its button sits on, so the button is
+/// answered with the modal at once; `None` when the message does not show enough.
+pub fn modal_from_prompt(step: WizardStep, content: &str) -> Option<InteractionResponseData> {
+    let status = WizardStatus { step, draft: draft_shown(step, content)?, ..WizardStatus::default() };
+    modal(step, &status)
+}
+
 /// Turns a submitted form's fields (custom id → value) into the step's answer.
 pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result<StepAnswer, ValidationErrors> {
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
@@ -517,6 +568,38 @@ mod tests {
                 None => assert!(matches!(step, WizardStep::ChainSelect | WizardStep::Review | WizardStep::Deploy)),
             }
         }
+    }
+
+    #[test]
+    fn a_modal_opened_from_its_prompt_is_the_one_the_status_would_give() {
+        let manifest: arrakis_schemas::CommunityManifest =
+            serde_json::from_str(include_str!("../../schemas/examples/sietch-tabr.json"))
+                .expect("the example manifest");
+        let mut status = WizardStatus::default();
+        status.draft.name = Some("Sietch · Tabr".into());
+        status.draft.theme = Theme::Sietch;
+        status.draft.mode = Mode::Parallel;
+        status.draft.chains = manifest.chains.clone();
+        status.draft.assets = manifest.assets.clone();
+        status.draft.rules = manifest.rules.clone();
+        status.draft.roles = manifest.roles.clone();
+        status.draft.channels = manifest.channels.clone();
+        for step in [
+            WizardStep::Init,
+            WizardStep::AssetConfig,
+            WizardStep::EligibilityRules,
+            WizardStep::RoleMapping,
+            WizardStep::ChannelStructure,
+        ] {
+            status.step = step;
+            let shown = prompt(&status).content.expect("content");
+            let from_prompt = modal_from_prompt(step, &shown).unwrap_or_else(|| panic!("{step:?}: {shown}"));
+            assert_eq!(Some(from_prompt), modal(step, &status), "{step:?}");
+        }
+        // What the prompt cannot show (roles still to be suggested) is asked of Temporal.
+        status.step = WizardStep::RoleMapping;
+        status.draft.roles.clear();
+        assert_eq!(modal_from_prompt(WizardStep::RoleMapping, &prompt(&status).content.expect("content")), None);
     }
 
     #[test]

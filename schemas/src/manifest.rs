@@ -76,6 +76,19 @@ pub enum Theme {
 }
 
 impl Theme {
+    /// The JSON name: `basic` or `sietch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Basic => "basic",
+            Theme::Sietch => "sietch",
+        }
+    }
+
+    /// From its JSON name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Theme::Basic, Theme::Sietch].into_iter().find(|t| t.as_str() == s)
+    }
+
     /// The badge keys a role may be granted by, in theme order.
     pub fn badge_keys(self) -> impl Iterator<Item = &'static str> {
         self.spec().badges.iter().map(|b| b.key)

@@ -136,6 +136,19 @@ impl SimClient {
         self.post::<_, Value>("/_sim/gateway/drop", &()).await.map(drop)
     }
 
+    /// Creates `count` guilds at once; their ids.
+    pub async fn create_guilds(&self, count: u32) -> anyhow::Result<Vec<u64>> {
+        let v: Value = self.post("/_sim/guilds/bulk", &serde_json::json!({"count": count})).await?;
+        let ids = v["ids"].as_array().context("ids")?;
+        Ok(ids.iter().filter_map(|id| id.as_str()?.parse().ok()).collect())
+    }
+
+    /// Forgets every gateway session: each shard identifies afresh (READY and every
+    /// GUILD_CREATE again).
+    pub async fn invalidate_sessions(&self) -> anyhow::Result<()> {
+        self.post::<_, Value>("/_sim/gateway/invalidate", &()).await.map(drop)
+    }
+
     /// Sends op 7 RECONNECT to every shard.
     pub async fn reconnect_gateway(&self) -> anyhow::Result<()> {
         self.post::<_, Value>("/_sim/gateway/reconnect", &()).await.map(drop)

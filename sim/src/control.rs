@@ -30,6 +30,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/_sim/reset", post(reset))
         .route("/_sim/guilds", post(create_guild))
+        .route("/_sim/guilds/bulk", post(create_guilds))
         .route("/_sim/guilds/{guild_id}", get(guild_state))
         .route("/_sim/guilds/{guild_id}/roles", post(seed_roles))
         .route("/_sim/guilds/{guild_id}/channels", post(seed_channels))
@@ -45,6 +46,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/limits", get(get_limits).put(put_limits))
         .route("/_sim/gateway/drop", post(drop_gateway))
         .route("/_sim/gateway/reconnect", post(reconnect_gateway))
+        .route("/_sim/gateway/invalidate", post(invalidate_sessions))
         .route("/_sim/gateway/shards", get(shards))
         .route("/_sim/log", get(read_log).delete(clear_log))
         .route("/_sim/reads", get(read_reads))
@@ -94,6 +96,29 @@ async fn create_guild(State(sim): Shared, Json(seed): Json<GuildSeed>) -> Respon
         sim.gateway.dispatch(Some(id), "GUILD_CREATE", world::guild_create_json(&guild, sim.bot_id()));
     }
     Json(json!({"id": id.to_string()})).into_response()
+}
+
+/// Many guilds at once (a bot in thousands of servers), each announced like a join.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BulkGuilds {
+    /// How many (1 to 100,000).
+    pub count: u32,
+}
+
+async fn create_guilds(State(sim): Shared, Json(bulk): Json<BulkGuilds>) -> Response {
+    if !(1..=100_000).contains(&bulk.count) {
+        return bad("count: 1 to 100000");
+    }
+    let mut ids = Vec::with_capacity(bulk.count as usize);
+    for n in 0..bulk.count {
+        let id = sim.create_guild(GuildSeed { name: format!("guild {n}"), ..GuildSeed::default() });
+        let guild = sim.world().guilds.get(&id).cloned();
+        if let Some(guild) = guild {
+            sim.gateway.dispatch(Some(id), "GUILD_CREATE", world::guild_create_json(&guild, sim.bot_id()));
+        }
+        ids.push(id.to_string());
+    }
+    Json(json!({"ids": ids})).into_response()
 }
 
 /// A guild's state as a test inspects it.
@@ -489,6 +514,14 @@ async fn put_limits(State(sim): Shared, Json(limits): Json<Limits>) -> Response 
 
 async fn drop_gateway(State(sim): Shared) -> StatusCode {
     sim.gateway.drop_connections();
+    StatusCode::NO_CONTENT
+}
+
+/// Forgets every session and drops the connections, the world kept: each shard's RESUME is
+/// refused (op 9, not resumable), so it identifies afresh and gets READY and every guild's
+/// GUILD_CREATE again, as after an outage on Discord's side.
+async fn invalidate_sessions(State(sim): Shared) -> StatusCode {
+    sim.gateway.reset();
     StatusCode::NO_CONTENT
 }
 
