@@ -143,7 +143,7 @@ mod id_string {
 /// One frame, read: a GUILD_CREATE by hand, the wanted events by twilight, the rest skipped.
 enum Frame {
     GuildCreated(GuildCreatedData),
-    Event(Event),
+    Event(Box<Event>),
     Skipped,
 }
 
@@ -156,7 +156,7 @@ fn read(json: String) -> Result<Frame, String> {
             .map_err(|e| e.to_string());
     }
     match twilight_gateway::parse(json, WANTED) {
-        Ok(Some(event)) => Ok(Frame::Event(event.into())),
+        Ok(Some(event)) => Ok(Frame::Event(Box::new(event.into()))),
         Ok(None) => Ok(Frame::Skipped),
         Err(e) => Err(e.to_string()),
     }
@@ -203,11 +203,11 @@ async fn run_shard(mut shard: Shard, index: usize, states: Arc<Vec<(u32, AtomicB
         }
         let frame = match item {
             Ok(Message::Text(json)) => read(json),
-            Ok(Message::Close(frame)) => Ok(Frame::Event(Event::GatewayClose(frame))),
+            Ok(Message::Close(frame)) => Ok(Frame::Event(Box::new(Event::GatewayClose(frame)))),
             Err(e) => Err(e.to_string()),
         };
         let event = match frame {
-            Ok(Frame::Event(event)) => event,
+            Ok(Frame::Event(event)) => *event,
             Ok(Frame::GuildCreated(guild)) => {
                 metrics.event("GUILD_CREATE");
                 // The backlog of a READY, or an outage notice, is not a join.
