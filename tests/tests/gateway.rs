@@ -129,11 +129,12 @@ async fn two_gateway_replicas_answer_each_interaction_once() {
     }
 }
 
-fn detections_started(task_queue: &str) -> u64 {
-    let out = run_shell(
-        &format!("temporal workflow count --query \"WorkflowType='IncumbentDetect' AND TaskQueue='{task_queue}'\""),
-        &[],
-    );
+/// The IncumbentDetect runs on `task_queue`, counted in Temporal (the CLI runs off the
+/// runtime's threads: the stand-in shares them and must keep sending meanwhile).
+async fn detections_started(task_queue: &str) -> u64 {
+    let query =
+        format!("temporal workflow count --query \"WorkflowType='IncumbentDetect' AND TaskQueue='{task_queue}'\"");
+    let out = tokio::task::spawn_blocking(move || run_shell(&query, &[])).await.expect("the CLI ran");
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace().last().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
@@ -159,8 +160,11 @@ async fn a_reconnect_of_a_1000_guild_shard_starts_detection_only_for_guilds_nobo
             metric(&gateway.metrics().await, &format!("arrakis_gateway_backlog_guilds_total{{verdict=\"{verdict}\"}}"))
         }
     };
-    wait_until(Duration::from_secs(60), "the 10 unjudged guilds' detections", || async {
-        (detections_started(&stack.task_queue) == 10 && checked("judged").await == 990).then_some(())
+    wait_until(Duration::from_secs(120), "the backlog delivered and the 10 unjudged guilds' detections", || async {
+        let created = metric(&gateway.metrics().await, "arrakis_gateway_events_total{type=\"GUILD_CREATE\"}");
+        // Every GUILD_CREATE of the backlog arrived: the session is invalidated after, not during, it.
+        (created >= 1_000 && detections_started(&stack.task_queue).await == 10 && checked("judged").await == 990)
+            .then_some(())
     })
     .await;
     // They finish (no worker here: ended by hand), so a start would now make a new run.
@@ -172,7 +176,7 @@ async fn a_reconnect_of_a_1000_guild_shard_starts_detection_only_for_guilds_nobo
 
     // Discord forgets the session: READY and all 1,000 GUILD_CREATEs again.
     stack.control.invalidate_sessions().await.expect("invalidated");
-    wait_until(Duration::from_secs(60), "the second READY's backlog, checked", || async {
+    wait_until(Duration::from_secs(120), "the second READY's backlog, delivered and checked", || async {
         let metrics = gateway.metrics().await;
         let identified = metric(&metrics, "arrakis_gateway_shard_sessions_total{how=\"identify\",shard=\"0\"}");
         let created = metric(&metrics, "arrakis_gateway_events_total{type=\"GUILD_CREATE\"}");
@@ -180,12 +184,12 @@ async fn a_reconnect_of_a_1000_guild_shard_starts_detection_only_for_guilds_nobo
     })
     .await;
     assert_eq!(checked("unjudged").await, 10, "nothing unjudged the second time");
-    assert_eq!(detections_started(&stack.task_queue), 10, "the reconnect started nothing");
+    assert_eq!(detections_started(&stack.task_queue).await, 10, "the reconnect started nothing");
 
     // A guild the bot joins is judged at once.
     stack.new_guild().await;
     wait_until(Duration::from_secs(30), "the join's detection", || async {
-        (detections_started(&stack.task_queue) == 11).then_some(())
+        (detections_started(&stack.task_queue).await == 11).then_some(())
     })
     .await;
 }
@@ -241,7 +245,7 @@ async fn two_gateway_processes_split_a_10000_guild_bot_without_a_duplicate_or_a_
     assert_eq!(outcome(&ma, "refused") + outcome(&mb, "refused"), 200, "every interaction answered");
     assert!(outcome(&ma, "refused") > 0 && outcome(&mb, "refused") > 0, "both processes answered");
     assert_eq!(outcome(&ma, "duplicate") + outcome(&mb, "duplicate"), 0, "none delivered twice");
-    assert_eq!(detections_started(&stack.task_queue), 0, "every guild was judged: nothing started");
+    assert_eq!(detections_started(&stack.task_queue).await, 0, "every guild was judged: nothing started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
