@@ -114,14 +114,21 @@ impl ManifestActivities {
     /// Tells the running syntheses a kill switch covers (every guild's for the global one, the
     /// guild's own otherwise) that it was set (`freeze`) or lifted (`thaw`). Each run keeps
     /// its holds apart, so a lift releases only what this freeze held. Returns how many runs
-    /// were told; a run that ended meanwhile is skipped.
+    /// were told; a run that ended meanwhile is skipped. Only this deployment's runs (its task
+    /// queue, which this activity runs on): another deployment sharing the namespace has a
+    /// database, and so a kill switch, of its own.
     #[activity(name = "kill_switch.hold_syntheses")]
     pub async fn hold_syntheses(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: KillSwitchInput,
     ) -> Result<u32, ActivityError> {
-        let mut query = format!("{} = '{}' AND ExecutionStatus = 'Running'", search_attributes::KIND, synthesis::KIND);
+        let mut query = format!(
+            "{} = '{}' AND ExecutionStatus = 'Running' AND TaskQueue = '{}'",
+            search_attributes::KIND,
+            synthesis::KIND,
+            ctx.info().task_queue
+        );
         let scope = match input.guild_id {
             Some(guild) => {
                 query.push_str(&format!(" AND {} = '{guild}'", search_attributes::GUILD_ID));
