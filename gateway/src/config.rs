@@ -64,6 +64,10 @@ pub struct Settings {
     /// `ARRAKIS_COMMAND_ACK_MS`: how long a slash command may take before it is acknowledged
     /// (deferred) and its answer sent as an edit (default 50 ms; 0 defers every command).
     pub command_ack_budget: Duration,
+    /// `ARRAKIS_COMPONENT_ACK_MS`: how long a button, select or form whose answer cannot be a
+    /// modal may take before the message it sits on is acknowledged (deferred) and then edited
+    /// (default 100 ms; 0 defers every one).
+    pub component_ack_budget: Duration,
     /// `ARRAKIS_WIZARD_IDLE_TIMEOUT_SECS`: a setup session's idle timeout (default 24 h).
     pub wizard_idle_timeout_secs: u64,
 }
@@ -137,6 +141,10 @@ impl Settings {
             .map(|v| v.parse().ok().filter(|ms| *ms <= 2_800))
             .unwrap_or(Some(50))
             .ok_or_else(|| err("ARRAKIS_COMMAND_ACK_MS", "milliseconds from 0 to 2800 (Discord allows 3 s)"))?;
+        let component_ms: u64 = get("ARRAKIS_COMPONENT_ACK_MS")
+            .map(|v| v.parse().ok().filter(|ms| *ms <= 2_800))
+            .unwrap_or(Some(100))
+            .ok_or_else(|| err("ARRAKIS_COMPONENT_ACK_MS", "milliseconds from 0 to 2800 (Discord allows 3 s)"))?;
         let idle: u64 = get("ARRAKIS_WIZARD_IDLE_TIMEOUT_SECS")
             .map(|v| v.parse().ok().filter(|s| (1..=30 * 24 * 3600).contains(s)))
             .unwrap_or(Some(arrakis_schemas::workflows::wizard::DEFAULT_IDLE_TIMEOUT_SECS))
@@ -154,6 +162,7 @@ impl Settings {
             http_addr,
             ack_deadline: Duration::from_millis(ack_ms),
             command_ack_budget: Duration::from_millis(command_ms),
+            component_ack_budget: Duration::from_millis(component_ms),
             wizard_idle_timeout_secs: idle,
         })
     }
@@ -174,6 +183,7 @@ mod tests {
         let s = settings(&[]).expect("defaults");
         assert_eq!(s.shards, ShardPlan::Recommended);
         assert_eq!(s.ack_deadline, Duration::from_millis(2_200));
+        assert_eq!(s.component_ack_budget, Duration::from_millis(100));
         let s = settings(&[("ARRAKIS_SHARDS", "2-3/4")]).expect("range");
         assert_eq!(s.shards, ShardPlan::Range { ids: 2..4, total: 4 });
         assert_eq!(
@@ -188,6 +198,7 @@ mod tests {
             ("ARRAKIS_SHARDS", "4-5/4"),
             ("ARRAKIS_SHARDS", "all"),
             ("ARRAKIS_ACK_DEADLINE_MS", "5000"),
+            ("ARRAKIS_COMPONENT_ACK_MS", "3000"),
             ("DISCORD_APPLICATION_ID", "me"),
             ("DISCORD_API_BASE", "not a url"),
             ("ARRAKIS_GATEWAY_HTTP_ADDR", "here"),

@@ -58,6 +58,9 @@ pub struct Interactions {
     pub ack_deadline: Duration,
     /// How long a slash command may take before it is deferred.
     pub command_ack_budget: Duration,
+    /// How long a button, select or form whose answer cannot be a modal may take before the
+    /// message it sits on is deferred.
+    pub component_ack_budget: Duration,
 }
 
 fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> InteractionResponse {
@@ -101,6 +104,20 @@ fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
     out
 }
 
+/// Whether the answer to `interaction` may be a modal, which Discord allows only as the first
+/// response: such an interaction is never deferred. Wizard form buttons and the migration's
+/// reason buttons open one, as does a member's Sign button; a modal submit never may answer
+/// with another.
+fn may_open_modal(interaction: &Interaction) -> bool {
+    let Some(InteractionData::MessageComponent(data)) = &interaction.data else { return false };
+    data.custom_id == crate::member::SIGN_BUTTON
+        || matches!(WizardAction::parse(&data.custom_id), Some(WizardAction::OpenForm(_)))
+        || matches!(
+            MigrationAction::parse(&data.custom_id),
+            Some(MigrationAction::Force(..) | MigrationAction::Rollback)
+        )
+}
+
 fn subcommand(command: &CommandData) -> (&str, Vec<(&str, &str)>) {
     match command.options.first() {
         Some(option) => match &option.value {
@@ -128,19 +145,30 @@ impl Interactions {
             self.metrics.interaction("duplicate");
             return;
         }
-        // Acknowledge first, then think: a slash command's answer that is not ready within a
-        // short budget comes as an edit. A button, select or form keeps the longer deadline, as
-        // its answer updates the message it sits on (or opens a modal, which cannot be deferred).
-        let budget = if kind == "command" { self.command_ack_budget.min(self.ack_deadline) } else { self.ack_deadline };
-        let remaining = budget.saturating_sub(received.elapsed());
+        // Acknowledge first, then think: an answer that is not ready within a short budget
+        // comes as an edit. Only an answer that may be a modal keeps the longer deadline, as a
+        // modal cannot follow a deferral.
+        let budget = match kind {
+            "command" => self.command_ack_budget,
+            _ if may_open_modal(&interaction) => self.ack_deadline,
+            _ => self.component_ack_budget,
+        };
+        let remaining = budget.min(self.ack_deadline).saturating_sub(received.elapsed());
         let call = self.respond(&interaction);
         tokio::pin!(call);
         let (response, outcome) = match tokio::time::timeout(remaining, &mut call).await {
             Ok(result) => outcome(&interaction, result),
             Err(_) => {
                 // Temporal is reachable but slow: take the 15 minutes an interaction token
-                // allows, and show the answer when it comes.
-                let deferred = reply(InteractionResponseType::DeferredChannelMessageWithSource, ui::ephemeral(""));
+                // allows, and show the answer when it comes. A button or form acknowledges the
+                // message it sits on (type 6), which the answer then edits; a slash command
+                // acknowledges with a "thinking" reply (type 5), which the answer replaces.
+                let on_message = interaction.message.is_some();
+                let deferred = if on_message {
+                    InteractionResponse { kind: InteractionResponseType::DeferredUpdateMessage, data: None }
+                } else {
+                    reply(InteractionResponseType::DeferredChannelMessageWithSource, ui::ephemeral(""))
+                };
                 if !self.send(&interaction, kind, received, &deferred, "deferred").await {
                     return;
                 }
@@ -152,22 +180,45 @@ impl Interactions {
                         (ephemeral(BUSY), "busy")
                     }
                 };
-                let data = late.data.unwrap_or_default();
-                let edit = self
-                    .http
-                    .interaction(self.application_id)
-                    .update_response(&interaction.token)
-                    .content(data.content.as_deref())
-                    .components(Some(data.components.as_deref().unwrap_or_default()))
-                    .await;
-                if let Err(e) = edit {
-                    tracing::error!(interaction = %interaction.id, error = %e, "editing the deferred response failed");
-                }
+                self.deliver_late(&interaction, on_message, late).await;
                 self.metrics.interaction(outcome);
                 return;
             }
         };
         self.send(&interaction, kind, received, &response, outcome).await;
+    }
+
+    /// The answer to a deferred interaction: an edit of the message it acknowledged, or (for a
+    /// new message after a button's deferral) a follow-up, ephemeral as the answer was.
+    async fn deliver_late(&self, interaction: &Interaction, on_message: bool, late: InteractionResponse) {
+        let edits_original = !on_message || late.kind == InteractionResponseType::UpdateMessage;
+        let mut data = late.data.unwrap_or_default();
+        if late.kind == InteractionResponseType::Modal {
+            // Not reached: an answer that may be a modal is never deferred (`may_open_modal`).
+            data = ui::ephemeral("Press the button again to open the form.");
+        }
+        let client = self.http.interaction(self.application_id);
+        let sent = if edits_original {
+            client
+                .update_response(&interaction.token)
+                .content(data.content.as_deref())
+                .components(Some(data.components.as_deref().unwrap_or_default()))
+                .await
+                .map(drop)
+        } else {
+            let mut followup = client.create_followup(&interaction.token);
+            if let Some(flags) = data.flags {
+                followup = followup.flags(flags);
+            }
+            followup
+                .content(data.content.as_deref().unwrap_or_default())
+                .components(data.components.as_deref().unwrap_or_default())
+                .await
+                .map(drop)
+        };
+        if let Err(e) = sent {
+            tracing::error!(interaction = %interaction.id, error = %e, "sending the deferred answer failed");
+        }
     }
 
     /// Sends the first response; false when Discord refused it.

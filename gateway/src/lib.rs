@@ -76,6 +76,7 @@ pub async fn run_until(
         metrics: metrics.clone(),
         ack_deadline: settings.ack_deadline,
         command_ack_budget: settings.command_ack_budget,
+        component_ack_budget: settings.component_ack_budget,
     });
     let judged = detections::Judged::new(redis, &settings.task_queue);
     let detections = detections::Detections::start(judged, workflows.clone(), metrics.clone());

@@ -42,6 +42,12 @@ pub struct Interaction {
     pub followups: Vec<Value>,
     /// The original response message, once there is one.
     pub original: Option<Value>,
+    /// When a deferred answer arrived (the first edit of the original response, or the first
+    /// follow-up), relative to `created`.
+    pub answered_after: Option<Duration>,
+    /// The message a button, select or form sits on: a deferred update (type 6) or an update
+    /// (type 7) makes it the original response, which edits then change.
+    pub message: Option<Value>,
 }
 
 /// What a test injects.
@@ -110,6 +116,10 @@ pub struct InteractionReport {
     pub followups: Vec<Value>,
     /// The original message, as last edited.
     pub original: Option<Value>,
+    /// Milliseconds from creation to the first edit of the original response or the first
+    /// follow-up: when a deferred answer arrived.
+    #[serde(default)]
+    pub answered_after_ms: Option<u64>,
 }
 
 impl Interaction {
@@ -120,6 +130,7 @@ impl Interaction {
             callbacks: self.callbacks.clone(),
             followups: self.followups.clone(),
             original: self.original.clone(),
+            answered_after_ms: self.answered_after.map(|d| d.as_millis() as u64),
         }
     }
 }
@@ -188,8 +199,12 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
         "context": 0,
         "attachment_size_limit": 10_485_760
     });
-    if kind == 3 {
-        payload["message"] = message_json(sim, channel_id, &json!({"content": ""}), sim.next_id(), 0);
+    // A component sits on a message; a modal submit carries the message of the button that
+    // opened it (the stand-in's modals are all opened from one).
+    let message =
+        matches!(kind, 3 | 5).then(|| message_json(sim, channel_id, &json!({"content": ""}), sim.next_id(), 0));
+    if let Some(message) = &message {
+        payload["message"] = message.clone();
     }
     sim.world().interactions.insert(
         id,
@@ -202,6 +217,8 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
             callbacks: Vec::new(),
             followups: Vec::new(),
             original: None,
+            answered_after: None,
+            message,
         },
     );
     sim.gateway.dispatch(Some(guild_id), "INTERACTION_CREATE", payload);
@@ -298,6 +315,13 @@ pub async fn callback(
                 ));
             }
         }
+        6 | 7 if interaction.message.is_none() => {
+            return Err(DiscordError::field(
+                "type",
+                "INTERACTION_RESPONSE_TYPE_INVALID",
+                "Only an interaction on a message can update it.",
+            ));
+        }
         4 | 6 | 7 | 12 => {}
         _ => return Err(DiscordError::field("type", "BASE_TYPE_CHOICES", "Value must be one of {4, 5, 6, 7, 9, 12}.")),
     }
@@ -307,6 +331,15 @@ pub async fn callback(
         let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0);
         let channel = interaction.channel_id;
         interaction.original = Some(message_json(&sim, channel, &data, sim.next_id(), flags));
+    }
+    if let (6 | 7, Some(message)) = (kind, &interaction.message) {
+        let mut message = message.clone();
+        for field in ["content", "components", "embeds"] {
+            if let Some(value) = data.get(field).filter(|_| kind == 7) {
+                message[field] = value.clone();
+            }
+        }
+        interaction.original = Some(message);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -349,6 +382,7 @@ pub async fn followup(
     let mut stored = message.clone();
     stored["components"] = body.get("components").cloned().unwrap_or(json!([]));
     interaction.followups.push(stored);
+    interaction.answered_after.get_or_insert(interaction.created.elapsed());
     Ok(Json(message).into_response())
 }
 
@@ -383,7 +417,9 @@ pub async fn edit_original(
         original["components"] = components.clone();
     }
     original["edited_timestamp"] = json!(world::JOINED_AT);
-    Ok(Json(public_message(original.clone())).into_response())
+    let original = original.clone();
+    interaction.answered_after.get_or_insert(interaction.created.elapsed());
+    Ok(Json(public_message(original)).into_response())
 }
 
 /// `DELETE .../messages/@original`.

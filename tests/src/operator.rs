@@ -42,11 +42,13 @@ impl Answer {
         self.callback()["type"].as_u64().unwrap_or(0)
     }
 
-    /// The message: the callback's, or the original response's once a deferred one (type 5)
-    /// was edited.
+    /// The message: the callback's or, for a deferred answer, what it became: the original
+    /// response as edited (a slash command's type 5, a button's or form's type 6), or the
+    /// follow-up a button's deferral was answered with.
     fn message(&self) -> &Value {
-        match (self.kind(), &self.report.original) {
-            (5, Some(original)) => original,
+        match (self.kind(), &self.report.original, self.report.followups.first()) {
+            (6, _, Some(followup)) => followup,
+            (5 | 6, Some(original), _) => original,
             _ => &self.callback()["data"],
         }
     }
@@ -58,7 +60,8 @@ impl Answer {
 
     /// True when only the operator sees it.
     pub fn ephemeral(&self) -> bool {
-        self.callback()["data"]["flags"].as_u64().unwrap_or(0) & (1 << 6) != 0
+        let flags = if self.kind() == 6 { &self.message()["flags"] } else { &self.callback()["data"]["flags"] };
+        flags.as_u64().unwrap_or(0) & (1 << 6) != 0
     }
 
     /// The custom ids of the components offered, in order (a modal's own id first).
@@ -74,6 +77,15 @@ impl Answer {
     /// Milliseconds from the interaction to the first response.
     pub fn ack_ms(&self) -> Option<u64> {
         self.report.acknowledged_after_ms
+    }
+
+    /// Milliseconds from the interaction to its complete answer: the first response, or the
+    /// edit or follow-up that completed a deferred one.
+    pub fn answered_ms(&self) -> Option<u64> {
+        match self.kind() {
+            5 | 6 => self.report.answered_after_ms,
+            _ => self.ack_ms(),
+        }
     }
 }
 
@@ -111,15 +123,14 @@ impl Operator {
         if report.callbacks.is_empty() {
             bail!("the bot did not answer interaction {id} within 5 s");
         }
-        // A deferred answer (type 5) arrives as an edit of the original response.
+        // A deferred answer (type 5 or 6) arrives as an edit of the original response or as
+        // a follow-up.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while report.callbacks[0]["type"] == 5
-            && report.original.as_ref().is_none_or(|m| m["content"].as_str().unwrap_or_default().is_empty())
-        {
+        while matches!(report.callbacks[0]["type"].as_u64(), Some(5 | 6)) && report.answered_after_ms.is_none() {
             if std::time::Instant::now() > deadline {
                 bail!("the deferred answer to interaction {id} was not completed within 30 s");
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             report = self.control.interaction(id, 0).await?;
         }
         Ok(Answer { report })

@@ -280,3 +280,82 @@ async fn a_slash_command_is_acknowledged_at_once_and_answered_by_an_edit_when_te
     assert!(edited.contains("Name your community"), "{edited}");
     assert!(metric(&gateway.metrics().await, "arrakis_gateway_interactions_deferred_total{kind=\"command\"}") >= 1);
 }
+
+/// Every kind of interaction (a slash command, a button, a modal submit) is acknowledged within
+/// Discord's 3 s whatever state Temporal is in: healthy (answered at once), slow (no worker:
+/// deferred, then completed by an edit or a follow-up once one comes) and stopped (unreachable:
+/// "busy"). Temporal is reached through a relay the test cuts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_interaction_is_answered_in_time_whether_temporal_is_healthy_slow_or_stopped() {
+    use arrakis_tests::chain::TcpRelay;
+    let stack = SynthesisStack::start(50).await;
+    let temporal = arrakis_tests::stack_env("TEMPORAL_ADDRESS").parse().expect("host:port");
+    let relay = TcpRelay::start(temporal).await;
+    let mut env = stack.gateway_env();
+    env.push(("TEMPORAL_ADDRESS".into(), relay.url().trim_start_matches("http://").to_string()));
+    let gateway = arrakis_tests::TestGateway::start(env);
+    gateway.wait_ready().await;
+    let guild: u64 = stack.new_guild().await.parse().expect("id");
+    let op = Operator::admin(stack.control.clone(), guild, MEMBER, None);
+    let in_time = |what: &str, answer: &arrakis_tests::operator::Answer| {
+        assert!(answer.ack_ms().is_some_and(|ms| ms < 3_000), "{what}: acknowledged within 3 s: {:?}", answer.report);
+    };
+    let init = [("name", "Sietch"), ("theme", "basic"), ("mode", "exclusive")];
+
+    // Healthy.
+    let worker = stack.in_process_worker();
+    let setup = op.command("setup", &[]).await.expect("setup");
+    in_time("healthy command", &setup);
+    assert!(setup.content().contains("step 1/8"), "{}", setup.content());
+    let submitted = op.fill("INIT", &init).await.expect("INIT");
+    in_time("healthy modal submit", &submitted);
+    assert!(submitted.content().contains("step 2/8"), "{}", submitted.content());
+    let back = op.press("wiz:back").await.expect("back");
+    in_time("healthy button", &back);
+    assert!(back.content().contains("step 1/8"), "{}", back.content());
+
+    // Slow: no worker, so every update waits. Each is deferred at once, on the message it sits
+    // on, and completed when a worker comes back.
+    drop(worker);
+    let (id, _) = stack
+        .control
+        .inject(&arrakis_sim::InjectInteraction {
+            guild_id: Some(guild),
+            channel_id: None,
+            user_id: Some(MEMBER),
+            member_permissions: Some(arrakis_tests::operator::MANAGE_GUILD),
+            action: arrakis_sim::Action::ModalSubmit {
+                custom_id: "wiz:submit:INIT".into(),
+                fields: init.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            },
+        })
+        .await
+        .expect("injected");
+    let deferred = stack.control.interaction(id, 3_000).await.expect("report");
+    assert_eq!(deferred.callbacks.first().map(|c| c["type"].clone()), Some(serde_json::json!(6)), "{deferred:?}");
+    assert!(deferred.acknowledged_after_ms.is_some_and(|ms| ms < 3_000), "{deferred:?}");
+    let _worker = stack.in_process_worker();
+    let followed = wait_until(Duration::from_secs(20), "the slow modal submit's follow-up", || async {
+        let report = stack.control.interaction(id, 0).await.ok()?;
+        let content = report.followups.first()?["content"].as_str()?.to_string();
+        Some(content)
+    })
+    .await;
+    assert!(followed.contains("step 2/8"), "{followed}");
+    assert!(
+        metric(&gateway.metrics().await, "arrakis_gateway_interactions_deferred_total{kind=\"modal_submit\"}") >= 1
+    );
+
+    // Stopped: Temporal is unreachable; each kind is told "busy" in time, and nothing hangs.
+    relay.kill();
+    for (what, answer) in [
+        ("stopped command", op.command("setup", &[]).await),
+        ("stopped button", op.press("wiz:back").await),
+        ("stopped modal submit", op.submit("wiz:submit:INIT", &init).await),
+    ] {
+        let answer = answer.expect(what);
+        in_time(what, &answer);
+        assert!(answer.content().contains("busy"), "{what}: {}", answer.content());
+    }
+    assert!(metric(&gateway.metrics().await, "arrakis_gateway_interactions_total{outcome=\"busy\"}") >= 3);
+}
