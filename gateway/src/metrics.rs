@@ -80,6 +80,13 @@ impl Metrics {
             "Guilds a READY listed, by verdict: judged already (nothing started) or unjudged (queued for detection).",
             &["verdict"],
         );
+        // Zero from the start, so a dashboard and an alert see the series before the first one.
+        for kind in ["command", "component", "modal_submit"] {
+            deferred.with_label_values(&[kind]);
+        }
+        for verdict in ["judged", "unjudged"] {
+            backlog.with_label_values(&[verdict]);
+        }
         let sessions = counter(
             "arrakis_gateway_shard_sessions_total",
             "Sessions a shard began, by how (identify: READY and a GUILD_CREATE backlog; resume).",
