@@ -34,9 +34,35 @@ pub fn validate_checksum_address(address: &str) -> Result<(), String> {
     }
 }
 
+/// What an operator typed, as the manifest stores it: an address written in one case (all
+/// lowercase, as block explorers and wallets often copy it, or all uppercase) carries no
+/// checksum, so its checksummed form is taken; a mixed-case one is kept as typed, for
+/// [`validate_checksum_address`] to catch a mistyped digit.
+pub fn normalize_address(typed: &str) -> String {
+    let Some(hex40) = typed.strip_prefix("0x").or_else(|| typed.strip_prefix("0X")) else { return typed.to_string() };
+    let letters = || hex40.chars().filter(char::is_ascii_alphabetic);
+    let one_case = letters().all(|c| c.is_ascii_lowercase()) || letters().all(|c| c.is_ascii_uppercase());
+    match checksum_address(hex40) {
+        Some(checksummed) if one_case => checksummed,
+        _ => typed.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_in_one_case_takes_its_checksum_and_a_mixed_case_typo_is_still_caught() {
+        let right = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+        assert_eq!(normalize_address(&right.to_lowercase()), right);
+        assert_eq!(normalize_address(&format!("0x{}", right[2..].to_uppercase())), right);
+        assert_eq!(normalize_address(right), right);
+        let typo = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+        assert_eq!(normalize_address(typo), typo, "kept as typed");
+        assert!(validate_checksum_address(&normalize_address(typo)).is_err());
+        assert_eq!(normalize_address("0x1234"), "0x1234", "not an address: left to the validator");
+    }
 
     #[test]
     fn matches_the_eip55_test_vectors() {

@@ -17,7 +17,7 @@ pub mod temporal;
 mod validation;
 pub mod workflows;
 
-pub use address::{checksum_address, validate_checksum_address};
+pub use address::{checksum_address, normalize_address, validate_checksum_address};
 pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
 pub use ids::{GuildId, Snowflake, UserId};
 pub use lenient::{JSON_ENCODING, Lenient, NULL_ENCODING, RawPayload};

@@ -798,6 +798,20 @@ mod tests {
     }
 
     #[test]
+    fn a_name_of_only_invisible_characters_is_refused_naming_its_field() {
+        for blank in ["\u{200b}\u{200b}", "\u{200d}\u{feff}", " \u{2060} "] {
+            let mut v = example();
+            v["name"] = json!(blank);
+            v["roles"][1]["name"] = json!(blank);
+            v["channels"]["categories"][0]["channels"][0]["name"] = json!(blank);
+            let errors = errors_of(v);
+            for field in ["name", "roles[1].name", "channels.categories[0].channels[0].name"] {
+                assert!(errors.has(field), "{blank:?} at {field}: {errors:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_long_role_name_names_the_field_and_the_rule() {
         let mut v = example();
         v["roles"][1]["name"] = json!(format!("arrakis-{}", "x".repeat(93)));

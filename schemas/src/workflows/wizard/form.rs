@@ -73,7 +73,7 @@ pub fn parse_assets(text: &str) -> Result<Vec<Asset>, ValidationErrors> {
             key: words[0].to_string(),
             chain_id,
             kind,
-            address: words[3].to_string(),
+            address: crate::normalize_address(words[3]),
             token_id: None,
             decimals: None,
         };
@@ -438,6 +438,12 @@ mod tests {
         assert_eq!(assets.len(), 2);
         assert_eq!(assets[1].token_id.as_deref(), Some("7"));
         assert_eq!(render_assets(&assets), text);
+    }
+
+    #[test]
+    fn a_lowercase_address_is_taken_in_its_checksummed_form() {
+        let assets = parse_assets("spice erc20 1 0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").expect("parses");
+        assert_eq!(assets[0].address, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
     }
 
     #[test]
