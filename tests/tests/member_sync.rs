@@ -266,6 +266,12 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
             "the audit rows say who decided: {text}"
         );
     }
+    // What an operator alerts on counts the same: 12 confirmed revocations, twice 12 held.
+    let metrics = arrakis_tests::http_get(worker.http_addr, "/metrics").await.expect("metrics").1;
+    for (series, value) in [("revocations", 12), ("held_revocations", 24)] {
+        let line = format!("arrakis_member_sync_{series}_total{{guild=\"{}\"}} {value}", g.guild);
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     stop(&stack, &g.guild);
     worker.shutdown().expect("drains");
 }

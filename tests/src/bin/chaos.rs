@@ -321,7 +321,8 @@ async fn main() -> anyhow::Result<()> {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--trials" => trials = iter.next().context("--trials N")?.parse().context("--trials N: a number")?,
-            name => chosen.push(name.to_string()),
+            name if SCENARIOS.contains(&name) => chosen.push(name.to_string()),
+            other => bail!("unknown argument {other:?}: --trials N, or scenarios among {SCENARIOS:?}"),
         }
     }
     if chosen.is_empty() {
