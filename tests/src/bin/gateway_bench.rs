@@ -75,12 +75,16 @@ impl GatewayProcess {
     }
 
     fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            .unwrap_or(0)
+        rss_kib(self.child.id())
     }
+}
+
+/// A process's resident memory, in KiB (0 once it is gone).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for GatewayProcess {
@@ -231,13 +235,7 @@ async fn main() -> anyhow::Result<()> {
                 let peak = peak.clone();
                 tokio::spawn(async move {
                     loop {
-                        let now = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                            .ok()
-                            .and_then(|s| {
-                                s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-                            })
-                            .unwrap_or(0);
-                        peak.fetch_max(now, Ordering::Relaxed);
+                        peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 })
