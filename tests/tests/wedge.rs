@@ -134,8 +134,18 @@ async fn garbage_to_every_synthesis_signal_is_dropped_and_the_run_carries_on() {
     }
     let status = held(json!(["operator"])).await;
     assert_eq!(status["applied"], 0, "{status}");
-    // `resume` reads nothing either: with any payload it resumes all the same, and the run ends.
+    // `resume` reads nothing either: with any payload it lifts the operator's pause all the
+    // same. A guild freeze keeps the run held meanwhile, so every payload reaches a live run.
+    let signal = |name: &str, input: &str| {
+        let (ok, text) =
+            cli(&format!("temporal workflow signal --workflow-id {workflow} --name {name} --input '{input}'"), &[]);
+        assert!(ok, "{name}: {text}");
+    };
+    signal("freeze", r#"{"scope":"guild"}"#);
+    held(json!(["operator", "guild_freeze"])).await;
     arrakis_tests::send_garbage(&workflow, "resume");
+    held(json!(["guild_freeze"])).await;
+    signal("thaw", r#"{"scope":"guild"}"#);
     let done = wait_until(Duration::from_secs(90), "the synthesis to finish", || async {
         let status = stack.status(&finishing).await;
         (status["applied"] == 5 && status["current_op"].is_null()).then_some(status)
