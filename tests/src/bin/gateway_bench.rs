@@ -120,8 +120,8 @@ const SERIES: [&str; 5] = [
 /// Each operator runs `rounds` of: refused command (the floor), `/arrakis setup`
 /// (update-with-start), the INIT form submit (an update), then back to INIT (so the next
 /// round submits again).
-async fn latency(stack: &SynthesisStack, n: usize, rounds: usize) -> anyhow::Result<Vec<Latency>> {
-    let ops = operators(stack, n).await?;
+async fn latency(ops: Vec<Operator>, rounds: usize) -> anyhow::Result<Vec<Latency>> {
+    let n = ops.len();
     let tasks = ops.into_iter().map(|op| {
         tokio::spawn(async move {
             let mut out: [Vec<u64>; 5] = Default::default();
@@ -158,6 +158,78 @@ async fn latency(stack: &SynthesisStack, n: usize, rounds: usize) -> anyhow::Res
         .collect())
 }
 
+/// Where a wizard's first workflow task spent its time, from the server's history: the
+/// `open` update of `/arrakis setup` (update-with-start) completes with that task.
+#[derive(Default)]
+struct FirstTask {
+    /// Each run's WorkflowExecutionStarted, ms since the epoch.
+    started_at: Vec<u64>,
+    /// WorkflowTaskScheduled → WorkflowTaskStarted: waiting for a poller.
+    queued: Vec<u64>,
+    /// WorkflowTaskStarted → WorkflowTaskCompleted: the worker's turn.
+    worked: Vec<u64>,
+    /// WorkflowExecutionStarted → WorkflowTaskCompleted: all of it, server side.
+    total: Vec<u64>,
+}
+
+impl FirstTask {
+    /// Reads the first workflow task of each guild's wizard.
+    async fn of(guilds: &[u64]) -> anyhow::Result<Self> {
+        use temporalio_client::{WorkflowExecutionInfo, WorkflowFetchHistoryOptions};
+        use temporalio_common::protos::temporal::api::enums::v1::EventType;
+        let namespace = arrakis_tests::stack_env("TEMPORAL_NAMESPACE");
+        let client = arrakis_tests::wizard::temporal_client().await;
+        let mut out = Self::default();
+        for guild in guilds {
+            let events = WorkflowExecutionInfo::builder()
+                .namespace(namespace.clone())
+                .workflow_id(arrakis_schemas::workflows::wizard::workflow_id(
+                    guild.to_string().parse().map_err(anyhow::Error::msg)?,
+                ))
+                .build()
+                .bind_untyped(client.clone())
+                .fetch_history(WorkflowFetchHistoryOptions::default())
+                .into_events()
+                .await?;
+            let at = |kind: EventType| {
+                events.iter().find(|e| e.event_type() == kind).and_then(|e| e.event_time).and_then(|t| {
+                    let t: std::time::SystemTime = t.try_into().ok()?;
+                    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64)
+                })
+            };
+            let times = (
+                at(EventType::WorkflowExecutionStarted),
+                at(EventType::WorkflowTaskScheduled),
+                at(EventType::WorkflowTaskStarted),
+                at(EventType::WorkflowTaskCompleted),
+            );
+            let (Some(started), Some(scheduled), Some(picked), Some(completed)) = times else {
+                anyhow::bail!("the wizard of guild {guild} has no completed first workflow task");
+            };
+            out.started_at.push(started);
+            out.queued.push(picked.saturating_sub(scheduled));
+            out.worked.push(completed.saturating_sub(picked));
+            out.total.push(completed.saturating_sub(started));
+        }
+        Ok(out)
+    }
+
+    fn print(mut self, n: usize) {
+        let spread = self.started_at.iter().max().zip(self.started_at.iter().min()).map_or(0, |(a, b)| a - b);
+        println!();
+        println!("| {n} wizards started at once: their first workflow task (server history) | p50 ms | p99 ms |");
+        println!("|---|---|---|");
+        println!("| first start → last start accepted by the server | {spread} | — |");
+        for (name, samples) in [
+            ("scheduled → picked up by a poller", &mut self.queued),
+            ("picked up → completed by the worker", &mut self.worked),
+            ("started → first task completed (the update's answer)", &mut self.total),
+        ] {
+            println!("| {name} | {} | {} |", percentile(samples, 0.5), percentile(samples, 0.99));
+        }
+    }
+}
+
 /// A fresh stack whose stand-in holds `guilds` guilds, every one already judged (as after the
 /// bot's first start), with the gateway process connected and its backlog read.
 async fn gateway_with(guilds: usize) -> anyhow::Result<(SynthesisStack, GatewayProcess)> {
@@ -183,8 +255,11 @@ async fn main() -> anyhow::Result<()> {
 
     let (stack, _gateway) = gateway_with(0).await?;
     let _worker = stack.in_process_worker();
-    let mut rows = latency(&stack, 1, 30).await?;
-    rows.extend(latency(&stack, 100, 2).await?);
+    let mut rows = latency(operators(&stack, 1).await?, 30).await?;
+    let many = operators(&stack, 100).await?;
+    let guilds: Vec<u64> = many.iter().map(|op| op.guild).collect();
+    rows.extend(latency(many, 2).await?);
+    let first_tasks = FirstTask::of(&guilds).await?;
     drop((_worker, _gateway, stack));
     println!("| scenario | samples | p50 ms | p99 ms | p99 against the floor's p99 |");
     println!("|---|---|---|---|---|");
@@ -204,6 +279,8 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
+
+    first_tasks.print(guilds.len());
 
     println!();
     println!("| gateway process | RSS MB | MB per 1,000 guilds above no guild |");
@@ -240,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                 })
             };
-            latency(&stack, 100, 2).await?;
+            latency(operators(&stack, 100).await?, 2).await?;
             sampler.abort();
             let (peak, after) = (peak.load(Ordering::Relaxed), gateway.rss_kib());
             println!("| {guilds} guilds, 100 operators active: peak | {:.1} | — |", mb(peak));
