@@ -178,7 +178,7 @@ impl<S: ScoreStore> EligibilityChecker<S> {
         Self { store, chains, scores, cache }
     }
 
-    /// The chains, for their counters.
+    /// The chains, for their counters and the wizard's asset lookups.
     pub fn chains(&self) -> &Chains {
         &self.chains
     }

@@ -1,7 +1,11 @@
 //! The wizard's side effects: the funnel rows, the REVIEW plan, the DEPLOY progress message,
 //! and the reconciliation schedule a deployed guild gets.
 
-use crate::{CommunityId, Store, StoreError, SynthesisActivities, discord::DiscordFailure};
+use crate::{
+    CommunityId, Store, StoreError, SynthesisActivities,
+    chain::{ChainError, Chains},
+    discord::DiscordFailure,
+};
 use arrakis_schemas::{
     Lenient,
     plan::{self, ItemKind},
@@ -10,7 +14,10 @@ use arrakis_schemas::{
         member_sync::{self, EnsureSync, MemberSyncInput},
         reconcile::{ReconcileInput, ReconcileMode},
         synthesis::OpAction,
-        wizard::{DeployMessage, DeployPlan, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule},
+        wizard::{
+            DeployMessage, DeployPlan, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule,
+            assets::{self, AssetLookup, ChainOption, FoundAsset},
+        },
     },
 };
 use std::{sync::Arc, time::Duration};
@@ -39,16 +46,18 @@ fn storage(e: StoreError) -> ActivityError {
     fail(e.to_string(), "StorageUnavailable", true)
 }
 
-/// The wizard's activities on the main task queue: storage and Temporal schedules.
+/// The wizard's activities on the main task queue: storage, Temporal schedules, and the
+/// chain reads that identify an asset by its address.
 pub struct WizardActivities {
     store: Store,
     client: Client,
+    chains: Chains,
 }
 
 impl WizardActivities {
-    /// Activities over `store`, creating schedules through `client`.
-    pub fn new(store: Store, client: Client) -> Self {
-        Self { store, client }
+    /// Activities over `store`, creating schedules through `client` and reading `chains`.
+    pub fn new(store: Store, client: Client, chains: Chains) -> Self {
+        Self { store, client, chains }
     }
 
     async fn community(&self, guild: arrakis_schemas::GuildId) -> Result<CommunityId, ActivityError> {
@@ -61,6 +70,34 @@ impl WizardActivities {
 
 #[activities]
 impl WizardActivities {
+    /// The chains this worker reads (`ARRAKIS_CHAINS`): what the chain select offers.
+    #[activity(name = "wizard.configured_chains")]
+    pub async fn configured_chains(self: Arc<Self>, _ctx: ActivityContext) -> Result<Vec<ChainOption>, ActivityError> {
+        Ok(self.chains.options())
+    }
+
+    /// Reads the contract at the lookup's address and says what it is: its standard, name,
+    /// symbol and decimals. A contract Arrakis cannot use is refused (not retried) with what
+    /// was found; an unreachable chain is retried.
+    #[activity(name = "wizard.inspect_asset")]
+    pub async fn inspect_asset(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        lookup: AssetLookup,
+    ) -> Result<FoundAsset, ActivityError> {
+        let address = lookup.address.parse().map_err(|_| {
+            fail(format!("address: '{}' is not a 0x-prefixed 20-byte address", lookup.address), "AssetNotUsable", false)
+        })?;
+        let facts = match self.chains.inspect(lookup.chain_id, address).await {
+            Ok(facts) => facts,
+            Err(e @ ChainError::NotConfigured(_)) => {
+                return Err(fail(format!("chain_id: {e}"), "AssetNotUsable", false));
+            }
+            Err(e) => return Err(fail(format!("chain_id: {e}; try again"), "ChainUnavailable", true)),
+        };
+        assets::identify(&lookup, &facts).map_err(|why| fail(format!("address: {why}"), "AssetNotUsable", false))
+    }
+
     /// Records a funnel row: the session reached this step (idempotent).
     #[activity(name = "wizard.record_step")]
     pub async fn record_step(self: Arc<Self>, _ctx: ActivityContext, input: FunnelStep) -> Result<(), ActivityError> {

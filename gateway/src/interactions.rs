@@ -8,15 +8,20 @@ use crate::{
     metrics::Metrics,
     migration::{self, MigrationAction},
     temporal::{CallError, Workflows},
-    ui::{self, WizardAction},
+    ui::{self, AssetAction, PickForm, WizardAction},
 };
 use arrakis_schemas::{
-    GuildId, Snowflake,
+    ChannelPlan, GuildId, Snowflake,
     workflows::{
         incumbent::IncumbentOverride,
         migration::{MigrationInput, MigrationStrategy, ROLLBACK_BUTTON},
         reconcile::ReconcileMode,
-        wizard::{StepAnswer, WizardStatus, WizardStep, form},
+        wizard::{
+            StepAnswer, WizardStatus, WizardStep,
+            assets::AssetEdit,
+            form,
+            picks::{self, RoleEdit, RuleEdit},
+        },
     },
 };
 use std::{
@@ -94,7 +99,7 @@ fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
                 out.insert(input.custom_id.clone(), input.value.clone());
             }
             ModalInteractionComponent::StringSelect(select) => {
-                out.insert(select.custom_id.clone(), select.values.first().cloned().unwrap_or_default());
+                out.insert(select.custom_id.clone(), select.values.join(","));
             }
             _ => {}
         }
@@ -111,7 +116,12 @@ fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
 fn may_open_modal(interaction: &Interaction) -> bool {
     let Some(InteractionData::MessageComponent(data)) = &interaction.data else { return false };
     data.custom_id == crate::member::SIGN_BUTTON
-        || matches!(WizardAction::parse(&data.custom_id), Some(WizardAction::OpenForm(_)))
+        || match WizardAction::parse(&data.custom_id) {
+            Some(WizardAction::OpenForm(_)) => true,
+            Some(WizardAction::Asset(action)) => action.opens_modal(),
+            Some(WizardAction::OpenPick(_)) => true,
+            _ => false,
+        }
         || matches!(
             MigrationAction::parse(&data.custom_id),
             Some(MigrationAction::Force(..) | MigrationAction::Rollback)
@@ -295,6 +305,12 @@ impl Interactions {
                 }
                 match WizardAction::parse(&data.custom_id) {
                     Some(WizardAction::SubmitForm(step)) => self.form(guild_id, step, data, &request_id).await,
+                    Some(WizardAction::Asset(AssetAction::LookUp)) => {
+                        self.asset_lookup(guild_id, modal_fields(data), &request_id).await
+                    }
+                    Some(WizardAction::SubmitPick(form)) => {
+                        self.picked(guild_id, form, modal_fields(data), &request_id).await
+                    }
                     _ => Ok(ephemeral("This form is no longer in use.")),
                 }
             }
@@ -581,8 +597,12 @@ impl Interactions {
         let update = |status: WizardStatus| reply(InteractionResponseType::UpdateMessage, ui::prompt(&status));
         match action {
             WizardAction::OpenForm(step) => {
+                // "Try again" on a refusal: the form again, with what was typed.
+                let typed = shown.map(ui::typed_in_rejection).unwrap_or_default();
                 // The modal at once, prefilled with what the message shows: no Temporal call.
-                if let Some(modal) = shown.and_then(|content| ui::modal_from_prompt(step, content)) {
+                if typed.is_empty()
+                    && let Some(modal) = shown.and_then(|content| ui::modal_from_prompt(step, content))
+                {
                     return Ok(reply(InteractionResponseType::Modal, modal));
                 }
                 let status = self.workflows.wizard_status(guild_id).await?;
@@ -590,10 +610,59 @@ impl Interactions {
                     return Ok(ephemeral(closed_session(&status)));
                 }
                 match ui::modal(step, &status) {
-                    Some(modal) => Ok(reply(InteractionResponseType::Modal, modal)),
+                    Some(mut modal) => {
+                        ui::prefill(&mut modal, &typed);
+                        Ok(reply(InteractionResponseType::Modal, modal))
+                    }
                     None => Ok(update(status)),
                 }
             }
+            WizardAction::Asset(action) => self.asset_component(guild_id, action, values, shown, request_id).await,
+            WizardAction::OpenPick(form) => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                if !status.is_open() {
+                    return Ok(ephemeral(closed_session(&status)));
+                }
+                match ui::pick_modal(form, &status) {
+                    Ok(mut modal) => {
+                        ui::prefill(&mut modal, &shown.map(ui::typed_in_rejection).unwrap_or_default());
+                        Ok(reply(InteractionResponseType::Modal, modal))
+                    }
+                    Err(why) => Ok(ephemeral(why)),
+                }
+            }
+            WizardAction::Remove(step) => {
+                let Some(key) = values.first().cloned() else { return Ok(ephemeral("Choose what to remove.")) };
+                let status = match step {
+                    WizardStep::RoleMapping => {
+                        self.workflows.role(guild_id, &RoleEdit::Remove { key }, request_id).await?
+                    }
+                    _ => self.workflows.rule(guild_id, &RuleEdit::Remove { key }, request_id).await?,
+                };
+                Ok(update(status))
+            }
+            WizardAction::Next(step) => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                let answer = match step {
+                    WizardStep::RoleMapping => StepAnswer::RoleMapping { roles: status.draft.roles },
+                    _ => StepAnswer::EligibilityRules { rules: status.draft.rules },
+                };
+                Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
+            }
+            WizardAction::ThemeTiers => {
+                Ok(update(self.workflows.role(guild_id, &RoleEdit::ThemeTiers, request_id).await?))
+            }
+            WizardAction::ChannelTemplate | WizardAction::NoChannels => {
+                let channels = match action {
+                    WizardAction::ChannelTemplate => {
+                        picks::channel_template(&self.workflows.wizard_status(guild_id).await?.draft)
+                    }
+                    _ => ChannelPlan::default(),
+                };
+                let answer = StepAnswer::ChannelStructure { channels };
+                Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
+            }
+            WizardAction::SubmitPick(_) => Ok(update(self.workflows.wizard_status(guild_id).await?)),
             WizardAction::Chains => match form::parse_chains(values) {
                 Ok(chains) => {
                     let answer = StepAnswer::ChainSelect { chains };
@@ -620,6 +689,88 @@ impl Interactions {
             WizardAction::Refresh | WizardAction::SubmitForm(_) => {
                 Ok(update(self.workflows.wizard_status(guild_id).await?))
             }
+        }
+    }
+
+    /// ASSET_CONFIG's buttons and remove select.
+    async fn asset_component(
+        &self,
+        guild_id: GuildId,
+        action: AssetAction,
+        values: &[String],
+        shown: Option<&str>,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let update = |status: WizardStatus| reply(InteractionResponseType::UpdateMessage, ui::prompt(&status));
+        let edit = match action {
+            AssetAction::Add | AssetAction::Change => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                if !status.is_open() {
+                    return Ok(ephemeral(closed_session(&status)));
+                }
+                let typed = match (&status.found_asset, action) {
+                    (Some(found), AssetAction::Change) => ui::found_fields(found),
+                    _ => shown.map(ui::typed_in_rejection).unwrap_or_default(),
+                };
+                return Ok(reply(InteractionResponseType::Modal, ui::asset_modal(&status, &typed)));
+            }
+            AssetAction::Confirm => AssetEdit::Confirm,
+            AssetAction::Remove => match values.first() {
+                Some(key) => AssetEdit::Remove { key: key.clone() },
+                None => return Ok(ephemeral("Choose the asset to remove.")),
+            },
+            AssetAction::Next => {
+                let status = self.workflows.wizard_status(guild_id).await?;
+                let answer = StepAnswer::AssetConfig { assets: status.draft.assets };
+                return Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?));
+            }
+            // A form's action, not a button's.
+            AssetAction::LookUp => return Ok(update(self.workflows.wizard_status(guild_id).await?)),
+        };
+        Ok(update(self.workflows.asset(guild_id, &edit, request_id).await?))
+    }
+
+    /// The submitted lookup form: the worker reads the chain (deferred if slow) and the
+    /// finding comes back for a confirmation; a refusal keeps what was typed.
+    async fn asset_lookup(
+        &self,
+        guild_id: GuildId,
+        fields: BTreeMap<String, String>,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let retry = WizardAction::Asset(AssetAction::Add);
+        let edit = match ui::parse_asset_form(&fields) {
+            Ok(edit) => edit,
+            Err(e) => return Ok(message(ui::rejected_with(retry, "token or collection", &e.to_string(), &fields))),
+        };
+        match self.workflows.asset(guild_id, &edit, request_id).await {
+            Ok(status) => Ok(message(ui::prompt(&status))),
+            Err(CallError::Rejected(why)) => {
+                Ok(message(ui::rejected_with(retry, "token or collection", &why, &fields)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A submitted picker form: a rule or a role for the draft; a refusal keeps what was typed.
+    async fn picked(
+        &self,
+        guild_id: GuildId,
+        form: PickForm,
+        fields: BTreeMap<String, String>,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let retry = WizardAction::OpenPick(form);
+        let what = if form == PickForm::Role { "role" } else { "rule" };
+        let result = match ui::parse_pick(form, &fields) {
+            Ok(ui::Picked::Rule(edit)) => self.workflows.rule(guild_id, &edit, request_id).await,
+            Ok(ui::Picked::Role(edit)) => self.workflows.role(guild_id, &edit, request_id).await,
+            Err(e) => return Ok(message(ui::rejected_with(retry, what, &e.to_string(), &fields))),
+        };
+        match result {
+            Ok(status) => Ok(message(ui::prompt(&status))),
+            Err(CallError::Rejected(why)) => Ok(message(ui::rejected_with(retry, what, &why, &fields))),
+            Err(e) => Err(e),
         }
     }
 

@@ -8,14 +8,18 @@ use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     temporal::{
         EligibilityCheck, MemberEventSignal, MemberSync, Reconcile, WalletChallenge, WalletLink, WalletSubmitSignature,
-        Wizard, WizardGoBack, WizardOpen, WizardStatusQuery, WizardSubmit,
+        Wizard, WizardAsset, WizardGoBack, WizardOpen, WizardRole, WizardRule, WizardStatusQuery, WizardSubmit,
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
         members::{self, MemberEvent},
         reconcile::{self, ReconcileInput, ReconcileMode},
         wallet_link::{self, ChallengeRequest, SignatureSubmission, WalletLinkInput, WalletLinkStatus},
-        wizard::{self, GoBack, OpenRequest, StepAnswer, WizardInput, WizardStatus, WizardStep},
+        wizard::{
+            self, GoBack, OpenRequest, StepAnswer, WizardInput, WizardStatus, WizardStep,
+            assets::AssetEdit,
+            picks::{RoleEdit, RuleEdit},
+        },
     },
 };
 use futures::StreamExt;
@@ -218,6 +222,41 @@ impl Workflows {
             let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
             let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("submit-{request_id}")).build();
             handle.execute_update(WizardSubmit, Lenient::new(answer), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// One edit of the draft's assets (a lookup reads the chain: it may take a second).
+    pub async fn asset(
+        &self,
+        guild_id: GuildId,
+        edit: &AssetEdit,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("asset", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("asset-{request_id}")).build();
+            handle.execute_update(WizardAsset, Lenient::new(edit), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Adds or removes a rule of the draft.
+    pub async fn rule(&self, guild_id: GuildId, edit: &RuleEdit, request_id: &str) -> Result<WizardStatus, CallError> {
+        self.timed("rule", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("rule-{request_id}")).build();
+            handle.execute_update(WizardRule, Lenient::new(edit), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Adds or removes roles of the draft.
+    pub async fn role(&self, guild_id: GuildId, edit: &RoleEdit, request_id: &str) -> Result<WizardStatus, CallError> {
+        self.timed("role", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("role-{request_id}")).build();
+            handle.execute_update(WizardRole, Lenient::new(edit), options).await.map_err(update_error)
         })
         .await
     }

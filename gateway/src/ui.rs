@@ -8,7 +8,12 @@ use arrakis_schemas::{
     workflows::{
         migration,
         synthesis::RemovalChoice,
-        wizard::{DeployPlan, DeployStage, StepAnswer, WizardDraft, WizardStatus, WizardStep, form},
+        wizard::{
+            DeployPlan, DeployStage, StepAnswer, WizardDraft, WizardStatus, WizardStep,
+            assets::{AssetEdit, ChainOption, FoundAsset},
+            form,
+            picks::{self, Combine, RoleEdit, RuleEdit, RulePick},
+        },
     },
 };
 use std::collections::BTreeMap;
@@ -47,6 +52,88 @@ pub enum WizardAction {
     Refresh,
     /// `/arrakis status`'s *Sync now*: trigger the guild's shadow sync.
     SyncShadow,
+    /// ASSET_CONFIG by address.
+    Asset(AssetAction),
+    /// Open a picker form (a modal).
+    OpenPick(PickForm),
+    /// A submitted picker form.
+    SubmitPick(PickForm),
+    /// The remove select of a step's list (rules, roles).
+    Remove(WizardStep),
+    /// Done with a step edited in place: submit its list.
+    Next(WizardStep),
+    /// ROLE_MAPPING: a role per tier of the theme.
+    ThemeTiers,
+    /// CHANNEL_STRUCTURE: the theme's channel template.
+    ChannelTemplate,
+    /// CHANNEL_STRUCTURE: no channels.
+    NoChannels,
+}
+
+/// The picker forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PickForm {
+    /// "Holds at least [amount] [token]".
+    Holds,
+    /// "Owns [any / token id] of [collection]".
+    Owns,
+    /// "Is in the top [N] holders of [asset]".
+    Top,
+    /// All / any / at least N of rules.
+    Combine,
+    /// A role: name, granted by, colour.
+    Role,
+}
+
+impl PickForm {
+    const ALL: [(PickForm, &'static str); 5] = [
+        (Self::Holds, "holds"),
+        (Self::Owns, "owns"),
+        (Self::Top, "top"),
+        (Self::Combine, "combine"),
+        (Self::Role, "role"),
+    ];
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, v)| *v == s).map(|(f, _)| *f)
+    }
+
+    fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(f, _)| *f == self).map_or("holds", |(_, v)| v)
+    }
+}
+
+/// What an ASSET_CONFIG button, select or form asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssetAction {
+    /// Open the lookup form (chain, address).
+    Add,
+    /// The submitted lookup form.
+    LookUp,
+    /// The finding is right: add it.
+    Confirm,
+    /// The finding is wrong: the lookup form again, prefilled.
+    Change,
+    /// The remove select.
+    Remove,
+    /// Done with assets: on to the rules.
+    Next,
+}
+
+impl AssetAction {
+    const ALL: [(AssetAction, &'static str); 6] = [
+        (Self::Add, "add"),
+        (Self::LookUp, "lookup"),
+        (Self::Confirm, "confirm"),
+        (Self::Change, "change"),
+        (Self::Remove, "remove"),
+        (Self::Next, "next"),
+    ];
+
+    /// Whether its answer is a modal (so it is never deferred).
+    pub fn opens_modal(self) -> bool {
+        matches!(self, Self::Add | Self::Change)
+    }
 }
 
 impl WizardAction {
@@ -67,6 +154,14 @@ impl WizardAction {
             }),
             "refresh" => Self::Refresh,
             "shadow-sync" => Self::SyncShadow,
+            "asset" => Self::Asset(AssetAction::ALL.iter().find(|(_, v)| *v == arg)?.0),
+            "pick" => Self::OpenPick(PickForm::parse(arg)?),
+            "picked" => Self::SubmitPick(PickForm::parse(arg)?),
+            "remove" => Self::Remove(WizardStep::parse(arg)?),
+            "next" => Self::Next(WizardStep::parse(arg)?),
+            "tiers" => Self::ThemeTiers,
+            "template" => Self::ChannelTemplate,
+            "nochannels" => Self::NoChannels,
             _ => return None,
         })
     }
@@ -83,6 +178,17 @@ impl WizardAction {
             Self::Deploy(Some(_)) => format!("{PREFIX}:deploy:detach"),
             Self::Refresh => format!("{PREFIX}:refresh"),
             Self::SyncShadow => format!("{PREFIX}:shadow-sync"),
+            Self::Asset(action) => {
+                let verb = AssetAction::ALL.iter().find(|(a, _)| *a == action).map_or("add", |(_, v)| v);
+                format!("{PREFIX}:asset:{verb}")
+            }
+            Self::OpenPick(form) => format!("{PREFIX}:pick:{}", form.as_str()),
+            Self::SubmitPick(form) => format!("{PREFIX}:picked:{}", form.as_str()),
+            Self::Remove(step) => format!("{PREFIX}:remove:{}", step.as_str()),
+            Self::Next(step) => format!("{PREFIX}:next:{}", step.as_str()),
+            Self::ThemeTiers => format!("{PREFIX}:tiers"),
+            Self::ChannelTemplate => format!("{PREFIX}:template"),
+            Self::NoChannels => format!("{PREFIX}:nochannels"),
         }
     }
 }
@@ -198,14 +304,14 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
             vec![with_back(fill("Name and theme"))],
         ),
         WizardStep::ChainSelect => {
-            let options = form::CHAINS
-                .iter()
-                .map(|(id, name)| SelectMenuOption {
-                    default: draft.chains.contains(id),
-                    description: Some(format!("chain id {id}")),
+            let options = chain_options(status)
+                .into_iter()
+                .map(|chain| SelectMenuOption {
+                    default: draft.chains.contains(&chain.id),
+                    description: Some(format!("chain id {}", chain.id)),
                     emoji: None,
-                    label: name.to_string(),
-                    value: id.to_string(),
+                    label: chain.name,
+                    value: chain.id.to_string(),
                 })
                 .collect::<Vec<_>>();
             let select = Component::SelectMenu(SelectMenu {
@@ -226,40 +332,24 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
                 vec![row(vec![select]), row(vec![back])],
             )
         }
-        WizardStep::AssetConfig => message(
-            format!(
-                "{}\nThe tokens and collections that gate your roles, one per line: \
-                 `key kind chain_id address [token_id=N] [decimals=N]`.\n{}",
-                heading(step),
-                block(&form::render_assets(&draft.assets))
-            ),
-            vec![with_back(fill("Edit assets"))],
-        ),
-        WizardStep::EligibilityRules => message(
-            format!(
-                "{}\nWho qualifies, one rule per line: `key = condition`, with `balance(asset) >= amount`, \
-                 `nft(asset)`, `rank(asset) <= n`, `all(…)`, `any(…)`, `at_least(n, …)`.\n{}",
-                heading(step),
-                block(&form::render_rules(&draft.rules))
-            ),
-            vec![with_back(fill("Edit rules"))],
-        ),
-        WizardStep::RoleMapping => message(
-            format!(
-                "{}\nThe roles Arrakis creates and what grants them: `key | Name | rule:KEY or tier:TIER | #colour`.\n{}",
-                heading(step),
-                block(&form::render_roles(&draft.roles))
-            ),
-            vec![with_back(fill("Edit roles"))],
-        ),
+        WizardStep::AssetConfig => asset_prompt(status),
+        WizardStep::EligibilityRules => rules_prompt(status),
+        WizardStep::RoleMapping => roles_prompt(status),
         WizardStep::ChannelStructure => message(
             format!(
-                "{}\nCategories and channels, and which roles see them: \
-                 `key | Category | role keys or everyone | channel, voice:channel`. Leave empty for none.\n{}",
+                "{}\nCategories and channels, and which roles see them. The theme's template gives each role its \
+                 own category with a text and a voice channel; or edit it as text \
+                 (`key | Category | role keys or everyone | channel, voice:channel`).\n{}",
                 heading(step),
                 block(&form::render_channels(&draft.channels))
             ),
-            vec![with_back(fill("Edit channels"))],
+            vec![
+                row(vec![
+                    button(WizardAction::ChannelTemplate, "Use the theme's channels", ButtonStyle::Success),
+                    button(WizardAction::NoChannels, "No channels", ButtonStyle::Secondary),
+                ]),
+                with_back(fill("Edit as text")),
+            ],
         ),
         WizardStep::Review => {
             let plan = status.plan.as_ref().map_or_else(|| "The plan is not computed yet.".to_string(), plan_lines);
@@ -311,6 +401,414 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
             )
         }
     }
+}
+
+/// What the chain select offers: the chains the worker reads, or (in a session begun before
+/// the wizard asked, or on a worker that reads none) the well-known ones.
+pub fn chain_options(status: &WizardStatus) -> Vec<ChainOption> {
+    match &status.chains_offered {
+        Some(offered) if !offered.is_empty() => offered.clone(),
+        _ => form::CHAINS.iter().map(|(id, name)| ChainOption { id: *id, name: name.to_string() }).collect(),
+    }
+}
+
+fn chain_name(status: &WizardStatus, id: u64) -> String {
+    chain_options(status).into_iter().find(|c| c.id == id).map_or_else(|| format!("chain {id}"), |c| c.name)
+}
+
+fn asset_line(status: &WizardStatus, asset: &arrakis_schemas::Asset) -> String {
+    let found = FoundAsset {
+        chain_id: asset.chain_id,
+        address: asset.address.clone(),
+        kind: asset.kind,
+        name: None,
+        symbol: Some(asset.key.clone()),
+        decimals: asset.decimals,
+        token_id: asset.token_id.clone(),
+        decimals_assumed: false,
+    };
+    format!("- `{}`: {} on {}, `{}`", asset.key, found.describe(), chain_name(status, asset.chain_id), asset.address)
+}
+
+/// ASSET_CONFIG: the assets so far, and either the contract just looked up (Confirm /
+/// Change) or the ways on (Add, Next, Edit as text, Back, and a select to remove one).
+fn asset_prompt(status: &WizardStatus) -> InteractionResponseData {
+    let step = WizardStep::AssetConfig;
+    let draft = &status.draft;
+    let asset = |action| WizardAction::Asset(action);
+    let mut content = format!(
+        "{}\nThe tokens and collections that gate your roles. Add each by its contract address: Arrakis reads \
+         the chain and fills in the rest. An **ERC-20** is a token members hold an amount of (\"at least 100 SPICE\"); \
+         an **ERC-721** or **ERC-1155** is an NFT collection (\"owns one\").\n",
+        heading(step)
+    );
+    if draft.assets.is_empty() {
+        content.push_str("_(nothing yet)_\n");
+    }
+    for a in &draft.assets {
+        content.push_str(&asset_line(status, a));
+        content.push('\n');
+    }
+    let back = button(WizardAction::Back, "Back", ButtonStyle::Secondary);
+    if let Some(found) = &status.found_asset {
+        content.push_str(&format!(
+            "\nFound on {}: **{}** at `{}` — right?",
+            chain_name(status, found.chain_id),
+            found.describe(),
+            found.address
+        ));
+        return message(
+            content,
+            vec![row(vec![
+                button(asset(AssetAction::Confirm), "Confirm", ButtonStyle::Success),
+                button(asset(AssetAction::Change), "Change", ButtonStyle::Secondary),
+            ])],
+        );
+    }
+    let mut rows = vec![row(vec![
+        button(asset(AssetAction::Add), "Add a token or collection", ButtonStyle::Primary),
+        button(asset(AssetAction::Next), "Next", ButtonStyle::Success),
+        button(WizardAction::OpenForm(step), "Edit as text", ButtonStyle::Secondary),
+        back,
+    ])];
+    if !draft.assets.is_empty() {
+        let options = draft
+            .assets
+            .iter()
+            .take(25)
+            .map(|a| SelectMenuOption {
+                default: false,
+                description: Some(chain_name(status, a.chain_id)),
+                emoji: None,
+                label: a.key.clone(),
+                value: a.key.clone(),
+            })
+            .collect();
+        rows.push(row(vec![Component::SelectMenu(SelectMenu {
+            channel_types: None,
+            custom_id: asset(AssetAction::Remove).custom_id(),
+            default_values: None,
+            disabled: false,
+            id: None,
+            kind: SelectMenuType::Text,
+            max_values: Some(1),
+            min_values: Some(1),
+            options: Some(options),
+            placeholder: Some("Remove an asset…".into()),
+            required: None,
+        })]));
+    }
+    message(content, rows)
+}
+
+/// A string select of (value, label) options, `custom_id`, up to `max` picked.
+fn list_select(custom_id: String, placeholder: &str, options: Vec<(String, String)>, max: u8) -> Component {
+    Component::SelectMenu(SelectMenu {
+        channel_types: None,
+        custom_id,
+        default_values: None,
+        disabled: false,
+        id: None,
+        kind: SelectMenuType::Text,
+        max_values: Some(max.max(1)),
+        min_values: Some(1),
+        options: Some(
+            options
+                .into_iter()
+                .take(25)
+                .map(|(value, label)| SelectMenuOption {
+                    default: false,
+                    description: None,
+                    emoji: None,
+                    label: label.chars().take(100).collect(),
+                    value,
+                })
+                .collect(),
+        ),
+        placeholder: Some(placeholder.into()),
+        required: None,
+    })
+}
+
+/// ELIGIBILITY_RULES: the rules in words, and the pickers.
+fn rules_prompt(status: &WizardStatus) -> InteractionResponseData {
+    let step = WizardStep::EligibilityRules;
+    let draft = &status.draft;
+    let mut content = format!(
+        "{}\nWho qualifies. Balances and NFTs are read from the chain; \"top holders\" is the Score Service's \
+         ranking. Combine rules for \"this and that\".\n",
+        heading(step)
+    );
+    if draft.rules.is_empty() {
+        content.push_str("_(nothing yet)_\n");
+    }
+    for (key, condition) in &draft.rules {
+        content.push_str(&format!("- `{key}`: {}\n", picks::describe(condition)));
+    }
+    let pick = |form, label: &str| button(WizardAction::OpenPick(form), label, ButtonStyle::Primary);
+    let mut rows = vec![
+        row(vec![
+            pick(PickForm::Holds, "Holds at least…"),
+            pick(PickForm::Owns, "Owns an NFT…"),
+            pick(PickForm::Top, "Top holders…"),
+            pick(PickForm::Combine, "Combine…"),
+        ]),
+        row(vec![
+            button(WizardAction::Next(step), "Next", ButtonStyle::Success),
+            button(WizardAction::OpenForm(step), "Edit as text", ButtonStyle::Secondary),
+            button(WizardAction::Back, "Back", ButtonStyle::Secondary),
+        ]),
+    ];
+    if !draft.rules.is_empty() {
+        let options = draft.rules.keys().map(|k| (k.clone(), k.clone())).collect();
+        rows.push(row(vec![list_select(WizardAction::Remove(step).custom_id(), "Remove a rule…", options, 1)]));
+    }
+    message(content, rows)
+}
+
+/// ROLE_MAPPING: the roles and who gets them, and the pickers.
+fn roles_prompt(status: &WizardStatus) -> InteractionResponseData {
+    let step = WizardStep::RoleMapping;
+    let draft = &status.draft;
+    let tiers: Vec<&str> = draft.theme.spec().tiers.iter().map(|t| t.name).collect();
+    let mut content = format!(
+        "{}\nThe roles Arrakis creates and who gets them: members who meet a rule, or a tier of the {} theme \
+         ({}), which follows the holders' ranking.\n",
+        heading(step),
+        draft.theme.as_str(),
+        tiers.join(", ")
+    );
+    if draft.roles.is_empty() {
+        content.push_str("_(nothing yet)_\n");
+    }
+    for role in &draft.roles {
+        content.push_str(&format!("- **{}**: {}\n", role.name, picks::describe_grant(draft.theme, draft, &role.grant)));
+    }
+    let mut rows = vec![
+        row(vec![
+            button(WizardAction::OpenPick(PickForm::Role), "Add a role…", ButtonStyle::Primary),
+            button(WizardAction::ThemeTiers, &format!("Add the tiers ({})", tiers.len()), ButtonStyle::Primary),
+        ]),
+        row(vec![
+            button(WizardAction::Next(step), "Next", ButtonStyle::Success),
+            button(WizardAction::OpenForm(step), "Edit as text", ButtonStyle::Secondary),
+            button(WizardAction::Back, "Back", ButtonStyle::Secondary),
+        ]),
+    ];
+    if !draft.roles.is_empty() {
+        let options = draft.roles.iter().map(|r| (r.key.clone(), r.name.clone())).collect();
+        rows.push(row(vec![list_select(WizardAction::Remove(step).custom_id(), "Remove a role…", options, 1)]));
+    }
+    message(content, rows)
+}
+
+/// A picker's modal, or why it cannot open yet (no asset of the kind it needs, no rule).
+pub fn pick_modal(form: PickForm, status: &WizardStatus) -> Result<InteractionResponseData, String> {
+    let d = &status.draft;
+    let assets = |kinds: &[arrakis_schemas::AssetKind]| -> Vec<(String, String)> {
+        d.assets.iter().filter(|a| kinds.contains(&a.kind)).map(|a| (a.key.clone(), a.key.clone())).collect()
+    };
+    use arrakis_schemas::AssetKind::{Erc20, Erc721, Erc1155};
+    let short =
+        |id: &str, required: bool, hint: &str| text_input(id, TextInputStyle::Short, String::new(), required, hint);
+    let select = |id: &str, options: Vec<(String, String)>, max: u8| {
+        Box::new(list_select(id.to_string(), "Choose", options, max))
+    };
+    let name = || label("Rule name (optional)", short("key", false, "made from your choices"));
+    let (title, components) = match form {
+        PickForm::Holds => {
+            let tokens = assets(&[Erc20, Erc1155]);
+            if tokens.is_empty() {
+                return Err("Add a token (ERC-20 or ERC-1155) at the assets step first.".into());
+            }
+            (
+                "Holds at least",
+                vec![
+                    label("Token", select("asset", tokens, 1)),
+                    label("Amount, as wallets show it", short("amount", true, "100 or 1.5")),
+                    name(),
+                ],
+            )
+        }
+        PickForm::Owns => {
+            let collections = assets(&[Erc721, Erc1155]);
+            if collections.is_empty() {
+                return Err("Add a collection (ERC-721 or ERC-1155) at the assets step first.".into());
+            }
+            (
+                "Owns an NFT",
+                vec![
+                    label("Collection", select("asset", collections, 1)),
+                    label("One token id only (optional)", short("token_id", false, "any token of it")),
+                    name(),
+                ],
+            )
+        }
+        PickForm::Top => {
+            let all = assets(&[Erc20, Erc721, Erc1155]);
+            if all.is_empty() {
+                return Err("Add a token or collection at the assets step first.".into());
+            }
+            (
+                "Top holders",
+                vec![
+                    label("Of", select("asset", all, 1)),
+                    label("How many top holders", short("n", true, "10")),
+                    name(),
+                ],
+            )
+        }
+        PickForm::Combine => {
+            if d.rules.is_empty() {
+                return Err("Add a rule first: combining needs rules to combine.".into());
+            }
+            let rules: Vec<(String, String)> = d.rules.keys().map(|k| (k.clone(), k.clone())).collect();
+            let most = rules.len().min(25) as u8;
+            let how = vec![
+                ("any".to_string(), "Any of them".to_string()),
+                ("all".to_string(), "All of them".to_string()),
+                ("at_least".to_string(), "At least N of them".to_string()),
+            ];
+            (
+                "Combine rules",
+                vec![
+                    label("Rules", select("of", rules, most)),
+                    label("Members must meet", select("how", how, 1)),
+                    label("N (for at least N)", short("n", false, "2")),
+                    name(),
+                ],
+            )
+        }
+        PickForm::Role => {
+            let mut grants: Vec<(String, String)> =
+                d.rules.iter().map(|(k, c)| (format!("rule:{k}"), format!("{k}: {}", picks::describe(c)))).collect();
+            grants
+                .extend(d.theme.spec().tiers.iter().map(|t| (format!("tier:{}", t.key), format!("Tier: {}", t.name))));
+            let colours = picks::COLOURS.iter().map(|(n, c)| (c.to_string(), n.to_string())).collect();
+            (
+                "Add a role",
+                vec![
+                    label("Role name", short("name", true, "Spice Holder")),
+                    label("Granted to", select("grant", grants, 1)),
+                    label("Colour", select("color", colours, 1)),
+                ],
+            )
+        }
+    };
+    Ok(InteractionResponseData {
+        custom_id: Some(WizardAction::SubmitPick(form).custom_id()),
+        title: Some(title.into()),
+        components: Some(components),
+        ..InteractionResponseData::default()
+    })
+}
+
+/// What a submitted picker form asks: a rule or a role edit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Picked {
+    /// ELIGIBILITY_RULES.
+    Rule(RuleEdit),
+    /// ROLE_MAPPING.
+    Role(RoleEdit),
+}
+
+/// Turns a submitted picker form into its edit (the workflow checks the rest).
+pub fn parse_pick(form: PickForm, fields: &BTreeMap<String, String>) -> Result<Picked, ValidationErrors> {
+    let field = |k: &str| fields.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let key = Some(field("key")).filter(|k| !k.is_empty());
+    let rule = |pick| Ok(Picked::Rule(RuleEdit::Put { key: key.clone(), pick }));
+    match form {
+        PickForm::Holds => rule(RulePick::HoldsAtLeast { asset: field("asset"), amount: field("amount") }),
+        PickForm::Owns => {
+            rule(RulePick::Owns { asset: field("asset"), token_id: Some(field("token_id")).filter(|t| !t.is_empty()) })
+        }
+        PickForm::Top => rule(RulePick::TopHolders { asset: field("asset"), n: field("n") }),
+        PickForm::Combine => {
+            let how = match field("how").as_str() {
+                "all" => Combine::All,
+                "at_least" => Combine::AtLeast,
+                "" | "any" => Combine::Any,
+                other => {
+                    let mut e = ValidationErrors::default();
+                    e.push("how", format!("'{other}' is not any, all or at_least"));
+                    return Err(e);
+                }
+            };
+            let of = field("of").split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect();
+            rule(RulePick::Combine { how, n: Some(field("n")).filter(|n| !n.is_empty()), of })
+        }
+        PickForm::Role => {
+            let color = field("color");
+            let Ok(color) = (if color.is_empty() { Ok(0) } else { color.parse::<u32>() }) else {
+                let mut e = ValidationErrors::default();
+                e.push("color", format!("'{color}' is not a colour of the list"));
+                return Err(e);
+            };
+            Ok(Picked::Role(RoleEdit::Put { name: field("name"), grant: field("grant"), color }))
+        }
+    }
+}
+
+/// The lookup form: one of the draft's chains, the address, and (ERC-1155) a token id;
+/// prefilled with `typed` (Change, Try again).
+pub fn asset_modal(status: &WizardStatus, typed: &BTreeMap<String, String>) -> InteractionResponseData {
+    let chains: Vec<ChainOption> =
+        status.draft.chains.iter().map(|id| ChainOption { id: *id, name: chain_name(status, *id) }).collect();
+    let chosen = typed.get("chain_id").cloned().unwrap_or_default();
+    let options: Vec<(String, String, bool)> = chains
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.to_string(), c.name.clone(), c.id.to_string() == chosen || (chosen.is_empty() && i == 0)))
+        .collect();
+    let options: Vec<(&str, &str, bool)> = options.iter().map(|(v, t, d)| (v.as_str(), t.as_str(), *d)).collect();
+    let typed_value = |k: &str| typed.get(k).cloned().unwrap_or_default();
+    InteractionResponseData {
+        custom_id: Some(WizardAction::Asset(AssetAction::LookUp).custom_id()),
+        title: Some("Add a token or collection".into()),
+        components: Some(vec![
+            label("Chain", choice("chain_id", &options)),
+            label(
+                "Contract address",
+                text_input(
+                    "address",
+                    TextInputStyle::Short,
+                    typed_value("address"),
+                    true,
+                    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                ),
+            ),
+            label(
+                "Token id (ERC-1155 only)",
+                text_input("token_id", TextInputStyle::Short, typed_value("token_id"), false, "7"),
+            ),
+        ]),
+        ..InteractionResponseData::default()
+    }
+}
+
+/// The lookup form's fields as the `asset` update's edit (the workflow checks the rest).
+pub fn parse_asset_form(fields: &BTreeMap<String, String>) -> Result<AssetEdit, ValidationErrors> {
+    let field = |k: &str| fields.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let chain = field("chain_id");
+    let Ok(chain_id) = chain.parse() else {
+        let mut e = ValidationErrors::default();
+        e.push("chain_id", format!("'{chain}' is not a chain id: choose one of the list"));
+        return Err(e);
+    };
+    let token_id = Some(field("token_id")).filter(|t| !t.is_empty());
+    Ok(AssetEdit::LookUp { chain_id, address: field("address"), token_id })
+}
+
+/// The finding's fields, to reopen the lookup form prefilled (Change).
+pub fn found_fields(found: &FoundAsset) -> BTreeMap<String, String> {
+    let mut typed = BTreeMap::from([
+        ("chain_id".to_string(), found.chain_id.to_string()),
+        ("address".to_string(), found.address.clone()),
+    ]);
+    if let Some(t) = &found.token_id {
+        typed.insert("token_id".into(), t.clone());
+    }
+    typed
 }
 
 // `TextInput::label` is deprecated (the Label carries it) but still a field of the struct.
@@ -516,18 +1014,70 @@ pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result
 }
 
 /// The refusal shown for bad input: what is wrong, what was typed (so nothing is lost), and a
-/// way back to the form.
+/// way back to the form, which opens prefilled with what was typed.
 pub fn rejected(step: WizardStep, why: &str, typed: &BTreeMap<String, String>) -> InteractionResponseData {
-    let mut content = format!("**That {} answer was not accepted:**\n{why}\n", step.title().to_lowercase());
-    let typed: Vec<&String> = typed.values().filter(|v| !v.is_empty()).collect();
+    rejected_with(WizardAction::OpenForm(step), &step.title().to_lowercase(), why, typed)
+}
+
+/// [`rejected`] for any form: `retry` is the button that opens it again.
+pub fn rejected_with(
+    retry: WizardAction,
+    what: &str,
+    why: &str,
+    typed: &BTreeMap<String, String>,
+) -> InteractionResponseData {
+    let mut content = format!("{REJECTED}{what} answer was not accepted:**\n{why}\n");
+    let typed: Vec<(&String, &String)> = typed.iter().filter(|(_, v)| !v.trim().is_empty()).collect();
     if !typed.is_empty() {
         content.push_str("You wrote:\n");
-        for value in typed {
-            content.push_str(&block(value));
-            content.push('\n');
+        for (field, value) in typed {
+            content.push_str(&format!("`{field}`\n{}\n", block(value)));
         }
     }
-    message(content, vec![row(vec![button(WizardAction::OpenForm(step), "Try again", ButtonStyle::Primary)])])
+    message(content, vec![row(vec![button(retry, "Try again", ButtonStyle::Primary)])])
+}
+
+const REJECTED: &str = "**That ";
+
+/// What a refusal message shows was typed, by field: "Try again" opens the form with it.
+/// Empty for any other message (or one clipped at Discord's limit).
+pub fn typed_in_rejection(content: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if !content.starts_with(REJECTED) {
+        return out;
+    }
+    let Some((_, shown)) = content.split_once("\nYou wrote:\n") else { return out };
+    let mut rest = shown;
+    while let Some((field, after)) = rest.split_once("`\n```\n") {
+        let field = field.trim_start().trim_start_matches('`');
+        let Some((value, next)) = after.split_once("\n```\n") else { break };
+        out.insert(field.to_string(), value.to_string());
+        rest = next;
+    }
+    out
+}
+
+/// Sets the modal's inputs to `typed` (by custom id): text inputs take the value, selects
+/// the option.
+pub fn prefill(modal: &mut InteractionResponseData, typed: &BTreeMap<String, String>) {
+    for component in modal.components.iter_mut().flatten() {
+        let Component::Label(label) = component else { continue };
+        match label.component.as_mut() {
+            Component::TextInput(input) => {
+                if let Some(value) = typed.get(&input.custom_id) {
+                    input.value = Some(value.chars().take(TEXT_INPUT_MAX).collect());
+                }
+            }
+            Component::SelectMenu(select) => {
+                if let Some(value) = typed.get(&select.custom_id) {
+                    for option in select.options.iter_mut().flatten() {
+                        option.default = &option.value == value;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -546,9 +1096,20 @@ mod tests {
             WizardAction::Deploy(Some(RemovalChoice::Detach)),
             WizardAction::Refresh,
             WizardAction::SyncShadow,
-        ] {
+            WizardAction::ThemeTiers,
+            WizardAction::ChannelTemplate,
+            WizardAction::NoChannels,
+            WizardAction::Remove(WizardStep::RoleMapping),
+            WizardAction::Next(WizardStep::EligibilityRules),
+        ]
+        .into_iter()
+        .chain(AssetAction::ALL.map(|(a, _)| WizardAction::Asset(a)))
+        .chain(PickForm::ALL.map(|(f, _)| WizardAction::OpenPick(f)))
+        .chain(PickForm::ALL.map(|(f, _)| WizardAction::SubmitPick(f)))
+        {
             assert_eq!(WizardAction::parse(&action.custom_id()), Some(action));
         }
+        assert_eq!(WizardAction::parse("wiz:pick:nope"), None);
         assert_eq!(WizardAction::parse("wiz:open:NOPE"), None);
         assert_eq!(WizardAction::parse("wiz:deploy:later"), None);
         assert_eq!(WizardAction::parse("other:open:INIT"), None);
@@ -571,6 +1132,65 @@ mod tests {
     }
 
     #[test]
+    fn every_picker_is_a_modal_of_at_most_five_labels_and_its_fields_parse() {
+        use arrakis_schemas::{Asset, AssetKind};
+        let mut status = WizardStatus { step: WizardStep::EligibilityRules, ..WizardStatus::default() };
+        for form in PickForm::ALL.map(|(f, _)| f).into_iter().filter(|f| *f != PickForm::Role) {
+            assert!(pick_modal(form, &status).is_err(), "{form:?} needs an asset or a rule first");
+        }
+        status.draft.assets = [("spice", AssetKind::Erc20), ("worm", AssetKind::Erc721)]
+            .map(|(key, kind)| Asset {
+                key: key.into(),
+                chain_id: 1,
+                kind,
+                address: String::new(),
+                token_id: None,
+                decimals: None,
+            })
+            .to_vec();
+        status.draft.rules.insert("a".into(), arrakis_schemas::Condition::Rule("b".into()));
+        for (form, _) in PickForm::ALL {
+            let m = pick_modal(form, &status).expect("opens");
+            let components = m.components.expect("components");
+            assert!((1..=5).contains(&components.len()), "{form:?}");
+            assert!(components.iter().all(|c| matches!(c, Component::Label(_))));
+            assert!(m.title.expect("title").chars().count() <= 45);
+            assert_eq!(m.custom_id, Some(WizardAction::SubmitPick(form).custom_id()));
+        }
+        let fields = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let combine = parse_pick(PickForm::Combine, &fields(&[("of", "a,b"), ("how", "at_least"), ("n", "2")]));
+        assert_eq!(
+            combine.expect("parses"),
+            Picked::Rule(RuleEdit::Put {
+                key: None,
+                pick: RulePick::Combine {
+                    how: Combine::AtLeast,
+                    n: Some("2".into()),
+                    of: vec!["a".into(), "b".into()]
+                }
+            })
+        );
+        assert!(parse_pick(PickForm::Combine, &fields(&[("how", "most")])).expect_err("how").has("how"));
+        assert!(parse_pick(PickForm::Role, &fields(&[("color", "red")])).expect_err("colour").has("color"));
+    }
+
+    #[test]
+    fn try_again_gets_back_what_was_typed() {
+        let typed: BTreeMap<String, String> =
+            [("address", "0x1234"), ("token_id", ""), ("roles", "a | A | rule:x\nb | B | tier:gold")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into();
+        let refusal = rejected(WizardStep::RoleMapping, "roles[0].grant.rule: no rule", &typed);
+        let shown = typed_in_rejection(refusal.content.as_deref().expect("content"));
+        let expected: BTreeMap<String, String> = typed.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        assert_eq!(shown, expected);
+        assert!(typed_in_rejection("**Arrakis setup — step 5/8**").is_empty());
+        let mut form = modal(WizardStep::RoleMapping, &WizardStatus::default()).expect("roles form");
+        prefill(&mut form, &shown);
+        assert!(format!("{form:?}").contains("tier:gold"));
+    }
+
+    #[test]
     fn a_modal_opened_from_its_prompt_is_the_one_the_status_would_give() {
         let manifest: arrakis_schemas::CommunityManifest =
             serde_json::from_str(include_str!("../../schemas/examples/sietch-tabr.json"))
@@ -584,17 +1204,16 @@ mod tests {
         status.draft.rules = manifest.rules.clone();
         status.draft.roles = manifest.roles.clone();
         status.draft.channels = manifest.channels.clone();
-        for step in [
-            WizardStep::Init,
-            WizardStep::AssetConfig,
-            WizardStep::EligibilityRules,
-            WizardStep::RoleMapping,
-            WizardStep::ChannelStructure,
-        ] {
+        for step in [WizardStep::Init, WizardStep::ChannelStructure] {
             status.step = step;
             let shown = prompt(&status).content.expect("content");
             let from_prompt = modal_from_prompt(step, &shown).unwrap_or_else(|| panic!("{step:?}: {shown}"));
             assert_eq!(Some(from_prompt), modal(step, &status), "{step:?}");
+        }
+        // The picker steps show their lists in words: "Edit as text" asks Temporal for the draft.
+        for step in [WizardStep::AssetConfig, WizardStep::EligibilityRules, WizardStep::RoleMapping] {
+            status.step = step;
+            assert_eq!(modal_from_prompt(step, &prompt(&status).content.expect("content")), None, "{step:?}");
         }
         // What the prompt cannot show (roles still to be suggested) is asked of Temporal.
         status.step = WizardStep::RoleMapping;

@@ -67,6 +67,18 @@ handler_def!(
     UpdateDefinition WizardGoBack for Wizard, wizard::GO_BACK_UPDATE, Lenient<wizard::GoBack>, wizard::WizardStatus
 );
 handler_def!(
+    /// Looks an asset up by address, confirms or discards the finding, or removes an asset.
+    UpdateDefinition WizardAsset for Wizard, wizard::assets::ASSET_UPDATE, Lenient<wizard::assets::AssetEdit>, wizard::WizardStatus
+);
+handler_def!(
+    /// Adds or removes a rule from pickers.
+    UpdateDefinition WizardRule for Wizard, wizard::picks::RULE_UPDATE, Lenient<wizard::picks::RuleEdit>, wizard::WizardStatus
+);
+handler_def!(
+    /// Adds or removes roles from pickers or the theme's tiers.
+    UpdateDefinition WizardRole for Wizard, wizard::picks::ROLE_UPDATE, Lenient<wizard::picks::RoleEdit>, wizard::WizardStatus
+);
+handler_def!(
     /// The session's state.
     QueryDefinition WizardStatusQuery for Wizard, wizard::STATUS_QUERY, (), wizard::WizardStatus
 );

@@ -67,6 +67,10 @@ pub struct InjectInteraction {
     pub member_permissions: Option<u64>,
     /// What happened.
     pub action: Action,
+    /// For a component or a modal submit: the text of the message it sits on (the operator
+    /// clicked a button of a message they were shown). Empty when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_content: Option<String>,
 }
 
 /// The kinds of interaction a test can play.
@@ -201,8 +205,9 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
     });
     // A component sits on a message; a modal submit carries the message of the button that
     // opened it (the stand-in's modals are all opened from one).
+    let content = request.message_content.clone().unwrap_or_default();
     let message =
-        matches!(kind, 3 | 5).then(|| message_json(sim, channel_id, &json!({"content": ""}), sim.next_id(), 0));
+        matches!(kind, 3 | 5).then(|| message_json(sim, channel_id, &json!({"content": content}), sim.next_id(), 0));
     if let Some(message) = &message {
         payload["message"] = message.clone();
     }

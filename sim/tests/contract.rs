@@ -199,6 +199,7 @@ async fn every_served_route_honours_the_spec_both_ways() {
 
     let (id, token) = control
         .inject(&InjectInteraction {
+            message_content: None,
             guild_id: Some(g),
             channel_id: Some(c.parse().expect("id")),
             user_id: Some(user),

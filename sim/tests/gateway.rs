@@ -19,6 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn slash(guild_id: u64, name: &str) -> InjectInteraction {
     InjectInteraction {
+        message_content: None,
         guild_id: Some(guild_id),
         channel_id: None,
         user_id: Some(700_000_000_000_000_001),

@@ -45,7 +45,7 @@ impl Answer {
     /// The message: the callback's or, for a deferred answer, what it became: the original
     /// response as edited (a slash command's type 5, a button's or form's type 6), or the
     /// follow-up a button's deferral was answered with.
-    fn message(&self) -> &Value {
+    pub fn message(&self) -> &Value {
         match (self.kind(), &self.report.original, self.report.followups.first()) {
             (6, _, Some(followup)) => followup,
             (5 | 6, Some(original), _) => original,
@@ -111,7 +111,12 @@ impl Operator {
     }
 
     async fn act(&self, action: Action) -> anyhow::Result<Answer> {
+        self.act_on(action, None).await
+    }
+
+    async fn act_on(&self, action: Action, shown: Option<&Answer>) -> anyhow::Result<Answer> {
         let interaction = InjectInteraction {
+            message_content: shown.map(Answer::content),
             guild_id: Some(self.guild),
             channel_id: self.channel,
             user_id: Some(self.user),
@@ -149,6 +154,11 @@ impl Operator {
     /// Presses a button.
     pub async fn press(&self, custom_id: &str) -> anyhow::Result<Answer> {
         self.act(Action::Button { custom_id: custom_id.into() }).await
+    }
+
+    /// Presses a button of a message the bot showed (Discord sends that message along).
+    pub async fn press_on(&self, shown: &Answer, custom_id: &str) -> anyhow::Result<Answer> {
+        self.act_on(Action::Button { custom_id: custom_id.into() }, Some(shown)).await
     }
 
     /// Picks values in a select.

@@ -255,6 +255,7 @@ async fn a_slash_command_is_acknowledged_at_once_and_answered_by_an_edit_when_te
     let guild: u64 = stack.new_guild().await.parse().expect("id");
     // No worker yet: the wizard's update-with-start waits for one.
     let interaction = arrakis_sim::InjectInteraction {
+        message_content: None,
         guild_id: Some(guild),
         channel_id: None,
         user_id: Some(MEMBER),
@@ -320,6 +321,7 @@ async fn every_interaction_is_answered_in_time_whether_temporal_is_healthy_slow_
     let (id, _) = stack
         .control
         .inject(&arrakis_sim::InjectInteraction {
+            message_content: None,
             guild_id: Some(guild),
             channel_id: None,
             user_id: Some(MEMBER),

@@ -179,6 +179,11 @@ async fn bad_input_at_three_steps_is_refused_with_the_validators_message_and_not
     let bad = op.fill("ROLE_MAPPING", &[("roles", "holder | Holder | rule:hodler")]).await.expect("bad");
     assert!(bad.content().contains("roles[0].grant.rule: no rule with key 'hodler'"), "{}", bad.content());
     assert_eq!(wizard_status(&stack, &guild), before, "the state is unchanged");
+    // "Try again" opens the form with what was typed, as Back opens it with what was saved.
+    let again = bad.custom_ids().into_iter().next().expect("a Try again button");
+    let form = op.press_on(&bad, &again).await.expect("try again");
+    assert_eq!(form.kind(), 9, "{:?}", form.callback());
+    assert!(form.callback().to_string().contains("rule:hodler"), "prefilled: {:?}", form.callback());
     // A form that does not parse never reaches the workflow, and says which line.
     let bad = op.fill("ROLE_MAPPING", &[("roles", "holder Holder")]).await.expect("bad");
     assert!(bad.content().contains("roles line 1"), "{}", bad.content());
@@ -261,4 +266,269 @@ async fn a_wizard_started_from_the_cli_expires_when_idle() {
     assert_eq!(wizard_status(&stack, &guild)["expired"], true);
     let (ok, funnel) = stack.shell("wizard-funnel", &guild, &[("ARRAKIS_SERVICE_DATABASE_URL", &stack.db.service_url)]);
     assert!(ok && funnel.contains("EXPIRED") && funnel.contains("CHAIN_SELECT"), "{funnel}");
+}
+
+/// The options of the first select a message offers: (value, label).
+fn select_options(message: &Value) -> Vec<(String, String)> {
+    let rows = message["components"].as_array().cloned().unwrap_or_default();
+    let select =
+        rows.iter().flat_map(|r| r["components"].as_array().cloned().unwrap_or_default()).find(|c| c["type"] == 3);
+    select
+        .and_then(|s| s["options"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            (o["value"].as_str().unwrap_or_default().to_string(), o["label"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_adds_assets_by_address_and_the_chain_fills_in_the_rest() {
+    let stack = SynthesisStack::start(50).await;
+    let chains = arrakis_tests::shadow::chains_file(100);
+    let _worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", &chains.display().to_string())]);
+    let _gateway = stack.gateway().await;
+    let contracts = arrakis_tests::chain::ChainFixture::deploy().await;
+    let guild = stack.new_guild().await;
+    let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, None);
+    let within_discords_deadline = |answer: &arrakis_tests::operator::Answer| {
+        assert!(answer.ack_ms().is_some_and(|ms| ms < 3_000), "acknowledged within 3 s: {:?}", answer.report);
+    };
+
+    op.command("setup", &[]).await.expect("setup");
+    let init = op.fill("INIT", &[("name", demo::NAME), ("theme", "basic"), ("mode", "exclusive")]).await.expect("init");
+    // The chain select offers what the worker reads (its ARRAKIS_CHAINS), by that file's names.
+    assert_eq!(
+        select_options(init.message()),
+        vec![("31337".to_string(), "anvil".to_string())],
+        "{:?}",
+        init.message()
+    );
+    let elsewhere = op.select("wiz:chains", &["1"]).await.expect("a chain it does not read");
+    assert!(elsewhere.content().contains("chain 1 is not read by this deployment"), "{}", elsewhere.content());
+    let chosen = op.select("wiz:chains", &["31337"]).await.expect("anvil");
+    assert!(chosen.content().contains("step 3/8") && chosen.content().contains("nothing yet"), "{}", chosen.content());
+    assert!(chosen.offers("wiz:asset:add") && chosen.offers("wiz:open:ASSET_CONFIG"), "{:?}", chosen.custom_ids());
+
+    // The lookup form offers the community's chains and asks for an address.
+    let form = op.press("wiz:asset:add").await.expect("the lookup form");
+    assert_eq!(form.kind(), 9, "a modal at once: {:?}", form.callback());
+    assert!(form.custom_ids().contains(&"wiz:asset:lookup".to_string()), "{:?}", form.custom_ids());
+    let lookup = |address: String, token_id: &'static str| {
+        let op = op.clone();
+        async move {
+            op.submit("wiz:asset:lookup", &[("chain_id", "31337"), ("address", &address), ("token_id", token_id)])
+                .await
+                .expect("lookup")
+        }
+    };
+
+    // An account, a malformed address and an ERC-1155 without its token are refused with what
+    // was found, and "Try again" opens the form with what was typed.
+    let account = arrakis_tests::chain::random_wallet().to_checksum(None);
+    let refused = lookup(account.clone(), "").await;
+    within_discords_deadline(&refused);
+    assert!(refused.content().contains("address: there is no contract at"), "{}", refused.content());
+    let again = op.press_on(&refused, "wiz:asset:add").await.expect("try again");
+    assert!(again.callback().to_string().contains(&account), "prefilled: {:?}", again.callback());
+    let malformed = lookup("0x1234".into(), "").await;
+    assert!(malformed.content().contains("address:"), "{}", malformed.content());
+    let multi = lookup(contracts.erc1155.to_checksum(None), "").await;
+    assert!(multi.content().contains("ERC-1155 collection: say which token id"), "{}", multi.content());
+    // The runbook's line does what the form does, and is refused the same way.
+    let (ok, text) = stack.shell("wizard-asset-lookup", &guild, &[("ASSET_ADDRESS", &account)]);
+    assert!(!ok && text.contains("there is no contract at"), "{text}");
+    let status = wizard_status(&stack, &guild);
+    assert!(status["draft"]["assets"].as_array().is_none_or(Vec::is_empty), "nothing was added: {status}");
+
+    // The ERC-20, pasted in lowercase: its metadata read from the contract, then confirmed.
+    let spice = lookup(contracts.erc20.to_string().to_lowercase(), "").await;
+    within_discords_deadline(&spice);
+    assert!(spice.content().contains("**SPICE (Spice), ERC-20, 18 decimals**"), "{}", spice.content());
+    assert!(spice.content().contains(&contracts.erc20.to_checksum(None)), "shown checksummed: {}", spice.content());
+    let confirmed = op.press("wiz:asset:confirm").await.expect("confirm");
+    assert!(
+        confirmed.content().contains("`spice`") && !confirmed.content().contains("right?"),
+        "{}",
+        confirmed.content()
+    );
+
+    // The ERC-721: Change reopens the form with the finding, then confirmed.
+    let worms = lookup(contracts.erc721.to_checksum(None), "").await;
+    assert!(worms.content().contains("WORM (Worms), ERC-721 collection"), "{}", worms.content());
+    let change = op.press_on(&worms, "wiz:asset:change").await.expect("change");
+    assert!(change.callback().to_string().contains(&contracts.erc721.to_checksum(None)), "{:?}", change.callback());
+    op.press("wiz:asset:confirm").await.expect("confirm the collection");
+    // An ERC-1155 with its token, then removed again with the select.
+    let multi = lookup(contracts.erc1155.to_checksum(None), "7").await;
+    assert!(multi.content().contains("ERC-1155 collection, token 7"), "{}", multi.content());
+    op.press("wiz:asset:confirm").await.expect("confirm the ERC-1155");
+    let removed = op.select("wiz:asset:remove", &["collection"]).await.expect("remove");
+    assert!(!removed.content().contains("`collection`"), "{}", removed.content());
+
+    let next = op.press("wiz:asset:next").await.expect("next");
+    assert!(next.content().contains("step 4/8"), "{}", next.content());
+    let status = wizard_status(&stack, &guild);
+    let assets = status["draft"]["assets"].as_array().cloned().unwrap_or_default();
+    let erc20 = contracts.erc20.to_checksum(None);
+    let erc721 = contracts.erc721.to_checksum(None);
+    assert_eq!(
+        assets,
+        vec![
+            json!({"key": "spice", "chain_id": 31337, "kind": "erc20", "address": erc20, "decimals": 18}),
+            json!({"key": "worm", "chain_id": 31337, "kind": "erc721", "address": erc721}),
+        ],
+        "{status}"
+    );
+}
+
+/// An operator's session that counts what it costs them: interactions, and characters typed
+/// into form fields (a select's choice is a click, not typing).
+struct Counted<'a> {
+    op: &'a Operator,
+    interactions: usize,
+    typed: usize,
+}
+
+impl Counted<'_> {
+    async fn press(&mut self, custom_id: &str) -> arrakis_tests::operator::Answer {
+        self.interactions += 1;
+        self.op.press(custom_id).await.unwrap_or_else(|e| panic!("{custom_id}: {e}"))
+    }
+
+    async fn select(&mut self, custom_id: &str, values: &[&str]) -> arrakis_tests::operator::Answer {
+        self.interactions += 1;
+        self.op.select(custom_id, values).await.unwrap_or_else(|e| panic!("{custom_id}: {e}"))
+    }
+
+    /// Opens a form with `button` and submits `typed` text fields and `picked` selects.
+    async fn form(
+        &mut self,
+        button: &str,
+        typed: &[(&str, &str)],
+        picked: &[(&str, &str)],
+    ) -> arrakis_tests::operator::Answer {
+        let modal = self.press(button).await;
+        assert_eq!(modal.kind(), 9, "{button} opens a form: {:?}", modal.callback());
+        let id = modal.custom_ids().into_iter().next().expect("the form's id");
+        self.interactions += 1;
+        self.typed += typed.iter().map(|(_, v)| v.chars().count()).sum::<usize>();
+        let fields: Vec<(&str, &str)> = typed.iter().chain(picked).copied().collect();
+        self.op.submit(&id, &fields).await.unwrap_or_else(|e| panic!("{id}: {e}"))
+    }
+}
+
+/// The names in the REVIEW plan's "Will create" list.
+fn planned(review: &str) -> Vec<String> {
+    let Some((_, list)) = review.split_once("Will create") else { return Vec::new() };
+    list.lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("- "))
+        .filter_map(|l| l.split("**").nth(1).map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_role_on_anvil() {
+    let stack = SynthesisStack::start(50).await;
+    let chains = arrakis_tests::shadow::chains_file(100);
+    let _worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", &chains.display().to_string())]);
+    let _gateway = stack.gateway().await;
+    let contracts = arrakis_tests::chain::ChainFixture::deploy().await;
+    let guild = stack.new_guild().await;
+    let channel = setup_channel(&stack, &guild).await;
+    let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, Some(channel));
+    let mut s = Counted { op: &op, interactions: 1, typed: 0 };
+    op.command("setup", &[]).await.expect("setup");
+
+    let init = s.form("wiz:open:INIT", &[("name", demo::NAME)], &[("theme", "basic"), ("mode", "exclusive")]).await;
+    assert!(init.content().contains("step 2/8"), "{}", init.content());
+    s.select("wiz:chains", &["31337"]).await;
+    for address in [contracts.erc20, contracts.erc721] {
+        let found = s.form("wiz:asset:add", &[("address", &address.to_checksum(None))], &[("chain_id", "31337")]).await;
+        assert!(found.content().contains("right?"), "{}", found.content());
+        s.press("wiz:asset:confirm").await;
+    }
+    let rules = s.press("wiz:asset:next").await;
+    assert!(rules.content().contains("step 4/8"), "{}", rules.content());
+
+    // Bad input at the rules step: refused naming the field, and the step still works.
+    for (amount, says) in [
+        ("1.0000000000000000001", "amount: '1.0000000000000000001' is not an amount of spice"),
+        ("-1", "amount: '-1' is negative"),
+        ("", "amount: enter how many"),
+    ] {
+        let op = &op;
+        let refused = op
+            .submit("wiz:picked:holds", &[("asset", "spice"), ("amount", amount), ("key", "")])
+            .await
+            .expect("refused");
+        assert!(refused.content().contains(says), "{amount:?}: {}", refused.content());
+        assert!(refused.offers("wiz:pick:holds"), "Try again: {:?}", refused.custom_ids());
+    }
+    let emoji = op.submit("wiz:picked:owns", &[("asset", "worm"), ("key", "🐛")]).await.expect("emoji key");
+    assert!(emoji.content().contains("a key is 1–64 of a–z"), "{}", emoji.content());
+    let rules = s.form("wiz:pick:owns", &[], &[("asset", "worm")]).await;
+    assert!(rules.content().contains("`worm-holder`: owns any worm"), "{}", rules.content());
+    let roles = s.press("wiz:next:ELIGIBILITY_RULES").await;
+    assert!(roles.content().contains("step 5/8"), "{}", roles.content());
+
+    // Roles: the theme's tiers in one click, and one role for the collection's holders.
+    let tiers = s.press("wiz:tiers").await;
+    assert!(tiers.content().contains("**Gold**: the Gold tier (holders ranked 1–10)"), "{}", tiers.content());
+    let long = "x".repeat(101);
+    let refused = op
+        .submit("wiz:picked:role", &[("name", &long), ("grant", "rule:worm-holder"), ("color", "3447003")])
+        .await
+        .expect("a long name");
+    assert!(refused.content().contains("roles[3].name"), "{}", refused.content());
+    let roles = s
+        .form("wiz:pick:role", &[("name", "Worm Rider")], &[("grant", "rule:worm-holder"), ("color", "3447003")])
+        .await;
+    assert!(roles.content().contains("**Worm Rider**: members who meet `worm-holder`"), "{}", roles.content());
+    let channels = s.press("wiz:next:ROLE_MAPPING").await;
+    assert!(channels.content().contains("step 6/8"), "{}", channels.content());
+    let review = s.press("wiz:template").await;
+    let plan = planned(&review.content());
+    assert!(review.content().contains("step 7/8"), "{}", review.content());
+    assert_eq!(plan.len(), 4 + 4 * 3, "4 roles, and a category with two channels for each: {plan:?}");
+
+    let deploy = s.press("wiz:deploy").await;
+    assert!(deploy.content().contains("step 8/8"), "{}", deploy.content());
+    let wizard_id = format!("wizard-{guild}");
+    println!("recorded as wizard-deployed-from-pickers: {wizard_id}");
+    wait_until(Duration::from_secs(90), "the wizard to finish deploying", || {
+        let id = wizard_id.clone();
+        async move { workflow_completed(&id).then_some(()) }
+    })
+    .await;
+    // What was created is what REVIEW showed (a text channel's name as Discord stores it).
+    let state = stack.control.guild(guild.parse().expect("id")).await.expect("guild");
+    let mut made: Vec<String> = names(&state.roles).into_iter().chain(names(&state.channels)).collect();
+    made.retain(|n| plan.contains(n));
+    made.sort();
+    let mut wanted = plan.clone();
+    wanted.sort();
+    assert_eq!(made, wanted, "every planned object exists");
+    let status = wizard_status(&stack, &guild);
+    assert_eq!(status["deploy"], "done", "{status}");
+    let _ =
+        run_shell(&format!("temporal workflow terminate --workflow-id member-sync-{guild} --reason 'test over'"), &[]);
+
+    // What it cost: against the line syntax for the same community (one form per step).
+    let text = [
+        demo::NAME.to_string(),
+        format!("spice erc20 31337 {} decimals=18\nworm erc721 31337 {}", contracts.erc20, contracts.erc721),
+        "worm-holder = nft(worm)".to_string(),
+        "gold | Gold | tier:gold\nsilver | Silver | tier:silver\nbronze | Bronze | tier:bronze\nworm-rider | Worm Rider | rule:worm-holder | #3498db".to_string(),
+        "gold-area | Gold | gold | chat, voice:Lounge\nsilver-area | Silver | silver | chat, voice:Lounge\nbronze-area | Bronze | bronze | chat, voice:Lounge\nworm-rider-area | Worm Rider | worm-rider | chat, voice:Lounge".to_string(),
+    ];
+    let text_typed: usize = text.iter().map(|t| t.chars().count()).sum();
+    let text_interactions = 1 + 2 + 1 + 2 * 4 + 1;
+    println!(
+        "| path | interactions | characters typed |\n|---|---|---|\n| line syntax | {text_interactions} | {text_typed} |\n| pickers | {} | {} |",
+        s.interactions, s.typed
+    );
+    assert!(s.typed * 2 < text_typed, "pickers need less than half the typing: {} vs {text_typed}", s.typed);
 }

@@ -136,7 +136,7 @@ pub async fn run_until(
         .register_workflow::<IncumbentHealthWorkflow>()?
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone(), client.clone()))
-        .register_activities(WizardActivities::new(store.clone(), client.clone()))
+        .register_activities(WizardActivities::new(store.clone(), client.clone(), checker.chains().clone()))
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();
     let mut worker = Worker::new(&runtime, client.clone(), options)?;

@@ -16,6 +16,8 @@ use arrakis_schemas::{
         wizard::{
             DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
             PreviewRequest, ReconcileSchedule, StepAnswer, WizardInput, WizardOutcome, WizardStatus, WizardStep,
+            assets::{AssetEdit, AssetLookup},
+            picks::{RoleEdit, RuleEdit},
         },
     },
 };
@@ -23,8 +25,8 @@ use std::{collections::BTreeSet, time::Duration};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ApplicationFailure, ChildWorkflowOptions, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, ChildWorkflowOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -71,6 +73,16 @@ impl WizardWorkflow {
     fn preview_options(queue: &str) -> ActivityOptions {
         ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
             .task_queue(queue.to_string())
+            .retry_policy(
+                RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(3).build(),
+            )
+            .build()
+    }
+
+    /// The asset lookup: a few chain reads, retried briefly (the operator is waiting), and
+    /// a contract Arrakis cannot use is refused at once.
+    fn lookup_options() -> ActivityOptions {
+        ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
             .retry_policy(
                 RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(3).build(),
             )
@@ -284,6 +296,15 @@ impl WizardWorkflow {
             return Err(crate::invalid_input("wizard", &errors));
         }
         let idle = Duration::from_secs(idle_secs);
+        if ctx.patched("wizard-offers-configured-chains") {
+            // While the operator reads the first step: CHAIN_SELECT offers what the worker
+            // reads. A worker that cannot say leaves the well-known list.
+            let offered = ctx
+                .execute_activity(WizardActivities::configured_chains, (), retry::storage())
+                .await
+                .unwrap_or_default();
+            ctx.state_mut(|s| s.status.chains_offered = Some(offered));
+        }
         let mut recorded = BTreeSet::new();
         loop {
             // Read before recording: an update that lands while the row is written still wakes
@@ -373,7 +394,80 @@ impl WizardWorkflow {
         self.open_for_input()?;
         let answer = answer.parse().map_err(|e| e.to_string())?;
         self.status.check_review(&answer).map_err(|e| e.to_string())?;
+        self.status.check_chains(&answer).map_err(|e| e.to_string())?;
         self.status.draft.check(self.guild()?, self.status.step, &answer).map_err(|e| e.to_string().into())
+    }
+
+    /// ASSET_CONFIG by address: looks a contract up on its chain (the finding waits for the
+    /// operator's word), confirms or discards the finding, or removes an asset.
+    #[update(name = "asset")]
+    pub async fn asset(
+        ctx: &mut WorkflowContext<Self>,
+        edit: Lenient<AssetEdit>,
+    ) -> Result<WizardStatus, HandlerError> {
+        let edit =
+            ctx.state(|s| edit.parse().and_then(|e| s.status.check_asset_edit(&e))).map_err(|e| e.to_string())?;
+        if let AssetEdit::LookUp { chain_id, address, token_id } = edit {
+            let lookup = AssetLookup { chain_id, address, token_id };
+            let found =
+                match ctx.execute_activity(WizardActivities::inspect_asset, lookup, Self::lookup_options()).await {
+                    Ok(found) => found,
+                    Err(ActivityExecutionError::Failed(f)) => {
+                        return Err(f.cause().map(|c| c.to_string()).unwrap_or_else(|| f.to_string()).into());
+                    }
+                    Err(other) => return Err(other.to_string().into()),
+                };
+            ctx.state_mut(|s| s.status.found_asset = Some(found));
+        } else {
+            ctx.state_mut(|s| s.status.apply_asset_edit(&edit));
+        }
+        ctx.state_mut(|s| s.revision += 1);
+        Ok(ctx.state(|s| s.status.clone()))
+    }
+
+    #[update_validator(asset)]
+    fn validate_asset(&self, _ctx: &WorkflowContextView, edit: &Lenient<AssetEdit>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let edit = edit.parse().map_err(|e| e.to_string())?;
+        self.status.check_asset_edit(&edit).map(|_| ()).map_err(|e| e.to_string().into())
+    }
+
+    /// ELIGIBILITY_RULES from pickers: adds or removes one rule (submitted with the step).
+    #[update(name = "rule")]
+    pub fn rule(&mut self, _ctx: &mut SyncWorkflowContext<Self>, edit: Lenient<RuleEdit>) -> WizardStatus {
+        if let (Ok(guild), Ok(edit)) = (self.guild(), edit.parse())
+            && let Ok(rules) = self.status.check_rule_edit(guild, &edit)
+        {
+            self.status.draft.rules = rules;
+            self.revision += 1;
+        }
+        self.status.clone()
+    }
+
+    #[update_validator(rule)]
+    fn validate_rule(&self, _ctx: &WorkflowContextView, edit: &Lenient<RuleEdit>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let edit = edit.parse().map_err(|e| e.to_string())?;
+        self.status.check_rule_edit(self.guild()?, &edit).map(|_| ()).map_err(|e| e.to_string().into())
+    }
+
+    /// ROLE_MAPPING from pickers or the theme's tiers: adds or removes roles.
+    #[update(name = "role")]
+    pub fn role(&mut self, _ctx: &mut SyncWorkflowContext<Self>, edit: Lenient<RoleEdit>) -> WizardStatus {
+        if let (Ok(guild), Ok(edit)) = (self.guild(), edit.parse())
+            && let Ok(roles) = self.status.check_role_edit(guild, &edit)
+        {
+            self.status.draft.roles = roles;
+            self.revision += 1;
+        }
+        self.status.clone()
+    }
+
+    #[update_validator(role)]
+    fn validate_role(&self, _ctx: &WorkflowContextView, edit: &Lenient<RoleEdit>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let edit = edit.parse().map_err(|e| e.to_string())?;
+        self.status.check_role_edit(self.guild()?, &edit).map(|_| ()).map_err(|e| e.to_string().into())
     }
 
     /// Returns to an earlier step to edit it; later answers are kept and shown again.

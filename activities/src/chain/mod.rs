@@ -3,6 +3,7 @@
 //! eligibility engine decides on.
 
 mod config;
+mod inspect;
 mod reader;
 mod rpc;
 mod watch;

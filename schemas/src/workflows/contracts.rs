@@ -124,6 +124,9 @@ pub fn all() -> &'static [WorkflowContract] {
                 (wizard::OPEN_UPDATE, parses::<wizard::OpenRequest>),
                 (wizard::SUBMIT_UPDATE, parses::<wizard::StepAnswer>),
                 (wizard::GO_BACK_UPDATE, parses::<wizard::GoBack>),
+                (wizard::assets::ASSET_UPDATE, parses::<wizard::assets::AssetEdit>),
+                (wizard::picks::RULE_UPDATE, parses::<wizard::picks::RuleEdit>),
+                (wizard::picks::ROLE_UPDATE, parses::<wizard::picks::RoleEdit>),
             ],
         },
         WorkflowContract {

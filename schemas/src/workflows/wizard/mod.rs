@@ -5,7 +5,9 @@
 //! The draft and its checks live here, not in the workflow, so the worker's update validator,
 //! the gateway's forms and the CLI all agree on what a valid answer is.
 
+pub mod assets;
 pub mod form;
+pub mod picks;
 
 use crate::{
     Asset, ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, Theme,
@@ -359,6 +361,12 @@ impl WizardDraft {
         self.with(answer).through(step).manifest(guild_id, None).validate()
     }
 
+    /// Checks a draft edited in place at `step` (a picked rule or role): the manifest built
+    /// so far must hold, but an empty list is allowed until the step is submitted.
+    pub fn check_edited(&self, guild_id: GuildId, step: WizardStep) -> Result<(), ValidationErrors> {
+        self.through(step).manifest(guild_id, None).validate()
+    }
+
     /// True when the channel plan asks for channels (its strategy is then `custom` or another
     /// managing strategy).
     pub fn manages_channels(&self) -> bool {
@@ -462,9 +470,124 @@ pub struct WizardStatus {
     pub synthesis_workflow_id: Option<String>,
     /// The closing summary (or the failure), once DEPLOY ends.
     pub summary: Option<String>,
+    /// The chains this deployment reads (`ARRAKIS_CHAINS`), once the worker said; `None` in
+    /// sessions begun before the wizard asked, and the chain select then offers well-known
+    /// chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chains_offered: Option<Vec<assets::ChainOption>>,
+    /// ASSET_CONFIG: the contract just looked up, waiting for the operator's confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_asset: Option<assets::FoundAsset>,
 }
 
 impl WizardStatus {
+    /// CHAIN_SELECT's own rule, which needs the chains the worker reads: when it said which,
+    /// only those (an asset on another chain could never be read).
+    pub fn check_chains(&self, answer: &StepAnswer) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if let (StepAnswer::ChainSelect { chains }, Some(offered)) = (answer, &self.chains_offered)
+            && !offered.is_empty()
+        {
+            for chain in chains.iter().filter(|c| !offered.iter().any(|o| o.id == **c)) {
+                let listed = offered.iter().map(|o| format!("{} ({})", o.id, o.name)).collect::<Vec<_>>().join(", ");
+                errors.push("chains", format!("chain {chain} is not read by this deployment; it reads {listed}"));
+            }
+        }
+        errors.into_result()
+    }
+
+    /// Checks an `asset` edit against the session: ASSET_CONFIG must be the current step, a
+    /// lookup must be well formed and on one of the draft's chains, a confirmation needs
+    /// something found, a removal a known key. Returns the edit as it will be applied.
+    pub fn check_asset_edit(&self, edit: &assets::AssetEdit) -> Result<assets::AssetEdit, ValidationErrors> {
+        use assets::AssetEdit;
+        let mut errors = ValidationErrors::default();
+        if self.step != WizardStep::AssetConfig {
+            errors
+                .push("step", format!("assets are edited at ASSET_CONFIG (this session is at {})", self.step.as_str()));
+            return Err(errors);
+        }
+        match edit {
+            AssetEdit::Confirm if self.found_asset.is_none() => {
+                errors.push("edit", "nothing was looked up to confirm: add a token or collection first")
+            }
+            AssetEdit::Remove { key } if !self.draft.assets.iter().any(|a| &a.key == key) => {
+                let keys = self.draft.assets.iter().map(|a| a.key.as_str()).collect::<Vec<_>>().join(", ");
+                errors.push("key", format!("no asset '{key}' in the draft (it has: {keys})"))
+            }
+            _ => {}
+        }
+        errors.into_result()?;
+        let edit = edit.checked(&self.draft.chains)?;
+        if let AssetEdit::LookUp { chain_id, address, token_id } = &edit
+            && let Some(same) = self
+                .draft
+                .assets
+                .iter()
+                .find(|a| a.chain_id == *chain_id && &a.address == address && &a.token_id == token_id)
+        {
+            let mut errors = ValidationErrors::default();
+            errors.push("address", format!("{address} is in the draft already, as `{}`", same.key));
+            return Err(errors);
+        }
+        Ok(edit)
+    }
+
+    /// The rules a `rule` edit leaves, checked: ELIGIBILITY_RULES must be the current step
+    /// and the manifest must hold.
+    pub fn check_rule_edit(
+        &self,
+        guild_id: GuildId,
+        edit: &picks::RuleEdit,
+    ) -> Result<BTreeMap<String, Condition>, ValidationErrors> {
+        self.at(WizardStep::EligibilityRules, "rules")?;
+        let rules = edit.rules(&self.draft)?;
+        WizardDraft { rules: rules.clone(), ..self.draft.clone() }
+            .check_edited(guild_id, WizardStep::EligibilityRules)?;
+        Ok(rules)
+    }
+
+    /// The roles a `role` edit leaves, checked likewise at ROLE_MAPPING.
+    pub fn check_role_edit(
+        &self,
+        guild_id: GuildId,
+        edit: &picks::RoleEdit,
+    ) -> Result<Vec<RoleSpec>, ValidationErrors> {
+        self.at(WizardStep::RoleMapping, "roles")?;
+        let roles = edit.roles(&self.draft)?;
+        WizardDraft { roles: roles.clone(), ..self.draft.clone() }.check_edited(guild_id, WizardStep::RoleMapping)?;
+        Ok(roles)
+    }
+
+    fn at(&self, step: WizardStep, what: &str) -> Result<(), ValidationErrors> {
+        if self.step == step {
+            return Ok(());
+        }
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "step",
+            format!("{what} are edited at {} (this session is at {})", step.as_str(), self.step.as_str()),
+        );
+        Err(errors)
+    }
+
+    /// The draft with an accepted `asset` edit applied (a lookup's finding is set apart, by
+    /// the workflow, in `found_asset`).
+    pub fn apply_asset_edit(&mut self, edit: &assets::AssetEdit) {
+        use assets::AssetEdit;
+        match edit {
+            AssetEdit::Confirm => {
+                if let Some(found) = self.found_asset.take() {
+                    let taken: Vec<String> = self.draft.assets.iter().map(|a| a.key.clone()).collect();
+                    self.draft.assets.push(found.to_asset(&taken));
+                }
+            }
+            AssetEdit::Discard => self.found_asset = None,
+            AssetEdit::Remove { key } => self.draft.assets.retain(|a| &a.key != key),
+            AssetEdit::LookUp { .. } => {}
+        }
+    }
+
     /// True while the session takes input.
     pub fn is_open(&self) -> bool {
         !self.expired && self.step != WizardStep::Deploy
@@ -607,5 +730,34 @@ mod tests {
         let decided = StepAnswer::Review { confirm: true, removals: Some(RemovalChoice::Detach) };
         assert!(status.check_review(&decided).is_ok());
         assert!(WizardStatus::default().check_review(&undecided).is_ok(), "nothing dropped, nothing to decide");
+    }
+
+    #[test]
+    fn asset_edits_need_their_step_a_finding_and_known_keys_and_never_add_twice() {
+        use assets::{AssetEdit, FoundAsset};
+        let mut status = WizardStatus { step: WizardStep::AssetConfig, ..WizardStatus::default() };
+        status.draft.chains = vec![1];
+        assert!(status.check_asset_edit(&AssetEdit::Confirm).expect_err("nothing found").has("edit"));
+        assert!(status.check_asset_edit(&AssetEdit::Remove { key: "spice".into() }).expect_err("none").has("key"));
+        status.found_asset = Some(FoundAsset {
+            chain_id: 1,
+            address: asset().address,
+            kind: AssetKind::Erc20,
+            name: Some("Spice".into()),
+            symbol: Some("SPICE".into()),
+            decimals: Some(18),
+            token_id: None,
+            decimals_assumed: false,
+        });
+        status.check_asset_edit(&AssetEdit::Confirm).expect("something to confirm");
+        status.apply_asset_edit(&AssetEdit::Confirm);
+        assert_eq!((status.draft.assets.clone(), status.found_asset.is_none()), (vec![asset()], true));
+        let again = AssetEdit::LookUp { chain_id: 1, address: asset().address.to_lowercase(), token_id: None };
+        let e = status.check_asset_edit(&again).expect_err("twice");
+        assert!(e.has("address") && e.to_string().contains("as `spice`"), "{e}");
+        status.apply_asset_edit(&AssetEdit::Remove { key: "spice".into() });
+        assert!(status.draft.assets.is_empty());
+        status.step = WizardStep::EligibilityRules;
+        assert!(status.check_asset_edit(&again).expect_err("another step").has("step"));
     }
 }
