@@ -15,7 +15,7 @@ use arrakis_schemas::{
         reconcile::{ReconcileInput, ReconcileMode},
         synthesis::OpAction,
         wizard::{
-            DeployMessage, DeployPlan, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule,
+            DeployMessage, DeployPlan, DeployedManifest, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule,
             assets::{self, AssetLookup, ChainOption, FoundAsset},
         },
     },
@@ -70,6 +70,21 @@ impl WizardActivities {
 
 #[activities]
 impl WizardActivities {
+    /// The guild's deployed manifest (its newest version), for a new session to start from;
+    /// `None` for a guild never deployed.
+    #[activity(name = "wizard.deployed_manifest")]
+    pub async fn deployed_manifest(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        guild_id: arrakis_schemas::GuildId,
+    ) -> Result<Option<DeployedManifest>, ActivityError> {
+        let Some(community) = self.store.community_of(guild_id).await.map_err(storage)? else { return Ok(None) };
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let latest = tx.latest_manifest().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(latest.map(|r| DeployedManifest { version: r.version, manifest: r.manifest }))
+    }
+
     /// The chains this worker reads (`ARRAKIS_CHAINS`): what the chain select offers.
     #[activity(name = "wizard.configured_chains")]
     pub async fn configured_chains(self: Arc<Self>, _ctx: ActivityContext) -> Result<Vec<ChainOption>, ActivityError> {

@@ -8,7 +8,7 @@ use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     temporal::{
         EligibilityCheck, MemberEventSignal, MemberSync, Reconcile, WalletChallenge, WalletLink, WalletSubmitSignature,
-        Wizard, WizardAsset, WizardGoBack, WizardOpen, WizardRole, WizardRule, WizardStatusQuery, WizardSubmit,
+        Wizard, WizardAsset, WizardGoBack, WizardOpenSession, WizardRole, WizardRule, WizardStatusQuery, WizardSubmit,
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
@@ -191,7 +191,7 @@ impl Workflows {
             let request = Lenient::new(&OpenRequest { operator_id, channel_id });
             self.client()
                 .await?
-                .execute_update_with_start_workflow(Wizard, input, WizardOpen, request, options)
+                .execute_update_with_start_workflow(Wizard, input, WizardOpenSession, request, options)
                 .await
                 .map_err(update_with_start_error)
         })

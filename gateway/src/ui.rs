@@ -295,8 +295,12 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
     match step {
         WizardStep::Init => message(
             format!(
-                "{}\nName your community and choose its theme (tiers) and mode.\n{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
+                "{}\n{}Name your community and choose its theme (tiers) and mode.\n{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
                 heading(step),
+                status.editing_version.map_or_else(String::new, |v| format!(
+                    "Starting from the deployed version {v}: every step holds what is live; change what you need \
+                     and deploy again.\n"
+                )),
                 draft.name.as_deref().unwrap_or(NOT_NAMED),
                 draft.theme.as_str(),
                 draft.mode.as_str(),

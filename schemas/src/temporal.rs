@@ -59,6 +59,10 @@ handler_def!(
     UpdateDefinition WizardOpen for Wizard, wizard::OPEN_UPDATE, Lenient<wizard::OpenRequest>, wizard::WizardStatus
 );
 handler_def!(
+    /// Opens the session, starting from the deployed manifest; what the gateway sends.
+    UpdateDefinition WizardOpenSession for Wizard, wizard::OPEN_SESSION_UPDATE, Lenient<wizard::OpenRequest>, wizard::WizardStatus
+);
+handler_def!(
     /// Submits a step's answer.
     UpdateDefinition WizardSubmit for Wizard, wizard::SUBMIT_UPDATE, Lenient<wizard::StepAnswer>, wizard::WizardStatus
 );

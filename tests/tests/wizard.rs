@@ -516,6 +516,14 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     let _ =
         run_shell(&format!("temporal workflow terminate --workflow-id member-sync-{guild} --reason 'test over'"), &[]);
 
+    // `/arrakis setup` again starts from what is deployed, to edit it.
+    let again = op.command("setup", &[]).await.expect("setup again");
+    assert!(again.content().contains("Starting from the deployed version 1"), "{}", again.content());
+    assert!(again.content().contains(demo::NAME), "{}", again.content());
+    let status = wizard_status(&stack, &guild);
+    assert_eq!(status["draft"]["roles"].as_array().map(Vec::len), Some(4), "{status}");
+    assert_eq!(status["editing_version"], 1, "{status}");
+
     // What it cost: against the line syntax for the same community (one form per step).
     let text = [
         demo::NAME.to_string(),

@@ -15,7 +15,8 @@ use arrakis_schemas::{
         synthesis::{self, SynthesisInput, SynthesisOutcome},
         wizard::{
             DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
-            PreviewRequest, ReconcileSchedule, StepAnswer, WizardInput, WizardOutcome, WizardStatus, WizardStep,
+            PreviewRequest, ReconcileSchedule, StepAnswer, WizardDraft, WizardInput, WizardOutcome, WizardStatus,
+            WizardStep,
             assets::{AssetEdit, AssetLookup},
             picks::{RoleEdit, RuleEdit},
         },
@@ -25,8 +26,8 @@ use std::{collections::BTreeSet, time::Duration};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, ApplicationFailure, ChildWorkflowOptions, SyncWorkflowContext,
-    WorkflowContext, WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, ApplicationFailure, ChildWorkflowOptions, LocalActivityOptions,
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +47,9 @@ pub struct WizardWorkflow {
     reached: BTreeSet<WizardStep>,
     /// Bumped by every accepted update: it restarts the idle timer.
     revision: u64,
+    /// Set once the run has looked for a deployed manifest to start from: `open` answers
+    /// after, so the first screen already shows it.
+    loaded: bool,
 }
 
 impl WizardWorkflow {
@@ -61,6 +65,16 @@ impl WizardWorkflow {
             return Err("this setup is deploying: /arrakis status shows its progress".into());
         }
         Ok(())
+    }
+
+    /// What `open` and `open_session` do: note where the operator works, restart the idle timer.
+    fn take_open(&mut self, request: Lenient<OpenRequest>) {
+        if let Ok(request) = request.parse()
+            && request.channel_id.is_some()
+        {
+            self.channel_id = request.channel_id;
+        }
+        self.revision += 1;
     }
 
     fn advance(&mut self, step: WizardStep) {
@@ -280,6 +294,7 @@ impl WizardWorkflow {
             status: WizardStatus { draft: arrakis_schemas::workflows::wizard::WizardDraft::new(), ..status },
             reached: BTreeSet::from([WizardStep::Init]),
             revision: 0,
+            loaded: false,
         }
     }
 
@@ -296,6 +311,28 @@ impl WizardWorkflow {
             return Err(crate::invalid_input("wizard", &errors));
         }
         let idle = Duration::from_secs(idle_secs);
+        if ctx.patched("wizard-starts-from-deployed") {
+            // A local activity: one database read inside this first workflow task, so the
+            // answer to `/arrakis setup` waits no extra round trip for it.
+            let options = LocalActivityOptions::builder()
+                .start_to_close_timeout(Duration::from_secs(5))
+                .retry_policy(RetryPolicy::builder().maximum_attempts(3).build())
+                .build();
+            let deployed = ctx
+                .execute_local_activity(WizardActivities::deployed_manifest, input.guild_id, options)
+                .await
+                .ok()
+                .flatten();
+            ctx.state_mut(|s| {
+                if let Some(deployed) = deployed
+                    && s.status.draft == WizardDraft::new()
+                {
+                    s.status.draft = WizardDraft::from_manifest(&deployed.manifest);
+                    s.status.editing_version = Some(deployed.version);
+                }
+            });
+        }
+        ctx.state_mut(|s| s.loaded = true);
         if ctx.patched("wizard-offers-configured-chains") {
             // While the operator reads the first step: CHAIN_SELECT offers what the worker
             // reads. A worker that cannot say leaves the well-known list.
@@ -336,13 +373,34 @@ impl WizardWorkflow {
     /// current step and the answers so far.
     #[update(name = "open")]
     pub fn open(&mut self, _ctx: &mut SyncWorkflowContext<Self>, request: Lenient<OpenRequest>) -> WizardStatus {
-        if let Ok(request) = request.parse()
-            && request.channel_id.is_some()
-        {
-            self.channel_id = request.channel_id;
-        }
-        self.revision += 1;
+        self.take_open(request);
         self.status.clone()
+    }
+
+    /// As `open`, answered once the run has looked for a deployed manifest to start from,
+    /// so the first screen of `/arrakis setup` after a deploy already holds it. (A new name:
+    /// `open` stays as it was, so recorded sessions replay.)
+    #[update(name = "open_session")]
+    pub async fn open_session(
+        ctx: &mut WorkflowContext<Self>,
+        request: Lenient<OpenRequest>,
+    ) -> Result<WizardStatus, HandlerError> {
+        ctx.wait_condition(|s: &Self| s.loaded).await.map_err(|e| e.to_string())?;
+        Ok(ctx.state_mut(|s| {
+            s.take_open(request);
+            s.status.clone()
+        }))
+    }
+
+    #[update_validator(open_session)]
+    fn validate_open_session(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &Lenient<OpenRequest>,
+    ) -> Result<(), HandlerError> {
+        request.parse().map_err(|e| format!("invalid open request: {e}"))?;
+        self.guild()?;
+        self.open_for_input()
     }
 
     #[update_validator(open)]

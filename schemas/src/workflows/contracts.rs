@@ -122,6 +122,7 @@ pub fn all() -> &'static [WorkflowContract] {
             signals: &[],
             updates: &[
                 (wizard::OPEN_UPDATE, parses::<wizard::OpenRequest>),
+                (wizard::OPEN_SESSION_UPDATE, parses::<wizard::OpenRequest>),
                 (wizard::SUBMIT_UPDATE, parses::<wizard::StepAnswer>),
                 (wizard::GO_BACK_UPDATE, parses::<wizard::GoBack>),
                 (wizard::assets::ASSET_UPDATE, parses::<wizard::assets::AssetEdit>),

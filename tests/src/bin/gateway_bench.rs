@@ -5,7 +5,9 @@
 //!   update), with 1 and 100 operators at once, each quoted against the floor measured in the
 //!   same run: a refused command, which needs no Temporal call;
 //! - the process's resident memory with 0, 1,000 and 10,000 guilds (all judged before, as after
-//!   the first start), and at 10,000 guilds with 100 operators going through the wizard.
+//!   the first start), and at 10,000 guilds with 100 operators going through the wizard;
+//! - where the 100 wizards' first workflow tasks spent their time, from Temporal's history;
+//! - with `GATEWAY_BENCH_HEAPTRACK=<dir>`, heaptrack's profile of the heap at 10,000 guilds.
 //!
 //! ```sh
 //! eval "$(scripts/dev env)" && cargo build --release -p arrakis-gateway -p arrakis-tests --bins
@@ -43,8 +45,18 @@ struct GatewayProcess {
 
 impl GatewayProcess {
     async fn start(stack: &SynthesisStack) -> anyhow::Result<Self> {
+        Self::start_profiled(stack, None).await
+    }
+
+    /// With `heap_raw`, the gateway runs under heaptrack's preload library, which records
+    /// every allocation to that file (read back by [`heap_profile`]).
+    async fn start_profiled(stack: &SynthesisStack, heap_raw: Option<&std::path::Path>) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(sibling_binary("arrakis-gateway"))
+        let mut command = Command::new(sibling_binary("arrakis-gateway"));
+        if let Some(raw) = heap_raw {
+            command.env("LD_PRELOAD", HEAPTRACK_PRELOAD).env("DUMP_HEAPTRACK_OUTPUT", raw);
+        }
+        let child = command
             .envs(stack.gateway_env())
             .env("ARRAKIS_GATEWAY_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
@@ -77,6 +89,24 @@ impl GatewayProcess {
     fn rss_kib(&self) -> u64 {
         rss_kib(self.child.id())
     }
+}
+
+const HEAPTRACK_PRELOAD: &str = "/usr/lib/x86_64-linux-gnu/heaptrack/libheaptrack_preload.so";
+const HEAPTRACK_INTERPRET: &str = "/usr/lib/x86_64-linux-gnu/heaptrack/libexec/heaptrack_interpret";
+
+/// heaptrack's summary of a recorded run: peak heap, peak RSS, allocations, leaks, and the
+/// call sites holding the most at the peak.
+fn heap_profile(raw: &std::path::Path) -> anyhow::Result<String> {
+    let zipped = raw.with_extension("gz");
+    let script = format!("{HEAPTRACK_INTERPRET} < {} | gzip > {}", raw.display(), zipped.display());
+    anyhow::ensure!(Command::new("sh").args(["-c", &script]).status()?.success(), "heaptrack_interpret failed");
+    let out = Command::new("heaptrack_print")
+        .args(["--print-peaks", "1", "--print-allocators", "0", "--print-temporary", "0", "--print-leaks", "0"])
+        .args(["--peak-limit", "8", "--print-histogram", "0", "--merge-backtraces", "1"])
+        .arg("-f")
+        .arg(&zipped)
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// A process's resident memory, in KiB (0 once it is gone).
@@ -330,6 +360,28 @@ async fn main() -> anyhow::Result<()> {
                 arrakis_tests::figures::times(peak as f64, rss as f64),
             );
         }
+    }
+    // On demand: where the gateway's heap goes at 10,000 guilds, allocation by allocation.
+    if let Ok(dir) = std::env::var("GATEWAY_BENCH_HEAPTRACK") {
+        let raw = std::path::Path::new(&dir).join("gateway-10000-guilds.raw");
+        let stack = SynthesisStack::start(50).await;
+        let ids = stack.control.create_guilds(10_000).await?;
+        let judged = Judged::new(Arc::new(RedisLink::new(&arrakis_tests::stack_env("REDIS_URL"))?), &stack.task_queue);
+        for id in &ids {
+            judged.mark(*id).await;
+        }
+        let gateway = GatewayProcess::start_profiled(&stack, Some(&raw)).await?;
+        gateway.wait_for_guilds(10_000).await?;
+        let rss = gateway.rss_kib();
+        drop((gateway, stack));
+        println!();
+        println!("heap profile of the gateway at 10,000 guilds (RSS under heaptrack {:.1} MB):", mb(rss));
+        let profile = heap_profile(&raw)?;
+        let summary: Vec<&str> = profile
+            .lines()
+            .skip_while(|l| !l.starts_with("MOST MEMORY CONSUMED") && !l.starts_with("PEAK MEMORY"))
+            .collect();
+        println!("{}", if summary.is_empty() { profile.trim().to_string() } else { summary.join("\n") });
     }
     Ok(())
 }

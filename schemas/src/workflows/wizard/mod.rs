@@ -23,6 +23,9 @@ pub const WORKFLOW_TYPE: &str = "Wizard";
 pub const KIND: &str = "wizard";
 /// Update name: open (or re-open) the session; the gateway sends it with update-with-start.
 pub const OPEN_UPDATE: &str = "open";
+/// Update name: open the session once the run has looked for a deployed manifest; what the
+/// gateway sends since sessions start from the deployed manifest (`open` stays for replays).
+pub const OPEN_SESSION_UPDATE: &str = "open_session";
 /// Update name: submit a step's answer.
 pub const SUBMIT_UPDATE: &str = "submit_step";
 /// Update name: go back to an earlier step.
@@ -284,6 +287,23 @@ impl WizardDraft {
         }
     }
 
+    /// A draft holding a deployed manifest, to edit it: `/arrakis setup` after a deploy starts
+    /// from what is live rather than from nothing. (Parallel-mode names keep their prefix;
+    /// adding it again leaves them as they are.)
+    pub fn from_manifest(manifest: &CommunityManifest) -> Self {
+        Self {
+            name: Some(manifest.name.clone()),
+            theme: manifest.theme,
+            mode: if manifest.mode == Mode::Primary { Mode::Exclusive } else { manifest.mode },
+            chains: manifest.chains.clone(),
+            assets: manifest.assets.clone(),
+            rules: manifest.rules.clone(),
+            roles: manifest.roles.clone(),
+            channels: manifest.channels.clone(),
+            removals: None,
+        }
+    }
+
     /// The draft with `answer` applied.
     pub fn with(&self, answer: &StepAnswer) -> Self {
         let mut next = self.clone();
@@ -475,6 +495,9 @@ pub struct WizardStatus {
     /// chains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chains_offered: Option<Vec<assets::ChainOption>>,
+    /// The deployed version this session started from, to edit it (`None`: a first setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub editing_version: Option<i32>,
     /// ASSET_CONFIG: the contract just looked up, waiting for the operator's confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_asset: Option<assets::FoundAsset>,
@@ -592,6 +615,15 @@ impl WizardStatus {
     pub fn is_open(&self) -> bool {
         !self.expired && self.step != WizardStep::Deploy
     }
+}
+
+/// The `wizard.deployed_manifest` activity's answer: the guild's newest manifest version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeployedManifest {
+    /// Its version.
+    pub version: i32,
+    /// The manifest.
+    pub manifest: CommunityManifest,
 }
 
 /// The `wizard.record_step` activity's input: one funnel row.
@@ -759,5 +791,12 @@ mod tests {
         assert!(status.draft.assets.is_empty());
         status.step = WizardStep::EligibilityRules;
         assert!(status.check_asset_edit(&again).expect_err("another step").has("step"));
+    }
+
+    #[test]
+    fn a_deployed_manifest_comes_back_whole_as_a_draft() {
+        let m: CommunityManifest =
+            serde_json::from_str(include_str!("../../../examples/sietch-tabr.json")).expect("the example manifest");
+        assert_eq!(WizardDraft::from_manifest(&m).manifest(m.guild_id, m.operator_channel_id), m);
     }
 }
