@@ -101,6 +101,10 @@ fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
             ModalInteractionComponent::StringSelect(select) => {
                 out.insert(select.custom_id.clone(), select.values.join(","));
             }
+            ModalInteractionComponent::ChannelSelect(select) => {
+                let ids: Vec<String> = select.values.iter().map(ToString::to_string).collect();
+                out.insert(select.custom_id.clone(), ids.join(","));
+            }
             _ => {}
         }
     }

@@ -4,7 +4,7 @@
 //! the workflow's validator.
 
 use arrakis_schemas::{
-    Mode, Theme, ValidationErrors,
+    Mode, Snowflake, Theme, ValidationErrors,
     workflows::{
         migration,
         synthesis::RemovalChoice,
@@ -295,12 +295,13 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
     match step {
         WizardStep::Init => message(
             format!(
-                "{}\n{}Name your community and choose its theme (tiers) and mode.\n{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
+                "{}\n{}Name your community and choose its theme (tiers), mode and operator channel.\n{}{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
                 heading(step),
                 status.editing_version.map_or_else(String::new, |v| format!(
                     "Starting from the deployed version {v}: every step holds what is live; change what you need \
                      and deploy again.\n"
                 )),
+                reports_line(draft),
                 draft.name.as_deref().unwrap_or(NOT_NAMED),
                 draft.theme.as_str(),
                 draft.mode.as_str(),
@@ -367,9 +368,10 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
             }
             message(
                 format!(
-                    "{}\n**{}** — exactly what deploying does:\n{strategy}{plan}",
+                    "{}\n**{}** — exactly what deploying does:\n{strategy}{plan}{}",
                     heading(step),
-                    draft.name.as_deref().unwrap_or("")
+                    draft.name.as_deref().unwrap_or(""),
+                    reports_line(draft)
                 ),
                 vec![row(match status.plan.as_ref().is_some_and(|p| !p.remove.is_empty()) {
                     false => vec![button(WizardAction::Deploy(None), "Deploy", ButtonStyle::Success), back],
@@ -842,6 +844,35 @@ pub(crate) fn label(text: &str, component: Box<Component>) -> Component {
     Component::Label(Label { component, description: None, id: None, label: text.to_string() })
 }
 
+/// A text-channel select for the operator channel, defaulting to the chosen one.
+fn operator_channel_select(chosen: Option<Snowflake>) -> Box<Component> {
+    use twilight_model::{
+        channel::{ChannelType, message::component::SelectDefaultValue},
+        id::Id,
+    };
+    Box::new(Component::SelectMenu(SelectMenu {
+        channel_types: Some(vec![ChannelType::GuildText]),
+        custom_id: "operator_channel".into(),
+        default_values: chosen.and_then(|c| Id::new_checked(c.get())).map(|id| vec![SelectDefaultValue::Channel(id)]),
+        disabled: false,
+        id: None,
+        kind: SelectMenuType::Channel,
+        max_values: Some(1),
+        min_values: Some(0),
+        options: None,
+        placeholder: Some("The channel you ran /arrakis setup in".into()),
+        required: Some(false),
+    }))
+}
+
+/// Where reports go, in words.
+fn reports_line(draft: &WizardDraft) -> String {
+    match draft.operator_channel_id {
+        Some(id) => format!("Deploy progress and drift reports go to <#{id}>.\n"),
+        None => "Deploy progress and drift reports go to the channel you ran `/arrakis setup` in.\n".into(),
+    }
+}
+
 pub(crate) fn choice(custom_id: &str, options: &[(&str, &str, bool)]) -> Box<Component> {
     Box::new(Component::SelectMenu(SelectMenu {
         channel_types: None,
@@ -902,6 +933,7 @@ pub fn modal(step: WizardStep, status: &WizardStatus) -> Option<InteractionRespo
                     ],
                 ),
             ),
+            label("Progress and drift reports go to", operator_channel_select(d.operator_channel_id)),
         ],
         WizardStep::AssetConfig => vec![label(
             "Assets, one per line",
@@ -1001,7 +1033,18 @@ pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result
                     Mode::Exclusive
                 }
             };
-            StepAnswer::Init { name: field("name").trim().to_string(), theme, mode }
+            let channel = field("operator_channel");
+            let operator_channel_id = match channel.split(',').next().unwrap_or_default().trim() {
+                "" => None,
+                id => match id.parse::<u64>().map_err(|e| e.to_string()).and_then(Snowflake::new) {
+                    Ok(id) => Some(id),
+                    Err(_) => {
+                        errors.push("operator_channel", format!("'{id}' is not a channel"));
+                        None
+                    }
+                },
+            };
+            StepAnswer::Init { name: field("name").trim().to_string(), theme, mode, operator_channel_id }
         }
         WizardStep::AssetConfig => StepAnswer::AssetConfig { assets: form::parse_assets(&field("assets"))? },
         WizardStep::EligibilityRules => StepAnswer::EligibilityRules { rules: form::parse_rules(&field("rules"))? },
@@ -1231,7 +1274,12 @@ mod tests {
             BTreeMap::from([("name".to_string(), " Sietch ".to_string()), ("theme".to_string(), "sietch".to_string())]);
         assert_eq!(
             parse_form(WizardStep::Init, &fields).expect("init"),
-            StepAnswer::Init { name: "Sietch".into(), theme: Theme::Sietch, mode: Mode::Exclusive }
+            StepAnswer::Init {
+                name: "Sietch".into(),
+                theme: Theme::Sietch,
+                mode: Mode::Exclusive,
+                operator_channel_id: None,
+            }
         );
         let fields = BTreeMap::from([("rules".to_string(), "a = nope(".to_string())]);
         assert!(parse_form(WizardStep::EligibilityRules, &fields).is_err());

@@ -167,16 +167,27 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
         Action::Select { custom_id, values } => {
             (3, json!({"custom_id": custom_id, "component_type": 3, "values": values}))
         }
-        Action::ModalSubmit { custom_id, fields } => (
-            5,
-            json!({
-                "custom_id": custom_id,
-                "components": fields.iter().enumerate().map(|(i, (cid, value))| json!({
-                    "type": 18, "id": i * 2 + 1,
-                    "component": {"type": 4, "id": i * 2 + 2, "custom_id": cid, "value": value}
-                })).collect::<Vec<_>>()
-            }),
-        ),
+        Action::ModalSubmit { custom_id, fields } => {
+            // As Discord sends it: each field as the component the bot's modal made it (a text
+            // input's `value`, a select's `values`); a form no modal showed is all text inputs.
+            let kinds = modal_field_kinds(sim, custom_id);
+            let components: Vec<Value> = fields
+                .iter()
+                .enumerate()
+                .map(|(i, (cid, value))| {
+                    let kind = kinds.get(cid).copied().unwrap_or(4);
+                    let component = match kind {
+                        3 | 5 | 6 | 7 | 8 => {
+                            let values: Vec<&str> = value.split(',').filter(|v| !v.is_empty()).collect();
+                            json!({"type": kind, "id": i * 2 + 2, "custom_id": cid, "values": values})
+                        }
+                        _ => json!({"type": 4, "id": i * 2 + 2, "custom_id": cid, "value": value}),
+                    };
+                    json!({"type": 18, "id": i * 2 + 1, "component": component})
+                })
+                .collect();
+            (5, json!({"custom_id": custom_id, "components": components}))
+        }
     };
     let mut payload = json!({
         "id": id.to_string(),
@@ -228,6 +239,25 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
     );
     sim.gateway.dispatch(Some(guild_id), "INTERACTION_CREATE", payload);
     Ok((id, token))
+}
+
+/// The component type of each field of the modal the bot last answered with `custom_id`.
+fn modal_field_kinds(sim: &Sim, custom_id: &str) -> std::collections::BTreeMap<String, u64> {
+    let world = sim.world();
+    let modal = world
+        .interactions
+        .values()
+        .filter_map(|i| i.callbacks.iter().find(|c| c["type"] == 9 && c["data"]["custom_id"] == custom_id))
+        .next()
+        .cloned();
+    let labels = modal.as_ref().and_then(|m| m["data"]["components"].as_array().cloned()).unwrap_or_default();
+    labels
+        .iter()
+        .filter_map(|l| {
+            let c = &l["component"];
+            Some((c["custom_id"].as_str()?.to_string(), c["type"].as_u64()?))
+        })
+        .collect()
 }
 
 /// The docs' modal rules (stricter than the spec's `maxItems: 40`).

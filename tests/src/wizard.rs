@@ -66,7 +66,12 @@ impl WizardDriver {
     /// in the returned status.
     pub async fn answer(&self, manifest: &CommunityManifest) -> WizardStatus {
         let answers = [
-            StepAnswer::Init { name: manifest.name.clone(), theme: manifest.theme, mode: manifest.mode },
+            StepAnswer::Init {
+                name: manifest.name.clone(),
+                theme: manifest.theme,
+                mode: manifest.mode,
+                operator_channel_id: manifest.operator_channel_id,
+            },
             StepAnswer::ChainSelect { chains: manifest.chains.clone() },
             StepAnswer::AssetConfig { assets: manifest.assets.clone() },
             StepAnswer::EligibilityRules { rules: manifest.rules.clone() },

@@ -442,7 +442,16 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     let mut s = Counted { op: &op, interactions: 1, typed: 0 };
     op.command("setup", &[]).await.expect("setup");
 
-    let init = s.form("wiz:open:INIT", &[("name", demo::NAME)], &[("theme", "basic"), ("mode", "exclusive")]).await;
+    // Reports go to a channel the operator picks, not the one they happen to type in.
+    let seed = serde_json::from_value(json!({"name": "ops", "type": 0})).expect("seed");
+    let ops = stack.control.seed_channels(guild.parse().expect("id"), &[seed]).await.expect("channel")[0].to_string();
+    let init = s
+        .form(
+            "wiz:open:INIT",
+            &[("name", demo::NAME)],
+            &[("theme", "basic"), ("mode", "exclusive"), ("operator_channel", &ops)],
+        )
+        .await;
     assert!(init.content().contains("step 2/8"), "{}", init.content());
     s.select("wiz:chains", &["31337"]).await;
     for address in [contracts.erc20, contracts.erc721] {
@@ -515,6 +524,10 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     assert_eq!(status["deploy"], "done", "{status}");
     let _ =
         run_shell(&format!("temporal workflow terminate --workflow-id member-sync-{guild} --reason 'test over'"), &[]);
+
+    let posted = stack.control.channel_messages(ops.parse().expect("id")).await.expect("messages");
+    assert!(posted.iter().any(|m| m["content"].as_str().unwrap_or_default().starts_with("Deployed")), "{posted:?}");
+    assert!(review.content().contains(&format!("reports go to <#{ops}>")), "{}", review.content());
 
     // `/arrakis setup` again starts from what is deployed, to edit it.
     let again = op.command("setup", &[]).await.expect("setup again");

@@ -127,7 +127,11 @@ impl WizardWorkflow {
     /// Posts (first call) or edits the progress message; a channel the bot cannot post in
     /// does not stop the deploy.
     async fn progress(ctx: &mut WorkflowContext<Self>, message_id: &mut Option<Snowflake>, content: String) {
-        let Some((guild_id, channel_id)) = ctx.state(|s| Some((s.guild().ok()?, s.channel_id?))) else { return };
+        let Some((guild_id, channel_id)) =
+            ctx.state(|s| Some((s.guild().ok()?, s.status.draft.operator_channel_id.or(s.channel_id)?)))
+        else {
+            return;
+        };
         let queue = retry::discord_queue(ctx.task_queue());
         let request = DeployMessage { guild_id, channel_id, message_id: *message_id, content };
         if let Ok(id) = ctx.execute_activity(SynthesisActivities::deploy_message, request, retry::discord(&queue)).await

@@ -5,7 +5,7 @@
 //! The reads happen in an activity; what they mean (which standard, which key, what to say)
 //! is decided here, so the decision has unit tests and the workflow stays free of I/O.
 
-use crate::{Asset, AssetKind, Limits, ValidationErrors, validate_checksum_address};
+use crate::{Asset, AssetKind, ValidationErrors, validate_checksum_address};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -232,28 +232,11 @@ impl FoundAsset {
 /// A manifest key from a symbol: lowercase letters and digits, other characters as '-',
 /// a `-2`, `-3`… suffix when the key is taken. "SPICE" → `spice`, "w$ETH" → `w-eth`.
 pub fn asset_key(symbol: Option<&str>, kind: AssetKind, taken: &[String]) -> String {
-    let mut base = String::new();
-    for c in symbol.unwrap_or_default().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            base.push(c);
-        } else if !base.is_empty() && !base.ends_with('-') {
-            base.push('-');
-        }
-    }
-    let mut base: String = base.trim_end_matches('-').chars().take(Limits::KEY_MAX - 4).collect();
-    base.truncate(base.trim_end_matches('-').len());
-    if base.is_empty() {
-        base = match kind {
-            AssetKind::Erc20 => "token",
-            AssetKind::Erc721 | AssetKind::Erc1155 => "collection",
-        }
-        .to_string();
-    }
-    let is_taken = |k: &str| taken.iter().any(|t| t == k);
-    if !is_taken(&base) {
-        return base;
-    }
-    (2..).map(|n| format!("{base}-{n}")).find(|k| !is_taken(k)).unwrap_or(base)
+    let fallback = match kind {
+        AssetKind::Erc20 => "token",
+        AssetKind::Erc721 | AssetKind::Erc1155 => "collection",
+    };
+    super::key_from(symbol, fallback, |k| taken.iter().any(|t| t == k))
 }
 
 #[cfg(test)]
@@ -324,7 +307,7 @@ mod tests {
             let key = asset_key(Some(symbol), AssetKind::Erc20, &[]);
             assert!(
                 !key.is_empty()
-                    && key.len() <= Limits::KEY_MAX
+                    && key.len() <= crate::Limits::KEY_MAX
                     && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && key.as_bytes()[0].is_ascii_alphanumeric(),
                 "{symbol:?} → {key:?}"

@@ -35,6 +35,29 @@ pub const STATUS_QUERY: &str = "status";
 /// How long an untouched session stays open: 24 hours.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 
+/// A manifest key made of `words` (a symbol, a rule's parts, a role's name): lowercase letters
+/// and digits joined by '-', `fallback` when nothing is left, and a `-2`, `-3`… suffix when
+/// `taken`. Always a valid key.
+fn key_from<'a>(words: impl IntoIterator<Item = &'a str>, fallback: &str, taken: impl Fn(&str) -> bool) -> String {
+    let mut key = String::new();
+    for c in words.into_iter().collect::<Vec<_>>().join("-").chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            key.push(c);
+        } else if !key.is_empty() && !key.ends_with('-') {
+            key.push('-');
+        }
+    }
+    let mut key: String = key.trim_end_matches('-').chars().take(crate::Limits::KEY_MAX - 4).collect();
+    key.truncate(key.trim_end_matches('-').len());
+    if key.is_empty() {
+        key = fallback.to_string();
+    }
+    if !taken(&key) {
+        return key;
+    }
+    (2..).map(|n| format!("{key}-{n}")).find(|k| !taken(k)).unwrap_or(key)
+}
+
 /// The readable workflow ID: one wizard per guild.
 pub fn workflow_id(guild_id: GuildId) -> String {
     format!("wizard-{guild_id}")
@@ -173,6 +196,10 @@ pub enum StepAnswer {
         /// How Arrakis runs: `exclusive` (alone, the default) or `parallel` (beside another bot).
         #[serde(default = "default_mode")]
         mode: Mode,
+        /// Where deploy progress and drift reports go; the channel `/arrakis setup` ran in
+        /// when not chosen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator_channel_id: Option<Snowflake>,
     },
     /// CHAIN_SELECT.
     ChainSelect {
@@ -256,6 +283,9 @@ pub struct WizardDraft {
     /// What to do with what this version drops (REVIEW's decision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removals: Option<RemovalChoice>,
+    /// The operator channel chosen at INIT (deploy progress, drift reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_channel_id: Option<Snowflake>,
 }
 
 impl WizardDraft {
@@ -264,7 +294,8 @@ impl WizardDraft {
         Self { mode: default_mode(), ..Self::default() }
     }
 
-    /// The manifest the draft describes. In parallel mode every role is named `arrakis-…`:
+    /// The manifest the draft describes (its operator channel: the one chosen at INIT, else
+    /// `operator_channel_id`, where setup ran). In parallel mode every role is named `arrakis-…`:
     /// the prefix is added to the operator's name, never asked for.
     pub fn manifest(&self, guild_id: GuildId, operator_channel_id: Option<Snowflake>) -> CommunityManifest {
         let mut roles = self.roles.clone();
@@ -283,7 +314,7 @@ impl WizardDraft {
             rules: self.rules.clone(),
             roles,
             channels: self.channels.clone(),
-            operator_channel_id,
+            operator_channel_id: self.operator_channel_id.or(operator_channel_id),
         }
     }
 
@@ -301,6 +332,7 @@ impl WizardDraft {
             roles: manifest.roles.clone(),
             channels: manifest.channels.clone(),
             removals: None,
+            operator_channel_id: manifest.operator_channel_id,
         }
     }
 
@@ -308,10 +340,11 @@ impl WizardDraft {
     pub fn with(&self, answer: &StepAnswer) -> Self {
         let mut next = self.clone();
         match answer.clone() {
-            StepAnswer::Init { name, theme, mode } => {
+            StepAnswer::Init { name, theme, mode, operator_channel_id } => {
                 next.name = Some(name);
                 next.theme = theme;
                 next.mode = mode;
+                next.operator_channel_id = operator_channel_id.or(self.operator_channel_id);
             }
             StepAnswer::ChainSelect { chains } => next.chains = chains,
             StepAnswer::AssetConfig { assets } => next.assets = assets,
@@ -688,7 +721,12 @@ mod tests {
 
     fn answered() -> WizardDraft {
         WizardDraft::new()
-            .with(&StepAnswer::Init { name: "Sietch".into(), theme: Theme::Basic, mode: Mode::Exclusive })
+            .with(&StepAnswer::Init {
+                name: "Sietch".into(),
+                theme: Theme::Basic,
+                mode: Mode::Exclusive,
+                operator_channel_id: None,
+            })
             .with(&StepAnswer::ChainSelect { chains: vec![1] })
             .with(&StepAnswer::AssetConfig { assets: vec![asset()] })
     }

@@ -130,25 +130,8 @@ fn one(field: &str, rule: impl Into<String>) -> ValidationErrors {
     e
 }
 
-/// A key made of `words`: lowercase letters and digits joined by '-', unique among `taken`.
 fn derived_key<'a>(words: impl IntoIterator<Item = &'a str>, taken: impl Fn(&str) -> bool) -> String {
-    let mut key = String::new();
-    for c in words.into_iter().collect::<Vec<_>>().join("-").chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            key.push(c);
-        } else if !key.is_empty() && !key.ends_with('-') {
-            key.push('-');
-        }
-    }
-    let mut key: String = key.trim_end_matches('-').chars().take(Limits::KEY_MAX - 4).collect();
-    key.truncate(key.trim_end_matches('-').len());
-    if key.is_empty() {
-        key = "rule".into();
-    }
-    if !taken(&key) {
-        return key;
-    }
-    (2..).map(|n| format!("{key}-{n}")).find(|k| !taken(k)).unwrap_or(key)
+    super::key_from(words, "rule", taken)
 }
 
 /// A display amount as typed, cleaned: thousands separators (`10,000`, `10_000`, `10 000`)
