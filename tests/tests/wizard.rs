@@ -283,14 +283,28 @@ fn select_options(message: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_adds_assets_by_address_and_the_chain_fills_in_the_rest() {
+/// A wizard stack whose worker reads anvil, with the project's contracts deployed and a guild.
+struct OnAnvil {
+    stack: SynthesisStack,
+    contracts: arrakis_tests::chain::ChainFixture,
+    guild: String,
+    _worker: arrakis_tests::TestWorker,
+    _gateway: TestGateway,
+}
+
+async fn on_anvil() -> OnAnvil {
     let stack = SynthesisStack::start(50).await;
     let chains = arrakis_tests::shadow::chains_file(100);
     let _worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", &chains.display().to_string())]);
     let _gateway = stack.gateway().await;
     let contracts = arrakis_tests::chain::ChainFixture::deploy().await;
     let guild = stack.new_guild().await;
+    OnAnvil { stack, contracts, guild, _worker, _gateway }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_adds_assets_by_address_and_the_chain_fills_in_the_rest() {
+    let OnAnvil { stack, contracts, guild, _worker, _gateway } = on_anvil().await;
     let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, None);
     let within_discords_deadline = |answer: &arrakis_tests::operator::Answer| {
         assert!(answer.ack_ms().is_some_and(|ms| ms < 3_000), "acknowledged within 3 s: {:?}", answer.report);
@@ -431,12 +445,7 @@ fn planned(review: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_role_on_anvil() {
-    let stack = SynthesisStack::start(50).await;
-    let chains = arrakis_tests::shadow::chains_file(100);
-    let _worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", &chains.display().to_string())]);
-    let _gateway = stack.gateway().await;
-    let contracts = arrakis_tests::chain::ChainFixture::deploy().await;
-    let guild = stack.new_guild().await;
+    let OnAnvil { stack, contracts, guild, _worker, _gateway } = on_anvil().await;
     let channel = setup_channel(&stack, &guild).await;
     let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, Some(channel));
     let mut s = Counted { op: &op, interactions: 1, typed: 0 };
