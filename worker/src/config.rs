@@ -58,6 +58,10 @@ pub struct Settings {
     pub discord: Option<DiscordConfig>,
     /// What eligibility checks and wallet links need.
     pub eligibility: EligibilityConfig,
+    /// `ARRAKIS_WORKFLOW_POLLERS`: concurrent workflow-task polls (default 16, 2 to 100), half
+    /// of them on the shared queue where every new run's first task waits. The SDK's default
+    /// (5, one on the shared queue) made 100 wizards opened at once wait seconds for a poll.
+    pub workflow_pollers: usize,
 }
 
 /// What the eligibility and wallet activities need; every part is optional, and what is
@@ -157,6 +161,11 @@ impl Settings {
             .parse()
             .map_err(|_| err("ARRAKIS_HTTP_ADDR", format!("an ip:port such as 127.0.0.1:9464, got {http:?}")))?;
 
+        let pollers = get("ARRAKIS_WORKFLOW_POLLERS", "16");
+        let workflow_pollers =
+            pollers.parse::<usize>().ok().filter(|n| (2..=100).contains(n)).ok_or_else(|| {
+                err("ARRAKIS_WORKFLOW_POLLERS", format!("2 to 100 concurrent polls, got {pollers:?}"))
+            })?;
         let log_format = match get("ARRAKIS_LOG_FORMAT", "text").as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -249,6 +258,7 @@ impl Settings {
             migration_database_url,
             http_addr,
             log_format,
+            workflow_pollers,
         })
     }
 }
@@ -295,6 +305,8 @@ mod tests {
             (("TEMPORAL_NAMESPACE", "a b"), "TEMPORAL_NAMESPACE"),
             (("ARRAKIS_HTTP_ADDR", "nowhere"), "ARRAKIS_HTTP_ADDR"),
             (("ARRAKIS_LOG_FORMAT", "xml"), "ARRAKIS_LOG_FORMAT"),
+            (("ARRAKIS_WORKFLOW_POLLERS", "1"), "ARRAKIS_WORKFLOW_POLLERS"),
+            (("ARRAKIS_WORKFLOW_POLLERS", "many"), "ARRAKIS_WORKFLOW_POLLERS"),
             (("ARRAKIS_MIGRATE", "maybe"), "ARRAKIS_MIGRATE"),
             (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
             (("ARRAKIS_SERVICE_DATABASE_URL", "mysql://x"), "ARRAKIS_SERVICE_DATABASE_URL"),

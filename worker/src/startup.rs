@@ -28,7 +28,10 @@ use std::{
     time::Duration,
 };
 use temporalio_common::telemetry::{TelemetryOptions, metrics::CoreMeter};
-use temporalio_sdk::{Runtime, Worker, WorkerOptions, runtime::RuntimeOptions};
+use temporalio_sdk::{
+    Runtime, Worker, WorkerOptions,
+    runtime::{PollerBehavior, RuntimeOptions},
+};
 
 /// How long in-flight activities get to finish after SIGTERM before they are cancelled.
 const DRAIN_PERIOD: Duration = Duration::from_secs(20);
@@ -137,6 +140,8 @@ pub async fn run_until(
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone(), client.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone(), checker.chains().clone()))
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers))
+        .nonsticky_to_sticky_poll_ratio(0.5)
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();
     let mut worker = Worker::new(&runtime, client.clone(), options)?;

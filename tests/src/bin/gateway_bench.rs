@@ -6,7 +6,8 @@
 //!   same run: a refused command, which needs no Temporal call;
 //! - the process's resident memory with 0, 1,000 and 10,000 guilds (all judged before, as after
 //!   the first start), and at 10,000 guilds with 100 operators going through the wizard;
-//! - where the 100 wizards' first workflow tasks spent their time, from Temporal's history;
+//! - where the 100 wizards' first workflow tasks spent their time, from Temporal's history, on a
+//!   worker with the SDK's default share of workflow pollers and on one with Arrakis's;
 //! - with `GATEWAY_BENCH_HEAPTRACK=<dir>`, heaptrack's profile of the heap at 10,000 guilds.
 //!
 //! ```sh
@@ -139,6 +140,11 @@ async fn operators(stack: &SynthesisStack, n: usize) -> anyhow::Result<Vec<Opera
     Ok(ops)
 }
 
+/// The worker's workflow pollers the 100-operator runs compare (`ARRAKIS_WORKFLOW_POLLERS`):
+/// two, of which one polls the shared queue as with the SDK's default, and Arrakis's default.
+const POLLERS: [(&str, &str); 2] =
+    [("2", "2 workflow pollers (1 shared, as the SDK's default)"), ("16", "16 workflow pollers (Arrakis's default)")];
+
 const SERIES: [&str; 5] = [
     "refused command (the floor: no Temporal call)",
     "/arrakis setup (update-with-start), acknowledged",
@@ -244,10 +250,12 @@ impl FirstTask {
         Ok(out)
     }
 
-    fn print(mut self, n: usize) {
+    fn print(mut self, n: usize, label: &str) {
         let spread = self.started_at.iter().max().zip(self.started_at.iter().min()).map_or(0, |(a, b)| a - b);
         println!();
-        println!("| {n} wizards started at once: their first workflow task (server history) | p50 ms | p99 ms |");
+        println!(
+            "| {n} wizards started at once, {label}: their first workflow task (server history) | p50 ms | p99 ms |"
+        );
         println!("|---|---|---|");
         println!("| first start → last start accepted by the server | {spread} | — |");
         for (name, samples) in [
@@ -284,13 +292,25 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let (stack, _gateway) = gateway_with(0).await?;
-    let _worker = stack.in_process_worker();
+    let worker = stack.in_process_worker();
     let mut rows = latency(operators(&stack, 1).await?, 30).await?;
-    let many = operators(&stack, 100).await?;
-    let guilds: Vec<u64> = many.iter().map(|op| op.guild).collect();
-    rows.extend(latency(many, 2).await?);
-    let first_tasks = FirstTask::of(&guilds).await?;
-    drop((_worker, _gateway, stack));
+    drop(worker);
+    // 100 operators at once, on a worker polling as the SDK does by default (one poll on the
+    // shared queue, where a new run's first task waits) and on one with Arrakis's default.
+    let mut first_tasks = Vec::new();
+    for (pollers, label) in POLLERS {
+        let worker = stack.in_process_worker_with(&[("ARRAKIS_WORKFLOW_POLLERS", pollers)]);
+        let many = operators(&stack, 100).await?;
+        let guilds: Vec<u64> = many.iter().map(|op| op.guild).collect();
+        let mut series = latency(many, 2).await?;
+        for row in &mut series {
+            row.scenario = format!("{}, {label}", row.scenario);
+        }
+        rows.extend(series);
+        first_tasks.push((label, FirstTask::of(&guilds).await?));
+        drop(worker);
+    }
+    drop((_gateway, stack));
     println!("| scenario | samples | p50 ms | p99 ms | p99 against the floor's p99 |");
     println!("|---|---|---|---|---|");
     for chunk in rows.chunks_mut(SERIES.len()) {
@@ -310,7 +330,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    first_tasks.print(guilds.len());
+    for (label, first) in first_tasks {
+        first.print(100, label);
+    }
 
     println!();
     println!("| gateway process | RSS MB | MB per 1,000 guilds above no guild |");
