@@ -59,9 +59,9 @@ pub struct Settings {
     /// What eligibility checks and wallet links need.
     pub eligibility: EligibilityConfig,
     /// `ARRAKIS_WORKFLOW_POLLERS`: concurrent workflow-task polls (default 16, 2 to 100), half
-    /// of them on the shared queue where every new run's first task waits. The SDK's default
-    /// (5, one on the shared queue) made 100 wizards opened at once wait seconds for a poll.
-    pub workflow_pollers: usize,
+    /// of them on the shared queue where every new run's first task waits; `sdk` leaves it to
+    /// the SDK (five, one of them shared, or autoscaling where the server offers it).
+    pub workflow_pollers: Option<usize>,
 }
 
 /// What the eligibility and wallet activities need; every part is optional, and what is
@@ -162,10 +162,12 @@ impl Settings {
             .map_err(|_| err("ARRAKIS_HTTP_ADDR", format!("an ip:port such as 127.0.0.1:9464, got {http:?}")))?;
 
         let pollers = get("ARRAKIS_WORKFLOW_POLLERS", "16");
-        let workflow_pollers =
-            pollers.parse::<usize>().ok().filter(|n| (2..=100).contains(n)).ok_or_else(|| {
-                err("ARRAKIS_WORKFLOW_POLLERS", format!("2 to 100 concurrent polls, got {pollers:?}"))
-            })?;
+        let workflow_pollers = match pollers.as_str() {
+            "sdk" => None,
+            n => Some(n.parse::<usize>().ok().filter(|n| (2..=100).contains(n)).ok_or_else(|| {
+                err("ARRAKIS_WORKFLOW_POLLERS", format!("2 to 100 concurrent polls, or `sdk`, got {pollers:?}"))
+            })?),
+        };
         let log_format = match get("ARRAKIS_LOG_FORMAT", "text").as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -307,6 +309,7 @@ mod tests {
             (("ARRAKIS_LOG_FORMAT", "xml"), "ARRAKIS_LOG_FORMAT"),
             (("ARRAKIS_WORKFLOW_POLLERS", "1"), "ARRAKIS_WORKFLOW_POLLERS"),
             (("ARRAKIS_WORKFLOW_POLLERS", "many"), "ARRAKIS_WORKFLOW_POLLERS"),
+            (("ARRAKIS_WORKFLOW_POLLERS", "101"), "ARRAKIS_WORKFLOW_POLLERS"),
             (("ARRAKIS_MIGRATE", "maybe"), "ARRAKIS_MIGRATE"),
             (("DATABASE_URL", "mysql://x"), "DATABASE_URL"),
             (("ARRAKIS_SERVICE_DATABASE_URL", "mysql://x"), "ARRAKIS_SERVICE_DATABASE_URL"),

@@ -124,7 +124,7 @@ pub async fn run_until(
     let members = member_activities(&settings, &store, checker.clone());
     let identity = format!("arrakis-worker@{}", std::process::id());
     let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
-    let options = WorkerOptions::new(settings.task_queue.clone())
+    let mut options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<ManifestPublishWorkflow>()?
         .register_workflow::<SynthesisWorkflow>()?
         .register_workflow::<KillSwitchWorkflow>()?
@@ -140,10 +140,12 @@ pub async fn run_until(
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone(), client.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone(), checker.chains().clone()))
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers))
-        .nonsticky_to_sticky_poll_ratio(0.5)
         .graceful_shutdown_period(DRAIN_PERIOD)
         .build();
+    if let Some(pollers) = settings.workflow_pollers {
+        options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(pollers));
+        options.nonsticky_to_sticky_poll_ratio = 0.5;
+    }
     let mut worker = Worker::new(&runtime, client.clone(), options)?;
     let mut discord_worker = match &settings.discord {
         Some(discord) => Some(discord_worker(&runtime, client, &settings, discord, store.clone(), checker).await?),

@@ -141,9 +141,10 @@ async fn operators(stack: &SynthesisStack, n: usize) -> anyhow::Result<Vec<Opera
 }
 
 /// The worker's workflow pollers the 100-operator runs compare (`ARRAKIS_WORKFLOW_POLLERS`):
-/// two, of which one polls the shared queue as with the SDK's default, and Arrakis's default.
+/// the SDK's default (five, one on the shared queue, unless the server offers autoscaling) and
+/// Arrakis's (16, half shared).
 const POLLERS: [(&str, &str); 2] =
-    [("2", "2 workflow pollers (1 shared, as the SDK's default)"), ("16", "16 workflow pollers (Arrakis's default)")];
+    [("sdk", "the SDK's default workflow pollers"), ("16", "Arrakis's workflow pollers (16, 8 shared)")];
 
 const SERIES: [&str; 5] = [
     "refused command (the floor: no Temporal call)",
