@@ -106,6 +106,11 @@ impl SynthesisActivities {
         &self.gate
     }
 
+    /// The bot's user id, which is also its application's (interaction tokens belong to it).
+    pub(crate) fn bot_user_id(&self) -> Option<u64> {
+        self.bot_user_id
+    }
+
     async fn snapshot(&self, guild: GuildId) -> Result<GuildSnapshot, ActivityError> {
         self.gate.reader().snapshot(guild.get(), self.bot_user_id).await.map_err(discord)
     }
@@ -529,6 +534,17 @@ impl SynthesisActivities {
         input: arrakis_schemas::workflows::wizard::DeployMessage,
     ) -> Result<String, ActivityError> {
         self.post_deploy_message(&input).await
+    }
+
+    /// Edits the operator's Deploy screen to where the deploy is; false when nobody's screen
+    /// can be edited (no token left by the gateway).
+    #[activity(name = "wizard.deploy_screen")]
+    pub async fn deploy_screen(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: arrakis_schemas::workflows::wizard::DeployScreen,
+    ) -> Result<bool, ActivityError> {
+        self.edit_deploy_screen(&input).await
     }
 
     /// Writes an audit row.

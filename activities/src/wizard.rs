@@ -15,7 +15,8 @@ use arrakis_schemas::{
         reconcile::{ReconcileInput, ReconcileMode},
         synthesis::OpAction,
         wizard::{
-            DeployMessage, DeployPlan, DeployedManifest, FunnelStep, PlannedItem, PreviewRequest, ReconcileSchedule,
+            DeployMessage, DeployPlan, DeployScreen, DeployedManifest, FunnelStep, PlannedItem, PreviewRequest,
+            REFRESH_BUTTON, ReconcileSchedule,
             assets::{self, AssetLookup, ChainOption, FoundAsset},
         },
     },
@@ -31,6 +32,7 @@ use temporalio_sdk::{
     ApplicationFailure,
     activities::{ActivityContext, ActivityError},
 };
+use twilight_model::channel::message::component::ButtonStyle;
 
 /// How often a deployed guild is reconciled, and how much each run's start is spread.
 const RECONCILE_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
@@ -213,5 +215,25 @@ impl SynthesisActivities {
             None => messenger.post(input.guild_id, channel, &input.content, &[]).await.map_err(failure)?,
         };
         Ok(id.to_string())
+    }
+
+    /// Edits the Deploy screen, with Refresh until the deploy ends. Until the gateway has
+    /// answered the press, Discord knows no message to edit (10015 Unknown Webhook): that is
+    /// retried, soon; an expired token is not.
+    pub async fn edit_deploy_screen(&self, input: &DeployScreen) -> Result<bool, ActivityError> {
+        let Some(application_id) = self.bot_user_id() else { return Ok(false) };
+        let components = if input.finished {
+            Vec::new()
+        } else {
+            vec![crate::discord::button_row(&[(REFRESH_BUTTON.to_string(), "Refresh", ButtonStyle::Secondary)])]
+        };
+        let messenger = self.gate().messenger();
+        match messenger.edit_deploy_screen(application_id, input.guild_id, &input.content, &components).await {
+            Ok(edited) => Ok(edited),
+            Err(DiscordFailure::NotFound { code: 10015, message }) => {
+                Err(fail(format!("the Deploy screen is not answered yet ({message})"), "DeployScreenNotAnswered", true))
+            }
+            Err(e) => Err(e.into_activity_error()),
+        }
     }
 }

@@ -17,7 +17,7 @@ use arrakis_schemas::{
         migration::{MigrationInput, MigrationStrategy, ROLLBACK_BUTTON},
         reconcile::ReconcileMode,
         wizard::{
-            StepAnswer, WizardStatus, WizardStep,
+            self, StepAnswer, WizardStatus, WizardStep,
             assets::AssetEdit,
             form,
             picks::{self, RoleEdit, RuleEdit},
@@ -57,6 +57,8 @@ pub struct Interactions {
     pub workflows: Workflows,
     /// Cross-replica de-duplication.
     pub dedupe: Dedupe,
+    /// Redis, for what the worker needs from an interaction: a Deploy screen's token.
+    pub redis: Arc<crate::redis_link::RedisLink>,
     /// Metrics.
     pub metrics: Metrics,
     /// How long a button, select or form may wait on Temporal before it is deferred.
@@ -123,7 +125,7 @@ fn may_open_modal(interaction: &Interaction) -> bool {
         || match WizardAction::parse(&data.custom_id) {
             Some(WizardAction::OpenForm(_)) => true,
             Some(WizardAction::Asset(action)) => action.opens_modal(),
-            Some(WizardAction::OpenPick(_)) => true,
+            Some(WizardAction::OpenPick(_) | WizardAction::Paste) => true,
             _ => false,
         }
         || matches!(
@@ -298,7 +300,12 @@ impl Interactions {
                 }
                 let shown = interaction.message.as_ref().map(|m| m.content.as_str());
                 match WizardAction::parse(&data.custom_id) {
-                    Some(action) => self.component(guild_id, action, &data.values, shown, &request_id).await,
+                    Some(action) => {
+                        if matches!(action, WizardAction::Deploy(_) | WizardAction::Refresh) {
+                            self.keep_deploy_screen(guild_id, &interaction.token).await;
+                        }
+                        self.component(guild_id, action, &data.values, shown, &request_id).await
+                    }
                     None => Ok(ephemeral("This button is no longer in use.")),
                 }
             }
@@ -315,6 +322,7 @@ impl Interactions {
                     Some(WizardAction::SubmitPick(form)) => {
                         self.picked(guild_id, form, modal_fields(data), &request_id).await
                     }
+                    Some(WizardAction::Pasted) => self.pasted(guild_id, modal_fields(data), &request_id).await,
                     _ => Ok(ephemeral("This form is no longer in use.")),
                 }
             }
@@ -558,14 +566,37 @@ impl Interactions {
         }
     }
 
+    /// Leaves the token of the screen Deploy or Refresh was pressed on in Redis, for the worker
+    /// to edit that screen as the deploy moves (the token stays out of workflow history). Redis
+    /// being slow or down costs only the live edits: Refresh still works.
+    async fn keep_deploy_screen(&self, guild_id: GuildId, token: &str) {
+        let mut command = redis::cmd("SET");
+        command.arg(wizard::deploy_screen_key(guild_id)).arg(token).arg("EX").arg(wizard::DEPLOY_SCREEN_TTL_SECS);
+        match tokio::time::timeout(Duration::from_millis(250), self.redis.query::<()>(&command)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "Redis unavailable: the Deploy screen will not move by itself"),
+            Err(_) => tracing::warn!("Redis too slow: the Deploy screen will not move by itself"),
+        }
+    }
+
     /// The status text, and whether the guild has a shadow-sync schedule to trigger.
     async fn status_text(&self, guild_id: GuildId) -> Result<(String, bool), CallError> {
         let mut text = String::from("**Arrakis for this server**\n");
         match self.workflows.wizard_status(guild_id).await {
-            Ok(status) if status.is_open() => {
-                text.push_str(&format!("Setup: open at step {} ({})\n", status.step.index() + 1, status.step.title()))
+            Ok(status) => {
+                if status.is_open() {
+                    text.push_str(&format!(
+                        "Setup: open at step {} ({})\n",
+                        status.step.index() + 1,
+                        status.step.title()
+                    ));
+                } else {
+                    text.push_str(&format!("Setup: {}\n", closed_session(&status)));
+                }
+                if !status.reached.is_empty() && status.step != WizardStep::Deploy {
+                    text.push_str(&format!("Setup funnel: {}\n", status.funnel_line()));
+                }
             }
-            Ok(status) => text.push_str(&format!("Setup: {}\n", closed_session(&status))),
             Err(CallError::NotFound) => text.push_str("Setup: never run (`/arrakis setup`)\n"),
             Err(e) => return Err(e),
         }
@@ -666,7 +697,14 @@ impl Interactions {
                 let answer = StepAnswer::ChannelStructure { channels };
                 Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
             }
-            WizardAction::SubmitPick(_) => Ok(update(self.workflows.wizard_status(guild_id).await?)),
+            // The form at once: it needs nothing from Temporal.
+            WizardAction::Paste => Ok(reply(
+                InteractionResponseType::Modal,
+                ui::paste_modal(&shown.map(ui::typed_in_rejection).unwrap_or_default()),
+            )),
+            WizardAction::SubmitPick(_) | WizardAction::Pasted => {
+                Ok(update(self.workflows.wizard_status(guild_id).await?))
+            }
             WizardAction::Chains => match form::parse_chains(values) {
                 Ok(chains) => {
                     let answer = StepAnswer::ChainSelect { chains };
@@ -774,6 +812,27 @@ impl Interactions {
         match result {
             Ok(status) => Ok(message(ui::prompt(&status))),
             Err(CallError::Rejected(why)) => Ok(message(ui::rejected_with(retry, what, &why, &fields))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A pasted manifest: read here (YAML or JSON), checked again by the workflow, and the
+    /// session moves to REVIEW; a refusal names the field and keeps what was pasted.
+    async fn pasted(
+        &self,
+        guild_id: GuildId,
+        fields: BTreeMap<String, String>,
+        request_id: &str,
+    ) -> Result<InteractionResponse, CallError> {
+        let retry = WizardAction::Paste;
+        let text = fields.get("manifest").cloned().unwrap_or_default();
+        let manifest = match form::parse_manifest(&text, guild_id) {
+            Ok(manifest) => manifest,
+            Err(e) => return Ok(message(ui::rejected_with(retry, "manifest", &e.to_string(), &fields))),
+        };
+        match self.workflows.paste_manifest(guild_id, &wizard::PastedManifest { manifest }, request_id).await {
+            Ok(status) => Ok(message(ui::prompt(&status))),
+            Err(CallError::Rejected(why)) => Ok(message(ui::rejected_with(retry, "manifest", &why, &fields))),
             Err(e) => Err(e),
         }
     }

@@ -73,6 +73,7 @@ pub async fn run_until(
         application_id,
         workflows: workflows.clone(),
         dedupe: dedupe::Dedupe::new(redis.clone()),
+        redis: redis.clone(),
         metrics: metrics.clone(),
         ack_deadline: settings.ack_deadline,
         command_ack_budget: settings.command_ack_budget,

@@ -8,7 +8,8 @@ use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     temporal::{
         EligibilityCheck, MemberEventSignal, MemberSync, Reconcile, WalletChallenge, WalletLink, WalletSubmitSignature,
-        Wizard, WizardAsset, WizardGoBack, WizardOpenSession, WizardRole, WizardRule, WizardStatusQuery, WizardSubmit,
+        Wizard, WizardAsset, WizardGoBack, WizardOpenSession, WizardPasteManifest, WizardRole, WizardRule,
+        WizardStatusQuery, WizardSubmit,
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
@@ -257,6 +258,21 @@ impl Workflows {
             let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
             let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("role-{request_id}")).build();
             handle.execute_update(WizardRole, Lenient::new(edit), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Loads a pasted manifest into the draft; the session moves to REVIEW.
+    pub async fn paste_manifest(
+        &self,
+        guild_id: GuildId,
+        pasted: &wizard::PastedManifest,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("paste_manifest", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("paste-{request_id}")).build();
+            handle.execute_update(WizardPasteManifest, Lenient::new(pasted), options).await.map_err(update_error)
         })
         .await
     }

@@ -9,7 +9,7 @@ use arrakis_schemas::{
         migration,
         synthesis::RemovalChoice,
         wizard::{
-            DeployPlan, DeployStage, StepAnswer, WizardDraft, WizardStatus, WizardStep,
+            DeployPlan, StepAnswer, WizardDraft, WizardStatus, WizardStep,
             assets::{AssetEdit, ChainOption, FoundAsset},
             form,
             picks::{self, Combine, RoleEdit, RuleEdit, RulePick},
@@ -68,6 +68,10 @@ pub enum WizardAction {
     ChannelTemplate,
     /// CHANNEL_STRUCTURE: no channels.
     NoChannels,
+    /// INIT: open the "Paste a manifest" form (a modal).
+    Paste,
+    /// The submitted "Paste a manifest" form.
+    Pasted,
 }
 
 /// The picker forms.
@@ -162,6 +166,8 @@ impl WizardAction {
             "tiers" => Self::ThemeTiers,
             "template" => Self::ChannelTemplate,
             "nochannels" => Self::NoChannels,
+            "paste" => Self::Paste,
+            "pasted" => Self::Pasted,
             _ => return None,
         })
     }
@@ -176,7 +182,7 @@ impl WizardAction {
             Self::Deploy(None) => format!("{PREFIX}:deploy"),
             Self::Deploy(Some(RemovalChoice::Remove)) => format!("{PREFIX}:deploy:remove"),
             Self::Deploy(Some(_)) => format!("{PREFIX}:deploy:detach"),
-            Self::Refresh => format!("{PREFIX}:refresh"),
+            Self::Refresh => arrakis_schemas::workflows::wizard::REFRESH_BUTTON.to_string(),
             Self::SyncShadow => format!("{PREFIX}:shadow-sync"),
             Self::Asset(action) => {
                 let verb = AssetAction::ALL.iter().find(|(a, _)| *a == action).map_or("add", |(_, v)| v);
@@ -189,6 +195,8 @@ impl WizardAction {
             Self::ThemeTiers => format!("{PREFIX}:tiers"),
             Self::ChannelTemplate => format!("{PREFIX}:template"),
             Self::NoChannels => format!("{PREFIX}:nochannels"),
+            Self::Paste => format!("{PREFIX}:paste"),
+            Self::Pasted => format!("{PREFIX}:pasted"),
         }
     }
 }
@@ -236,10 +244,6 @@ pub fn ephemeral(content: impl Into<String>) -> InteractionResponseData {
 /// An ephemeral message with components.
 pub(crate) fn message(content: String, components: Vec<Component>) -> InteractionResponseData {
     InteractionResponseData { components: Some(components), ..ephemeral(content) }
-}
-
-fn heading(step: WizardStep) -> String {
-    format!("**Arrakis setup — step {}/8: {}**", step.index() + 1, step.title())
 }
 
 pub(crate) fn block(text: &str) -> String {
@@ -296,7 +300,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
         WizardStep::Init => message(
             format!(
                 "{}\n{}Name your community and choose its theme (tiers), mode and operator channel.\n{}{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
-                heading(step),
+                step.heading(),
                 status.editing_version.map_or_else(String::new, |v| format!(
                     "Starting from the deployed version {v}: every step holds what is live; change what you need \
                      and deploy again.\n"
@@ -306,7 +310,10 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
                 draft.theme.as_str(),
                 draft.mode.as_str(),
             ),
-            vec![with_back(fill("Name and theme"))],
+            vec![row(vec![
+                fill("Name and theme"),
+                button(WizardAction::Paste, "Paste a manifest", ButtonStyle::Secondary),
+            ])],
         ),
         WizardStep::ChainSelect => {
             let options = chain_options(status)
@@ -333,7 +340,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
                 required: None,
             });
             message(
-                format!("{}\nWhich chains do your tokens and collections live on?", heading(step)),
+                format!("{}\nWhich chains do your tokens and collections live on?", step.heading()),
                 vec![row(vec![select]), row(vec![back])],
             )
         }
@@ -345,7 +352,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
                 "{}\nCategories and channels, and which roles see them. The theme's template gives each role its \
                  own category with a text and a voice channel; or edit it as text \
                  (`key | Category | role keys or everyone | channel, voice:channel`).\n{}",
-                heading(step),
+                step.heading(),
                 block(&form::render_channels(&draft.channels))
             ),
             vec![
@@ -369,7 +376,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
             message(
                 format!(
                     "{}\n**{}** — exactly what deploying does:\n{strategy}{plan}{}",
-                    heading(step),
+                    step.heading(),
                     draft.name.as_deref().unwrap_or(""),
                     reports_line(draft)
                 ),
@@ -392,19 +399,8 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
             )
         }
         WizardStep::Deploy => {
-            let stage = match status.deploy {
-                DeployStage::Pending | DeployStage::Saving => "saving the manifest",
-                DeployStage::Synthesizing => "creating roles and channels",
-                DeployStage::Shadowing => "starting shadow mode",
-                DeployStage::Scheduling => "scheduling reconciliation",
-                DeployStage::Done => "done",
-                DeployStage::Failed => "stopped",
-            };
-            let summary = status.summary.clone().unwrap_or_else(|| format!("Deploying: {stage}…"));
-            message(
-                format!("{}\n{summary}", heading(step)),
-                vec![row(vec![button(WizardAction::Refresh, "Refresh", ButtonStyle::Secondary)])],
-            )
+            let refresh = vec![row(vec![button(WizardAction::Refresh, "Refresh", ButtonStyle::Secondary)])];
+            message(status.deploy_screen(), if status.deploy_finished() { Vec::new() } else { refresh })
         }
     }
 }
@@ -446,7 +442,7 @@ fn asset_prompt(status: &WizardStatus) -> InteractionResponseData {
         "{}\nThe tokens and collections that gate your roles. Add each by its contract address: Arrakis reads \
          the chain and fills in the rest. An **ERC-20** is a token members hold an amount of (\"at least 100 SPICE\"); \
          an **ERC-721** or **ERC-1155** is an NFT collection (\"owns one\").\n",
-        heading(step)
+        step.heading()
     );
     if draft.assets.is_empty() {
         content.push_str("_(nothing yet)_\n");
@@ -543,7 +539,7 @@ fn rules_prompt(status: &WizardStatus) -> InteractionResponseData {
     let mut content = format!(
         "{}\nWho qualifies. Balances and NFTs are read from the chain; \"top holders\" is the Score Service's \
          ranking. Combine rules for \"this and that\".\n",
-        heading(step)
+        step.heading()
     );
     if draft.rules.is_empty() {
         content.push_str("_(nothing yet)_\n");
@@ -580,7 +576,7 @@ fn roles_prompt(status: &WizardStatus) -> InteractionResponseData {
     let mut content = format!(
         "{}\nThe roles Arrakis creates and who gets them: members who meet a rule, or a tier of the {} theme \
          ({}), which follows the holders' ranking.\n",
-        heading(step),
+        step.heading(),
         draft.theme.as_str(),
         tiers.join(", ")
     );
@@ -788,6 +784,29 @@ pub fn asset_modal(status: &WizardStatus, typed: &BTreeMap<String, String>) -> I
                 text_input("token_id", TextInputStyle::Short, typed_value("token_id"), false, "7"),
             ),
         ]),
+        ..InteractionResponseData::default()
+    }
+}
+
+/// "Paste a manifest": one field for a whole manifest, YAML or JSON, prefilled with what was
+/// pasted before (a "Try again").
+pub fn paste_modal(typed: &BTreeMap<String, String>) -> InteractionResponseData {
+    let pasted = typed.get("manifest").cloned().unwrap_or_default();
+    InteractionResponseData {
+        custom_id: Some(WizardAction::Pasted.custom_id()),
+        title: Some("Paste a manifest".into()),
+        components: Some(vec![Component::Label(Label {
+            component: text_input(
+                "manifest",
+                TextInputStyle::Paragraph,
+                pasted,
+                true,
+                "name: Sietch Tabr\ntheme: basic\n…",
+            ),
+            description: Some("The fields of schemas/json/community-manifest.json; guild_id may be left out".into()),
+            id: None,
+            label: "Manifest (YAML or JSON)".into(),
+        })]),
         ..InteractionResponseData::default()
     }
 }
@@ -1146,6 +1165,8 @@ mod tests {
             WizardAction::ThemeTiers,
             WizardAction::ChannelTemplate,
             WizardAction::NoChannels,
+            WizardAction::Paste,
+            WizardAction::Pasted,
             WizardAction::Remove(WizardStep::RoleMapping),
             WizardAction::Next(WizardStep::EligibilityRules),
         ]

@@ -31,6 +31,7 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<wizard::assets::AssetEdit>("wizard.asset.json"),
         file::<wizard::picks::RuleEdit>("wizard.rule.json"),
         file::<wizard::picks::RoleEdit>("wizard.role.json"),
+        file::<wizard::PastedManifest>("wizard.paste-manifest.json"),
         file::<wizard::OpenRequest>("wizard.open.json"),
         file::<wizard::WizardStatus>("wizard.status.json"),
         file::<members::MemberEvent>("member-event.signal.json"),

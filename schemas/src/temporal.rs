@@ -83,6 +83,10 @@ handler_def!(
     UpdateDefinition WizardRole for Wizard, wizard::picks::ROLE_UPDATE, Lenient<wizard::picks::RoleEdit>, wizard::WizardStatus
 );
 handler_def!(
+    /// Loads a pasted manifest into the draft and goes to REVIEW.
+    UpdateDefinition WizardPasteManifest for Wizard, wizard::PASTE_UPDATE, Lenient<wizard::PastedManifest>, wizard::WizardStatus
+);
+handler_def!(
     /// The session's state.
     QueryDefinition WizardStatusQuery for Wizard, wizard::STATUS_QUERY, (), wizard::WizardStatus
 );

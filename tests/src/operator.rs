@@ -27,6 +27,8 @@ pub struct Operator {
 /// What the bot answered to one interaction.
 #[derive(Clone, Debug)]
 pub struct Answer {
+    /// The interaction's id in the stand-in, to read its report again later.
+    pub id: u64,
     /// The stand-in's report.
     pub report: InteractionReport,
 }
@@ -138,7 +140,7 @@ impl Operator {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             report = self.control.interaction(id, 0).await?;
         }
-        Ok(Answer { report })
+        Ok(Answer { id, report })
     }
 
     /// `/arrakis <sub>` with string options.

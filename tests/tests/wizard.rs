@@ -562,3 +562,78 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     );
     assert!(s.typed * 2 < text_typed, "pickers need less than half the typing: {} vs {text_typed}", s.typed);
 }
+
+/// The demo community as an operator who has a manifest would paste it: YAML, no guild id.
+fn pasted_manifest() -> String {
+    "name: Sietch Tabr\ntheme: basic\nmode: exclusive\nchains: [1]\nassets:\n  - key: spice\n    chain_id: 1\n    kind: erc20\n    \
+     address: \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n    decimals: 18\nrules:\n  holder:\n    min_balance:\n      \
+     asset: spice\n      amount: \"100\"\nroles:\n  - key: holder\n    name: Spice Holder\n    grant:\n      rule: holder\n\
+     channels:\n  strategy: none\n"
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_pastes_a_manifest_deploys_it_and_watches_the_deploy_screen_move() {
+    let stack = SynthesisStack::start(50).await;
+    let _worker = stack.in_process_worker();
+    let _gateway = stack.gateway().await;
+    let guild = stack.new_guild().await;
+    let channel = setup_channel(&stack, &guild).await;
+    let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, Some(channel));
+    let setup = op.command("setup", &[]).await.expect("setup");
+    assert!(setup.offers("wiz:paste"), "{:?}", setup.custom_ids());
+
+    // The form opens at once; what it cannot read is refused by field, and Try again keeps it.
+    let form = op.press("wiz:paste").await.expect("the paste form");
+    assert_eq!(form.kind(), 9, "a modal: {:?}", form.callback());
+    let typo = pasted_manifest().replace("kind: erc20", "kind: erc2O");
+    let refused = op.submit("wiz:pasted", &[("manifest", &typo)]).await.expect("refused");
+    assert!(refused.content().contains("assets[0].kind"), "{}", refused.content());
+    let again = op.press_on(&refused, "wiz:paste").await.expect("try again");
+    assert!(again.callback().to_string().contains("erc2O"), "prefilled: {:?}", again.callback());
+    let elsewhere = format!("guild_id: \"223456789012345678\"\n{}", pasted_manifest());
+    let refused = op.submit("wiz:pasted", &[("manifest", &elsewhere)]).await.expect("another server's");
+    assert!(
+        refused.content().contains("guild_id: this manifest is for server 223456789012345678"),
+        "{}",
+        refused.content()
+    );
+    // The runbook's line does the same from a file, and is refused the same way.
+    let mut other: Value = serde_yaml_ng::from_str(&pasted_manifest()).expect("yaml");
+    other["guild_id"] = json!("223456789012345678");
+    let file = std::env::temp_dir().join(format!("manifest-{guild}.json"));
+    std::fs::write(&file, other.to_string()).expect("write");
+    let (ok, text) = stack.shell("wizard-paste", &guild, &[("MANIFEST_JSON", &file.display().to_string())]);
+    assert!(!ok && text.contains("this manifest is for server 223456789012345678"), "{text}");
+    let status = wizard_status(&stack, &guild);
+    assert_eq!(status["step"], "INIT", "nothing changed: {status}");
+
+    // The manifest takes the session to REVIEW, with the plan against Discord.
+    let review = op.submit("wiz:pasted", &[("manifest", &pasted_manifest())]).await.expect("pasted");
+    assert!(review.content().contains("step 7/8") && review.content().contains("Spice Holder"), "{}", review.content());
+    let shown = op.command("status", &[]).await.expect("status");
+    assert!(
+        shown.content().contains("Setup funnel: Community ✓ →") && shown.content().contains("Review ← here"),
+        "{}",
+        shown.content()
+    );
+
+    // Deploy: the screen the operator pressed it on moves by itself and ends with the outcome.
+    let deploy = op.press("wiz:deploy").await.expect("deploy");
+    assert!(deploy.content().contains("step 8/8"), "{}", deploy.content());
+    println!("recorded as wizard-pasted-and-deployed: wizard-{guild}");
+    let ended = wait_until(Duration::from_secs(90), "the Deploy screen to show the outcome", || {
+        let (control, id) = (stack.control.clone(), deploy.id);
+        async move {
+            let original = control.interaction(id, 0).await.ok()?.original?;
+            let content = original["content"].as_str()?.to_string();
+            content.contains("Deployed **Sietch Tabr**").then_some(original)
+        }
+    })
+    .await;
+    assert_eq!(ended["components"].as_array().map(Vec::len), Some(0), "no Refresh once done: {ended}");
+    let state = stack.control.guild(guild.parse().expect("id")).await.expect("guild");
+    assert!(names(&state.roles).contains(&"Spice Holder".to_string()), "{:?}", names(&state.roles));
+    let _ =
+        run_shell(&format!("temporal workflow terminate --workflow-id member-sync-{guild} --reason 'test over'"), &[]);
+}

@@ -14,9 +14,9 @@ use arrakis_schemas::{
         member_sync::EnsureSync,
         synthesis::{self, SynthesisInput, SynthesisOutcome},
         wizard::{
-            DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
-            PreviewRequest, ReconcileSchedule, StepAnswer, WizardDraft, WizardInput, WizardOutcome, WizardStatus,
-            WizardStep,
+            DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployScreen, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
+            PastedManifest, PreviewRequest, ReconcileSchedule, StepAnswer, WizardDraft, WizardInput, WizardOutcome,
+            WizardStatus, WizardStep,
             assets::{AssetEdit, AssetLookup},
             picks::{RoleEdit, RuleEdit},
         },
@@ -31,6 +31,14 @@ use temporalio_sdk::{
 };
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where DEPLOY reports to: the operator channel's progress message, once posted, and
+/// (where the run does) the operator's Deploy screen.
+struct Progress {
+    message: Option<Snowflake>,
+    screen: bool,
+    reports: u32,
+}
 
 /// The longest idle timeout a session may ask for: 30 days.
 const IDLE_TIMEOUT_MAX_SECS: u64 = 30 * 24 * 60 * 60;
@@ -79,6 +87,7 @@ impl WizardWorkflow {
 
     fn advance(&mut self, step: WizardStep) {
         self.status.step = step;
+        self.status.reach(step);
         self.reached.insert(step);
         self.revision += 1;
     }
@@ -124,27 +133,58 @@ impl WizardWorkflow {
         Ok(())
     }
 
-    /// Posts (first call) or edits the progress message; a channel the bot cannot post in
-    /// does not stop the deploy.
-    async fn progress(ctx: &mut WorkflowContext<Self>, message_id: &mut Option<Snowflake>, content: String) {
-        let Some((guild_id, channel_id)) =
-            ctx.state(|s| Some((s.guild().ok()?, s.status.draft.operator_channel_id.or(s.channel_id)?)))
-        else {
-            return;
-        };
+    /// Reports where DEPLOY is: posts (first call) or edits the progress message in the
+    /// operator channel, and (in runs that do) edits the operator's Deploy screen. Neither a
+    /// channel the bot cannot post in nor a screen that cannot be edited stops the deploy.
+    async fn progress(ctx: &mut WorkflowContext<Self>, progress: &mut Progress, content: String) {
+        ctx.state_mut(|s| s.status.progress = Some(content.clone()));
         let queue = retry::discord_queue(ctx.task_queue());
-        let request = DeployMessage { guild_id, channel_id, message_id: *message_id, content };
-        if let Ok(id) = ctx.execute_activity(SynthesisActivities::deploy_message, request, retry::discord(&queue)).await
+        if let Some((guild_id, channel_id)) =
+            ctx.state(|s| Some((s.guild().ok()?, s.status.draft.operator_channel_id.or(s.channel_id)?)))
         {
-            *message_id = id.parse().ok();
+            let request = DeployMessage { guild_id, channel_id, message_id: progress.message, content };
+            if let Ok(id) =
+                ctx.execute_activity(SynthesisActivities::deploy_message, request, retry::discord(&queue)).await
+            {
+                progress.message = id.parse().ok();
+            }
         }
+        Self::edit_screen(ctx, progress).await;
     }
 
-    fn failed(ctx: &mut WorkflowContext<Self>, summary: String) -> WorkflowResult<WizardOutcome> {
+    /// Edits the Deploy screen to the status, skipping the first report: the gateway's answer
+    /// to the press shows that one, and Discord knows no message to edit before it is sent.
+    async fn edit_screen(ctx: &mut WorkflowContext<Self>, progress: &mut Progress) {
+        progress.reports += 1;
+        let Some(guild_id) = ctx.state(|s| s.guild().ok()) else { return };
+        if !progress.screen || progress.reports == 1 {
+            return;
+        }
+        let (content, finished) = ctx.state(|s| (s.status.deploy_screen(), s.status.deploy_finished()));
+        let queue = retry::discord_queue(ctx.task_queue());
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+            .task_queue(queue)
+            .retry_policy(
+                RetryPolicy::builder().initial_interval(Duration::from_millis(500)).maximum_attempts(4).build(),
+            )
+            .build();
+        let screen = DeployScreen { guild_id, content, finished };
+        let _ = ctx.execute_activity(SynthesisActivities::deploy_screen, screen, options).await;
+    }
+
+    /// Ends DEPLOY on an error: the summary is the status's, and the screen shows it.
+    async fn failed(
+        ctx: &mut WorkflowContext<Self>,
+        progress: &mut Progress,
+        summary: String,
+    ) -> WorkflowResult<WizardOutcome> {
         ctx.state_mut(|s| {
             s.status.deploy = DeployStage::Failed;
             s.status.summary = Some(summary.clone());
         });
+        if progress.screen {
+            Self::progress(ctx, progress, summary.clone()).await;
+        }
         Err(ApplicationFailure::builder(summary)
             .type_name("DeployFailed".to_string())
             .non_retryable(true)
@@ -157,13 +197,14 @@ impl WizardWorkflow {
             let input = s.parsed.clone();
             (input.clone(), input.map(|i| s.status.draft.manifest(i.guild_id, s.channel_id)))
         });
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        let mut progress = Progress { message: None, screen: ctx.patched("wizard-edits-deploy-screen"), reports: 0 };
         let (Some(input), Some(manifest)) = (input, manifest) else {
-            return Self::failed(ctx, "the session's input is invalid".into());
+            return Self::failed(ctx, &mut progress, "the session's input is invalid".into()).await;
         };
         let name = manifest.name.clone();
-        let mut message = None;
         ctx.state_mut(|s| s.status.deploy = DeployStage::Saving);
-        Self::progress(ctx, &mut message, format!("Deploying **{name}**: saving the manifest…")).await;
+        Self::progress(ctx, &mut progress, format!("Deploying **{name}**: saving the manifest…")).await;
         let request = SaveManifestRequest {
             manifest,
             actor: format!("discord:{}", input.operator_id),
@@ -171,10 +212,10 @@ impl WizardWorkflow {
         };
         let saved = match ctx.execute_activity(ManifestActivities::save_version, request, retry::storage()).await {
             Ok(saved) => saved,
-            Err(e) => return Self::failed(ctx, format!("saving the manifest failed: {e}")),
+            Err(e) => return Self::failed(ctx, &mut progress, format!("saving the manifest failed: {e}")).await,
         };
         if ctx.state(|s| s.status.draft.mode) == Mode::Shadow {
-            return Self::deploy_in_shadow(ctx, recorded, &input, &name, saved.version, &mut message).await;
+            return Self::deploy_in_shadow(ctx, recorded, &input, &name, saved.version, &mut progress).await;
         }
         let synthesis_id = synthesis::workflow_id(input.guild_id, saved.version);
         ctx.state_mut(|s| {
@@ -184,7 +225,7 @@ impl WizardWorkflow {
         });
         Self::progress(
             ctx,
-            &mut message,
+            &mut progress,
             format!("Deploying **{name}**: saved manifest v{}; creating roles and channels…", saved.version),
         )
         .await;
@@ -202,8 +243,10 @@ impl WizardWorkflow {
                 let summary = format!(
                     "Deploying {name} stopped: synthesis {synthesis_id} failed ({e}). Fix the cause and re-run it (docs/runbook.md)."
                 );
-                Self::progress(ctx, &mut message, summary.clone()).await;
-                return Self::failed(ctx, summary);
+                if !progress.screen {
+                    Self::progress(ctx, &mut progress, summary.clone()).await;
+                }
+                return Self::failed(ctx, &mut progress, summary).await;
             }
         };
         ctx.state_mut(|s| s.status.deploy = DeployStage::Scheduling);
@@ -211,14 +254,17 @@ impl WizardWorkflow {
         let schedule_id =
             match ctx.execute_activity(WizardActivities::ensure_reconcile_schedule, schedule, retry::storage()).await {
                 Ok(id) => id,
-                Err(e) => return Self::failed(ctx, format!("creating the reconciliation schedule failed: {e}")),
+                Err(e) => {
+                    let summary = format!("creating the reconciliation schedule failed: {e}");
+                    return Self::failed(ctx, &mut progress, summary).await;
+                }
             };
         // Added after runs were recorded: the patch keeps their replay deterministic.
         let member_sync = if ctx.patched("wizard-starts-member-sync") {
             let ensure = EnsureSync { guild_id: input.guild_id, task_queue: ctx.task_queue().to_string() };
             match ctx.execute_activity(WizardActivities::ensure_member_sync, ensure, retry::storage()).await {
                 Ok(id) => format!(" Members get and lose the roles as their holdings change (`{id}`)."),
-                Err(e) => return Self::failed(ctx, format!("starting member sync failed: {e}")),
+                Err(e) => return Self::failed(ctx, &mut progress, format!("starting member sync failed: {e}")).await,
             }
         } else {
             String::new()
@@ -231,11 +277,11 @@ impl WizardWorkflow {
              {member_sync}",
             saved.version, outcome.applied, outcome.unchanged
         );
-        Self::progress(ctx, &mut message, summary.clone()).await;
         ctx.state_mut(|s| {
             s.status.deploy = DeployStage::Done;
-            s.status.summary = Some(summary);
+            s.status.summary = Some(summary.clone());
         });
+        Self::progress(ctx, &mut progress, summary).await;
         Self::record(ctx, recorded, "DEPLOYED").await?;
         Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
     }
@@ -250,7 +296,7 @@ impl WizardWorkflow {
         input: &WizardInput,
         name: &str,
         version: i32,
-        message: &mut Option<Snowflake>,
+        progress: &mut Progress,
     ) -> WorkflowResult<WizardOutcome> {
         ctx.state_mut(|s| {
             s.status.deployed_version = Some(version);
@@ -260,7 +306,7 @@ impl WizardWorkflow {
         let detect = DetectInput { guild_id: input.guild_id, operator_override: None, digest: None, on_join: true };
         let found = match ctx.execute_activity(ShadowActivities::begin, detect, retry::discord(&queue)).await {
             Ok(found) => found,
-            Err(e) => return Self::failed(ctx, format!("starting shadow mode failed: {e}")),
+            Err(e) => return Self::failed(ctx, progress, format!("starting shadow mode failed: {e}")).await,
         };
         let summary = match (&found.finding.incumbent, &found.schedule_id) {
             (Some(incumbent), Some(schedule)) => format!(
@@ -275,11 +321,11 @@ impl WizardWorkflow {
                  setup for Arrakis to manage the roles."
             ),
         };
-        Self::progress(ctx, message, summary.clone()).await;
         ctx.state_mut(|s| {
             s.status.deploy = DeployStage::Done;
-            s.status.summary = Some(summary);
+            s.status.summary = Some(summary.clone());
         });
+        Self::progress(ctx, progress, summary).await;
         Self::record(ctx, recorded, "DEPLOYED").await?;
         Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
     }
@@ -290,7 +336,8 @@ impl WizardWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: Lenient<WizardInput>) -> Self {
         let parsed = input.parse().ok();
-        let status = WizardStatus { guild_id: parsed.as_ref().map(|i| i.guild_id), ..WizardStatus::default() };
+        let mut status = WizardStatus { guild_id: parsed.as_ref().map(|i| i.guild_id), ..WizardStatus::default() };
+        status.reach(WizardStep::Init);
         Self {
             channel_id: parsed.as_ref().and_then(|i| i.channel_id),
             input,
@@ -530,6 +577,44 @@ impl WizardWorkflow {
         self.open_for_input()?;
         let edit = edit.parse().map_err(|e| e.to_string())?;
         self.status.check_role_edit(self.guild()?, &edit).map(|_| ()).map_err(|e| e.to_string().into())
+    }
+
+    /// "Paste a manifest": the draft becomes the pasted manifest (checked by the validator
+    /// like every other path) and the session moves to REVIEW with its plan against Discord.
+    #[update(name = "paste_manifest")]
+    pub async fn paste_manifest(
+        ctx: &mut WorkflowContext<Self>,
+        pasted: Lenient<PastedManifest>,
+    ) -> Result<WizardStatus, HandlerError> {
+        let pasted = pasted.parse().map_err(|e| e.to_string())?;
+        let mut draft = WizardDraft::from_manifest(&pasted.manifest);
+        draft.operator_channel_id = draft.operator_channel_id.or(ctx.state(|s| s.status.draft.operator_channel_id));
+        let request = PreviewRequest { manifest: pasted.manifest };
+        let queue = retry::discord_queue(ctx.task_queue());
+        let plan = ctx
+            .execute_activity(SynthesisActivities::preview, request, Self::preview_options(&queue))
+            .await
+            .map_err(|e| format!("could not read the guild from Discord to plan the deploy ({e}); try again"))?;
+        Ok(ctx.state_mut(|s| {
+            s.status.draft = draft;
+            s.status.found_asset = None;
+            s.status.plan = Some(plan);
+            s.advance(WizardStep::Review);
+            s.status.clone()
+        }))
+    }
+
+    #[update_validator(paste_manifest)]
+    fn validate_paste_manifest(
+        &self,
+        _ctx: &WorkflowContextView,
+        pasted: &Lenient<PastedManifest>,
+    ) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let pasted = pasted.parse().map_err(|e| e.to_string())?;
+        let chains = StepAnswer::ChainSelect { chains: pasted.manifest.chains.clone() };
+        self.status.check_chains(&chains).map_err(|e| e.to_string())?;
+        pasted.check(self.guild()?).map_err(|e| e.to_string().into())
     }
 
     /// Returns to an earlier step to edit it; later answers are kept and shown again.

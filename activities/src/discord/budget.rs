@@ -126,6 +126,11 @@ impl RateBudget {
         &self.settings
     }
 
+    /// A value the gateway left in the shared Redis (a Deploy screen's interaction token).
+    pub(super) async fn shared_value(&self, key: &str) -> Result<Option<String>, redis::RedisError> {
+        redis::cmd("GET").arg(key).query_async(&mut self.redis.clone()).await
+    }
+
     /// Waits for a token from the bot's global budget.
     pub async fn take_global(&self) -> Result<(), redis::RedisError> {
         let key = format!("arrakis:discord:{}:global", self.settings.bot_key);

@@ -434,6 +434,27 @@ impl OperatorMessenger {
         Ok(message.id.get())
     }
 
+    /// Edits the operator's Deploy screen (the ephemeral message Deploy or Refresh was pressed
+    /// on) through that interaction's token, which the gateway leaves in Redis for its
+    /// lifetime: an ephemeral message can be edited no other way. False when no token is
+    /// there (it expired, or nobody is looking).
+    pub async fn edit_deploy_screen(
+        &self,
+        application_id: u64,
+        guild: GuildId,
+        content: &str,
+        components: &[Component],
+    ) -> Result<bool, DiscordFailure> {
+        let key = arrakis_schemas::workflows::wizard::deploy_screen_key(guild);
+        let token = self.rest.budget().shared_value(&key).await.map_err(|e| DiscordFailure::Budget(e.to_string()))?;
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(false) };
+        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let client = self.rest.http().interaction(Id::new(application_id.max(1)));
+        let request = client.update_response(&token).content(Some(&content)).components(Some(components));
+        self.rest.send(Some(guild.get()), "PATCH /webhooks/{id}/{token}/messages/@original", request).await?;
+        Ok(true)
+    }
+
     /// Replaces the content of a message Arrakis posted.
     pub async fn edit(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<u64, DiscordFailure> {
         let content: String = content.chars().take(MESSAGE_MAX).collect();

@@ -129,6 +129,11 @@ impl DiscordRest {
         &self.http
     }
 
+    /// The shared budget, whose Redis also carries what the gateway leaves for the worker.
+    pub(super) fn budget(&self) -> &RateBudget {
+        &self.budget
+    }
+
     /// Sends one request: waits for the guild's share, the route bucket and the global budget,
     /// then lets twilight send it once. A 429 is never re-sent here: it comes back as
     /// [`DiscordFailure::RateLimited`] for Temporal to retry after the wait. Every request is

@@ -13,11 +13,12 @@ use arrakis_tests::{figures, sibling_binary};
 use std::process::Command;
 
 /// Every bench, in the order they run (cheap ones first).
-const BENCHES: [(&str, bool); 7] = [
+const BENCHES: [(&str, bool); 8] = [
     ("discord-sim-bench", false),
     ("eligibility-bench", false),
     ("synthesis-bench", false),
     ("gateway-bench", false),
+    ("wizard-bench", false),
     ("shadow-bench", false),
     ("member-sync-bench", true),
     ("migration-bench", true),

@@ -16,8 +16,8 @@
 //! `rank(ASSET) <= N`, `all(…)`, `any(…)`, `at_least(N, …)`, or another rule's key.
 
 use crate::{
-    Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, Condition, RoleGrant, RoleSpec,
-    ValidationErrors,
+    Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
+    GuildId, RoleGrant, RoleSpec, ValidationErrors,
 };
 use std::collections::BTreeMap;
 
@@ -426,6 +426,64 @@ pub fn parse_chains(values: &[String]) -> Result<Vec<u64>, ValidationErrors> {
     values.iter().map(|v| v.parse::<u64>().map_err(|_| one("chains", format!("'{v}' is not a chain id")))).collect()
 }
 
+/// YAML as the JSON the manifest's schema describes: a tagged value (`!min_balance {…}`, as
+/// serde writes an enum) becomes the one-key mapping people write (`min_balance: {…}`), and
+/// a key that is not a string becomes its text.
+fn json_of_yaml(value: serde_yaml_ng::Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    use serde_yaml_ng::Value as Yaml;
+    let text = |key: Yaml| match key {
+        Yaml::String(s) => s,
+        other => serde_yaml_ng::to_string(&other).map(|s| s.trim().to_string()).unwrap_or_default(),
+    };
+    match value {
+        Yaml::Null => Json::Null,
+        Yaml::Bool(b) => Json::Bool(b),
+        Yaml::Number(n) => serde_json::to_value(&n).unwrap_or(Json::Null),
+        Yaml::String(s) => Json::String(s),
+        Yaml::Sequence(items) => Json::Array(items.into_iter().map(json_of_yaml).collect()),
+        Yaml::Mapping(map) => Json::Object(map.into_iter().map(|(k, v)| (text(k), json_of_yaml(v))).collect()),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string().trim_start_matches('!').to_string();
+            Json::Object([(tag, json_of_yaml(tagged.value))].into_iter().collect())
+        }
+    }
+}
+
+/// The longest manifest the paste form takes: Discord's limit on one text input.
+pub const PASTED_MAX: usize = 4_000;
+
+/// "Paste a manifest": YAML or JSON (JSON is YAML), as the checked-in JSON Schema describes
+/// it. `guild_id` may be left out (it is this server's). Errors name the manifest field
+/// (`roles[0].grant: …`); a manifest for another server, or one that breaks the manifest's
+/// rules, is refused here and again by the workflow's validator.
+pub fn parse_manifest(text: &str, guild_id: GuildId) -> Result<CommunityManifest, ValidationErrors> {
+    if text.trim().is_empty() {
+        return Err(one("manifest", "paste a manifest, in YAML or JSON"));
+    }
+    if text.chars().count() > PASTED_MAX {
+        return Err(one("manifest", format!("at most {PASTED_MAX} characters (Discord's limit on a form field)")));
+    }
+    let value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| one("manifest", format!("not YAML or JSON: {e}")))?;
+    let mut value = json_of_yaml(value);
+    let Some(fields) = value.as_object_mut() else {
+        return Err(one("manifest", "a mapping of fields: name, theme, mode, chains, assets, rules, roles, channels"));
+    };
+    let given = match fields.get("guild_id") {
+        None => guild_id.to_string(),
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(other) => other.to_string(),
+    };
+    fields.insert("guild_id".into(), serde_json::Value::String(given));
+    let manifest: CommunityManifest = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        one(if path == "." { "manifest" } else { &path }, e.into_inner().to_string())
+    })?;
+    super::PastedManifest { manifest: manifest.clone() }.check(guild_id)?;
+    Ok(manifest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,5 +552,65 @@ mod tests {
     fn roles_are_suggested_from_rules() {
         let rules = parse_rules("spice-holder = balance(spice) >= 1").expect("rules");
         assert_eq!(suggest_roles(&rules), "spice-holder | Spice holder | rule:spice-holder");
+    }
+
+    fn demo_manifest(guild: GuildId) -> CommunityManifest {
+        let draft = crate::workflows::wizard::WizardDraft {
+            name: Some("Sietch Tabr".into()),
+            chains: vec![1],
+            assets: parse_assets("spice erc20 1 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed decimals=18")
+                .expect("assets"),
+            rules: parse_rules("holder = balance(spice) >= 1.5").expect("rules"),
+            roles: parse_roles("holder | Spice Holder | rule:holder | #f1c40f").expect("roles"),
+            channels: parse_channels("holders | Holders | holder | general").expect("channels"),
+            ..crate::workflows::wizard::WizardDraft::new()
+        };
+        draft.manifest(guild, None)
+    }
+
+    #[test]
+    fn a_pasted_manifest_reads_as_yaml_or_json_with_or_without_the_guild() {
+        let guild: GuildId = "123456789012345678".parse().expect("id");
+        let manifest = demo_manifest(guild);
+        let json = serde_json::to_string_pretty(&manifest).expect("json");
+        // As people write YAML (a rule is a mapping), and as serde writes it (with tags).
+        let yaml = serde_yaml_ng::to_string(&serde_json::to_value(&manifest).expect("value")).expect("yaml");
+        let tagged = serde_yaml_ng::to_string(&manifest).expect("tagged yaml");
+        assert_eq!(parse_manifest(&json, guild).expect("json"), manifest);
+        assert_eq!(parse_manifest(&yaml, guild).expect("yaml"), manifest);
+        assert_eq!(parse_manifest(&tagged, guild).expect("tagged yaml"), manifest);
+        let without: String = yaml.lines().filter(|l| !l.starts_with("guild_id")).collect::<Vec<_>>().join("\n");
+        assert_ne!(without, yaml, "the YAML had a guild_id line");
+        assert_eq!(parse_manifest(&without, guild).expect("no guild_id"), manifest);
+        // The amount stays the exact decimal the operator wrote.
+        assert!(yaml.contains("1.5"), "{yaml}");
+    }
+
+    #[test]
+    fn a_pasted_manifest_is_refused_by_field() {
+        let guild: GuildId = "123456789012345678".parse().expect("id");
+        let value = serde_json::to_value(demo_manifest(guild)).expect("value");
+        let yaml = serde_yaml_ng::to_string(&value).expect("yaml");
+        let field = |text: &str| {
+            let errors = parse_manifest(text, guild).expect_err(text);
+            errors.0.first().map(|e| (e.field.clone(), e.rule.clone())).expect("an error")
+        };
+        assert_eq!(field("").0, "manifest");
+        assert_eq!(field("just words").0, "manifest");
+        assert_eq!(field("[1, 2]").0, "manifest");
+        assert_eq!(field("name: [unclosed").0, "manifest");
+        assert_eq!(field(&"x".repeat(PASTED_MAX + 1)).0, "manifest");
+        let other = yaml.replace("123456789012345678", "223456789012345678");
+        let (f, rule) = field(&other);
+        assert_eq!(f, "guild_id");
+        assert!(rule.contains("223456789012345678"), "{rule}");
+        assert_eq!(field(&yaml.replace("mode: exclusive", "mode: primary")).0, "mode");
+        assert_eq!(field(&yaml.replace("mode: exclusive", "mode: loud")).0, "mode");
+        assert!(yaml.contains("color: 15844367"), "{yaml}");
+        assert!(
+            field(&yaml.replace("color: 15844367", "color: -1")).0.starts_with("roles[0]"),
+            "a bad colour names its role"
+        );
+        assert!(field(&yaml.replace("rule: holder", "rule: nobody")).0.starts_with("roles"), "a grant of no rule");
     }
 }

@@ -32,8 +32,22 @@ pub const SUBMIT_UPDATE: &str = "submit_step";
 pub const GO_BACK_UPDATE: &str = "go_back";
 /// Query name for [`WizardStatus`].
 pub const STATUS_QUERY: &str = "status";
+/// Update name: load a pasted manifest into the draft and go to REVIEW.
+pub const PASTE_UPDATE: &str = "paste_manifest";
 /// How long an untouched session stays open: 24 hours.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+/// The Deploy screen's Refresh button, which the worker puts back while it edits the screen.
+pub const REFRESH_BUTTON: &str = "wiz:refresh";
+/// How long the gateway leaves a Deploy screen's interaction token in Redis: a minute short
+/// of the 15 minutes Discord lets the token edit the message.
+pub const DEPLOY_SCREEN_TTL_SECS: u64 = 14 * 60;
+
+/// The Redis key under which the gateway leaves the interaction token of the guild's Deploy
+/// screen (the ephemeral message the operator pressed Deploy or Refresh on), for the worker to
+/// edit that message as the deploy moves. The token stays out of workflow history.
+pub fn deploy_screen_key(guild_id: GuildId) -> String {
+    format!("arrakis:deploy-screen:{guild_id}")
+}
 
 /// A manifest key made of `words` (a symbol, a rule's parts, a role's name): lowercase letters
 /// and digits joined by '-', `fallback` when nothing is left, and a `-2`, `-3`… suffix when
@@ -126,6 +140,11 @@ impl WizardStep {
     /// Parses the wire name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+
+    /// The line every screen of the step starts with.
+    pub fn heading(self) -> String {
+        format!("**Arrakis setup — step {}/8: {}**", self.index() + 1, self.title())
     }
 
     /// A title for people ("Eligibility rules").
@@ -427,6 +446,37 @@ impl WizardDraft {
     }
 }
 
+/// The `paste_manifest` update's payload: a whole manifest for the draft ("Paste a
+/// manifest"), which takes the session to REVIEW.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PastedManifest {
+    /// The manifest, as the checked-in JSON Schema describes it.
+    pub manifest: CommunityManifest,
+}
+
+impl PastedManifest {
+    /// The manifest must be this server's, in a mode the wizard sets up, and valid by the
+    /// manifest's own rules (the same ones every other path meets).
+    pub fn check(&self, guild_id: GuildId) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if self.manifest.guild_id != guild_id {
+            errors.push(
+                "guild_id",
+                format!(
+                    "this manifest is for server {}; this is {guild_id} (leave guild_id out to use this server)",
+                    self.manifest.guild_id
+                ),
+            );
+        }
+        if self.manifest.mode == Mode::Primary {
+            errors.push("mode", "`primary` comes with a migration: paste it as `exclusive`, `parallel` or `shadow`");
+        }
+        errors.into_result()?;
+        self.manifest.validate()
+    }
+}
+
 /// One object REVIEW shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlannedItem {
@@ -534,6 +584,65 @@ pub struct WizardStatus {
     /// ASSET_CONFIG: the contract just looked up, waiting for the operator's confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_asset: Option<assets::FoundAsset>,
+    /// DEPLOY: the latest progress line, as posted in the operator channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The steps this session has reached, in order: its funnel, which `/arrakis status`
+    /// shows (empty in sessions begun before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reached: Vec<WizardStep>,
+}
+
+impl WizardStatus {
+    /// The Deploy screen: where the deploy is, then how it ended. The gateway shows it when
+    /// Deploy or Refresh is pressed, and the worker edits the screen to it as the deploy moves.
+    pub fn deploy_screen(&self) -> String {
+        let stage = match self.deploy {
+            DeployStage::Pending | DeployStage::Saving => "saving the manifest",
+            DeployStage::Synthesizing => "creating roles and channels",
+            DeployStage::Shadowing => "starting shadow mode",
+            DeployStage::Scheduling => "scheduling reconciliation",
+            DeployStage::Done => "done",
+            DeployStage::Failed => "stopped",
+        };
+        let body =
+            self.summary.clone().or_else(|| self.progress.clone()).unwrap_or_else(|| format!("Deploying: {stage}…"));
+        format!("{}\n{body}", WizardStep::Deploy.heading())
+    }
+
+    /// Notes that the session reached `step` (the funnel stays in step order).
+    pub fn reach(&mut self, step: WizardStep) {
+        if !self.reached.contains(&step) {
+            self.reached.push(step);
+            self.reached.sort();
+        }
+    }
+
+    /// The session's funnel in one line: each step, marked as reached, current or not yet.
+    /// Where an operator dropped out is the step marked current in an expired session.
+    pub fn funnel_line(&self) -> String {
+        WizardStep::ALL
+            .iter()
+            .map(|step| {
+                let mark = if *step == self.step && self.is_open() {
+                    " ← here"
+                } else if *step == self.step && self.expired {
+                    " ✗ (stopped here)"
+                } else if self.reached.contains(step) {
+                    " ✓"
+                } else {
+                    ""
+                };
+                format!("{}{mark}", step.title())
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+
+    /// True once DEPLOY has ended, either way: the screen then stops offering Refresh.
+    pub fn deploy_finished(&self) -> bool {
+        matches!(self.deploy, DeployStage::Done | DeployStage::Failed)
+    }
 }
 
 impl WizardStatus {
@@ -681,6 +790,17 @@ pub struct DeployMessage {
     pub message_id: Option<Snowflake>,
     /// The text.
     pub content: String,
+}
+
+/// The `wizard.deploy_screen` activity's input: edit the operator's Deploy screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeployScreen {
+    /// The guild (the token is found by it).
+    pub guild_id: GuildId,
+    /// The screen's text ([`WizardStatus::deploy_screen`]).
+    pub content: String,
+    /// True when the deploy has ended: the Refresh button goes.
+    pub finished: bool,
 }
 
 /// The `schedule.ensure_reconcile` activity's input.
@@ -836,5 +956,24 @@ mod tests {
         let m: CommunityManifest =
             serde_json::from_str(include_str!("../../../examples/sietch-tabr.json")).expect("the example manifest");
         assert_eq!(WizardDraft::from_manifest(&m).manifest(m.guild_id, m.operator_channel_id), m);
+    }
+
+    #[test]
+    fn the_funnel_marks_what_was_reached_and_where_the_operator_is() {
+        let mut status = WizardStatus::default();
+        status.reach(WizardStep::Init);
+        status.reach(WizardStep::AssetConfig);
+        status.reach(WizardStep::ChainSelect);
+        status.reach(WizardStep::ChainSelect);
+        status.step = WizardStep::AssetConfig;
+        assert_eq!(status.reached, vec![WizardStep::Init, WizardStep::ChainSelect, WizardStep::AssetConfig]);
+        let line = status.funnel_line();
+        assert!(line.starts_with("Community ✓ → Chains ✓ → Assets ← here → Eligibility rules → Roles"), "{line}");
+        status.expired = true;
+        assert!(
+            status.funnel_line().contains("Chains ✓ → Assets ✗ (stopped here) → Eligibility"),
+            "{}",
+            status.funnel_line()
+        );
     }
 }
