@@ -58,9 +58,10 @@ pub struct Settings {
     pub discord: Option<DiscordConfig>,
     /// What eligibility checks and wallet links need.
     pub eligibility: EligibilityConfig,
-    /// `ARRAKIS_WORKFLOW_POLLERS`: concurrent workflow-task polls (default 16, 2 to 100), half
-    /// of them on the shared queue where every new run's first task waits; `sdk` leaves it to
-    /// the SDK (five, one of them shared, or autoscaling where the server offers it).
+    /// `ARRAKIS_WORKFLOW_POLLERS`: `sdk` (the default) leaves workflow-task polling to the SDK
+    /// (five polls, one on the shared queue, or autoscaling where the server offers it); a
+    /// number, 2 to 100, polls that many at once, half on the shared queue. `gateway-bench`
+    /// compares the two: on the dev server the SDK's answered updates faster.
     pub workflow_pollers: Option<usize>,
 }
 
@@ -161,7 +162,7 @@ impl Settings {
             .parse()
             .map_err(|_| err("ARRAKIS_HTTP_ADDR", format!("an ip:port such as 127.0.0.1:9464, got {http:?}")))?;
 
-        let pollers = get("ARRAKIS_WORKFLOW_POLLERS", "16");
+        let pollers = get("ARRAKIS_WORKFLOW_POLLERS", "sdk");
         let workflow_pollers = match pollers.as_str() {
             "sdk" => None,
             n => Some(n.parse::<usize>().ok().filter(|n| (2..=100).contains(n)).ok_or_else(|| {
@@ -289,6 +290,9 @@ mod tests {
             assert!(!printed.contains(password), "a database password must never print: {printed}");
         }
         assert!(s.migration_database_url.is_some(), "a migration login means this worker migrates");
+        assert_eq!(s.workflow_pollers, None, "the SDK polls as it chooses unless told otherwise");
+        let sixteen = settings(&[APP, SERVICE, ("ARRAKIS_WORKFLOW_POLLERS", "16")]).expect("a number");
+        assert_eq!(sixteen.workflow_pollers, Some(16));
     }
 
     #[test]
