@@ -20,7 +20,7 @@ use arrakis_schemas::{
             self, StepAnswer, WizardStatus, WizardStep,
             assets::AssetEdit,
             form,
-            picks::{self, RoleEdit, RuleEdit},
+            picks::{ChannelEdit, RoleEdit, RuleEdit},
         },
     },
 };
@@ -672,6 +672,9 @@ impl Interactions {
                     WizardStep::RoleMapping => {
                         self.workflows.role(guild_id, &RoleEdit::Remove { key }, request_id).await?
                     }
+                    WizardStep::ChannelStructure => {
+                        self.workflows.channel(guild_id, &ChannelEdit::Remove { key }, request_id).await?
+                    }
                     _ => self.workflows.rule(guild_id, &RuleEdit::Remove { key }, request_id).await?,
                 };
                 Ok(update(status))
@@ -680,6 +683,7 @@ impl Interactions {
                 let status = self.workflows.wizard_status(guild_id).await?;
                 let answer = match step {
                     WizardStep::RoleMapping => StepAnswer::RoleMapping { roles: status.draft.roles },
+                    WizardStep::ChannelStructure => StepAnswer::ChannelStructure { channels: status.draft.channels },
                     _ => StepAnswer::EligibilityRules { rules: status.draft.rules },
                 };
                 Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
@@ -687,14 +691,11 @@ impl Interactions {
             WizardAction::ThemeTiers => {
                 Ok(update(self.workflows.role(guild_id, &RoleEdit::ThemeTiers, request_id).await?))
             }
-            WizardAction::ChannelTemplate | WizardAction::NoChannels => {
-                let channels = match action {
-                    WizardAction::ChannelTemplate => {
-                        picks::channel_template(&self.workflows.wizard_status(guild_id).await?.draft)
-                    }
-                    _ => ChannelPlan::default(),
-                };
-                let answer = StepAnswer::ChannelStructure { channels };
+            WizardAction::ChannelTemplate => {
+                Ok(update(self.workflows.channel(guild_id, &ChannelEdit::Template, request_id).await?))
+            }
+            WizardAction::NoChannels => {
+                let answer = StepAnswer::ChannelStructure { channels: ChannelPlan::default() };
                 Ok(update(self.workflows.submit(guild_id, &answer, request_id).await?))
             }
             // The form at once: it needs nothing from Temporal.
@@ -803,10 +804,11 @@ impl Interactions {
         request_id: &str,
     ) -> Result<InteractionResponse, CallError> {
         let retry = WizardAction::OpenPick(form);
-        let what = if form == PickForm::Role { "role" } else { "rule" };
+        let what = form.edits();
         let result = match ui::parse_pick(form, &fields) {
             Ok(ui::Picked::Rule(edit)) => self.workflows.rule(guild_id, &edit, request_id).await,
             Ok(ui::Picked::Role(edit)) => self.workflows.role(guild_id, &edit, request_id).await,
+            Ok(ui::Picked::Channel(edit)) => self.workflows.channel(guild_id, &edit, request_id).await,
             Err(e) => return Ok(message(ui::rejected_with(retry, what, &e.to_string(), &fields))),
         };
         match result {

@@ -8,8 +8,8 @@ use arrakis_schemas::{
     GuildId, Lenient, Snowflake, UserId,
     temporal::{
         EligibilityCheck, MemberEventSignal, MemberSync, Reconcile, WalletChallenge, WalletLink, WalletSubmitSignature,
-        Wizard, WizardAsset, WizardGoBack, WizardOpenSession, WizardPasteManifest, WizardRole, WizardRule,
-        WizardStatusQuery, WizardSubmit,
+        Wizard, WizardAsset, WizardChannel, WizardGoBack, WizardOpenSession, WizardPasteManifest, WizardRole,
+        WizardRule, WizardStatusQuery, WizardSubmit,
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
@@ -19,7 +19,7 @@ use arrakis_schemas::{
         wizard::{
             self, GoBack, OpenRequest, StepAnswer, WizardInput, WizardStatus, WizardStep,
             assets::AssetEdit,
-            picks::{RoleEdit, RuleEdit},
+            picks::{ChannelEdit, RoleEdit, RuleEdit},
         },
     },
 };
@@ -258,6 +258,21 @@ impl Workflows {
             let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
             let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("role-{request_id}")).build();
             handle.execute_update(WizardRole, Lenient::new(edit), options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Edits the draft's categories and channels in place.
+    pub async fn channel(
+        &self,
+        guild_id: GuildId,
+        edit: &ChannelEdit,
+        request_id: &str,
+    ) -> Result<WizardStatus, CallError> {
+        self.timed("channel", async {
+            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("channel-{request_id}")).build();
+            handle.execute_update(WizardChannel, Lenient::new(edit), options).await.map_err(update_error)
         })
         .await
     }

@@ -4,7 +4,7 @@
 //! the workflow's validator.
 
 use arrakis_schemas::{
-    Mode, Snowflake, Theme, ValidationErrors,
+    ChannelKind, ChannelPlan, Mode, Snowflake, Theme, ValidationErrors,
     workflows::{
         migration,
         synthesis::RemovalChoice,
@@ -12,7 +12,7 @@ use arrakis_schemas::{
             DeployPlan, StepAnswer, WizardDraft, WizardStatus, WizardStep,
             assets::{AssetEdit, ChainOption, FoundAsset},
             form,
-            picks::{self, Combine, RoleEdit, RuleEdit, RulePick},
+            picks::{self, ChannelEdit, Combine, RoleEdit, RuleEdit, RulePick},
         },
     },
 };
@@ -64,7 +64,7 @@ pub enum WizardAction {
     Next(WizardStep),
     /// ROLE_MAPPING: a role per tier of the theme.
     ThemeTiers,
-    /// CHANNEL_STRUCTURE: the theme's channel template.
+    /// CHANNEL_STRUCTURE: the theme's channel template, in place.
     ChannelTemplate,
     /// CHANNEL_STRUCTURE: no channels.
     NoChannels,
@@ -87,16 +87,37 @@ pub enum PickForm {
     Combine,
     /// A role: name, granted by, colour.
     Role,
+    /// A role renamed or recoloured.
+    ChangeRole,
+    /// A category: name, seen by which roles.
+    Category,
+    /// A channel: category, name, kind.
+    Channel,
+    /// A category or channel renamed.
+    Rename,
 }
 
 impl PickForm {
-    const ALL: [(PickForm, &'static str); 5] = [
+    const ALL: [(PickForm, &'static str); 9] = [
         (Self::Holds, "holds"),
         (Self::Owns, "owns"),
         (Self::Top, "top"),
         (Self::Combine, "combine"),
         (Self::Role, "role"),
+        (Self::ChangeRole, "change-role"),
+        (Self::Category, "category"),
+        (Self::Channel, "channel"),
+        (Self::Rename, "rename"),
     ];
+
+    /// What the form edits, for its refusals: "rule", "role" or "channels".
+    pub fn edits(self) -> &'static str {
+        match self {
+            Self::Holds | Self::Owns | Self::Top | Self::Combine => "rule",
+            Self::Role | Self::ChangeRole => "role",
+            Self::Category | Self::Channel | Self::Rename => "channels",
+        }
+    }
 
     fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().find(|(_, v)| *v == s).map(|(f, _)| *f)
@@ -294,8 +315,6 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
     let draft = &status.draft;
     let back = button(WizardAction::Back, "Back", ButtonStyle::Secondary);
     let fill = |label: &str| button(WizardAction::OpenForm(step), label, ButtonStyle::Primary);
-    let with_back =
-        |first: Component| if step == WizardStep::Init { row(vec![first]) } else { row(vec![first, back.clone()]) };
     match step {
         WizardStep::Init => message(
             format!(
@@ -347,22 +366,7 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
         WizardStep::AssetConfig => asset_prompt(status),
         WizardStep::EligibilityRules => rules_prompt(status),
         WizardStep::RoleMapping => roles_prompt(status),
-        WizardStep::ChannelStructure => message(
-            format!(
-                "{}\nCategories and channels, and which roles see them. The theme's template gives each role its \
-                 own category with a text and a voice channel; or edit it as text \
-                 (`key | Category | role keys or everyone | channel, voice:channel`).\n{}",
-                step.heading(),
-                block(&form::render_channels(&draft.channels))
-            ),
-            vec![
-                row(vec![
-                    button(WizardAction::ChannelTemplate, "Use the theme's channels", ButtonStyle::Success),
-                    button(WizardAction::NoChannels, "No channels", ButtonStyle::Secondary),
-                ]),
-                with_back(fill("Edit as text")),
-            ],
-        ),
+        WizardStep::ChannelStructure => channels_prompt(status),
         WizardStep::Review => {
             let plan = status.plan.as_ref().map_or_else(|| "The plan is not computed yet.".to_string(), plan_lines);
             let mut strategy =
@@ -590,6 +594,7 @@ fn roles_prompt(status: &WizardStatus) -> InteractionResponseData {
         row(vec![
             button(WizardAction::OpenPick(PickForm::Role), "Add a role…", ButtonStyle::Primary),
             button(WizardAction::ThemeTiers, &format!("Add the tiers ({})", tiers.len()), ButtonStyle::Primary),
+            button(WizardAction::OpenPick(PickForm::ChangeRole), "Rename or recolour…", ButtonStyle::Secondary),
         ]),
         row(vec![
             button(WizardAction::Next(step), "Next", ButtonStyle::Success),
@@ -602,6 +607,90 @@ fn roles_prompt(status: &WizardStatus) -> InteractionResponseData {
         rows.push(row(vec![list_select(WizardAction::Remove(step).custom_id(), "Remove a role…", options, 1)]));
     }
     message(content, rows)
+}
+
+/// The draft's categories and channels as the pickers offer them: (key, label).
+fn channel_items(plan: &ChannelPlan) -> Vec<(String, String)> {
+    let mut items = Vec::new();
+    for category in &plan.categories {
+        items.push((category.key.clone(), format!("Category: {}", category.name)));
+        for channel in &category.channels {
+            items.push((channel.key.clone(), format!("{} (in {})", channel_words(channel), category.name)));
+        }
+    }
+    items
+}
+
+fn channel_words(channel: &arrakis_schemas::Channel) -> String {
+    match channel.kind {
+        ChannelKind::Text => format!("#{}", channel.name),
+        ChannelKind::Voice => format!("voice: {}", channel.name),
+        ChannelKind::Announcement => format!("announcements: #{}", channel.name),
+    }
+}
+
+/// CHANNEL_STRUCTURE: the categories in words (who sees each), the theme's template, and
+/// pickers to add, rename and remove items; Next submits what is shown.
+fn channels_prompt(status: &WizardStatus) -> InteractionResponseData {
+    let step = WizardStep::ChannelStructure;
+    let draft = &status.draft;
+    let mut content = format!(
+        "{}\nCategories and channels, and which roles see them. The theme's template gives each role its own \
+         category with a text and a voice channel; change any item, add your own, or edit it all as text \
+         (`key | Category | role keys or everyone | channel, voice:channel`).\n",
+        step.heading()
+    );
+    if draft.channels.categories.is_empty() {
+        content.push_str("_(no channels yet)_\n");
+    }
+    let role_name = |key: &String| draft.roles.iter().find(|r| &r.key == key).map_or(key.clone(), |r| r.name.clone());
+    for category in &draft.channels.categories {
+        let seen = match category.visible_to.as_slice() {
+            [] => "everyone".to_string(),
+            keys => keys.iter().map(role_name).collect::<Vec<_>>().join(", "),
+        };
+        let channels: Vec<String> = category.channels.iter().map(channel_words).collect();
+        let channels = if channels.is_empty() { "no channels yet".to_string() } else { channels.join(", ") };
+        content.push_str(&format!("- **{}**, seen by {seen}: {channels}\n", category.name));
+    }
+    let has_items = !draft.channels.categories.is_empty();
+    let pick = |form, label: &str| button(WizardAction::OpenPick(form), label, ButtonStyle::Primary);
+    let template_style = if has_items { ButtonStyle::Secondary } else { ButtonStyle::Success };
+    let mut edits = vec![pick(PickForm::Category, "Add a category…")];
+    if has_items {
+        edits.push(pick(PickForm::Channel, "Add a channel…"));
+        edits.push(pick(PickForm::Rename, "Rename…"));
+    }
+    let mut rows = vec![
+        row(vec![
+            button(WizardAction::ChannelTemplate, "Use the theme's channels", template_style),
+            button(WizardAction::NoChannels, "No channels", ButtonStyle::Secondary),
+        ]),
+        row(edits),
+        row(vec![
+            button(WizardAction::Next(step), "Next", ButtonStyle::Success),
+            button(WizardAction::OpenForm(step), "Edit as text", ButtonStyle::Secondary),
+            button(WizardAction::Back, "Back", ButtonStyle::Secondary),
+        ]),
+    ];
+    if has_items {
+        let select = list_select(
+            WizardAction::Remove(step).custom_id(),
+            "Remove a category or channel…",
+            channel_items(&draft.channels),
+            1,
+        );
+        rows.push(row(vec![select]));
+    }
+    message(content, rows)
+}
+
+/// A select the form may leave empty.
+fn optional(select: Component) -> Box<Component> {
+    let Component::SelectMenu(mut menu) = select else { return Box::new(select) };
+    menu.min_values = Some(0);
+    menu.required = Some(false);
+    Box::new(Component::SelectMenu(menu))
 }
 
 /// A picker's modal, or why it cannot open yet (no asset of the kind it needs, no rule).
@@ -696,6 +785,59 @@ pub fn pick_modal(form: PickForm, status: &WizardStatus) -> Result<InteractionRe
                 ],
             )
         }
+        PickForm::ChangeRole => {
+            if d.roles.is_empty() {
+                return Err("Add a role first.".into());
+            }
+            let roles = d.roles.iter().map(|r| (r.key.clone(), r.name.clone())).collect();
+            let colours = picks::COLOURS.iter().map(|(n, c)| (c.to_string(), n.to_string())).collect();
+            (
+                "Rename or recolour a role",
+                vec![
+                    label("Role", select("key", roles, 1)),
+                    label("New name (optional)", short("name", false, "keeps its name")),
+                    label("New colour (optional)", optional(list_select("color".into(), "Keep", colours, 1))),
+                ],
+            )
+        }
+        PickForm::Category => {
+            let mut fields = vec![label("Category name", short("name", true, "Holders' Hall"))];
+            if !d.roles.is_empty() {
+                let roles: Vec<(String, String)> = d.roles.iter().map(|r| (r.key.clone(), r.name.clone())).collect();
+                let most = roles.len().min(25) as u8;
+                let seen = optional(list_select("visible_to".into(), "Everyone", roles, most));
+                fields.push(label("Seen by (none picked: everyone)", seen));
+            }
+            ("Add a category", fields)
+        }
+        PickForm::Channel => {
+            let categories: Vec<(String, String)> =
+                d.channels.categories.iter().map(|c| (c.key.clone(), c.name.clone())).collect();
+            if categories.is_empty() {
+                return Err("Add a category first, or use the theme's channels.".into());
+            }
+            let kinds = [("text", "Text"), ("voice", "Voice"), ("announcement", "Announcements")]
+                .map(|(v, l)| (v.to_string(), l.to_string()))
+                .to_vec();
+            (
+                "Add a channel",
+                vec![
+                    label("In category", select("category", categories, 1)),
+                    label("Channel name", short("name", true, "general")),
+                    label("Kind", select("kind", kinds, 1)),
+                ],
+            )
+        }
+        PickForm::Rename => {
+            let items = channel_items(&d.channels);
+            if items.is_empty() {
+                return Err("There is no category or channel to rename yet.".into());
+            }
+            (
+                "Rename",
+                vec![label("Category or channel", select("key", items, 1)), label("New name", short("name", true, ""))],
+            )
+        }
     };
     Ok(InteractionResponseData {
         custom_id: Some(WizardAction::SubmitPick(form).custom_id()),
@@ -712,6 +854,8 @@ pub enum Picked {
     Rule(RuleEdit),
     /// ROLE_MAPPING.
     Role(RoleEdit),
+    /// CHANNEL_STRUCTURE.
+    Channel(ChannelEdit),
 }
 
 /// Turns a submitted picker form into its edit (the workflow checks the rest).
@@ -748,6 +892,37 @@ pub fn parse_pick(form: PickForm, fields: &BTreeMap<String, String>) -> Result<P
             };
             Ok(Picked::Role(RoleEdit::Put { name: field("name"), grant: field("grant"), color }))
         }
+        PickForm::ChangeRole => {
+            let color = field("color");
+            let color = match color.as_str() {
+                "" => None,
+                c => Some(c.parse::<u32>().map_err(|_| {
+                    let mut e = ValidationErrors::default();
+                    e.push("color", format!("'{c}' is not a colour of the list"));
+                    e
+                })?),
+            };
+            Ok(Picked::Role(RoleEdit::Change { key: field("key"), name: field("name"), color }))
+        }
+        PickForm::Category => {
+            let visible_to =
+                field("visible_to").split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect();
+            Ok(Picked::Channel(ChannelEdit::AddCategory { name: field("name"), visible_to }))
+        }
+        PickForm::Channel => {
+            let kind = match field("kind").as_str() {
+                "" | "text" => ChannelKind::Text,
+                "voice" => ChannelKind::Voice,
+                "announcement" => ChannelKind::Announcement,
+                other => {
+                    let mut e = ValidationErrors::default();
+                    e.push("kind", format!("'{other}' is not text, voice or announcement"));
+                    return Err(e);
+                }
+            };
+            Ok(Picked::Channel(ChannelEdit::AddChannel { category: field("category"), name: field("name"), kind }))
+        }
+        PickForm::Rename => Ok(Picked::Channel(ChannelEdit::Rename { key: field("key"), name: field("name") })),
     }
 }
 
@@ -1203,8 +1378,9 @@ mod tests {
     fn every_picker_is_a_modal_of_at_most_five_labels_and_its_fields_parse() {
         use arrakis_schemas::{Asset, AssetKind};
         let mut status = WizardStatus { step: WizardStep::EligibilityRules, ..WizardStatus::default() };
-        for form in PickForm::ALL.map(|(f, _)| f).into_iter().filter(|f| *f != PickForm::Role) {
-            assert!(pick_modal(form, &status).is_err(), "{form:?} needs an asset or a rule first");
+        let always = [PickForm::Role, PickForm::Category];
+        for form in PickForm::ALL.map(|(f, _)| f).into_iter().filter(|f| !always.contains(f)) {
+            assert!(pick_modal(form, &status).is_err(), "{form:?} needs an asset, rule, role or category first");
         }
         status.draft.assets = [("spice", AssetKind::Erc20), ("worm", AssetKind::Erc721)]
             .map(|(key, kind)| Asset {
@@ -1217,6 +1393,8 @@ mod tests {
             })
             .to_vec();
         status.draft.rules.insert("a".into(), arrakis_schemas::Condition::Rule("b".into()));
+        status.draft.roles = RoleEdit::ThemeTiers.roles(&status.draft).expect("tiers");
+        status.draft.channels = picks::channel_template(&status.draft);
         for (form, _) in PickForm::ALL {
             let m = pick_modal(form, &status).expect("opens");
             let components = m.components.expect("components");
@@ -1240,6 +1418,27 @@ mod tests {
         );
         assert!(parse_pick(PickForm::Combine, &fields(&[("how", "most")])).expect_err("how").has("how"));
         assert!(parse_pick(PickForm::Role, &fields(&[("color", "red")])).expect_err("colour").has("color"));
+        assert_eq!(
+            parse_pick(PickForm::ChangeRole, &fields(&[("key", "gold"), ("name", ""), ("color", "")])).expect("keeps"),
+            Picked::Role(RoleEdit::Change { key: "gold".into(), name: String::new(), color: None })
+        );
+        assert_eq!(
+            parse_pick(PickForm::Category, &fields(&[("name", "Hall"), ("visible_to", "gold, silver")])).expect("ok"),
+            Picked::Channel(ChannelEdit::AddCategory {
+                name: "Hall".into(),
+                visible_to: vec!["gold".into(), "silver".into()]
+            })
+        );
+        assert_eq!(
+            parse_pick(PickForm::Channel, &fields(&[("category", "hall"), ("name", "Stage"), ("kind", "voice")]))
+                .expect("ok"),
+            Picked::Channel(ChannelEdit::AddChannel {
+                category: "hall".into(),
+                name: "Stage".into(),
+                kind: ChannelKind::Voice
+            })
+        );
+        assert!(parse_pick(PickForm::Channel, &fields(&[("kind", "forum")])).expect_err("kind").has("kind"));
     }
 
     #[test]
@@ -1272,14 +1471,18 @@ mod tests {
         status.draft.rules = manifest.rules.clone();
         status.draft.roles = manifest.roles.clone();
         status.draft.channels = manifest.channels.clone();
-        for step in [WizardStep::Init, WizardStep::ChannelStructure] {
-            status.step = step;
-            let shown = prompt(&status).content.expect("content");
-            let from_prompt = modal_from_prompt(step, &shown).unwrap_or_else(|| panic!("{step:?}: {shown}"));
-            assert_eq!(Some(from_prompt), modal(step, &status), "{step:?}");
-        }
+        let step = WizardStep::Init;
+        status.step = step;
+        let shown = prompt(&status).content.expect("content");
+        let from_prompt = modal_from_prompt(step, &shown).unwrap_or_else(|| panic!("{step:?}: {shown}"));
+        assert_eq!(Some(from_prompt), modal(step, &status), "{step:?}");
         // The picker steps show their lists in words: "Edit as text" asks Temporal for the draft.
-        for step in [WizardStep::AssetConfig, WizardStep::EligibilityRules, WizardStep::RoleMapping] {
+        for step in [
+            WizardStep::AssetConfig,
+            WizardStep::EligibilityRules,
+            WizardStep::RoleMapping,
+            WizardStep::ChannelStructure,
+        ] {
             status.step = step;
             assert_eq!(modal_from_prompt(step, &prompt(&status).content.expect("content")), None, "{step:?}");
         }

@@ -31,6 +31,7 @@ pub fn all_schemas() -> Vec<JsonSchemaFile> {
         file::<wizard::assets::AssetEdit>("wizard.asset.json"),
         file::<wizard::picks::RuleEdit>("wizard.rule.json"),
         file::<wizard::picks::RoleEdit>("wizard.role.json"),
+        file::<wizard::picks::ChannelEdit>("wizard.channel.json"),
         file::<wizard::PastedManifest>("wizard.paste-manifest.json"),
         file::<wizard::OpenRequest>("wizard.open.json"),
         file::<wizard::WizardStatus>("wizard.status.json"),

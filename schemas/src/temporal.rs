@@ -79,8 +79,13 @@ handler_def!(
     UpdateDefinition WizardRule for Wizard, wizard::picks::RULE_UPDATE, Lenient<wizard::picks::RuleEdit>, wizard::WizardStatus
 );
 handler_def!(
-    /// Adds or removes roles from pickers or the theme's tiers.
+    /// Adds, renames, recolours or removes roles from pickers, or adds the theme's tiers.
     UpdateDefinition WizardRole for Wizard, wizard::picks::ROLE_UPDATE, Lenient<wizard::picks::RoleEdit>, wizard::WizardStatus
+);
+handler_def!(
+    /// Fills CHANNEL_STRUCTURE with the theme's template, or adds, renames or removes one
+    /// category or channel.
+    UpdateDefinition WizardChannel for Wizard, wizard::picks::CHANNEL_UPDATE, Lenient<wizard::picks::ChannelEdit>, wizard::WizardStatus
 );
 handler_def!(
     /// Loads a pasted manifest into the draft and goes to REVIEW.

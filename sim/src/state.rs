@@ -117,8 +117,17 @@ pub struct Sim {
     /// Where the gateway listens, for `GET /gateway/bot` and READY's `resume_gateway_url`.
     pub gateway_url: RwLock<String>,
     started: Instant,
+    /// This stand-in's node id in its snowflakes (10 bits).
+    node: u64,
     last_id: AtomicU64,
     rng: AtomicU64,
+}
+
+/// A node id for a new stand-in: five bits of the process id and five of a count of the
+/// stand-ins this process made, as Discord's snowflakes carry a worker and a process id.
+fn next_node() -> u64 {
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    ((u64::from(std::process::id()) & 0x1f) << 5) | (MADE.fetch_add(1, Ordering::Relaxed) & 0x1f)
 }
 
 impl Sim {
@@ -136,6 +145,7 @@ impl Sim {
             gateway: GatewayHub::new(),
             gateway_url: RwLock::new(String::new()),
             started: Instant::now(),
+            node: next_node(),
             last_id: AtomicU64::new(0),
             rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
         }
@@ -151,13 +161,21 @@ impl Sim {
         self.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A fresh snowflake: time-based like Discord's, strictly increasing.
+    /// A fresh snowflake, laid out as Discord's: milliseconds since the Discord epoch, then this
+    /// stand-in's 10-bit node id (Discord's worker and process ids), then a 12-bit increment;
+    /// strictly increasing. Stand-ins running side by side (tests share one Redis and one
+    /// Temporal namespace) therefore never hand out the same interaction, guild or role id.
     pub fn next_id(&self) -> u64 {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
-        let candidate = now_ms.saturating_sub(world::DISCORD_EPOCH_MS) << 22;
+        let node = self.node << 12;
+        let floor = (now_ms.saturating_sub(world::DISCORD_EPOCH_MS) << 22) | node;
         let mut last = self.last_id.load(Ordering::Relaxed);
         loop {
-            let next = candidate.max(last + 1);
+            let next = match last {
+                l if l < floor => floor,
+                l if l & 0xfff < 0xfff => l + 1,
+                l => (((l >> 22) + 1) << 22) | node,
+            };
             match self.last_id.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return next,
                 Err(actual) => last = actual,
@@ -285,5 +303,25 @@ pub mod opt_snowflake {
             Some(serde_json::Value::String(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
             Some(_) => Err(serde::de::Error::custom("a snowflake as a string or number")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_ins_side_by_side_never_hand_out_the_same_id() {
+        let (a, b) = (Sim::new(SimConfig::default()), Sim::new(SimConfig::default()));
+        let ids: Vec<(u64, u64)> = (0..5_000).map(|_| (a.next_id(), b.next_id())).collect();
+        let (from_a, from_b): (Vec<u64>, Vec<u64>) = ids.into_iter().unzip();
+        for ids in [&from_a, &from_b] {
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        }
+        let a_set: std::collections::BTreeSet<u64> = from_a.iter().copied().collect();
+        assert!(from_b.iter().all(|id| !a_set.contains(id)), "the same millisecond, other ids");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let at = (from_a[0] >> 22) + world::DISCORD_EPOCH_MS;
+        assert!(now.abs_diff(at) < 60_000, "the id still tells its time");
     }
 }

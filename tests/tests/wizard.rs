@@ -507,7 +507,9 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     assert!(roles.content().contains("**Worm Rider**: members who meet `worm-holder`"), "{}", roles.content());
     let channels = s.press("wiz:next:ROLE_MAPPING").await;
     assert!(channels.content().contains("step 6/8"), "{}", channels.content());
-    let review = s.press("wiz:template").await;
+    let template = s.press("wiz:template").await;
+    assert!(template.content().contains("**Gold**, seen by Gold: #chat, voice: Lounge"), "{}", template.content());
+    let review = s.press("wiz:next:CHANNEL_STRUCTURE").await;
     let plan = planned(&review.content());
     assert!(review.content().contains("step 7/8"), "{}", review.content());
     assert_eq!(plan.len(), 4 + 4 * 3, "4 roles, and a category with two channels for each: {plan:?}");
@@ -561,6 +563,70 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
         s.interactions, s.typed
     );
     assert!(s.typed * 2 < text_typed, "pickers need less than half the typing: {} vs {text_typed}", s.typed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_changes_the_themes_roles_and_channels_item_by_item() {
+    let stack = SynthesisStack::start(50).await;
+    let _worker = stack.in_process_worker();
+    let _gateway = stack.gateway().await;
+    let guild = stack.new_guild().await;
+    let channel = setup_channel(&stack, &guild).await;
+    let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, Some(channel));
+    first_two_steps(&op).await;
+    op.fill("ASSET_CONFIG", &[("assets", demo::ASSETS)]).await.expect("assets");
+    op.fill("ELIGIBILITY_RULES", &[("rules", demo::RULES)]).await.expect("rules");
+    let mut s = Counted { op: &op, interactions: 0, typed: 0 };
+
+    // A tier's role renamed and recoloured; its grant stays. Asking for no change is refused.
+    s.press("wiz:tiers").await;
+    let blue = "3447003";
+    let lords = s.form("wiz:pick:change-role", &[("name", "Spice Lords")], &[("key", "gold"), ("color", blue)]).await;
+    assert!(lords.content().contains("**Spice Lords**: the Gold tier"), "{}", lords.content());
+    let nothing = s.form("wiz:pick:change-role", &[("name", "")], &[("key", "silver")]).await;
+    assert!(nothing.content().contains("name: give a new name, a colour, or both"), "{}", nothing.content());
+    let channels = s.press("wiz:next:ROLE_MAPPING").await;
+    assert!(channels.content().contains("step 6/8"), "{}", channels.content());
+
+    // The theme's template fills the step in place; then each item is changed where it is.
+    let template = s.press("wiz:template").await;
+    assert!(template.content().contains("step 6/8"), "{}", template.content());
+    assert!(
+        template.content().contains("**Spice Lords**, seen by Spice Lords: #chat, voice: Lounge"),
+        "{}",
+        template.content()
+    );
+    let renamed = s.form("wiz:pick:rename", &[("name", "Spice Lounge")], &[("key", "gold-voice")]).await;
+    assert!(renamed.content().contains("#chat, voice: Spice Lounge"), "{}", renamed.content());
+    let removed = s.select("wiz:remove:CHANNEL_STRUCTURE", &["silver-text"]).await;
+    assert!(removed.content().contains("**Silver**, seen by Silver: voice: Lounge\n"), "{}", removed.content());
+    // Who sees a new category is picked from the roles just defined.
+    let hall = s.form("wiz:pick:category", &[("name", "Riders' Hall")], &[("visible_to", "gold,bronze")]).await;
+    assert!(
+        hall.content().contains("**Riders' Hall**, seen by Spice Lords, Bronze: no channels yet"),
+        "{}",
+        hall.content()
+    );
+    let long = "x".repeat(101);
+    let refused =
+        s.form("wiz:pick:channel", &[("name", &long)], &[("category", "riders-hall"), ("kind", "text")]).await;
+    assert!(refused.content().contains("channels.categories[3].channels[0].name"), "{}", refused.content());
+    let stage =
+        s.form("wiz:pick:channel", &[("name", "Stage")], &[("category", "riders-hall"), ("kind", "voice")]).await;
+    assert!(stage.content().contains("seen by Spice Lords, Bronze: voice: Stage"), "{}", stage.content());
+
+    // REVIEW plans exactly the edited structure.
+    let review = s.press("wiz:next:CHANNEL_STRUCTURE").await;
+    assert!(review.content().contains("step 7/8"), "{}", review.content());
+    let plan = planned(&review.content());
+    for name in ["Spice Lords", "Spice Lounge", "Riders' Hall", "Stage"] {
+        assert!(plan.iter().any(|p| p == name), "{name} in {plan:?}");
+    }
+    assert_eq!(plan.len(), 3 + 3 * 3 - 1 + 2, "3 roles, the template less a channel, a category with one: {plan:?}");
+    let status = arrakis_tests::wizard::WizardDriver::new(&stack.task_queue, &guild, None).await.status().await;
+    let lords = &status.draft.roles[0];
+    assert_eq!((lords.key.as_str(), lords.name.as_str(), lords.color), ("gold", "Spice Lords", 0x3498db));
+    println!("recorded as wizard-channels-edited: wizard-{guild}");
 }
 
 /// The demo community as an operator who has a manifest would paste it: YAML, no guild id.

@@ -18,7 +18,7 @@ use arrakis_schemas::{
             PastedManifest, PreviewRequest, ReconcileSchedule, StepAnswer, WizardDraft, WizardInput, WizardOutcome,
             WizardStatus, WizardStep,
             assets::{AssetEdit, AssetLookup},
-            picks::{RoleEdit, RuleEdit},
+            picks::{ChannelEdit, RoleEdit, RuleEdit},
         },
     },
 };
@@ -577,6 +577,26 @@ impl WizardWorkflow {
         self.open_for_input()?;
         let edit = edit.parse().map_err(|e| e.to_string())?;
         self.status.check_role_edit(self.guild()?, &edit).map(|_| ()).map_err(|e| e.to_string().into())
+    }
+
+    /// CHANNEL_STRUCTURE in place: the theme's template, or one category or channel added,
+    /// renamed or removed; Next submits the result like any other answer.
+    #[update(name = "channel")]
+    pub fn channel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, edit: Lenient<ChannelEdit>) -> WizardStatus {
+        if let (Ok(guild), Ok(edit)) = (self.guild(), edit.parse())
+            && let Ok(channels) = self.status.check_channel_edit(guild, &edit)
+        {
+            self.status.draft.channels = channels;
+            self.revision += 1;
+        }
+        self.status.clone()
+    }
+
+    #[update_validator(channel)]
+    fn validate_channel(&self, _ctx: &WorkflowContextView, edit: &Lenient<ChannelEdit>) -> Result<(), HandlerError> {
+        self.open_for_input()?;
+        let edit = edit.parse().map_err(|e| e.to_string())?;
+        self.status.check_channel_edit(self.guild()?, &edit).map(|_| ()).map_err(|e| e.to_string().into())
     }
 
     /// "Paste a manifest": the draft becomes the pasted manifest (checked by the validator

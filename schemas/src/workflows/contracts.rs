@@ -128,6 +128,7 @@ pub fn all() -> &'static [WorkflowContract] {
                 (wizard::assets::ASSET_UPDATE, parses::<wizard::assets::AssetEdit>),
                 (wizard::picks::RULE_UPDATE, parses::<wizard::picks::RuleEdit>),
                 (wizard::picks::ROLE_UPDATE, parses::<wizard::picks::RoleEdit>),
+                (wizard::picks::CHANNEL_UPDATE, parses::<wizard::picks::ChannelEdit>),
                 (wizard::PASTE_UPDATE, parses::<wizard::PastedManifest>),
             ],
         },

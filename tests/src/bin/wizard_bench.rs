@@ -15,7 +15,7 @@ use arrakis_tests::{SynthesisStack, chain::ChainFixture, operator::Answer, opera
 use std::collections::BTreeMap;
 
 /// The steps, in the order an operator meets them.
-const STEPS: [&str; 17] = [
+const STEPS: [&str; 18] = [
     "refused command (the floor: no Temporal call)",
     "/arrakis setup",
     "INIT: the form opens",
@@ -31,7 +31,8 @@ const STEPS: [&str; 17] = [
     "ROLE_MAPPING: the theme's tiers",
     "ROLE_MAPPING: role added",
     "ROLE_MAPPING: next",
-    "CHANNEL_STRUCTURE: template (REVIEW's plan read from Discord)",
+    "CHANNEL_STRUCTURE: the theme's template",
+    "CHANNEL_STRUCTURE: next (REVIEW's plan read from Discord)",
     "REVIEW: deploy",
 ];
 
@@ -102,12 +103,13 @@ async fn session(op: Operator, contracts: (String, String)) -> anyhow::Result<Ti
     let channels = op.press("wiz:next:ROLE_MAPPING").await?;
     ensure!(channels.content().contains("step 6/8"), "{}", channels.content());
     timed(&mut out, STEPS[14], &channels);
-    let review = op.press("wiz:template").await?;
+    timed(&mut out, STEPS[15], &op.press("wiz:template").await?);
+    let review = op.press("wiz:next:CHANNEL_STRUCTURE").await?;
     ensure!(review.content().contains("step 7/8"), "{}", review.content());
-    timed(&mut out, STEPS[15], &review);
+    timed(&mut out, STEPS[16], &review);
     let deploy = op.press("wiz:deploy").await?;
     ensure!(deploy.content().contains("step 8/8"), "{}", deploy.content());
-    timed(&mut out, STEPS[16], &deploy);
+    timed(&mut out, STEPS[17], &deploy);
     Ok(out)
 }
 

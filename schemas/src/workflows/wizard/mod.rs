@@ -724,6 +724,19 @@ impl WizardStatus {
         Ok(roles)
     }
 
+    /// The channels a `channel` edit leaves, checked likewise at CHANNEL_STRUCTURE.
+    pub fn check_channel_edit(
+        &self,
+        guild_id: GuildId,
+        edit: &picks::ChannelEdit,
+    ) -> Result<ChannelPlan, ValidationErrors> {
+        self.at(WizardStep::ChannelStructure, "channels")?;
+        let channels = edit.channels(&self.draft)?;
+        WizardDraft { channels: channels.clone(), ..self.draft.clone() }
+            .check_edited(guild_id, WizardStep::ChannelStructure)?;
+        Ok(channels)
+    }
+
     fn at(&self, step: WizardStep, what: &str) -> Result<(), ValidationErrors> {
         if self.step == step {
             return Ok(());

@@ -11,12 +11,15 @@ use crate::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::WizardDraft;
+use super::{WizardDraft, key_from};
 
 /// Update name: add or remove a rule of the draft from pickers.
 pub const RULE_UPDATE: &str = "rule";
 /// Update name: add or remove roles of the draft from pickers or the theme's template.
 pub const ROLE_UPDATE: &str = "role";
+/// Update name: the theme's channel template, or one category or channel added, renamed or
+/// removed from pickers.
+pub const CHANNEL_UPDATE: &str = "channel";
 
 /// How combined rules must hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -122,6 +125,115 @@ pub enum RoleEdit {
         /// The role's key.
         key: String,
     },
+    /// Renames or recolours a role, by key; its key, its grant and what it sees stay.
+    Change {
+        /// The role's key.
+        key: String,
+        /// The new name; empty keeps the name.
+        #[serde(default)]
+        name: String,
+        /// The new RGB colour; absent keeps the colour.
+        #[serde(default)]
+        color: Option<u32>,
+    },
+}
+
+/// The `channel` update's payload: CHANNEL_STRUCTURE edited in place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "edit", deny_unknown_fields)]
+pub enum ChannelEdit {
+    /// The theme's template ([`channel_template`]) in place of the draft's channels.
+    Template,
+    /// Adds a category, seen only by the roles picked (none picked: by everyone).
+    AddCategory {
+        /// The name members see.
+        name: String,
+        /// Keys of the draft's roles.
+        #[serde(default)]
+        visible_to: Vec<String>,
+    },
+    /// Adds a channel to a category; it sees what its category sees.
+    AddChannel {
+        /// The category's key.
+        category: String,
+        /// The name members see.
+        name: String,
+        /// Text, voice or announcement.
+        #[serde(default)]
+        kind: ChannelKind,
+    },
+    /// Renames a category or a channel, by key.
+    Rename {
+        /// The category's or channel's key.
+        key: String,
+        /// The new name.
+        name: String,
+    },
+    /// Removes a category with its channels, or a channel, by key.
+    Remove {
+        /// The category's or channel's key.
+        key: String,
+    },
+}
+
+impl ChannelEdit {
+    /// The draft's channels with the edit applied; the manifest's validator checks the rest
+    /// (names, limits). Keys come from names and are unique over categories and channels.
+    pub fn channels(&self, draft: &WizardDraft) -> Result<ChannelPlan, ValidationErrors> {
+        let mut plan = draft.channels.clone();
+        let taken = |plan: &ChannelPlan, k: &str| {
+            plan.categories.iter().any(|c| c.key == k || c.channels.iter().any(|ch| ch.key == k))
+        };
+        let required = |field: &str, value: &str| match value.trim() {
+            "" => Err(one(field, "a name is required")),
+            name => Ok(name.to_string()),
+        };
+        match self {
+            Self::Template => return Ok(channel_template(draft)),
+            Self::AddCategory { name, visible_to } => {
+                let name = required("name", name)?;
+                if let Some(unknown) = visible_to.iter().find(|k| !draft.roles.iter().any(|r| &r.key == *k)) {
+                    return Err(one("visible_to", format!("'{unknown}' is not a role of the draft")));
+                }
+                let key = key_from([name.as_str()], "category", |k| taken(&plan, k));
+                plan.categories.push(Category { key, name, visible_to: visible_to.clone(), channels: vec![] });
+            }
+            Self::AddChannel { category, name, kind } => {
+                let name = required("name", name)?;
+                let key = key_from([name.as_str()], "channel", |k| taken(&plan, k));
+                let Some(at) = plan.categories.iter_mut().find(|c| &c.key == category) else {
+                    return Err(one("category", format!("no category '{category}' in the draft")));
+                };
+                at.channels.push(Channel { key, name, kind: *kind, topic: None, visible_to: vec![] });
+            }
+            Self::Rename { key, name } => {
+                let name = required("name", name)?;
+                let category = plan.categories.iter_mut().find(|c| &c.key == key);
+                match category {
+                    Some(c) => c.name = name,
+                    None => {
+                        let channel =
+                            plan.categories.iter_mut().flat_map(|c| c.channels.iter_mut()).find(|ch| &ch.key == key);
+                        let Some(channel) = channel else {
+                            return Err(one("key", format!("no category or channel '{key}' in the draft")));
+                        };
+                        channel.name = name;
+                    }
+                }
+            }
+            Self::Remove { key } => {
+                if !taken(&plan, key) {
+                    return Err(one("key", format!("no category or channel '{key}' in the draft")));
+                }
+                plan.categories.retain(|c| &c.key != key);
+                for c in &mut plan.categories {
+                    c.channels.retain(|ch| &ch.key != key);
+                }
+            }
+        }
+        plan.strategy = if plan.categories.is_empty() { ChannelStrategy::None } else { ChannelStrategy::Custom };
+        Ok(plan)
+    }
 }
 
 fn one(field: &str, rule: impl Into<String>) -> ValidationErrors {
@@ -337,13 +449,31 @@ impl RoleEdit {
                     return Err(one("key", format!("no role '{key}' in the draft")));
                 }
             }
+            Self::Change { key, name, color } => {
+                let Some(role) = roles.iter_mut().find(|r| &r.key == key) else {
+                    return Err(one("key", format!("no role '{key}' in the draft")));
+                };
+                if name.trim().is_empty() && color.is_none() {
+                    return Err(one("name", "give a new name, a colour, or both"));
+                }
+                if let Some(color) = color {
+                    if *color > 0xff_ffff {
+                        return Err(one("color", format!("{color} is not a 24-bit RGB colour")));
+                    }
+                    role.color = *color;
+                }
+                if !name.trim().is_empty() {
+                    role.name = name.trim().to_string();
+                }
+            }
         }
         Ok(roles)
     }
 }
 
 /// The theme's channel template for the draft's roles: a category per role, named after it
-/// and seen only by it, with a text and a voice channel. The operator may edit it as text.
+/// and seen only by it, with a text and a voice channel. The operator edits it item by item
+/// ([`ChannelEdit`]) or as text.
 pub fn channel_template(draft: &WizardDraft) -> ChannelPlan {
     let (text, voice) = match draft.theme {
         Theme::Basic => ("chat", "Lounge"),
@@ -541,5 +671,92 @@ mod tests {
         assert_eq!(d.channels.categories[3].visible_to, ["worm-rider"]);
         d.name = Some("Sietch".into());
         d.manifest("123456789012345678".parse().expect("guild"), None).validate().expect("a valid manifest");
+    }
+
+    #[test]
+    fn a_role_is_renamed_and_recoloured_in_place() {
+        let mut d = draft();
+        d.roles = RoleEdit::ThemeTiers.roles(&d).expect("tiers");
+        let key = d.roles[0].key.clone();
+        let change = RoleEdit::Change { key: key.clone(), name: " Spice Lords ".into(), color: Some(0x3498db) };
+        let roles = change.roles(&d).expect("changed");
+        assert_eq!(
+            (roles[0].key.as_str(), roles[0].name.as_str(), roles[0].color),
+            (key.as_str(), "Spice Lords", 0x3498db)
+        );
+        assert_eq!(roles[0].grant, d.roles[0].grant, "the grant stays");
+        let keep_name = RoleEdit::Change { key: key.clone(), name: String::new(), color: Some(0) };
+        assert_eq!(keep_name.roles(&d).expect("colour only")[0].name, d.roles[0].name);
+        assert!(
+            RoleEdit::Change { key: key.clone(), name: " ".into(), color: None }
+                .roles(&d)
+                .expect_err("nothing")
+                .has("name")
+        );
+        assert!(
+            RoleEdit::Change { key, name: String::new(), color: Some(1 << 24) }
+                .roles(&d)
+                .expect_err("rgb")
+                .has("color")
+        );
+        assert!(
+            RoleEdit::Change { key: "nope".into(), name: "X".into(), color: None }
+                .roles(&d)
+                .expect_err("key")
+                .has("key")
+        );
+    }
+
+    #[test]
+    fn channels_are_added_renamed_and_removed_item_by_item() {
+        let mut d = draft();
+        d.roles = RoleEdit::ThemeTiers.roles(&d).expect("tiers");
+        d.channels = ChannelEdit::Template.channels(&d).expect("template");
+        assert_eq!(d.channels, channel_template(&d));
+        let gold = d.roles[0].key.clone();
+
+        let hall = ChannelEdit::AddCategory { name: "Holders' Hall".into(), visible_to: vec![gold.clone()] };
+        d.channels = hall.channels(&d).expect("category");
+        let added = d.channels.categories.last().expect("added").clone();
+        assert_eq!((added.key.as_str(), added.visible_to.clone()), ("holders-hall", vec![gold.clone()]));
+        let stranger = ChannelEdit::AddCategory { name: "X".into(), visible_to: vec!["nobody".into()] };
+        assert!(stranger.channels(&d).expect_err("unknown role").has("visible_to"));
+        assert!(
+            ChannelEdit::AddCategory { name: " ".into(), visible_to: vec![] }
+                .channels(&d)
+                .expect_err("name")
+                .has("name")
+        );
+
+        let stage =
+            ChannelEdit::AddChannel { category: added.key.clone(), name: "Stage".into(), kind: ChannelKind::Voice };
+        d.channels = stage.channels(&d).expect("channel");
+        let channel = d.channels.categories.last().expect("hall").channels[0].clone();
+        assert_eq!((channel.key.as_str(), channel.kind), ("stage", ChannelKind::Voice));
+        let lost = ChannelEdit::AddChannel { category: "nowhere".into(), name: "x".into(), kind: ChannelKind::Text };
+        assert!(lost.channels(&d).expect_err("category").has("category"));
+        // A key is never taken twice, across categories and channels.
+        let again =
+            ChannelEdit::AddChannel { category: added.key.clone(), name: "Stage".into(), kind: ChannelKind::Text };
+        assert_eq!(again.channels(&d).expect("again").categories.last().expect("hall").channels[1].key, "stage-2");
+
+        d.channels =
+            ChannelEdit::Rename { key: "stage".into(), name: "Main Stage".into() }.channels(&d).expect("rename");
+        d.channels =
+            ChannelEdit::Rename { key: added.key.clone(), name: "The Hall".into() }.channels(&d).expect("rename");
+        let hall = d.channels.categories.last().expect("hall");
+        assert_eq!((hall.name.as_str(), hall.channels[0].name.as_str()), ("The Hall", "Main Stage"));
+        assert!(ChannelEdit::Rename { key: "nope".into(), name: "x".into() }.channels(&d).expect_err("key").has("key"));
+
+        let before = d.channels.categories.len();
+        d.channels = ChannelEdit::Remove { key: "stage".into() }.channels(&d).expect("channel removed");
+        assert!(d.channels.categories.last().expect("hall").channels.is_empty());
+        d.channels = ChannelEdit::Remove { key: added.key.clone() }.channels(&d).expect("category removed");
+        assert_eq!(d.channels.categories.len(), before - 1);
+        assert!(ChannelEdit::Remove { key: added.key }.channels(&d).expect_err("gone").has("key"));
+        for key in d.channels.categories.clone().iter().map(|c| c.key.clone()) {
+            d.channels = ChannelEdit::Remove { key }.channels(&d).expect("removed");
+        }
+        assert_eq!(d.channels.strategy, ChannelStrategy::None, "nothing left: no channels");
     }
 }
