@@ -63,6 +63,8 @@ pub struct MemberSyncWorkflow {
     stopping: Option<Decision>,
     /// Bumped by every signal and update: the idle loop wakes on it.
     wake: u64,
+    /// A sweep's plan is being read: the sync is sweeping, though no page is under way yet.
+    planning: bool,
 }
 
 impl MemberSyncWorkflow {
@@ -84,30 +86,39 @@ impl MemberSyncWorkflow {
         self.wake += 1;
     }
 
-    /// The status the query answers, from the carried state.
+    /// Keeps the status current with the carried state.
     fn refresh(&mut self) {
+        self.status = self.fresh();
+    }
+
+    /// The status the query answers, from the carried state as it is now: a signal handled
+    /// since the loop last refreshed is already in it.
+    fn fresh(&self) -> MemberSyncStatus {
         let c = &self.carried;
-        self.status.guild_id = self.guild;
-        self.status.paused = c.paused.clone();
-        self.status.sweep = c.sweep.clone();
-        self.status.last_sweep = c.last_sweep.clone();
-        self.status.next_sweep_at_ms = c.next_sweep_at_ms;
-        self.status.held = c.held.clone();
-        self.status.queued = c.queued.len() as u64;
-        self.status.chains = c.cursors.iter().map(|(chain, cursor)| (*chain, cursor.block)).collect();
-        self.status.totals = c.totals;
-        self.status.runs = c.runs;
-        self.status.phase = if self.stopping.is_some() {
+        let mut status = self.status.clone();
+        status.guild_id = self.guild;
+        status.paused = c.paused.clone();
+        status.sweep = c.sweep.clone();
+        status.sweep_requested = c.sweep_requested;
+        status.last_sweep = c.last_sweep.clone();
+        status.next_sweep_at_ms = c.next_sweep_at_ms;
+        status.held = c.held.clone();
+        status.queued = c.queued.len() as u64;
+        status.chains = c.cursors.iter().map(|(chain, cursor)| (*chain, cursor.block)).collect();
+        status.totals = c.totals;
+        status.runs = c.runs;
+        status.phase = if self.stopping.is_some() {
             Phase::Stopped
-        } else if self.status.closed.is_some() {
+        } else if status.closed.is_some() {
             Phase::Closed
         } else if c.paused.is_some() {
             Phase::Paused
-        } else if c.sweep.is_some() {
+        } else if c.sweep.is_some() || self.planning {
             Phase::Sweeping
         } else {
             Phase::Watching
         };
+        status
     }
 
     fn decide_options(queue: &str) -> temporalio_sdk::ActivityOptions {
@@ -255,11 +266,24 @@ impl MemberSyncWorkflow {
     async fn begin_sweep(ctx: &WorkflowContext<Self>, queue: &str) -> WorkflowResult<()> {
         let Some(guild_id) = ctx.state(|s| s.guild) else { return Ok(()) };
         let now = Self::now_ms(ctx);
+        // The request is taken before the plan is read, so a nudge that comes while it is
+        // being read (a manifest published meanwhile) gets a sweep of its own.
+        let taken_first = ctx.patched("member-sync-nudge-during-plan");
+        ctx.state_mut(|s| {
+            s.planning = true;
+            if taken_first {
+                s.carried.sweep_requested = false;
+            }
+        });
         let outcome =
-            ctx.execute_activity(MemberSyncActivities::plan, PlanRequest { guild_id }, retry::discord(queue)).await?;
+            ctx.execute_activity(MemberSyncActivities::plan, PlanRequest { guild_id }, retry::discord(queue)).await;
+        ctx.state_mut(|s| s.planning = false);
+        let outcome = outcome?;
         let sweep_id = format!("sweep-{}", ctx.uuid4());
         ctx.state_mut(|s| {
-            s.carried.sweep_requested = false;
+            if !taken_first {
+                s.carried.sweep_requested = false;
+            }
             s.carried.next_sweep_at_ms = now + s.settings.sweep_interval_secs * 1000;
             match outcome {
                 PlanOutcome::Skip(why) => {
@@ -383,6 +407,7 @@ impl MemberSyncWorkflow {
             dry_run_next: false,
             stopping: None,
             wake: 0,
+            planning: false,
         }
     }
 
@@ -742,7 +767,7 @@ impl MemberSyncWorkflow {
     /// block per chain, and why nothing is written if so.
     #[query(name = "status")]
     pub fn status(&self, _ctx: &WorkflowContextView) -> MemberSyncStatus {
-        self.status.clone()
+        self.fresh()
     }
 }
 

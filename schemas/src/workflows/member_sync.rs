@@ -477,6 +477,9 @@ pub struct MemberSyncStatus {
     pub paused: Option<Pause>,
     /// The sweep under way.
     pub sweep: Option<SweepProgress>,
+    /// A sweep has been asked for (a manifest published, `sync_now`) and starts next.
+    #[serde(default)]
+    pub sweep_requested: bool,
     /// The last finished sweep.
     pub last_sweep: Option<SweepSummary>,
     /// Workflow time (Unix ms) of the next sweep.
