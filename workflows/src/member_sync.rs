@@ -86,13 +86,8 @@ impl MemberSyncWorkflow {
         self.wake += 1;
     }
 
-    /// Keeps the status current with the carried state.
-    fn refresh(&mut self) {
-        self.status = self.fresh();
-    }
-
-    /// The status the query answers, from the carried state as it is now: a signal handled
-    /// since the loop last refreshed is already in it.
+    /// The status the query and the updates answer: `status` holds what only the loop knows
+    /// (mode, pending writes, why closed); the rest is read from the carried state as it is now.
     fn fresh(&self) -> MemberSyncStatus {
         let c = &self.carried;
         let mut status = self.status.clone();
@@ -436,7 +431,6 @@ impl MemberSyncWorkflow {
         }
         let mut watch: Option<WatchFuture<'_>> = None;
         loop {
-            ctx.state_mut(Self::refresh);
             if ctx.state(|s| s.stopping.is_some()) {
                 if let Some(w) = watch.take() {
                     w.cancel();
@@ -586,8 +580,7 @@ impl MemberSyncWorkflow {
             });
             ctx.continue_as_new(Lenient::new(&next), ContinueAsNewOptions::default())?;
         }
-        ctx.state_mut(Self::refresh);
-        Ok(ctx.state(|s| s.status.clone()))
+        Ok(ctx.state(|s| s.fresh()))
     }
 
     /// A member joined, left or changed roles (from the gateway). Any payload is accepted:
@@ -657,8 +650,7 @@ impl MemberSyncWorkflow {
             self.dry_run_next = request.dry_run;
             self.wake += 1;
         }
-        self.refresh();
-        self.status.clone()
+        self.fresh()
     }
 
     #[update_validator(sync_now)]
@@ -713,8 +705,7 @@ impl MemberSyncWorkflow {
             self.carried.paused = Some(Pause { by: d.actor, reason: d.reason });
             self.wake += 1;
         }
-        self.refresh();
-        self.status.clone()
+        self.fresh()
     }
 
     #[update_validator(pause)]
@@ -732,8 +723,7 @@ impl MemberSyncWorkflow {
             }
             self.wake += 1;
         }
-        self.refresh();
-        self.status.clone()
+        self.fresh()
     }
 
     #[update_validator(resume)]
@@ -753,8 +743,7 @@ impl MemberSyncWorkflow {
             self.stopping = Some(d);
             self.wake += 1;
         }
-        self.refresh();
-        self.status.clone()
+        self.fresh()
     }
 
     #[update_validator(stop)]
@@ -799,8 +788,7 @@ impl MemberSyncWorkflow {
             self.decision = Some((confirm, d));
             self.wake += 1;
         }
-        self.refresh();
-        self.status.clone()
+        self.fresh()
     }
 
     /// The watcher's answer: its members are queued first; its cursors are kept.
