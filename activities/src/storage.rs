@@ -69,15 +69,33 @@ impl Store {
     /// (`ARRAKIS_SERVICE_DATABASE_URL`), lazily: the first query opens the first connection.
     pub fn connect_lazy(app_url: &str, service_url: &str) -> Result<Self, StoreError> {
         let pool = |max: u32, url: &str| {
-            PgPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(5)).connect_lazy(url)
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_release(|conn, _| Box::pin(reset_session(conn)))
+                .connect_lazy(url)
         };
         Ok(Self { app: pool(10, app_url)?, service: pool(4, service_url)? })
     }
 
     /// Refuses logins that would undo the isolation: an application login that is a superuser
-    /// or bypasses row-level security, or a service login that is a superuser. The worker
-    /// checks before it polls, so a misconfigured deploy fails at once with the variable named.
+    /// or bypasses row-level security, a service login that is a superuser, or either one
+    /// allowed to create temporary objects (which could shadow a schema object for the rest of
+    /// a pooled session). The worker checks before it polls, so a misconfigured deploy fails at
+    /// once with the variable named.
     pub async fn check_roles(&self) -> Result<(), StoreError> {
+        let temporary = "SELECT current_user::text, current_database()::text, \
+                         has_database_privilege(current_database(), 'TEMPORARY')";
+        for (pool, variable) in [(&self.app, "DATABASE_URL"), (&self.service, "ARRAKIS_SERVICE_DATABASE_URL")] {
+            let (user, database, may): (String, String, bool) = sqlx::query_as(temporary).fetch_one(pool).await?;
+            if may {
+                return Err(StoreError::Misconfigured(format!(
+                    "{variable} logs in as {user}, which may create temporary tables in {database}: \
+                     REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC (the migrations do; a database \
+                     copied from a template needs it again)"
+                )));
+            }
+        }
         let who = "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user";
         let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(who).fetch_one(&self.app).await?;
         if superuser || bypass {
@@ -144,6 +162,16 @@ impl Store {
         let tx = self.service.begin().await?;
         Ok(ServiceTx { tx })
     }
+}
+
+/// Runs as a connection goes back to its pool: nothing one transaction left in the session
+/// (settings, prepared statements, cursors, advisory locks, listeners) reaches the next one.
+/// sqlx's statement cache is cleared first, so it never names a statement `DISCARD ALL`
+/// deallocated. A connection that cannot be reset is closed instead of reused.
+async fn reset_session(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    conn.clear_cached_statements().await?;
+    sqlx::raw_sql("DISCARD ALL").execute(conn).await?;
+    Ok(true)
 }
 
 /// A transaction that sees one community's rows and can write only those.

@@ -50,4 +50,7 @@ ALTER ROLE arrakis_migrator PASSWORD :'migrator_password';
 SELECT format('CREATE DATABASE %I OWNER arrakis_owner', :'db')
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
 ALTER DATABASE :"db" OWNER TO arrakis_owner;
+-- No login creates temporary objects: a temp table or view could shadow a schema object for
+-- the rest of a pooled session. (The migrations revoke it too.)
+REVOKE TEMPORARY ON DATABASE :"db" FROM PUBLIC;
 \endif

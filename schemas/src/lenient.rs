@@ -9,7 +9,7 @@
 //! bad input becomes a clean, non-retryable failure that names the field, and a bad signal a
 //! dropped one.
 
-use crate::validation::ValidationErrors;
+use crate::{objects_only::ObjectsOnly, validation::ValidationErrors};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Serialize, de::DeserializeOwned};
 use std::{borrow::Cow, fmt, marker::PhantomData};
@@ -106,7 +106,8 @@ impl<T: Serialize> Lenient<T> {
 
 impl<T: DeserializeOwned> Lenient<T> {
     /// Parses the one JSON payload into `T`, naming the field that does not fit; `input` when
-    /// there is no payload, more than one, or one that is not JSON.
+    /// there is no payload, more than one, or one that is not JSON. A struct is read from a
+    /// JSON object only, never from an array by position.
     pub fn parse(&self) -> Result<T, ValidationErrors> {
         let refuse = |rule: String| {
             let mut errors = ValidationErrors::default();
@@ -127,7 +128,7 @@ impl<T: DeserializeOwned> Lenient<T> {
             other => return refuse(format!("encoding {other} is not JSON: send JSON (json/plain)")),
         };
         let mut deserializer = serde_json::Deserializer::from_slice(data);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let value = serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer)).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let mut errors = ValidationErrors::default();

@@ -10,6 +10,7 @@ mod export;
 mod ids;
 mod lenient;
 mod manifest;
+mod objects_only;
 pub mod plan;
 pub mod score;
 #[cfg(feature = "temporal")]

@@ -122,6 +122,12 @@ pub async fn fresh_database() -> TestDatabase {
         .execute(&mut maintenance)
         .await
         .expect("copy the template");
+    // A database's own privileges are not copied from its template: no login creates
+    // temporary objects here either (the worker refuses to start otherwise).
+    sqlx::query(sqlx::AssertSqlSafe(format!("REVOKE TEMPORARY ON DATABASE {name} FROM PUBLIC")))
+        .execute(&mut maintenance)
+        .await
+        .expect("revoke TEMPORARY");
     sqlx::query("SELECT pg_advisory_unlock(727274)").execute(&mut maintenance).await.expect("unlock");
     let (url, service_url) = (with_database(&app, &name), with_database(&service, &name));
     let store = Store::connect_lazy(&url, &service_url).expect("test database urls");
@@ -257,6 +263,28 @@ pub fn runbook_snippet(name: &str) -> anyhow::Result<String> {
     let Some((_, after)) = runbook.split_once(&marker) else { bail!("no {marker} in docs/runbook.md") };
     let block = after.split_once("```sh\n").context("no ```sh block after the marker")?.1;
     Ok(block.split_once("```").context("unterminated block")?.0.to_string())
+}
+
+/// Runs the runbook line `name` as an operator would: a plain `bash -c` (no errexit, no
+/// pipefail), in the environment `eval "$(scripts/dev env)"` gives and nothing more but `extra`,
+/// the values the operator fills in (`GUILD_ID`, a test's own task queue or address). A line
+/// that only passes because the suite's own environment or shell options help it fails here.
+pub fn run_runbook(name: &str, extra: &[(&str, &str)]) -> Output {
+    let mut script = String::from("eval \"$(scripts/dev env)\"\n");
+    for (k, v) in extra {
+        script.push_str(&format!("export {k}='{}'\n", v.replace('\'', r"'\''")));
+    }
+    script.push_str(&runbook_snippet(name).expect("runbook line"));
+    let mut command = std::process::Command::new("bash");
+    command.arg("-c").arg(script).current_dir(repo_root()).env_clear();
+    // What a login shell has, and what `scripts/dev` reads to name its ports and folders.
+    for (k, v) in std::env::vars() {
+        let dev = k.starts_with("ARRAKIS_") && (k.ends_with("_PORT") || k.ends_with("_DIR"));
+        if dev || ["PATH", "HOME", "USER", "LANG", "TERM", "TMPDIR"].contains(&k.as_str()) {
+            command.env(k, v);
+        }
+    }
+    command.output().expect("bash runs")
 }
 
 /// A random guild id, so runs of the suite never collide on workflow IDs.
@@ -563,7 +591,7 @@ impl SynthesisStack {
     pub fn shell(&self, name: &str, guild: &str, extra: &[(&str, &str)]) -> (bool, String) {
         let mut env = vec![("ARRAKIS_TASK_QUEUE", self.task_queue.as_str()), ("GUILD_ID", guild), ("VERSION", "1")];
         env.extend_from_slice(extra);
-        let out = run_shell(&runbook_snippet(name).expect("runbook line"), &env);
+        let out = run_runbook(name, &env);
         (
             out.status.success(),
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),

@@ -3,7 +3,7 @@
 //! wallets linked in Postgres, balances on anvil, and an incumbent's role Arrakis must never
 //! touch. `expected` is exactly the (member, role) set a sweep must leave.
 
-use crate::{SIM_TOKEN, SynthesisStack, chain::ChainFixture, chain::random_wallet, run_shell, runbook_snippet};
+use crate::{SIM_TOKEN, SynthesisStack, chain::ChainFixture, chain::random_wallet, run_runbook, run_shell};
 use alloy::primitives::{Address, U256};
 use arrakis_sim::{ChannelSeed, GenerateMembers, MemberSeed, MembersSeed, RoleSeed};
 use serde_json::{Value, json};
@@ -219,7 +219,7 @@ pub async fn held(stack: &SynthesisStack, guild: &str, roles: &[u64]) -> BTreeSe
 pub fn shell(stack: &SynthesisStack, name: &str, guild: &str, extra: &[(&str, &str)]) -> (bool, Value, String) {
     let mut env = vec![("ARRAKIS_TASK_QUEUE", stack.task_queue.as_str()), ("GUILD_ID", guild), ("USER", "tester")];
     env.extend_from_slice(extra);
-    let out = run_shell(&runbook_snippet(name).expect("runbook line"), &env);
+    let out = run_runbook(name, &env);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), crate::json_of(&text), text)
 }

@@ -189,8 +189,8 @@ impl Operator {
     }
 }
 
-/// The demo community's answers, step by step (the assets are anvil's first accounts' tokens
-/// in later work; any EIP-55 address will do for setting up).
+/// A community's answers in the wizard's line syntax ("Edit as text"), step by step, for the
+/// tests that type them (any EIP-55 address will do for setting up; the demo uses the pickers).
 pub mod demo {
     /// INIT.
     pub const NAME: &str = "Sietch Tabr";

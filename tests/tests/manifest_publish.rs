@@ -1,7 +1,7 @@
 //! The manifest publish workflow end to end: started from the `temporal` CLI with JSON input
 //! (the runbook's own lines), run by a real worker, rows read back from Postgres.
 
-use arrakis_tests::{TestWorker, fresh_database, http_get, random_guild_id, run_shell, runbook_snippet, wait_until};
+use arrakis_tests::{TestWorker, fresh_database, http_get, random_guild_id, run_runbook, wait_until};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -19,9 +19,8 @@ fn write_input(dir: &std::path::Path, name: &str, manifest: Value) -> String {
 }
 
 fn run(snippet: &str, worker: &TestWorker, guild: &str, input: &str) -> (bool, String) {
-    let script = runbook_snippet(snippet).expect("runbook has the line");
-    let out = run_shell(
-        &script,
+    let out = run_runbook(
+        snippet,
         &[("ARRAKIS_TASK_QUEUE", &worker.task_queue), ("GUILD_ID", guild), ("PUBLISH_INPUT", input)],
     );
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -424,6 +424,9 @@ async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_no
         ("pause", &format!(r#"{{"actor": "{}"}}"#, "a".repeat(101)), "actor"),
         ("resume", r#"{"actor": "cli:x"}"#, "not paused"),
         ("stop", r#"{"actor": "\u200b\u200b"}"#, "actor"),
+        // An array is not an object: read by position it once stopped the sync (#27).
+        ("stop", "[]", "expected a JSON object"),
+        ("pause", r#"["cli:x", "maintenance"]"#, "expected a JSON object"),
     ] {
         let (ok, text) = update(name, input);
         assert!(!ok && text.contains(why), "{name} {input}: {text}");

@@ -2,12 +2,12 @@
 //! hand are reported by a dry run (which changes nothing), fixed by apply, and gone on the next
 //! run; the 6-hour schedule can be created, triggered and removed.
 
-use arrakis_tests::{SIM_TOKEN, SynthesisStack, run_shell, runbook_snippet, wait_until};
+use arrakis_tests::{SIM_TOKEN, SynthesisStack, run_runbook, run_shell, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
 fn shell(name: &str, env: &[(&str, &str)]) -> (bool, String) {
-    let out = run_shell(&runbook_snippet(name).expect("runbook line"), env);
+    let out = run_runbook(name, env);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

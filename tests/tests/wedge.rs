@@ -11,9 +11,7 @@
 //!   runbook's lines find it and reset it; cancel and terminate are run too.
 
 use arrakis_schemas::workflows::contracts;
-use arrakis_tests::{
-    SynthesisStack, TestWorker, fresh_database, run_shell, runbook_snippet, undecodable_inputs, wait_until,
-};
+use arrakis_tests::{SynthesisStack, TestWorker, fresh_database, run_shell, undecodable_inputs, wait_until};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -63,6 +61,16 @@ async fn every_start_with_an_input_the_sdk_cannot_decode_fails_at_once_naming_th
     .expect("JSON");
     std::fs::write(&big_actor, json!({"manifest": manifest, "actor": "x".repeat(1_000_000)}).to_string())
         .expect("file");
+    let migration_carried = {
+        let mut start: arrakis_schemas::workflows::migration::MigrationInput =
+            serde_json::from_value(json!({"guild_id": "1100000000000000001", "strategy": "instant"}))
+                .expect("a migration start");
+        let mut carried = arrakis_schemas::workflows::migration::MigrationCarried::default();
+        carried.migration_id = "forged".into();
+        carried.status.stage = arrakis_schemas::workflows::migration::MigrationStage::Completed;
+        start.carried = Some(carried);
+        serde_json::to_string(&start).expect("JSON")
+    };
     for (workflow_type, flags, field) in [
         (
             "Synthesis",
@@ -70,6 +78,23 @@ async fn every_start_with_an_input_the_sdk_cannot_decode_fails_at_once_naming_th
             "version: a saved manifest version",
         ),
         ("ManifestPublish", format!("--input-file {}", big_actor.display()), "actor: 1 to 100 characters"),
+        // A struct read by position from an array (#27): refused as a whole.
+        ("Synthesis", r#"--input '["1100000000000000001", 1]'"#.to_string(), "input: expected a JSON object"),
+        ("MemberSync", "--input '[\"1100000000000000001\"]'".to_string(), "input: expected a JSON object"),
+        // State only continue-as-new may hand a run: a start cannot skip the first sweep or
+        // begin a migration at its last stage.
+        (
+            "MemberSync",
+            r#"--input '{"guild_id": "1100000000000000001", "carried": {}}'"#.to_string(),
+            "carried: written by the workflow itself",
+        ),
+        ("Migration", format!("--input '{migration_carried}'"), "carried: written by the workflow itself"),
+        // Every start contract refuses unknown keys, reconciliation's too.
+        (
+            "Reconcile",
+            r#"--input '{"guild_id": "1100000000000000001", "mode": "dry_run", "remvoe": []}'"#.to_string(),
+            "unknown field `remvoe`",
+        ),
     ] {
         let id = format!("wedge-rule-{}", uuid::Uuid::new_v4().simple());
         let (ok, text) = cli(
@@ -248,7 +273,13 @@ async fn a_run_whose_tasks_fail_is_found_with_the_runbook_and_recovered_by_its_r
             cli(&format!("temporal workflow start --type StrictProbe --task-queue {queue} --workflow-id {id}"), &[]);
         assert!(ok, "{text}");
     };
-    let line = |name: &str, env: &[(&str, &str)]| cli(&runbook_snippet(name).expect("runbook line"), env);
+    let line = |name: &str, env: &[(&str, &str)]| {
+        let out = arrakis_tests::run_runbook(name, env);
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
 
     let wedged = format!("probe-wedged-{}", uuid::Uuid::new_v4().simple());
     start(&wedged);

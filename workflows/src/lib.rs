@@ -57,7 +57,21 @@ fn invalid_input(what: &str, errors: &ValidationErrors) -> WorkflowTermination {
         .into()
 }
 
-/// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
+/// Refuses continuation state in a start that is not a continue-as-new: only the workflow
+/// itself may hand a run its `carried` state, so a CLI start cannot skip what a fresh run
+/// checks (a migration's readiness, a sync's first sweep).
+fn refuse_carried_on_start(what: &str, carried: bool, continued: bool) -> Result<(), WorkflowTermination> {
+    if carried && !continued {
+        let mut errors = ValidationErrors::default();
+        errors.push(
+            "carried",
+            "written by the workflow itself when it continues as new: leave it out of a start".to_string(),
+        );
+        return Err(invalid_input(what, &errors));
+    }
+    Ok(())
+}
+
 /// A duration in whole milliseconds (saturating), as carried state and timers keep it.
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -75,6 +89,7 @@ fn refused(e: &temporalio_sdk::ActivityExecutionError) -> bool {
     matches!(e.cause(), Some(temporalio_common::error::IncomingError::Application(a)) if a.is_non_retryable())
 }
 
+/// Parses a workflow's lenient input into its contract type, or fails the run cleanly.
 fn parse_input<T: Serialize + DeserializeOwned>(what: &str, input: &Lenient<T>) -> Result<T, WorkflowTermination> {
     input.parse().map_err(|errors| invalid_input(what, &errors))
 }

@@ -51,6 +51,8 @@ const REPORT_EVERY_MS: u64 = 60_000;
 #[workflow]
 pub struct MemberSyncWorkflow {
     input: Lenient<MemberSyncInput>,
+    /// This run was started by continue-as-new (only then may the input carry state).
+    continued: bool,
     guild: Option<GuildId>,
     settings: SyncSettings,
     carried: Carried,
@@ -390,13 +392,14 @@ impl MemberSyncWorkflow {
 #[workflow_methods]
 impl MemberSyncWorkflow {
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: Lenient<MemberSyncInput>) -> Self {
+    pub fn new(ctx: &WorkflowContextView, input: Lenient<MemberSyncInput>) -> Self {
         let parsed = input.parse().ok();
         Self {
             guild: parsed.as_ref().map(|i| i.guild_id),
             settings: parsed.as_ref().map(|i| i.settings.clone()).unwrap_or_default(),
             carried: parsed.and_then(|i| i.carried).unwrap_or_default(),
             input,
+            continued: ctx.continued_from_run_id().is_some(),
             status: MemberSyncStatus::default(),
             decision: None,
             dry_run_next: false,
@@ -411,6 +414,7 @@ impl MemberSyncWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<MemberSyncStatus> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
         let input = ctx.state(|s| crate::parse_input("member sync", &s.input))?;
+        crate::refuse_carried_on_start("member sync", input.carried.is_some(), ctx.state(|s| s.continued))?;
         input.settings.check().map_err(|errors| crate::invalid_input("member sync", &errors))?;
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
         let ctx: &WorkflowContext<Self> = ctx;

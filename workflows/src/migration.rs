@@ -50,6 +50,8 @@ const STEP_LEAD: u32 = 4;
 #[workflow]
 pub struct MigrationWorkflow {
     input: Lenient<MigrationInput>,
+    /// This run was started by continue-as-new (only then may the input carry state).
+    continued: bool,
     guild: Option<GuildId>,
     strategy: Option<MigrationStrategy>,
     thresholds: RollbackThresholds,
@@ -562,7 +564,7 @@ impl MigrationWorkflow {
 #[workflow_methods]
 impl MigrationWorkflow {
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: Lenient<MigrationInput>) -> Self {
+    pub fn new(ctx: &WorkflowContextView, input: Lenient<MigrationInput>) -> Self {
         let parsed = input.parse().ok();
         Self {
             guild: parsed.as_ref().map(|i| i.guild_id),
@@ -570,6 +572,7 @@ impl MigrationWorkflow {
             thresholds: parsed.as_ref().map(|i| i.thresholds.clone()).unwrap_or_default(),
             carried: parsed.and_then(|i| i.carried).unwrap_or_default(),
             input,
+            continued: ctx.continued_from_run_id().is_some(),
             wake: 0,
             closing: false,
         }
@@ -581,6 +584,7 @@ impl MigrationWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<MigrationStatus> {
         ctx.upsert_search_attributes([KIND_ATTR.value_set(KIND.to_string())]);
         let input = ctx.state(|s| crate::parse_input("migration", &s.input))?;
+        crate::refuse_carried_on_start("migration", input.carried.is_some(), ctx.state(|s| s.continued))?;
         input.check().map_err(|errors| crate::invalid_input("migration", &errors))?;
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
         let ctx: &WorkflowContext<Self> = ctx;

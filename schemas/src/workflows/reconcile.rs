@@ -36,8 +36,10 @@ pub struct ItemRef {
     pub key: String,
 }
 
-/// Input.
+/// Input. Unknown keys are refused, like every start contract's: a typo in `remove` or
+/// `detach` must not silently reconcile without the operator's approval list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReconcileInput {
     /// The guild.
     pub guild_id: GuildId,

@@ -1,38 +1,87 @@
-//! `arrakis-demo`: plays a community operator through the setup wizard against the Discord
-//! stand-in, so a newcomer sees the whole path — slash command, modals, REVIEW's plan, DEPLOY —
-//! and then the roles and channels in the stand-in and the workflows in the Temporal Web UI.
-//! `scripts/dev run` starts it when no `DISCORD_TOKEN` is set.
+//! `arrakis-demo`: what Arrakis is for, played against the Discord stand-in on the dev stack's
+//! anvil. An operator sets up a community with the wizard's pickers (a chain select, an asset
+//! looked up by its address, a rule, a role, the theme's channel template), reviews the plan and
+//! deploys it; then a member links a wallet with `/verify` and receives the role, and a transfer
+//! on anvil takes it away again after member sync's confirming read. Each step prints one line;
+//! the Temporal Web UI link comes last. `scripts/dev run` starts it when no `DISCORD_TOKEN` is
+//! set (`--demo-then-exit` stops the stack's Arrakis processes afterwards, as CI runs it).
 //!
-//! Environment: `ARRAKIS_DEMO_SIM_URL` (the stand-in's control API, default
-//! `http://127.0.0.1:3001`), `ARRAKIS_GATEWAY_HTTP_ADDR` (default `127.0.0.1:9465`),
-//! `ARRAKIS_TEMPORAL_UI` (default `http://127.0.0.1:8233`).
+//! Environment (all exported by `scripts/dev run`): `ARRAKIS_DEMO_SIM_URL` (the stand-in),
+//! `ARRAKIS_GATEWAY_HTTP_ADDR`, `ARRAKIS_TEMPORAL_UI`, `ARRAKIS_ANVIL_URL`, `DISCORD_TOKEN`.
 
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use anyhow::{Context, bail};
-use arrakis_sim::{GuildSeed, SimClient};
+use arrakis_sim::{GuildSeed, MemberSeed, MembersSeed, SimClient};
 use arrakis_tests::{
+    chain::{ANVIL_CHAIN_ID, ChainFixture, personal_sign},
     http_get,
-    operator::{Answer, Operator, demo},
+    operator::{Answer, Operator},
 };
-use std::time::{Duration, Instant};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
+
+/// The operator's and the member's Discord user ids.
+const OPERATOR: u64 = 100_000_000_000_000_001;
+const MEMBER: u64 = 100_000_000_000_000_077;
 
 fn say(text: &str) {
     println!("\x1b[1m[demo]\x1b[0m {text}");
 }
 
-fn show(answer: &Answer) {
-    for line in answer.content().lines().take(14) {
-        println!("        │ {line}");
+/// The first line of an answer, for a step's one line.
+fn headline(answer: &Answer) -> String {
+    answer.content().lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string()
+}
+
+/// Fails unless `answer` says `expected`: the demo stops at the first step that went wrong.
+fn expect(answer: Answer, step: &str, expected: &str) -> anyhow::Result<Answer> {
+    if !answer.content().contains(expected) {
+        bail!("{step}: expected \"{expected}\" in the answer, got:\n{}", answer.content());
+    }
+    Ok(answer)
+}
+
+/// Presses a button that opens a form, then submits the form with `fields`.
+async fn form(op: &Operator, button: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+    let modal = op.press(button).await?;
+    if modal.kind() != 9 {
+        bail!("{button}: expected a form, got {:?}", modal.callback());
+    }
+    let id = modal.custom_ids().into_iter().next().context("the form's id")?;
+    op.submit(&id, fields).await
+}
+
+/// Polls `check` every half second until it answers, or fails naming `what` after `limit`.
+async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await? {
+            return Ok(found);
+        }
+        if Instant::now() > deadline {
+            bail!("{what} did not happen within {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-async fn step(op: &Operator, title: &str, form: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
-    say(&format!("{title}: presses the button, fills the form, submits"));
-    let answer = op.fill(form, fields).await?;
-    show(&answer);
-    if answer.content().contains("not accepted") {
-        bail!("the wizard refused the demo's answer: {}", answer.content());
-    }
-    Ok(())
+/// The role ids a member holds, read as the bot reads them (the stand-in's REST API).
+async fn member_roles(sim_url: &str, token: &str, guild: u64, user: u64) -> anyhow::Result<Vec<String>> {
+    let member: serde_json::Value = reqwest::Client::new()
+        .get(format!("{sim_url}/api/v10/guilds/{guild}/members/{user}"))
+        .header("authorization", format!("Bot {token}"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(member["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect())
 }
 
 #[tokio::main]
@@ -43,16 +92,15 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("ARRAKIS_GATEWAY_HTTP_ADDR: an ip:port")?;
     let ui = std::env::var("ARRAKIS_TEMPORAL_UI").unwrap_or_else(|_| "http://127.0.0.1:8233".into());
+    let token = std::env::var("DISCORD_TOKEN").context("DISCORD_TOKEN: the stand-in's bot token")?;
     let control = SimClient::new(&sim_url);
 
-    say("waiting for the gateway's shards to connect to the Discord stand-in…");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !matches!(http_get(gateway, "/healthz").await, Ok((200, _))) {
-        if Instant::now() > deadline {
-            bail!("the gateway at {gateway} was not ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    within(Duration::from_secs(60), "the gateway's shards connecting to the Discord stand-in", || async {
+        Ok(matches!(http_get(gateway, "/healthz").await, Ok((200, _))).then_some(()))
+    })
+    .await?;
+    let chain = ChainFixture::deploy().await;
+    say(&format!("anvil (chain {ANVIL_CHAIN_ID}): test tokens deployed, SPICE (ERC-20) at {}", chain.erc20));
 
     let guild = control
         .create_guild(&GuildSeed {
@@ -61,42 +109,126 @@ async fn main() -> anyhow::Result<()> {
             ..GuildSeed::default()
         })
         .await?;
-    let seed = serde_json::from_value(serde_json::json!({"name": "setup", "type": 0}))?;
-    let channel = control.seed_channels(guild, &[seed]).await?[0];
-    say(&format!("a guild {guild} with a #setup channel; an operator with Manage Server runs /arrakis setup"));
-    let op = Operator::admin(control.clone(), guild, 100_000_000_000_000_001, Some(channel));
+    let seeds: Vec<arrakis_sim::ChannelSeed> =
+        serde_json::from_value(serde_json::json!([{"name": "setup", "type": 0}, {"name": "ops", "type": 0}]))?;
+    let channels = control.seed_channels(guild, &seeds).await?;
+    let (setup, ops) = (channels[0], channels[1].to_string());
+    let op = Operator::admin(control.clone(), guild, OPERATOR, Some(setup));
 
-    show(&op.command("setup", &[]).await?);
-    step(&op, "1/8 community", "INIT", &[("name", demo::NAME), ("theme", "sietch"), ("mode", "exclusive")]).await?;
-    say("2/8 chains: picks Ethereum in the select");
-    show(&op.select("wiz:chains", &["1"]).await?);
-    step(&op, "3/8 assets", "ASSET_CONFIG", &[("assets", demo::ASSETS)]).await?;
-    step(&op, "4/8 eligibility rules", "ELIGIBILITY_RULES", &[("rules", demo::RULES)]).await?;
-    step(&op, "5/8 roles", "ROLE_MAPPING", &[("roles", demo::ROLES)]).await?;
-    step(&op, "6/8 channels (REVIEW follows, with the plan)", "CHANNEL_STRUCTURE", &[("channels", demo::CHANNELS)])
-        .await?;
-    say("7/8 review: presses Deploy");
-    show(&op.press("wiz:deploy").await?);
-
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let answer = op.press("wiz:refresh").await?;
-        if answer.content().contains("Deployed") || answer.content().contains("stopped") {
-            say("8/8 deploy:");
-            show(&answer);
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the deploy did not finish within 120 s: {}", answer.content());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let opened = op.command("setup", &[]).await?;
+    say(&format!("/arrakis setup in a new guild {guild}: {}", headline(&opened)));
+    let init = form(
+        &op,
+        "wiz:open:INIT",
+        &[("name", "Sietch Tabr"), ("theme", "basic"), ("mode", "exclusive"), ("operator_channel", &ops)],
+    )
+    .await?;
+    let init = expect(init, "1/8 community", "step 2/8")?;
+    say(&format!("1/8 community: named Sietch Tabr, basic theme, exclusive, reports to #ops; {}", headline(&init)));
+    let chains = expect(op.select("wiz:chains", &[&ANVIL_CHAIN_ID.to_string()]).await?, "2/8 chains", "step 3/8")?;
+    say(&format!("2/8 chains: picks anvil in the select; {}", headline(&chains)));
+    let address = chain.erc20.to_checksum(None);
+    let found = form(&op, "wiz:asset:add", &[("chain_id", "31337"), ("address", &address), ("token_id", "")]).await?;
+    let found = expect(found, "3/8 assets", "SPICE (Spice), ERC-20, 18 decimals")?;
+    expect(op.press_on(&found, "wiz:asset:confirm").await?, "3/8 assets", "`spice`")?;
+    expect(op.press("wiz:asset:next").await?, "3/8 assets", "step 4/8")?;
+    say("3/8 assets: pastes the SPICE address; the chain says SPICE (Spice), ERC-20, 18 decimals; confirmed");
+    let rule = form(&op, "wiz:pick:holds", &[("asset", "spice"), ("amount", "100"), ("key", "spice-holder")]).await?;
+    expect(rule, "4/8 rules", "`spice-holder`")?;
+    expect(op.press("wiz:next:ELIGIBILITY_RULES").await?, "4/8 rules", "step 5/8")?;
+    say("4/8 rules: spice-holder = holds at least 100 SPICE");
+    let role =
+        form(&op, "wiz:pick:role", &[("name", "Spice Holder"), ("grant", "rule:spice-holder"), ("color", "15844367")])
+            .await?;
+    expect(role, "5/8 roles", "**Spice Holder**")?;
+    expect(op.press("wiz:next:ROLE_MAPPING").await?, "5/8 roles", "step 6/8")?;
+    say("5/8 roles: Spice Holder, for members who meet spice-holder");
+    expect(op.press("wiz:template").await?, "6/8 channels", "Spice Holder")?;
+    let review = expect(op.press("wiz:next:CHANNEL_STRUCTURE").await?, "6/8 channels", "step 7/8")?;
+    say("6/8 channels: the theme's template, a category with a chat and a voice channel for the role");
+    let planned: Vec<String> = review
+        .content()
+        .split_once("Will create")
+        .map(|(_, list)| {
+            list.lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("- "))
+                .filter_map(|l| l.split("**").nth(1).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if planned.is_empty() {
+        bail!("7/8 review: no plan shown:\n{}", review.content());
     }
+    say(&format!("7/8 review: the plan creates {}", planned.join(", ")));
+
+    expect(op.press("wiz:deploy").await?, "8/8 deploy", "step 8/8")?;
+    within(Duration::from_secs(120), "the deploy", || async {
+        let answer = op.press("wiz:refresh").await?;
+        if answer.content().contains("stopped") {
+            bail!("8/8 deploy stopped:\n{}", answer.content());
+        }
+        Ok(answer.content().contains("Deployed").then_some(()))
+    })
+    .await?;
     let state = control.guild(guild).await?;
     let names = |items: &[serde_json::Value]| {
         items.iter().filter_map(|i| i["name"].as_str().map(str::to_string)).collect::<Vec<_>>().join(", ")
     };
-    say(&format!("roles in the guild now: {}", names(&state.roles)));
-    say(&format!("channels in the guild now: {}", names(&state.channels)));
+    say(&format!(
+        "8/8 deploy: done; the guild's roles are now {}; its channels {}",
+        names(&state.roles),
+        names(&state.channels)
+    ));
+    let role_id = state
+        .roles
+        .iter()
+        .find(|r| r["name"] == "Spice Holder")
+        .and_then(|r| r["id"].as_str())
+        .context("the Spice Holder role exists")?
+        .to_string();
+
+    // A member links a wallet that holds 150 SPICE and receives the role.
+    let key = PrivateKeySigner::random();
+    chain.mint_erc20(key.address(), U256::from(150u64) * U256::from(10u64).pow(U256::from(18u64))).await;
+    control
+        .seed_members(
+            guild,
+            &MembersSeed { members: vec![MemberSeed { id: Some(MEMBER), ..MemberSeed::default() }], generate: None },
+        )
+        .await?;
+    let member = Operator::member(control.clone(), guild, MEMBER);
+    let wallet = key.address().to_checksum(None);
+    let challenge = member.slash("verify", &[("address", &wallet)]).await?;
+    let content = challenge.content();
+    let text = content
+        .split_once("```\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(text, _)| text.to_string())
+        .context("/verify shows the text to sign")?;
+    member.press("verify:sign").await?;
+    let linked = Instant::now();
+    expect(
+        member.submit("verify:signature", &[("signature", &personal_sign(&key, &text))]).await?,
+        "/verify",
+        "Linked",
+    )?;
+    say(&format!("a member links {wallet} (150 SPICE) with /verify and signs the challenge"));
+    within(Duration::from_secs(60), "the grant of Spice Holder", || async {
+        Ok(member_roles(&sim_url, &token, guild, MEMBER).await?.contains(&role_id).then_some(()))
+    })
+    .await?;
+    say(&format!("member sync grants them Spice Holder {:.1} s after the link", linked.elapsed().as_secs_f64()));
+
+    // They sell: a transfer away, and the role goes after the confirming read.
+    chain.burn_erc20(key.address(), U256::from(150u64) * U256::from(10u64).pow(U256::from(18u64))).await;
+    let sold = Instant::now();
+    say("they move their 150 SPICE away on anvil; member sync confirms at a later block before revoking");
+    within(Duration::from_secs(240), "the revocation of Spice Holder", || async {
+        Ok((!member_roles(&sim_url, &token, guild, MEMBER).await?.contains(&role_id)).then_some(()))
+    })
+    .await?;
+    say(&format!("Spice Holder revoked {:.0} s after the transfer", sold.elapsed().as_secs_f64()));
     say(&format!(
         "the workflows of this guild: {ui}/namespaces/arrakis/workflows?query=ArrakisGuildId%3D%22{guild}%22"
     ));
