@@ -292,8 +292,8 @@ impl Interactions {
                 self.command(interaction, guild_id, command, &request_id).await
             }
             Some(InteractionData::MessageComponent(data)) => {
-                if let Some((confirm, _batch)) = crate::member_sync::parse_button(&data.custom_id) {
-                    return self.held_button(interaction, guild_id, confirm, &request_id).await;
+                if let Some((confirm, batch)) = crate::member_sync::parse_button(&data.custom_id) {
+                    return self.held_button(interaction, guild_id, confirm, batch, &request_id).await;
                 }
                 if let Some(action) = MigrationAction::parse(&data.custom_id) {
                     return self.migration_component(interaction, guild_id, action, &data.values).await;
@@ -382,15 +382,17 @@ impl Interactions {
                 };
                 let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
                 match self.workflows.sync_now(guild_id, actor, dry_run, request_id).await {
-                    Ok(_) => Ok(ephemeral(if dry_run {
-                        "Dry-run sweep started: it counts what it would grant and revoke and changes nothing. \
-                         `/arrakis status` shows the result."
-                    } else {
-                        "Sweep started: every member's roles are checked against their holdings now. \
-                         `/arrakis status` shows its progress."
-                    })),
+                    Ok(status) => Ok(ephemeral(crate::member_sync::sync_answer(&status, dry_run))),
                     Err(CallError::NotFound) => {
-                        Ok(ephemeral("Member roles are not synced here yet: deploy with `/arrakis setup` first."))
+                        let shadow = self.workflows.shadow_view(guild_id).await?;
+                        let mode = shadow.detection.as_ref().map(|d| d.mode.as_str());
+                        Ok(ephemeral(if mode == Some("shadow") {
+                            "Member roles are not synced in shadow mode: Arrakis only compares its verdicts \
+                             with the incumbent's roles (`/arrakis status`). `/arrakis migrate` moves the \
+                             community over."
+                        } else {
+                            "Member roles are not synced here yet: deploy with `/arrakis setup` first."
+                        }))
                     }
                     Err(CallError::Rejected(why)) => Ok(ephemeral(why)),
                     Err(e) => Err(e),
@@ -548,16 +550,18 @@ impl Interactions {
         )))
     }
 
-    /// The breaker's Confirm and Discard buttons, for operators with Manage Server.
+    /// The breaker's Confirm and Discard buttons, for operators with Manage Server: a decision
+    /// about the batch the message was posted for, refused when that batch is no longer held.
     async fn held_button(
         &self,
         interaction: &Interaction,
         guild_id: GuildId,
         confirm: bool,
+        batch: &str,
         request_id: &str,
     ) -> Result<InteractionResponse, CallError> {
         let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
-        match self.workflows.decide_held(guild_id, confirm, actor, request_id).await {
+        match self.workflows.decide_held(guild_id, confirm, batch, actor, request_id).await {
             Ok(_) if confirm => Ok(ephemeral("Confirmed: the held role removals are being applied.")),
             Ok(_) => Ok(ephemeral("Discarded: nobody loses a role from that batch.")),
             Err(CallError::Rejected(why)) => Ok(ephemeral(why)),

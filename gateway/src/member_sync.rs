@@ -54,13 +54,18 @@ impl Workflows {
         &self,
         guild_id: GuildId,
         confirm: bool,
+        batch: &str,
         actor: String,
         request_id: &str,
     ) -> Result<MemberSyncStatus, CallError> {
         self.timed("member_sync_decide", async {
             let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
             let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("held-{request_id}")).build();
-            let decision = Lenient::new(&Decision { actor, reason: "from the operator channel's buttons".into() });
+            let decision = Lenient::new(&Decision {
+                actor,
+                reason: "from the operator channel's buttons".into(),
+                batch: Some(batch.to_string()),
+            });
             if confirm {
                 handle.execute_update(ConfirmRevocations, decision, options).await.map_err(update_error)
             } else {
@@ -84,17 +89,54 @@ impl Workflows {
     }
 }
 
+/// What `/arrakis sync` did, told from the status the `sync_now` update answered with.
+pub fn sync_answer(status: &MemberSyncStatus, dry_run: bool) -> String {
+    let what = if dry_run { "Dry-run sweep" } else { "Sweep" };
+    if let Some(why) = &status.closed {
+        return format!("{what} asked for, but nothing is written now ({why}): it runs when that ends.");
+    }
+    if let Some(p) = &status.paused {
+        return format!(
+            "{what} asked for; member sync is paused by {} ({}), so it runs after a resume.",
+            p.by, p.reason
+        );
+    }
+    if dry_run {
+        "Dry-run sweep started: it counts what it would grant and revoke and changes nothing. \
+         `/arrakis status` shows the result."
+            .into()
+    } else {
+        "Sweep started: every member's roles are checked against their holdings now. \
+         `/arrakis status` shows its progress."
+            .into()
+    }
+}
+
 /// The member-sync lines of `/arrakis status`.
 pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
     let Some(s) = status else {
         return "Member roles: not synced (deploy with `/arrakis setup` to grant roles by holdings)\n".into();
     };
+    let catching_up = s.queued > 0 || s.pending_writes > 0 || s.sweep_requested;
     let mut text = match (&s.phase, &s.closed, &s.paused) {
         (_, Some(why), _) => format!("Member roles: nothing is written ({why})\n"),
         (_, _, Some(p)) => format!("Member roles: paused by {} ({})\n", p.by, p.reason),
         (Phase::Sweeping, _, _) => "Member roles: sweeping every member now\n".to_string(),
+        _ if catching_up => "Member roles: catching up (below), and watching the chains for transfers\n".to_string(),
         _ => "Member roles: in sync, watching the chains for transfers\n".to_string(),
     };
+    if s.queued > 0 {
+        text.push_str(&format!("Members waiting to be decided (links, transfers, events): {}\n", s.queued));
+    }
+    if s.sweep_requested && s.phase != Phase::Sweeping {
+        text.push_str("A sweep of every member was asked for and starts next\n");
+    }
+    if s.pending_revocations > 0 {
+        text.push_str(&format!(
+            "Removals waiting for their confirming read at a later block: {}\n",
+            s.pending_revocations
+        ));
+    }
     if let Some(last) = &s.last_sweep {
         let t = &last.tally;
         text.push_str(&format!(
@@ -125,6 +167,39 @@ pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_says_in_sync_only_when_nothing_waits() {
+        let idle = MemberSyncStatus::default();
+        assert!(status_lines(Some(&idle)).starts_with("Member roles: in sync"), "{}", status_lines(Some(&idle)));
+        let queued = MemberSyncStatus { queued: 263, pending_writes: 6, pending_revocations: 2, ..idle.clone() };
+        let text = status_lines(Some(&queued));
+        assert!(text.starts_with("Member roles: catching up"), "{text}");
+        for line in [
+            "Members waiting to be decided (links, transfers, events): 263",
+            "Role changes waiting to be written: 6",
+            "Removals waiting for their confirming read at a later block: 2",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+    }
+
+    #[test]
+    fn sync_answers_what_it_did() {
+        let open = MemberSyncStatus { sweep_requested: true, ..MemberSyncStatus::default() };
+        assert!(sync_answer(&open, false).starts_with("Sweep started"));
+        assert!(sync_answer(&open, true).starts_with("Dry-run sweep started"));
+        let frozen = MemberSyncStatus { closed: Some("the guild is frozen".into()), ..open.clone() };
+        assert!(sync_answer(&frozen, false).contains("nothing is written now (the guild is frozen)"));
+        let paused = MemberSyncStatus {
+            paused: Some(arrakis_schemas::workflows::member_sync::Pause {
+                by: "cli:x".into(),
+                reason: "upgrade".into(),
+            }),
+            ..open
+        };
+        assert!(sync_answer(&paused, false).contains("paused by cli:x (upgrade)"), "{}", sync_answer(&paused, false));
+    }
 
     #[test]
     fn breaker_buttons_round_trip() {

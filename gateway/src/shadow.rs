@@ -142,6 +142,11 @@ pub fn status_lines(view: &ShadowView, mode: Option<String>, now: SystemTime) ->
         (None, None) => "not checked yet".into(),
     };
     text.push_str(&format!("Incumbent: {incumbent}\n"));
+    // Shadow sync's lines describe shadow mode; once the community left it they say nothing
+    // true ("Last sync: never", "not scheduled") and member sync's lines take over.
+    if mode.as_deref().is_some_and(|m| m != "shadow") {
+        return text;
+    }
     if let Some(summary) = summary {
         let accuracy = summary.accuracy.map_or_else(
             || "not measured yet".into(),
@@ -213,6 +218,13 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn a_community_out_of_shadow_mode_shows_no_shadow_lines() {
+        let text = status_lines(&ShadowView::default(), Some("exclusive".into()), SystemTime::UNIX_EPOCH);
+        assert!(text.contains("Mode: exclusive"), "{text}");
+        assert!(!text.contains("Last sync") && !text.contains("Next sync"), "{text}");
     }
 
     #[test]

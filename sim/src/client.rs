@@ -67,6 +67,16 @@ impl SimClient {
         v["member_count"].as_u64().context("member_count")
     }
 
+    /// Every member's role ids, read past the rate limits (the test's view of the truth).
+    pub async fn member_roles(&self, guild: u64) -> anyhow::Result<std::collections::BTreeMap<u64, Vec<u64>>> {
+        let raw: std::collections::BTreeMap<String, Vec<String>> =
+            self.send(self.http.get(format!("{}/_sim/guilds/{guild}/members", self.base))).await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(u, roles)| Some((u.parse().ok()?, roles.iter().filter_map(|r| r.parse().ok()).collect())))
+            .collect())
+    }
+
     /// A member leaves the guild (GUILD_MEMBER_REMOVE).
     pub async fn remove_member(&self, guild: u64, user: u64) -> anyhow::Result<()> {
         self.send::<Value>(self.http.delete(format!("{}/_sim/guilds/{guild}/members/{user}", self.base)))

@@ -34,7 +34,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/guilds/{guild_id}", get(guild_state))
         .route("/_sim/guilds/{guild_id}/roles", post(seed_roles))
         .route("/_sim/guilds/{guild_id}/channels", post(seed_channels))
-        .route("/_sim/guilds/{guild_id}/members", post(seed_members))
+        .route("/_sim/guilds/{guild_id}/members", post(seed_members).get(member_roles))
         .route(
             "/_sim/guilds/{guild_id}/members/{user_id}",
             axum::routing::delete(remove_member).patch(set_member_roles),
@@ -312,6 +312,20 @@ pub struct GenerateMembers {
     pub roles: Vec<String>,
     /// Give `roles` to every n-th member (0: none).
     pub role_every: u64,
+}
+
+/// Every member's role ids (user id → roles), as the guild holds them now: how a test reads
+/// the truth without spending the bot's rate limits or being refused by them.
+async fn member_roles(State(sim): Shared, Path(raw): Path<String>) -> Response {
+    let id = match guild_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return bad(e),
+    };
+    let world = sim.world();
+    let Some(guild) = world.guilds.get(&id) else { return (StatusCode::NOT_FOUND, "unknown guild").into_response() };
+    let roles: std::collections::BTreeMap<String, Vec<String>> =
+        guild.members.values().map(|m| (m.user_id.to_string(), m.roles.iter().map(u64::to_string).collect())).collect();
+    Json(roles).into_response()
 }
 
 async fn seed_members(State(sim): Shared, Path(raw): Path<String>, Json(seed): Json<MembersSeed>) -> Response {

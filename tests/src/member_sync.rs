@@ -3,7 +3,7 @@
 //! wallets linked in Postgres, balances on anvil, and an incumbent's role Arrakis must never
 //! touch. `expected` is exactly the (member, role) set a sweep must leave.
 
-use crate::{SIM_TOKEN, SynthesisStack, chain::ChainFixture, chain::random_wallet, run_runbook, run_shell};
+use crate::{SynthesisStack, chain::ChainFixture, chain::random_wallet, run_runbook, run_shell};
 use alloy::primitives::{Address, U256};
 use arrakis_sim::{ChannelSeed, GenerateMembers, MemberSeed, MembersSeed, RoleSeed};
 use serde_json::{Value, json};
@@ -184,35 +184,15 @@ pub async fn link_wallets(stack: &SynthesisStack, guild_id: u64, wallets: &BTree
     }
 }
 
-/// Every member's roles among `roles`, read page by page from the stand-in as Discord lists
-/// them: the (member, role) pairs that hold.
+/// Every member's roles among `roles`: the (member, role) pairs that hold, read through the
+/// stand-in's control API, so the test neither spends the bot's rate limits nor is refused by
+/// them.
 pub async fn held(stack: &SynthesisStack, guild: &str, roles: &[u64]) -> BTreeSet<(u64, u64)> {
-    let http = reqwest::Client::new();
-    let mut out = BTreeSet::new();
-    let mut after = 0u64;
-    loop {
-        let page: Vec<Value> = http
-            .get(format!("http://{}/api/v10/guilds/{guild}/members?limit=1000&after={after}", stack.sim.api_host()))
-            .header("authorization", format!("Bot {SIM_TOKEN}"))
-            .send()
-            .await
-            .expect("members")
-            .json()
-            .await
-            .expect("members JSON");
-        for m in &page {
-            let user: u64 = m["user"]["id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_default();
-            for r in m["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()?.parse::<u64>().ok()) {
-                if roles.contains(&r) {
-                    out.insert((user, r));
-                }
-            }
-            after = after.max(user);
-        }
-        if page.len() < 1000 {
-            return out;
-        }
-    }
+    let members = stack.control.member_roles(guild.parse().expect("guild id")).await.expect("member roles");
+    members
+        .iter()
+        .flat_map(|(user, held)| held.iter().filter(|r| roles.contains(r)).map(move |r| (*user, *r)))
+        .collect()
 }
 
 /// Runs a member-sync runbook line for `guild`; the status it answers, as JSON.

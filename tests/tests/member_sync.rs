@@ -161,6 +161,87 @@ async fn a_transfer_changes_a_role_within_seconds_and_a_revocation_waits_for_its
     worker.shutdown().expect("drains");
 }
 
+/// Signals `wallet_linked` for each of `users`, as the WalletLink workflow does after `/verify`.
+async fn signal_links(guild: &str, users: impl Iterator<Item = u64>) {
+    use arrakis_schemas::{
+        Lenient, UserId,
+        temporal::{MemberSync, WalletLinkedSignal},
+        workflows::member_sync::WalletLinked,
+    };
+    let client = arrakis_tests::wizard::temporal_client().await;
+    let handle = client.get_workflow_handle::<MemberSync>(format!("member-sync-{guild}"));
+    for user in users {
+        let linked = WalletLinked { user_id: UserId::new(user).expect("user id") };
+        handle
+            .signal(WalletLinkedSignal, Lenient::new(&linked), temporalio_client::WorkflowSignalOptions::default())
+            .await
+            .expect("signalled");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_reads_per_ten_seconds() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    // 2,000 members; every 20th has a wallet holding 150 SPICE: 100 Holder pairs to grant.
+    let spec = Spec { members: 2_000, linked_every: 20, holder_every: 1, whale_every: 1_000, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    // The wallets are linked only after the first sweep, as members verify one by one.
+    let mut admin = stack.db.admin().await;
+    let unlinked = sqlx::query("DELETE FROM wallet_links").execute(&mut admin).await.expect("unlink");
+    assert_eq!(unlinked.rows_affected(), g.wallets.len() as u64);
+    // Discord's figure for most routes is unknown: the independent stand-in allows 10 per 10 s
+    // on each, single member reads included.
+    let limits = arrakis_sim::Limits { route_limit: 10, route_window_secs: 10.0, ..arrakis_sim::Limits::default() };
+    stack.control.set_limits(&limits).await.expect("limits");
+    let _miner = keep_mining(Duration::from_secs(1));
+    start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
+    settled(&stack, &g.guild, "the first sweep", 120, |s| !sweep_id(s).is_empty() && s["pending_writes"] == 0).await;
+    let roles = [g.holder, g.whale];
+    let before = held(&stack, &g.guild, &roles).await;
+    assert!(before.is_empty(), "nobody is linked yet: {before:?}");
+    let log_start = stack.control.log(0).await.expect("log").len();
+    let single_reads =
+        || async { stack.control.reads("/guilds/{guild_id}/members/{user_id}").await.expect("reads").len() };
+    let reads_before = single_reads().await;
+
+    arrakis_tests::member_sync::link_wallets(&stack, g.guild.parse().expect("id"), &g.wallets).await;
+    let linked = Instant::now();
+    signal_links(&g.guild, g.wallets.keys().copied()).await;
+    let first = wait_until(Duration::from_secs(30), "the first grant", || async {
+        (!held(&stack, &g.guild, &roles).await.is_empty()).then(|| linked.elapsed())
+    })
+    .await;
+    let pairs = g.expected.len();
+    // The guild's member-role limit is 1 a second: the last grant within pairs × 1 s × 1.1,
+    // plus the first's delay.
+    let limit = Duration::from_secs_f64(pairs as f64 * 1.1) + first;
+    let queued_seen = std::cell::Cell::new(false);
+    let last = wait_until(limit + Duration::from_secs(30), "every pair granted", || async {
+        let s = status(&stack, &g.guild);
+        if s["pending_writes"].as_u64().is_some_and(|n| n > 0) {
+            queued_seen.set(true);
+        }
+        (held(&stack, &g.guild, &roles).await == g.expected).then(|| linked.elapsed())
+    })
+    .await;
+    let log = stack.control.log(log_start as u64).await.expect("log");
+    let puts = member_writes(&log).iter().filter(|e| e.method == "PUT").count();
+    let single = single_reads().await - reads_before;
+    println!(
+        "| {pairs} links | first grant {first:.1?} | last {last:.1?} (limit {limit:.1?}) | PUTs {puts} | single member reads {single} |"
+    );
+    assert!(first <= Duration::from_secs(5), "the first grant came {first:?} after the links");
+    assert!(last <= limit, "the last grant came {last:?} after the links, over {limit:?}");
+    assert!(single <= 5, "a burst of links is read in pages, not one GET per member: {single} single reads");
+    assert!(queued_seen.get(), "status showed the queue while it drained");
+    assert_only_managed_roles(&log, &g);
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_every_rpc_url_dead_a_sweep_revokes_nothing_and_names_the_chain() {
     let stack = SynthesisStack::start(50).await;
@@ -210,6 +291,7 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     // 24 holders; half are whales (20,000 SPICE), half hold 150.
     let spec = Spec { members: 24, linked_every: 1, holder_every: 1, whale_every: 2, hand_given: 0 };
     let g = seed(&stack, &chain, spec).await;
+    let _gateway = stack.gateway().await;
     let _miner = keep_mining(Duration::from_secs(1));
     start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2, "sweep_interval_secs": 3600}"#);
     let roles = [g.holder, g.whale];
@@ -249,7 +331,21 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
 
     // Whales now need 100,000 to hold Holder too: every holder would lose it. Discard keeps them.
     stack.publish(&g.guild, manifest(&g.guild, &chain, g.operator_channel, 100_000));
-    settled(&stack, &g.guild, "the breaker to hold again", 120, |s| s["held"]["count"] == 12).await;
+    let again = settled(&stack, &g.guild, "the breaker to hold again", 120, |s| s["held"]["count"] == 12).await;
+    // The first alert's Confirm, pressed now: that batch is gone, so nothing is removed (#28).
+    let stale = buttons.iter().find(|b| b.starts_with("ms:confirm:")).expect("the first alert's Confirm");
+    assert!(!stale.ends_with(again["held"]["batch"].as_str().unwrap_or_default()), "a new batch: {again}");
+    let operator =
+        arrakis_tests::operator::Operator::admin(stack.control.clone(), g.guild.parse().expect("id"), 900, None);
+    let refused = operator.press(stale).await.expect("an answer");
+    assert!(
+        refused.content().contains("is no longer held") && refused.content().contains("nothing changed"),
+        "{}",
+        refused.content()
+    );
+    let s = status(&stack, &g.guild);
+    assert_eq!((&s["held"]["batch"], &s["held"]["count"]), (&again["held"]["batch"], &again["held"]["count"]), "{s}");
+    assert_eq!(held(&stack, &g.guild, &roles).await, expected, "a stale Confirm removed nobody's role");
     let (ok, _, text) = shell(&stack, "member-sync-discard", &g.guild, &[("REASON", "a bad rule")]);
     assert!(ok, "{text}");
     let s = settled(&stack, &g.guild, "the discard", 60, |s| s["held"].is_null()).await;

@@ -65,8 +65,10 @@ async fn every_start_with_an_input_the_sdk_cannot_decode_fails_at_once_naming_th
         let mut start: arrakis_schemas::workflows::migration::MigrationInput =
             serde_json::from_value(json!({"guild_id": "1100000000000000001", "strategy": "instant"}))
                 .expect("a migration start");
-        let mut carried = arrakis_schemas::workflows::migration::MigrationCarried::default();
-        carried.migration_id = "forged".into();
+        let mut carried = arrakis_schemas::workflows::migration::MigrationCarried {
+            migration_id: "forged".into(),
+            ..Default::default()
+        };
         carried.status.stage = arrakis_schemas::workflows::migration::MigrationStage::Completed;
         start.carried = Some(carried);
         serde_json::to_string(&start).expect("JSON")

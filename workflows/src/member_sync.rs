@@ -15,10 +15,10 @@ use arrakis_schemas::{
     temporal::AccessReportSignal,
     workflows::{
         member_sync::{
-            Carried, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, MemberSyncInput, MemberSyncStatus,
-            OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, SweepPage,
-            SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch, Watched,
-            WriteBatch,
+            Carried, ChainCursor, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, MemberSyncInput,
+            MemberSyncStatus, OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle,
+            SweepPage, SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch,
+            Watched, WriteBatch,
         },
         members::{MemberEvent, MemberEventKind},
     },
@@ -290,6 +290,12 @@ impl MemberSyncWorkflow {
                 }
                 PlanOutcome::Plan(plan) => {
                     s.status.closed = None;
+                    // A chain the watcher has no cursor for yet is watched from the block this
+                    // sweep reads, not from wherever the head is when the watcher first runs:
+                    // a transfer while the first write queue drains is not missed.
+                    for (chain, block) in &plan.blocks {
+                        s.carried.cursors.entry(*chain).or_insert(ChainCursor { block: *block, hash: String::new() });
+                    }
                     s.carried.migration = plan.migration.clone();
                     s.status.mode = plan.mode;
                     s.status.unknown_chains = plan.unreadable.clone();
@@ -492,6 +498,11 @@ impl MemberSyncWorkflow {
             }
             let mut worked = false;
             if writes && !paused && can_write {
+                // The watcher runs beside the write queue (a deploy's or a migration's first
+                // queue takes minutes at the guild's limit), not only once it has drained.
+                if watch.is_none() && ctx.patched("member-sync-watch-beside-writes") {
+                    watch = Self::start_watch(ctx, &queue);
+                }
                 Self::write(ctx, &queue).await?;
                 worked = true;
             }
@@ -515,25 +526,8 @@ impl MemberSyncWorkflow {
                 continue;
             }
             // Idle: the watcher runs, and the loop waits for it, an input, or the next due time.
-            if watch.is_none() && ctx.state(|s| s.status.closed.is_none() && !s.carried.roles.is_empty()) {
-                let (guild_id, settings, cursors) =
-                    ctx.state(|s| (s.guild, s.settings.clone(), s.carried.cursors.clone()));
-                if let Some(guild_id) = guild_id {
-                    let request = Watch {
-                        guild_id,
-                        cursors,
-                        window_ms: ms(WATCH_WINDOW),
-                        interval_ms: settings.watch_interval_ms,
-                        confirmations: settings.confirmations,
-                        reorg_margin: settings.reorg_margin,
-                        max_block_range: settings.max_block_range,
-                    };
-                    watch = Some(Box::pin(ctx.execute_activity(
-                        MemberSyncActivities::watch,
-                        request,
-                        retry::chain_watch(&queue, WATCH_WINDOW),
-                    )));
-                }
+            if watch.is_none() {
+                watch = Self::start_watch(ctx, &queue);
             }
             let due_at = ctx.state(|s| {
                 let c = &s.carried;
@@ -777,9 +771,21 @@ impl MemberSyncWorkflow {
 
     fn check_held(&self, decision: &Lenient<Decision>) -> Result<(), HandlerError> {
         self.open_for_input()?;
-        decision.parse().map_err(|e| e.to_string())?.check().map_err(|e| e.to_string())?;
-        if self.carried.held.is_none() {
-            return Err("no revocations are held: nothing to confirm or discard".into());
+        let decision = decision.parse().map_err(|e| e.to_string())?;
+        decision.check().map_err(|e| e.to_string())?;
+        let Some(held) = &self.carried.held else {
+            return Err(match decision.batch {
+                Some(batch) => format!("batch {batch} is no longer held: nothing changed"),
+                None => "no revocations are held: nothing to confirm or discard".into(),
+            }
+            .into());
+        };
+        if let Some(batch) = decision.batch.as_ref().filter(|b| **b != held.batch) {
+            return Err(format!(
+                "batch {batch} is no longer held (batch {} is, with {} removals): nothing changed",
+                held.batch, held.count
+            )
+            .into());
         }
         if self.decision.is_some() {
             return Err("a decision on the held revocations is already being applied".into());
@@ -796,6 +802,28 @@ impl MemberSyncWorkflow {
     }
 
     /// The watcher's answer: its members are queued first; its cursors are kept.
+    /// Starts the chain watcher from the carried cursors, when something is open to watch for.
+    fn start_watch<'a>(ctx: &'a WorkflowContext<Self>, queue: &str) -> Option<WatchFuture<'a>> {
+        let (guild_id, settings, cursors) = ctx.state(|s| {
+            let open = s.status.closed.is_none() && !s.carried.roles.is_empty();
+            (s.guild.filter(|_| open), s.settings.clone(), s.carried.cursors.clone())
+        });
+        let request = Watch {
+            guild_id: guild_id?,
+            cursors,
+            window_ms: ms(WATCH_WINDOW),
+            interval_ms: settings.watch_interval_ms,
+            confirmations: settings.confirmations,
+            reorg_margin: settings.reorg_margin,
+            max_block_range: settings.max_block_range,
+        };
+        Some(Box::pin(ctx.execute_activity(
+            MemberSyncActivities::watch,
+            request,
+            retry::chain_watch(queue, WATCH_WINDOW),
+        )))
+    }
+
     fn take_watch(ctx: &WorkflowContext<Self>, answer: Result<Watched, ActivityExecutionError>) -> WorkflowResult<()> {
         match answer {
             Ok(watched) => ctx.state_mut(|s| {

@@ -25,7 +25,7 @@ use arrakis_schemas::{
         BUTTON_PREFIX, BreakerVerdict, ChainCursor, Decided, Forget, HeldAlert, HeldDecision, HeldRevocations,
         OpenSync, Opened, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Settled, Sighting, SweepPage,
         SweepPlan, SweepTally, Watch, Watched, WriteAction, WriteBatch, Written, breaker, decide_member, priority,
-        revocation_confirmed,
+        revocation_confirmed, settled_negatives,
     },
 };
 use std::{
@@ -243,6 +243,12 @@ impl MemberSyncActivities {
             .collect();
         let (mut grants, mut first, mut staged, mut qualify, mut lapsed, mut desired) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut settled = Vec::new();
+        for (user_id, roles, _) in members {
+            let waiting: Vec<u64> =
+                negatives.iter().filter(|n| n.user_id == *user_id).map(|n| n.role_id as u64).collect();
+            settled.extend(settled_negatives(&plan.roles, roles, &waiting).into_iter().map(|r| (*user_id, r as i64)));
+        }
         for (user_id, roles, joined_at_ms) in members {
             let Some(member) = verdicts.members.get(&user_id.to_string()) else { continue };
             let mut decision = decide_member(&plan.roles, &member.roles, roles);
@@ -300,6 +306,7 @@ impl MemberSyncActivities {
         }
         tally.revocations = staged.len() as u64;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.cancel(&settled, false).await.map_err(storage)?;
         tx.cancel(&qualify, false).await.map_err(storage)?;
         tx.cancel(&lapsed, true).await.map_err(storage)?;
         tx.queue_writes(&grants, write_priority).await.map_err(storage)?;
@@ -316,6 +323,73 @@ impl MemberSyncActivities {
             pending_writes,
             ..Decided::default()
         })
+    }
+}
+
+/// Members a re-check reads one `GET` at a time; more are read from the member list, a page
+/// of 1,000 per request over their id range, instead of one request each (Discord allows
+/// about 5 single reads a second per guild, and a burst of links queues hundreds).
+const SINGLE_READS_MAX: usize = 5;
+
+/// What a re-check has read of Discord so far. Heartbeated after every request, so that an
+/// attempt that times out or fails is resumed by the next one where it stopped.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ReadProgress {
+    /// Members read (bots left out): user id, Discord roles, when they joined.
+    seen: Vec<Seen>,
+    /// Members Discord does not have any more.
+    left: Vec<i64>,
+    /// The last user id read (a single read) or paged past: the next read starts after it.
+    after: Option<i64>,
+}
+
+impl MemberSyncActivities {
+    /// Reads `wanted` members of `guild` as Discord allows: a few single reads, or the member
+    /// list in pages over their id range; a retry resumes from the last heartbeat.
+    async fn read_members(
+        &self,
+        ctx: &ActivityContext,
+        guild: u64,
+        wanted: &BTreeSet<i64>,
+    ) -> Result<ReadProgress, ActivityError> {
+        let (Some(&first), Some(&last)) = (wanted.first(), wanted.last()) else { return Ok(ReadProgress::default()) };
+        let mut progress: ReadProgress = ctx.heartbeat_details().deserialize().ok().flatten().unwrap_or_default();
+        let reader = self.gate.reader();
+        if wanted.len() <= SINGLE_READS_MAX {
+            let resumed = progress.after;
+            for &user in wanted.iter().filter(|u| resumed.is_none_or(|after| **u > after)) {
+                match reader.member(guild, user as u64).await.map_err(discord)? {
+                    Some(m) if !m.user.bot => progress.seen.push((user, role_ids(&m), joined_ms(&m))),
+                    Some(_) => {}
+                    None => progress.left.push(user),
+                }
+                progress.after = Some(user);
+                let _ = ctx.record_heartbeat(progress.clone()).await;
+            }
+            return Ok(progress);
+        }
+        let mut present: BTreeSet<i64> = progress.seen.iter().map(|(u, _, _)| *u).collect();
+        let mut after = progress.after.unwrap_or(first - 1);
+        loop {
+            let cursor = u64::try_from(after).ok().filter(|a| *a > 0);
+            let page = reader.members_page(guild, cursor, PAGE_SIZE).await.map_err(discord)?;
+            for m in &page {
+                let Ok(user) = i64::try_from(m.user.id.get()) else { continue };
+                if wanted.contains(&user) && present.insert(user) && !m.user.bot {
+                    progress.seen.push((user, role_ids(m), joined_ms(m)));
+                }
+            }
+            let end = page.last().and_then(|m| i64::try_from(m.user.id.get()).ok());
+            progress.after = end.or(Some(last));
+            let _ = ctx.record_heartbeat(progress.clone()).await;
+            match end {
+                Some(end) if page.len() == usize::from(PAGE_SIZE) && end < last => after = end,
+                _ => break,
+            }
+        }
+        // Paged past their ids without meeting them: they left.
+        progress.left = wanted.iter().copied().filter(|u| !present.contains(u)).collect();
+        Ok(progress)
     }
 }
 
@@ -449,16 +523,9 @@ impl MemberSyncActivities {
             let joined = (q.reason == Reason::Joined).then(now_ms);
             members.push((*user_id, roles, joined));
         }
-        let reader = self.gate.reader();
-        let mut left = Vec::new();
-        for user_id in unread {
-            match reader.member(input.guild_id.get(), user_id as u64).await.map_err(discord)? {
-                Some(m) if !m.user.bot => members.push((user_id, role_ids(&m), joined_ms(&m))),
-                Some(_) => {}
-                None => left.push(user_id),
-            }
-        }
-        let _ = ctx.record_heartbeat("read").await;
+        let read = self.read_members(&ctx, input.guild_id.get(), &unread).await?;
+        members.extend(read.seen);
+        let left = read.left;
         let mut decided = self
             .decide(
                 community,

@@ -257,7 +257,8 @@ impl MigrationActivities {
     async fn stop_member_sync(&self, input: &Compensate, ctx: &ActivityContext) -> Result<String, ActivityError> {
         let id = member_sync::workflow_id(input.guild_id);
         let handle = self.client.get_workflow_handle::<MemberSync>(id.clone());
-        let decision = Lenient::new(&Decision { actor: input.actor.clone(), reason: input.reason.clone() });
+        let decision =
+            Lenient::new(&Decision { actor: input.actor.clone(), reason: input.reason.clone(), batch: None });
         let options =
             WorkflowExecuteUpdateOptions::builder().update_id(format!("rollback-{}", input.migration_id)).build();
         match handle.execute_update(MemberSyncStop, decision, options).await {

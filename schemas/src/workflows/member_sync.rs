@@ -414,6 +414,12 @@ pub struct Decision {
     /// Why (0–500 characters).
     #[serde(default)]
     pub reason: String,
+    /// For `confirm_revocations` and `discard_revocations`: the held batch this decision is
+    /// about, as its message's buttons name it. A decision about a batch that is no longer held
+    /// (confirmed, discarded or replaced since) is refused and changes nothing. Left out (the
+    /// CLI), it is about whichever batch is held now, as `status` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 fn default_actor() -> String {
@@ -540,6 +546,15 @@ pub fn decide_member(roles: &BTreeMap<String, u64>, verdicts: &[RoleVerdict], cu
         }
     }
     out
+}
+
+/// The waiting negatives (Discord role ids) of one member that no longer wait for anything:
+/// the member does not hold the role any more (the revocation was written, by Arrakis or by
+/// hand, or the role was deleted), or no role of the manifest is that Discord role now. They
+/// are dropped at once: kept, they would be due for a second read for ever, and the loop would
+/// re-read the member on every turn without deciding anything.
+pub fn settled_negatives(roles: &BTreeMap<String, u64>, current: &[u64], waiting: &[u64]) -> Vec<u64> {
+    waiting.iter().copied().filter(|role| !current.contains(role) || !roles.values().any(|id| id == role)).collect()
 }
 
 /// One negative read of a held role: when, and at which block of each chain.
@@ -850,6 +865,18 @@ pub const BUTTON_PREFIX: &str = "ms";
 mod tests {
     use super::*;
     use crate::eligibility::Evaluation;
+
+    #[test]
+    fn a_negative_is_settled_once_its_role_is_not_held_or_not_managed() {
+        let roles: BTreeMap<String, u64> = [("holder".to_string(), 10), ("whale".to_string(), 20)].into();
+        // Still held and managed: it waits for its second read.
+        assert_eq!(settled_negatives(&roles, &[10, 20], &[10, 20]), Vec::<u64>::new());
+        // The echo of Arrakis's own DELETE of 10 (20 still held): 10's negative is done.
+        assert_eq!(settled_negatives(&roles, &[20], &[10, 20]), vec![10]);
+        // A role the manifest dropped (30) waits for nothing, held or not.
+        assert_eq!(settled_negatives(&roles, &[30], &[30]), vec![30]);
+        assert_eq!(settled_negatives(&roles, &[], &[]), Vec::<u64>::new());
+    }
 
     fn verdicts(list: &[(&str, Verdict)]) -> Vec<RoleVerdict> {
         list.iter()

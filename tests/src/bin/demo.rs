@@ -7,7 +7,7 @@
 //! set (`--demo-then-exit` stops the stack's Arrakis processes afterwards, as CI runs it).
 //!
 //! Environment (all exported by `scripts/dev run`): `ARRAKIS_DEMO_SIM_URL` (the stand-in),
-//! `ARRAKIS_GATEWAY_HTTP_ADDR`, `ARRAKIS_TEMPORAL_UI`, `ARRAKIS_ANVIL_URL`, `DISCORD_TOKEN`.
+//! `ARRAKIS_GATEWAY_HTTP_ADDR`, `ARRAKIS_TEMPORAL_UI`, `ARRAKIS_ANVIL_URL`.
 
 use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use anyhow::{Context, bail};
@@ -71,17 +71,9 @@ where
     }
 }
 
-/// The role ids a member holds, read as the bot reads them (the stand-in's REST API).
-async fn member_roles(sim_url: &str, token: &str, guild: u64, user: u64) -> anyhow::Result<Vec<String>> {
-    let member: serde_json::Value = reqwest::Client::new()
-        .get(format!("{sim_url}/api/v10/guilds/{guild}/members/{user}"))
-        .header("authorization", format!("Bot {token}"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(member["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect())
+/// True when `user` holds `role` in the stand-in (read past the bot's rate limits).
+async fn holds(control: &SimClient, guild: u64, user: u64, role: u64) -> anyhow::Result<bool> {
+    Ok(control.member_roles(guild).await?.get(&user).is_some_and(|roles| roles.contains(&role)))
 }
 
 #[tokio::main]
@@ -92,7 +84,6 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("ARRAKIS_GATEWAY_HTTP_ADDR: an ip:port")?;
     let ui = std::env::var("ARRAKIS_TEMPORAL_UI").unwrap_or_else(|_| "http://127.0.0.1:8233".into());
-    let token = std::env::var("DISCORD_TOKEN").context("DISCORD_TOKEN: the stand-in's bot token")?;
     let control = SimClient::new(&sim_url);
 
     within(Duration::from_secs(60), "the gateway's shards connecting to the Discord stand-in", || async {
@@ -184,9 +175,8 @@ async fn main() -> anyhow::Result<()> {
         .roles
         .iter()
         .find(|r| r["name"] == "Spice Holder")
-        .and_then(|r| r["id"].as_str())
-        .context("the Spice Holder role exists")?
-        .to_string();
+        .and_then(|r| r["id"].as_str()?.parse::<u64>().ok())
+        .context("the Spice Holder role exists")?;
 
     // A member links a wallet that holds 150 SPICE and receives the role.
     let key = PrivateKeySigner::random();
@@ -215,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     say(&format!("a member links {wallet} (150 SPICE) with /verify and signs the challenge"));
     within(Duration::from_secs(60), "the grant of Spice Holder", || async {
-        Ok(member_roles(&sim_url, &token, guild, MEMBER).await?.contains(&role_id).then_some(()))
+        Ok(holds(&control, guild, MEMBER, role_id).await?.then_some(()))
     })
     .await?;
     say(&format!("member sync grants them Spice Holder {:.1} s after the link", linked.elapsed().as_secs_f64()));
@@ -225,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
     let sold = Instant::now();
     say("they move their 150 SPICE away on anvil; member sync confirms at a later block before revoking");
     within(Duration::from_secs(240), "the revocation of Spice Holder", || async {
-        Ok((!member_roles(&sim_url, &token, guild, MEMBER).await?.contains(&role_id)).then_some(()))
+        Ok((!holds(&control, guild, MEMBER, role_id).await?).then_some(()))
     })
     .await?;
     say(&format!("Spice Holder revoked {:.0} s after the transfer", sold.elapsed().as_secs_f64()));
