@@ -243,6 +243,48 @@ async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_r
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn transfers_while_the_first_write_queue_drains_are_acted_on_without_waiting_for_a_sweep() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    // 40 holders: the first queue takes about 40 s at the guild's 10 member-role edits per 10 s.
+    let spec = Spec { members: 40, linked_every: 1, holder_every: 1, whale_every: 1_000, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    // The breaker is not what this test is about: five sellers of 40 would trip it.
+    let settings = r#"{"revoke_confirm_secs": 2, "watch_interval_ms": 500, "sweep_interval_secs": 3600,
+                       "breaker_min_revocations": 100}"#;
+    start(&stack, &g.guild, settings);
+    let roles = [g.holder, g.whale];
+    let draining = settled(&stack, &g.guild, "the first write queue", 60, |s| {
+        !sweep_id(s).is_empty() && s["pending_writes"].as_u64().is_some_and(|n| n > 20)
+    })
+    .await;
+
+    // Five holders sell while the queue drains: whether or not their grant was written yet,
+    // they end without the role, long before the next sweep (an hour away).
+    let sellers: Vec<(u64, alloy::primitives::Address)> =
+        g.wallets.iter().rev().take(5).map(|(u, w)| (*u, *w)).collect();
+    for (_, wallet) in &sellers {
+        chain.burn_erc20(*wallet, spice(150)).await;
+    }
+    let sold = Instant::now();
+    let expected: std::collections::BTreeSet<(u64, u64)> =
+        g.expected.iter().filter(|(u, _)| !sellers.iter().any(|(s, _)| s == u)).copied().collect();
+    let queue = draining["pending_writes"].as_u64().unwrap_or_default();
+    wait_until(Duration::from_secs(queue + 60), "the sellers' roles to go and the rest to be granted", || async {
+        (held(&stack, &g.guild, &roles).await == expected).then_some(())
+    })
+    .await;
+    let after = status(&stack, &g.guild);
+    assert_eq!(sweep_id(&after), sweep_id(&draining), "no second sweep was needed: {after}");
+    println!("sold during a queue of {queue}: every pair right {:.1?} after the sales", sold.elapsed());
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn with_every_rpc_url_dead_a_sweep_revokes_nothing_and_names_the_chain() {
     let stack = SynthesisStack::start(50).await;
     let chain = ChainFixture::deploy().await;
