@@ -560,10 +560,23 @@ impl Interactions {
         batch: &str,
         request_id: &str,
     ) -> Result<InteractionResponse, CallError> {
-        let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+        let user = interaction.author_id().map_or(0, |u| u.get());
+        let actor = format!("discord:{user}");
+        // The alert the buttons sit on is edited to say how its batch ended; without it (a
+        // client that sent none), the answer is a private message.
+        let shown = interaction.message.as_ref().map(|m| m.content.as_str());
+        let answer = |outcome: String| match shown {
+            Some(shown) => reply(InteractionResponseType::UpdateMessage, ui::decided(shown, &outcome)),
+            None => ephemeral(outcome),
+        };
         match self.workflows.decide_held(guild_id, confirm, batch, actor, request_id).await {
-            Ok(_) if confirm => Ok(ephemeral("Confirmed: the held role removals are being applied.")),
-            Ok(_) => Ok(ephemeral("Discarded: nobody loses a role from that batch.")),
+            Ok(_) if confirm => {
+                Ok(answer(format!("**Confirmed** by <@{user}>: the held role removals are being applied.")))
+            }
+            Ok(_) => Ok(answer(format!("**Discarded** by <@{user}>: nobody loses a role from this batch."))),
+            Err(CallError::Rejected(why)) if why.contains("is no longer held") => {
+                Ok(answer(format!("**This batch is gone**: {why}")))
+            }
             Err(CallError::Rejected(why)) => Ok(ephemeral(why)),
             Err(CallError::NotFound) => Ok(ephemeral("Member roles are not synced here any more.")),
             Err(e) => Err(e),

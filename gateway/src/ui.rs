@@ -253,6 +253,16 @@ fn clip(text: String) -> String {
     clipped
 }
 
+/// A message the bot posted, edited in place to say how the decision it asked for ended: its
+/// text kept, the outcome added, its buttons gone (a decided message offers nothing to press).
+pub(crate) fn decided(shown: &str, outcome: &str) -> InteractionResponseData {
+    InteractionResponseData {
+        content: Some(clip(format!("{shown}\n\n{outcome}"))),
+        components: Some(Vec::new()),
+        ..InteractionResponseData::default()
+    }
+}
+
 /// An ephemeral message.
 pub fn ephemeral(content: impl Into<String>) -> InteractionResponseData {
     InteractionResponseData {

@@ -349,13 +349,16 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     let s = settled(&stack, &g.guild, "the breaker to hold", 120, |s| s["held"]["count"] == 12).await;
     assert_eq!(s["held"]["roles"][0], serde_json::json!(["holder", 12, 24]), "{s}");
     assert_eq!(held(&stack, &g.guild, &roles).await, g.expected, "held: nobody lost a role");
-    let messages = stack.control.channel_messages(g.operator_channel).await.expect("messages");
-    let alert = messages
-        .iter()
-        .skip(messages_before)
-        .find(|m| m["content"].as_str().is_some_and(|c| c.contains("held 12 role removal(s)")))
-        .expect("an alert");
-    let buttons = arrakis_sim::custom_ids(alert);
+    // The alert is posted after the batch is held: wait for it rather than race it.
+    let alert = wait_until(Duration::from_secs(30), "the breaker's alert", || async {
+        let messages = stack.control.channel_messages(g.operator_channel).await.expect("messages");
+        messages
+            .into_iter()
+            .skip(messages_before)
+            .find(|m| m["content"].as_str().is_some_and(|c| c.contains("held 12 role removal(s)")))
+    })
+    .await;
+    let buttons = arrakis_sim::custom_ids(&alert);
     assert!(
         buttons.iter().any(|b| b.starts_with("ms:confirm:")) && buttons.iter().any(|b| b.starts_with("ms:discard:")),
         "{buttons:?}"
