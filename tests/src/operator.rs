@@ -178,15 +178,30 @@ impl Operator {
         .await
     }
 
-    /// Opens a step's form and submits it: the button, the modal, the submit.
-    pub async fn fill(&self, step: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
-        let modal = self.press(&format!("wiz:open:{step}")).await?;
+    /// Presses `button`, which opens a form, and submits the form with `fields`.
+    pub async fn form(&self, button: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let modal = self.press(button).await?;
         if modal.kind() != 9 {
-            bail!("expected the {step} form (a modal), got: {:?}", modal.callback());
+            bail!("expected {button} to open a form (a modal), got: {:?}", modal.callback());
         }
         let submit_id = modal.custom_ids().into_iter().next().context("the modal has a custom id")?;
         self.submit(&submit_id, fields).await
     }
+
+    /// Opens a step's form and submits it: the button, the modal, the submit.
+    pub async fn fill(&self, step: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        self.form(&format!("wiz:open:{step}"), fields).await
+    }
+}
+
+/// The names in a REVIEW plan's "Will create" list.
+pub fn planned(review: &str) -> Vec<String> {
+    let Some((_, list)) = review.split_once("Will create") else { return Vec::new() };
+    list.lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("- "))
+        .filter_map(|l| l.split("**").nth(1).map(str::to_string))
+        .collect()
 }
 
 /// A community's answers in the wizard's line syntax ("Edit as text"), step by step, for the

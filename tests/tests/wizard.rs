@@ -4,7 +4,7 @@
 use arrakis_gateway::interactions::BUSY;
 use arrakis_tests::{
     SynthesisStack, TestGateway,
-    operator::{Operator, demo},
+    operator::{Operator, demo, planned},
     run_shell, wait_until, workflow_completed,
 };
 use serde_json::{Value, json};
@@ -423,24 +423,12 @@ impl Counted<'_> {
         typed: &[(&str, &str)],
         picked: &[(&str, &str)],
     ) -> arrakis_tests::operator::Answer {
-        let modal = self.press(button).await;
-        assert_eq!(modal.kind(), 9, "{button} opens a form: {:?}", modal.callback());
-        let id = modal.custom_ids().into_iter().next().expect("the form's id");
-        self.interactions += 1;
+        // Two interactions: the button that opens the form, and its submission.
+        self.interactions += 2;
         self.typed += typed.iter().map(|(_, v)| v.chars().count()).sum::<usize>();
         let fields: Vec<(&str, &str)> = typed.iter().chain(picked).copied().collect();
-        self.op.submit(&id, &fields).await.unwrap_or_else(|e| panic!("{id}: {e}"))
+        self.op.form(button, &fields).await.unwrap_or_else(|e| panic!("{button}: {e}"))
     }
-}
-
-/// The names in the REVIEW plan's "Will create" list.
-fn planned(review: &str) -> Vec<String> {
-    let Some((_, list)) = review.split_once("Will create") else { return Vec::new() };
-    list.lines()
-        .skip(1)
-        .take_while(|l| l.starts_with("- "))
-        .filter_map(|l| l.split("**").nth(1).map(str::to_string))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

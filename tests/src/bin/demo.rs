@@ -15,7 +15,7 @@ use arrakis_sim::{GuildSeed, MemberSeed, MembersSeed, SimClient};
 use arrakis_tests::{
     chain::{ANVIL_CHAIN_ID, ChainFixture, personal_sign},
     http_get,
-    operator::{Answer, Operator},
+    operator::{Answer, Operator, planned},
 };
 use std::{
     future::Future,
@@ -41,16 +41,6 @@ fn expect(answer: Answer, step: &str, expected: &str) -> anyhow::Result<Answer> 
         bail!("{step}: expected \"{expected}\" in the answer, got:\n{}", answer.content());
     }
     Ok(answer)
-}
-
-/// Presses a button that opens a form, then submits the form with `fields`.
-async fn form(op: &Operator, button: &str, fields: &[(&str, &str)]) -> anyhow::Result<Answer> {
-    let modal = op.press(button).await?;
-    if modal.kind() != 9 {
-        bail!("{button}: expected a form, got {:?}", modal.callback());
-    }
-    let id = modal.custom_ids().into_iter().next().context("the form's id")?;
-    op.submit(&id, fields).await
 }
 
 /// Polls `check` every half second until it answers, or fails naming `what` after `limit`.
@@ -108,46 +98,36 @@ async fn main() -> anyhow::Result<()> {
 
     let opened = op.command("setup", &[]).await?;
     say(&format!("/arrakis setup in a new guild {guild}: {}", headline(&opened)));
-    let init = form(
-        &op,
-        "wiz:open:INIT",
-        &[("name", "Sietch Tabr"), ("theme", "basic"), ("mode", "exclusive"), ("operator_channel", &ops)],
-    )
-    .await?;
+    let init = op
+        .form(
+            "wiz:open:INIT",
+            &[("name", "Sietch Tabr"), ("theme", "basic"), ("mode", "exclusive"), ("operator_channel", &ops)],
+        )
+        .await?;
     let init = expect(init, "1/8 community", "step 2/8")?;
     say(&format!("1/8 community: named Sietch Tabr, basic theme, exclusive, reports to #ops; {}", headline(&init)));
     let chains = expect(op.select("wiz:chains", &[&ANVIL_CHAIN_ID.to_string()]).await?, "2/8 chains", "step 3/8")?;
     say(&format!("2/8 chains: picks anvil in the select; {}", headline(&chains)));
     let address = chain.erc20.to_checksum(None);
-    let found = form(&op, "wiz:asset:add", &[("chain_id", "31337"), ("address", &address), ("token_id", "")]).await?;
+    let found = op.form("wiz:asset:add", &[("chain_id", "31337"), ("address", &address), ("token_id", "")]).await?;
     let found = expect(found, "3/8 assets", "SPICE (Spice), ERC-20, 18 decimals")?;
     expect(op.press_on(&found, "wiz:asset:confirm").await?, "3/8 assets", "`spice`")?;
     expect(op.press("wiz:asset:next").await?, "3/8 assets", "step 4/8")?;
     say("3/8 assets: pastes the SPICE address; the chain says SPICE (Spice), ERC-20, 18 decimals; confirmed");
-    let rule = form(&op, "wiz:pick:holds", &[("asset", "spice"), ("amount", "100"), ("key", "spice-holder")]).await?;
+    let rule = op.form("wiz:pick:holds", &[("asset", "spice"), ("amount", "100"), ("key", "spice-holder")]).await?;
     expect(rule, "4/8 rules", "`spice-holder`")?;
     expect(op.press("wiz:next:ELIGIBILITY_RULES").await?, "4/8 rules", "step 5/8")?;
     say("4/8 rules: spice-holder = holds at least 100 SPICE");
-    let role =
-        form(&op, "wiz:pick:role", &[("name", "Spice Holder"), ("grant", "rule:spice-holder"), ("color", "15844367")])
-            .await?;
+    let role = op
+        .form("wiz:pick:role", &[("name", "Spice Holder"), ("grant", "rule:spice-holder"), ("color", "15844367")])
+        .await?;
     expect(role, "5/8 roles", "**Spice Holder**")?;
     expect(op.press("wiz:next:ROLE_MAPPING").await?, "5/8 roles", "step 6/8")?;
     say("5/8 roles: Spice Holder, for members who meet spice-holder");
     expect(op.press("wiz:template").await?, "6/8 channels", "Spice Holder")?;
     let review = expect(op.press("wiz:next:CHANNEL_STRUCTURE").await?, "6/8 channels", "step 7/8")?;
     say("6/8 channels: the theme's template, a category with a chat and a voice channel for the role");
-    let planned: Vec<String> = review
-        .content()
-        .split_once("Will create")
-        .map(|(_, list)| {
-            list.lines()
-                .skip(1)
-                .take_while(|l| l.starts_with("- "))
-                .filter_map(|l| l.split("**").nth(1).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let planned = planned(&review.content());
     if planned.is_empty() {
         bail!("7/8 review: no plan shown:\n{}", review.content());
     }
