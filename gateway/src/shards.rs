@@ -175,7 +175,17 @@ fn member_event(event: &Event) -> Option<MemberEvent> {
         Event::MemberUpdate(m) => (m.guild_id.get(), m.user.id.get(), MemberEventKind::Updated, roles(&m.roles)),
         _ => return None,
     };
-    Some(MemberEvent { guild_id: snowflake(guild)?, user_id: snowflake(user)?, kind, roles: member_roles })
+    let received_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok());
+    Some(MemberEvent {
+        guild_id: snowflake(guild)?,
+        user_id: snowflake(user)?,
+        kind,
+        roles: member_roles,
+        received_at_ms,
+    })
 }
 
 /// What a shard's loop hands its events to.

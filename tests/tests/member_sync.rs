@@ -185,8 +185,9 @@ async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_r
     let chain = ChainFixture::deploy().await;
     let chains = chains_file(500);
     let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
-    // 2,000 members; every 20th has a wallet holding 150 SPICE: 100 Holder pairs to grant.
-    let spec = Spec { members: 2_000, linked_every: 20, holder_every: 1, whale_every: 1_000, hand_given: 0 };
+    // 2,000 members; every 20th has a wallet holding enough for Holder, and every 4th of those
+    // for Whale too: 125 pairs to grant, 25 members with two (#28: one of them was PUT twice).
+    let spec = Spec { members: 2_000, linked_every: 20, holder_every: 1, whale_every: 4, hand_given: 0 };
     let g = seed(&stack, &chain, spec).await;
     // The wallets are linked only after the first sweep, as members verify one by one.
     let mut admin = stack.db.admin().await;
@@ -231,11 +232,13 @@ async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_r
     let puts = member_writes(&log).iter().filter(|e| e.method == "PUT").count();
     let single = single_reads().await - reads_before;
     println!(
-        "| {pairs} links | first grant {first:.1?} | last {last:.1?} (limit {limit:.1?}) | PUTs {puts} | single member reads {single} |"
+        "| {} links, {pairs} pairs | first grant {first:.1?} | last {last:.1?} (limit {limit:.1?}) | PUTs {puts} | single member reads {single} |",
+        g.wallets.len()
     );
     assert!(first <= Duration::from_secs(5), "the first grant came {first:?} after the links");
     assert!(last <= limit, "the last grant came {last:?} after the links, over {limit:?}");
     assert!(single <= 5, "a burst of links is read in pages, not one GET per member: {single} single reads");
+    assert_eq!(puts, pairs, "one PUT per pair: the echo of a member's first grant does not ask for it again");
     assert!(queued_seen.get(), "status showed the queue while it drained");
     assert_only_managed_roles(&log, &g);
     stop(&stack, &g.guild);
@@ -374,6 +377,39 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     })
     .await;
 
+    // After the batch the loop goes idle: nothing due, so nothing asked of Discord (#28: the
+    // echoes of its DELETEs used to re-record negatives that were due for ever).
+    settled(&stack, &g.guild, "the queues to empty", 60, |s| {
+        s["pending_writes"] == 0 && s["queued"] == 0 && s["pending_revocations"] == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let quiet_from = stack.control.log(0).await.expect("log").len() as u64;
+    let window = Duration::from_secs(60);
+    tokio::time::sleep(window).await;
+    let asked: Vec<String> = stack
+        .control
+        .log(quiet_from)
+        .await
+        .expect("log")
+        .into_iter()
+        .filter(|e| e.path.contains(&g.guild))
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert!(asked.is_empty(), "an idle sync asks Discord nothing in {window:?}: {asked:?}");
+    // A grant due afterwards still goes out at once: a whale's role removed by hand comes back.
+    let (whale_member, _) = *expected.iter().find(|(_, r)| *r == g.whale).expect("a whale");
+    let theirs: Vec<u64> = expected.iter().filter(|(u, _)| *u == whale_member).map(|(_, r)| *r).collect();
+    let guild_id: u64 = g.guild.parse().expect("id");
+    let removed_at = Instant::now();
+    let others: Vec<u64> = theirs.iter().copied().filter(|r| *r != g.whale).collect();
+    stack.control.set_member_roles(guild_id, whale_member, &others).await.expect("hand edit");
+    wait_until(Duration::from_secs(5), "the whale role back within 5 s", || async {
+        (held(&stack, &g.guild, &roles).await == expected).then_some(())
+    })
+    .await;
+    println!("idle window: 0 requests in {window:?}; a grant after it landed in {:?}", removed_at.elapsed());
+
     // Whales now need 100,000 to hold Holder too: every holder would lose it. Discard keeps them.
     stack.publish(&g.guild, manifest(&g.guild, &chain, g.operator_channel, 100_000));
     let again = settled(&stack, &g.guild, "the breaker to hold again", 120, |s| s["held"]["count"] == 12).await;
@@ -396,6 +432,20 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     let s = settled(&stack, &g.guild, "the discard", 60, |s| s["held"].is_null()).await;
     assert_eq!(s["totals"]["discarded"], 12, "{s}");
     assert_eq!(held(&stack, &g.guild, &roles).await, expected, "discarded: nobody else lost a role");
+    // Discard sticks: the next two sweeps hold nothing and take nothing (#28).
+    let mut last = sweep_id(&s);
+    for n in 1..=2 {
+        let (ok, _, text) = shell(&stack, "member-sync-now", &g.guild, &[]);
+        assert!(ok, "{text}");
+        let s = settled(&stack, &g.guild, "the sweep after the discard", 120, |s| {
+            sweep_id(s) != last && s["sweep"].is_null() && s["pending_revocations"] == 0
+        })
+        .await;
+        last = sweep_id(&s);
+        assert!(s["held"].is_null(), "sweep {n} after Discard held nothing: {s}");
+        assert_eq!(s["totals"]["discarded"], 12, "{s}");
+        assert_eq!(held(&stack, &g.guild, &roles).await, expected, "sweep {n}: the kept roles stay");
+    }
     let (ok, _, text) =
         shell(&stack, "member-sync-held", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
     assert!(ok, "{text}");

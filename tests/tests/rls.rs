@@ -82,6 +82,14 @@ const TENANT_TABLES: &[(&str, &str)] = &[
         "INSERT INTO member_sync_members (community_id, discord_user_id) VALUES ($1, (random() * 1e15)::bigint)",
     ),
     (
+        "member_sync_written",
+        "INSERT INTO member_sync_written (community_id, discord_user_id, role_id, action) VALUES ($1, (random() * 1e15)::bigint, 1, 'grant')",
+    ),
+    (
+        "member_sync_kept",
+        "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch) VALUES ($1, (random() * 1e15)::bigint, 1, 1, 'b')",
+    ),
+    (
         "migrations",
         "INSERT INTO migrations (community_id, migration_id, workflow_id, strategy, stage, from_mode, previous_version, started_by) VALUES ($1, 'm', 'w', 'instant', 'preparing', 'shadow', 1, 'a')",
     ),

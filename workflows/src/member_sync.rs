@@ -80,10 +80,11 @@ impl MemberSyncWorkflow {
             self.carried.sweep_requested = true;
             return;
         }
-        let entry = self.carried.queued.entry(user).or_insert_with(|| queued.clone());
-        // A reason that needs a decision beats an echo check.
-        if queued.reason != Reason::RolesChanged {
-            *entry = queued;
+        match self.carried.queued.entry(user) {
+            std::collections::btree_map::Entry::Occupied(mut entry) => entry.get_mut().merge(queued),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(queued);
+            }
         }
         self.wake += 1;
     }
@@ -602,12 +603,14 @@ impl MemberSyncWorkflow {
                 self.carried.leaving.insert(event.user_id);
                 self.wake += 1;
             }
-            MemberEventKind::Joined => {
-                self.queue(event.user_id, Queued { reason: Reason::Joined, roles: Some(event.roles) })
-            }
-            MemberEventKind::Updated => {
-                self.queue(event.user_id, Queued { reason: Reason::RolesChanged, roles: Some(event.roles) })
-            }
+            MemberEventKind::Joined => self.queue(
+                event.user_id,
+                Queued { reason: Reason::Joined, roles: Some(event.roles), seen_at_ms: event.received_at_ms },
+            ),
+            MemberEventKind::Updated => self.queue(
+                event.user_id,
+                Queued { reason: Reason::RolesChanged, roles: Some(event.roles), seen_at_ms: event.received_at_ms },
+            ),
         }
     }
 
@@ -615,7 +618,7 @@ impl MemberSyncWorkflow {
     #[signal(name = "wallet_linked")]
     pub fn wallet_linked(&mut self, ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
         match linked.parse() {
-            Ok(linked) => self.queue(linked.user_id, Queued { reason: Reason::WalletLinked, roles: None }),
+            Ok(linked) => self.queue(linked.user_id, Queued::read(Reason::WalletLinked)),
             Err(e) => crate::signal_dropped(ctx, "wallet_linked", &e),
         }
     }
@@ -624,7 +627,7 @@ impl MemberSyncWorkflow {
     #[signal(name = "sync_member")]
     pub fn sync_member(&mut self, ctx: &mut SyncWorkflowContext<Self>, member: Lenient<SyncMember>) {
         match member.parse() {
-            Ok(member) => self.queue(member.user_id, Queued { reason: Reason::Asked, roles: None }),
+            Ok(member) => self.queue(member.user_id, Queued::read(Reason::Asked)),
             Err(e) => crate::signal_dropped(ctx, "sync_member", &e),
         }
     }
@@ -828,7 +831,7 @@ impl MemberSyncWorkflow {
         match answer {
             Ok(watched) => ctx.state_mut(|s| {
                 for user in watched.moved {
-                    s.queue(user, Queued { reason: Reason::Transfer, roles: None });
+                    s.queue(user, Queued::read(Reason::Transfer));
                 }
                 s.carried.cursors = watched.cursors;
                 s.status.unknown_chains = watched.unreadable;

@@ -1,9 +1,10 @@
 //! Member sync's Postgres state, through the tenant transaction (RLS applies): the write queue,
 //! the negatives waiting for their second read, the breaker's held batch, each member's desired
-//! roles, and the chain watcher's cursors.
+//! roles, the last write Discord accepted per (member, role), the removals the operator kept,
+//! and the chain watcher's cursors.
 
 use crate::{StoreError, TenantTx};
-use arrakis_schemas::workflows::member_sync::{ChainCursor, Sighting, WriteAction};
+use arrakis_schemas::workflows::member_sync::{ChainCursor, LastWrite, Sighting, WriteAction};
 use std::collections::BTreeMap;
 
 /// One queued write.
@@ -174,6 +175,9 @@ impl TenantTx {
             &[
                 "DELETE FROM member_sync_negatives n USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
                  WHERE n.discord_user_id = t.u AND n.role_id = t.r",
+                // A positive read ends a keep: a later negative is a new change, asked about again.
+                "DELETE FROM member_sync_kept k USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+                 WHERE k.discord_user_id = t.u AND k.role_id = t.r",
                 "DELETE FROM member_sync_held h USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
                  WHERE h.discord_user_id = t.u AND h.role_id = t.r",
                 "DELETE FROM member_sync_writes w USING unnest($1::bigint[], $2::bigint[]) AS t(u, r)
@@ -234,14 +238,65 @@ impl TenantTx {
             .collect())
     }
 
-    /// Removes a write that was sent (or that can never be).
-    pub async fn write_done(&mut self, user: i64, role: i64) -> Result<(), StoreError> {
+    /// Removes a write that was sent (or that can never be); `accepted` records what Discord
+    /// now holds for the pair, as of now.
+    pub async fn write_done(&mut self, user: i64, role: i64, accepted: Option<WriteAction>) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM member_sync_writes WHERE discord_user_id = $1 AND role_id = $2")
             .bind(user)
             .bind(role)
             .execute(self.conn())
             .await?;
+        if let Some(action) = accepted {
+            sqlx::query(
+                "INSERT INTO member_sync_written (community_id, discord_user_id, role_id, action) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+                 SET action = EXCLUDED.action, written_at = clock_timestamp()",
+            )
+            .bind(self.community().0)
+            .bind(user)
+            .bind(role)
+            .bind(action.as_str())
+            .execute(self.conn())
+            .await?;
+        }
         Ok(())
+    }
+
+    /// The last accepted write per role of these members.
+    pub async fn written_of(&mut self, users: &[i64]) -> Result<BTreeMap<i64, Vec<LastWrite>>, StoreError> {
+        let rows: Vec<(i64, i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT discord_user_id, role_id, action, written_at FROM member_sync_written
+             WHERE discord_user_id = ANY($1) ORDER BY discord_user_id, role_id",
+        )
+        .bind(users)
+        .fetch_all(self.conn())
+        .await?;
+        let mut out: BTreeMap<i64, Vec<LastWrite>> = BTreeMap::new();
+        for (user, role, action, at) in rows {
+            out.entry(user).or_default().push(LastWrite {
+                role_id: role as u64,
+                action: if action == "revoke" { WriteAction::Revoke } else { WriteAction::Grant },
+                at_ms: u64::try_from(at.timestamp_millis()).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The roles (Discord ids) the operator kept for these members under `version`.
+    pub async fn kept_of(&mut self, users: &[i64], version: i32) -> Result<BTreeMap<i64, Vec<u64>>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT discord_user_id, role_id FROM member_sync_kept
+             WHERE discord_user_id = ANY($1) AND manifest_version = $2 ORDER BY discord_user_id, role_id",
+        )
+        .bind(users)
+        .bind(version)
+        .fetch_all(self.conn())
+        .await?;
+        let mut out: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for (user, role) in rows {
+            out.entry(user).or_default().push(role as u64);
+        }
+        Ok(out)
     }
 
     /// Writes still queued, and negatives still waiting for their second read.
@@ -340,8 +395,27 @@ impl TenantTx {
         .await?)
     }
 
-    /// Applies (queues) or drops a held batch; returns how many revocations it held.
-    pub async fn decide_held(&mut self, batch: &str, confirm: bool, why: &str) -> Result<u64, StoreError> {
+    /// Applies (queues) or drops a held batch; returns how many revocations it held. A dropped
+    /// batch's members keep their roles under manifest `version` (see `member_sync_kept`).
+    pub async fn decide_held(
+        &mut self,
+        batch: &str,
+        confirm: bool,
+        why: &str,
+        version: i32,
+    ) -> Result<u64, StoreError> {
+        if !confirm {
+            sqlx::query(
+                "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch)
+                 SELECT community_id, discord_user_id, role_id, $2, $1 FROM member_sync_held WHERE batch = $1
+                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+                 SET manifest_version = EXCLUDED.manifest_version, batch = EXCLUDED.batch, kept_at = now()",
+            )
+            .bind(batch)
+            .bind(version)
+            .execute(self.conn())
+            .await?;
+        }
         if confirm {
             sqlx::query(
                 "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
@@ -398,7 +472,14 @@ impl TenantTx {
 
     /// Forgets members who left: nothing is written for them any more.
     pub async fn forget_members(&mut self, users: &[i64]) -> Result<(), StoreError> {
-        for table in ["member_sync_writes", "member_sync_negatives", "member_sync_held", "member_sync_members"] {
+        for table in [
+            "member_sync_writes",
+            "member_sync_negatives",
+            "member_sync_held",
+            "member_sync_members",
+            "member_sync_written",
+            "member_sync_kept",
+        ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE discord_user_id = ANY($1)")))
                 .bind(users)
                 .execute(self.conn())
@@ -409,7 +490,13 @@ impl TenantTx {
 
     /// Forgets roles that were deleted (a rollback): nothing is written for them any more.
     pub async fn forget_roles(&mut self, roles: &[i64]) -> Result<(), StoreError> {
-        for table in ["member_sync_writes", "member_sync_negatives", "member_sync_held"] {
+        for table in [
+            "member_sync_writes",
+            "member_sync_negatives",
+            "member_sync_held",
+            "member_sync_written",
+            "member_sync_kept",
+        ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE role_id = ANY($1)")))
                 .bind(roles)
                 .execute(self.conn())

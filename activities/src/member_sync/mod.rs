@@ -24,8 +24,8 @@ use arrakis_schemas::{
     workflows::member_sync::{
         BUTTON_PREFIX, BreakerVerdict, ChainCursor, Decided, Forget, HeldAlert, HeldDecision, HeldRevocations,
         OpenSync, Opened, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Settled, Sighting, SweepPage,
-        SweepPlan, SweepTally, Watch, Watched, WriteAction, WriteBatch, Written, breaker, decide_member, priority,
-        revocation_confirmed, settled_negatives,
+        SweepPlan, SweepTally, Watch, Watched, WriteAction, WriteBatch, Written, as_discord_has, breaker,
+        decide_member, keep_discarded, priority, revocation_confirmed, settled_negatives,
     },
 };
 use std::{
@@ -179,10 +179,12 @@ impl MemberSyncActivities {
         (blocks, unreadable)
     }
 
-    /// Decides `members` (user id, Discord roles, when they joined) against `plan` and records
-    /// what follows: grants queued, first negatives noted, confirmed negatives staged under
-    /// `batch`, what no longer holds cancelled. During a migration only the members it moved so
-    /// far are granted roles. A dry run records nothing and counts what would be done.
+    /// Decides `members` against `plan` and records what follows: grants queued, first
+    /// negatives noted, confirmed negatives staged under `batch`, what no longer holds
+    /// cancelled. Each member's roles are taken as Discord holds them now: as read, with the
+    /// writes Arrakis sent since the read applied, so a read from before a write never asks for
+    /// it again. During a migration only the members it moved so far are granted roles. A dry
+    /// run records nothing and counts what would be done.
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
@@ -195,7 +197,7 @@ impl MemberSyncActivities {
         write_priority: i16,
         attempt: u32,
     ) -> Result<Decided, ActivityError> {
-        let ids: Vec<i64> = members.iter().map(|(u, _, _)| *u).collect();
+        let ids: Vec<i64> = members.iter().map(|m| m.user).collect();
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let record =
             tx.manifest_version(plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
@@ -203,7 +205,17 @@ impl MemberSyncActivities {
             })?;
         let linked = tx.wallets_of(&ids).await.map_err(storage)?;
         let negatives = tx.negatives_of(&ids).await.map_err(storage)?;
+        let written = tx.written_of(&ids).await.map_err(storage)?;
+        let kept = tx.kept_of(&ids, plan.manifest_version).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
+        let members: Vec<(i64, Vec<u64>, Option<u64>)> = members
+            .iter()
+            .map(|m| {
+                let writes = written.get(&m.user).map_or(&[][..], Vec::as_slice);
+                (m.user, as_discord_has(&m.roles, m.read_at_ms, writes), m.joined_ms)
+            })
+            .collect();
+        let members = &members;
         let managed: BTreeSet<u64> = plan.roles.values().copied().collect();
         let mut tally = SweepTally { pages: 1, ..SweepTally::default() };
         let mut wallets: BTreeMap<String, Vec<Address>> = BTreeMap::new();
@@ -252,6 +264,7 @@ impl MemberSyncActivities {
         for (user_id, roles, joined_at_ms) in members {
             let Some(member) = verdicts.members.get(&user_id.to_string()) else { continue };
             let mut decision = decide_member(&plan.roles, &member.roles, roles);
+            keep_discarded(&plan.roles, &mut decision, kept.get(user_id).map_or(&[][..], Vec::as_slice));
             tally.unknown += decision.unknown.len() as u64;
             let moved = match (&plan.cohort, user(*user_id)) {
                 (Some(cohort), Some(user)) => cohort.moved(user, *joined_at_ms),
@@ -358,8 +371,9 @@ impl MemberSyncActivities {
         if wanted.len() <= SINGLE_READS_MAX {
             let resumed = progress.after;
             for &user in wanted.iter().filter(|u| resumed.is_none_or(|after| **u > after)) {
+                let read_at_ms = now_ms();
                 match reader.member(guild, user as u64).await.map_err(discord)? {
-                    Some(m) if !m.user.bot => progress.seen.push((user, role_ids(&m), joined_ms(&m))),
+                    Some(m) if !m.user.bot => progress.seen.extend(Seen::read(&m, read_at_ms)),
                     Some(_) => {}
                     None => progress.left.push(user),
                 }
@@ -368,15 +382,16 @@ impl MemberSyncActivities {
             }
             return Ok(progress);
         }
-        let mut present: BTreeSet<i64> = progress.seen.iter().map(|(u, _, _)| *u).collect();
+        let mut present: BTreeSet<i64> = progress.seen.iter().map(|m| m.user).collect();
         let mut after = progress.after.unwrap_or(first - 1);
         loop {
             let cursor = u64::try_from(after).ok().filter(|a| *a > 0);
+            let read_at_ms = now_ms();
             let page = reader.members_page(guild, cursor, PAGE_SIZE).await.map_err(discord)?;
             for m in &page {
                 let Ok(user) = i64::try_from(m.user.id.get()) else { continue };
                 if wanted.contains(&user) && present.insert(user) && !m.user.bot {
-                    progress.seen.push((user, role_ids(m), joined_ms(m)));
+                    progress.seen.extend(Seen::read(m, read_at_ms));
                 }
             }
             let end = page.last().and_then(|m| i64::try_from(m.user.id.get()).ok());
@@ -402,8 +417,30 @@ fn grant_words(grant: &RoleGrant) -> String {
     }
 }
 
-/// A member as decided: user id, Discord role ids, when they joined (Unix ms).
-type Seen = (i64, Vec<u64>, Option<u64>);
+/// A member as read from Discord, or as a gateway event said.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Seen {
+    /// The user id.
+    user: i64,
+    /// Their Discord role ids.
+    roles: Vec<u64>,
+    /// When they joined (Unix ms).
+    joined_ms: Option<u64>,
+    /// When the read was sent, or the event received (Unix ms): writes after it override it.
+    read_at_ms: u64,
+}
+
+impl Seen {
+    /// `member` as a read sent at `read_at_ms` returned it.
+    fn read(member: &twilight_model::guild::Member, read_at_ms: u64) -> Option<Self> {
+        Some(Self {
+            user: i64::try_from(member.user.id.get()).ok()?,
+            roles: role_ids(member),
+            joined_ms: joined_ms(member),
+            read_at_ms,
+        })
+    }
+}
 
 /// When a member joined the guild (Unix ms).
 fn joined_ms(member: &twilight_model::guild::Member) -> Option<u64> {
@@ -451,16 +488,14 @@ impl MemberSyncActivities {
     pub async fn sweep_page(self: Arc<Self>, ctx: ActivityContext, input: SweepPage) -> Result<Decided, ActivityError> {
         let community = self.tenant(input.guild_id, Some(&input.plan.community_id)).await?;
         let guild = input.guild_id.get();
+        let read_at_ms = now_ms();
         let page =
             self.gate.reader().members_page(guild, input.after.map(UserId::get), PAGE_SIZE).await.map_err(discord)?;
         let _ = ctx.record_heartbeat("read").await;
         let last = page.last().and_then(|m| UserId::new(m.user.id.get()).ok());
         let done = page.len() < usize::from(PAGE_SIZE);
-        let members: Vec<Seen> = page
-            .iter()
-            .filter(|m| !m.user.bot)
-            .filter_map(|m| Some((i64::try_from(m.user.id.get()).ok()?, role_ids(m), joined_ms(m))))
-            .collect();
+        let members: Vec<Seen> =
+            page.iter().filter(|m| !m.user.bot).filter_map(|m| Seen::read(m, read_at_ms)).collect();
         let attempt = ctx.info().attempt;
         let decided = self
             .decide(
@@ -491,6 +526,7 @@ impl MemberSyncActivities {
         let ids: Vec<i64> = queued.keys().copied().collect();
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let desired = tx.desired_of(&ids).await.map_err(storage)?;
+        let written = tx.written_of(&ids).await.map_err(storage)?;
         let mut more_due = false;
         let mut unread: BTreeSet<i64> = BTreeSet::new();
         if input.due {
@@ -506,7 +542,11 @@ impl MemberSyncActivities {
                 unread.insert(*user_id);
                 continue;
             };
-            let roles: Vec<u64> = roles.iter().map(|r| r.get()).collect();
+            // What the event said, with the writes sent since it was received applied (the
+            // echo of the first of two grants must not ask for the second again).
+            let read_at_ms = q.seen_at_ms.unwrap_or_else(now_ms);
+            let said: Vec<u64> = roles.iter().map(|r| r.get()).collect();
+            let roles = as_discord_has(&said, read_at_ms, written.get(user_id).map_or(&[][..], Vec::as_slice));
             if q.reason == Reason::RolesChanged {
                 // An event whose managed roles are what Arrakis decided is its own write coming
                 // back (or a change to roles that are not ours): nothing to decide.
@@ -520,8 +560,8 @@ impl MemberSyncActivities {
             }
             unread.remove(user_id);
             // A member who just joined (GUILD_MEMBER_ADD) joined now.
-            let joined = (q.reason == Reason::Joined).then(now_ms);
-            members.push((*user_id, roles, joined));
+            let joined_ms = (q.reason == Reason::Joined).then(now_ms);
+            members.push(Seen { user: *user_id, roles: said, joined_ms, read_at_ms });
         }
         let read = self.read_members(&ctx, input.guild_id.get(), &unread).await?;
         members.extend(read.seen);
@@ -652,7 +692,7 @@ impl MemberSyncActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let version = tx.latest_manifest().await.map_err(storage)?.map_or(0, |r| r.version);
         let why = format!("manifest v{version}, revoke (held by the breaker, confirmed by {}) ", input.decision.actor);
-        let count = tx.decide_held(&input.batch, input.confirm, &why).await.map_err(storage)?;
+        let count = tx.decide_held(&input.batch, input.confirm, &why, version).await.map_err(storage)?;
         let action =
             if input.confirm { "member_sync.revocations_confirmed" } else { "member_sync.revocations_discarded" };
         let detail = serde_json::json!({"batch": input.batch, "count": count, "reason": input.decision.reason});
@@ -786,7 +826,7 @@ impl MemberSyncActivities {
             };
             metrics().member_writes.with_label_values(&[guild.as_str(), w.action.as_str(), outcome]).inc();
             let mut tx = self.store.tenant(community).await.map_err(storage)?;
-            tx.write_done(w.user_id, w.role_id).await.map_err(storage)?;
+            tx.write_done(w.user_id, w.role_id, (outcome == "ok").then_some(w.action)).await.map_err(storage)?;
             tx.commit().await.map_err(storage)?;
             if let Some(ctx) = ctx {
                 let _ = ctx.record_heartbeat(i + 1).await;

@@ -204,6 +204,30 @@ pub struct Queued {
     /// Their Discord roles, when the event said (otherwise they are read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<crate::Snowflake>>,
+    /// When the gateway received the event that said `roles` (Unix ms): a write Arrakis sent
+    /// after it overrides what the event says of that role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at_ms: Option<u64>,
+}
+
+impl Queued {
+    /// A member queued without roles: they are read from Discord when decided.
+    pub fn read(reason: Reason) -> Self {
+        Self { reason, roles: None, seen_at_ms: None }
+    }
+
+    /// Folds a newer event for the same member into this one. A reason that needs a decision
+    /// (a link, a transfer, a request) replaces the entry; a roles change only brings the
+    /// newest roles, so the last GUILD_MEMBER_UPDATE of a burst (the echo of Arrakis's last
+    /// write) is what is decided, never an earlier one that would ask for a write again.
+    pub fn merge(&mut self, newer: Queued) {
+        if newer.reason != Reason::RolesChanged {
+            *self = newer;
+        } else if self.roles.is_some() {
+            self.roles = newer.roles;
+            self.seen_at_ms = newer.seen_at_ms;
+        }
+    }
 }
 
 /// The last block the chain watcher read on one chain, and its hash: a different hash at that
@@ -557,6 +581,46 @@ pub fn settled_negatives(roles: &BTreeMap<String, u64>, current: &[u64], waiting
     waiting.iter().copied().filter(|role| !current.contains(role) || !roles.values().any(|id| id == role)).collect()
 }
 
+/// The last write Arrakis sent for one (member, role) pair and Discord accepted: what Discord
+/// has said of the pair since, even when a read or an event from before it says otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastWrite {
+    /// The Discord role.
+    pub role_id: u64,
+    /// Granted or revoked.
+    pub action: WriteAction,
+    /// When Discord answered (Unix ms).
+    pub at_ms: u64,
+}
+
+/// A member's Discord roles as they are now: `current` as read (or as an event said) at
+/// `read_at_ms`, with every write Arrakis sent after that read applied. A page read, or an
+/// event, from before a write would otherwise ask for the same write again (a second PUT), or
+/// see a role Arrakis just removed and note a negative for it.
+pub fn as_discord_has(current: &[u64], read_at_ms: u64, written: &[LastWrite]) -> Vec<u64> {
+    let mut roles: Vec<u64> = current.to_vec();
+    for w in written.iter().filter(|w| w.at_ms > read_at_ms) {
+        match w.action {
+            WriteAction::Grant if !roles.contains(&w.role_id) => roles.push(w.role_id),
+            WriteAction::Grant => {}
+            WriteAction::Revoke => roles.retain(|r| *r != w.role_id),
+        }
+    }
+    roles
+}
+
+/// Applies the operator's Discard: a held negative for a role in `kept` (Discord ids the
+/// operator kept under this manifest version) is no negative; the member keeps the role until a
+/// positive read or a new manifest version ends the keep, so the next sweep does not ask again.
+pub fn keep_discarded(roles: &BTreeMap<String, u64>, decision: &mut MemberDecision, kept: &[u64]) {
+    let (kept_now, still): (Vec<String>, Vec<String>) = std::mem::take(&mut decision.negatives)
+        .into_iter()
+        .partition(|k| roles.get(k).is_some_and(|id| kept.contains(id)));
+    decision.negatives = still;
+    decision.desired.extend(kept_now);
+    decision.desired.sort();
+}
+
 /// One negative read of a held role: when, and at which block of each chain.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Sighting {
@@ -865,6 +929,49 @@ pub const BUTTON_PREFIX: &str = "ms";
 mod tests {
     use super::*;
     use crate::eligibility::Evaluation;
+
+    #[test]
+    fn a_newer_roles_change_brings_its_roles_and_a_decision_replaces_it() {
+        let roles = |ids: &[u64], at| Queued {
+            reason: Reason::RolesChanged,
+            roles: Some(ids.iter().map(|i| crate::Snowflake::new(*i).expect("id")).collect()),
+            seen_at_ms: Some(at),
+        };
+        let mut q = roles(&[11], 1);
+        q.merge(roles(&[11, 12], 2));
+        assert_eq!(q, roles(&[11, 12], 2), "the echo of the last write wins");
+        q.merge(Queued::read(Reason::Transfer));
+        assert_eq!(q, Queued::read(Reason::Transfer), "a transfer is read fresh");
+        q.merge(roles(&[11], 3));
+        assert_eq!(q, Queued::read(Reason::Transfer), "a read comes later anyway");
+        let mut joined = Queued { reason: Reason::Joined, ..roles(&[], 1) };
+        joined.merge(roles(&[11], 4));
+        assert_eq!(joined, Queued { reason: Reason::Joined, ..roles(&[11], 4) });
+    }
+
+    #[test]
+    fn writes_after_a_read_override_what_it_said() {
+        let w = |role_id, action, at_ms| LastWrite { role_id, action, at_ms };
+        let written = [w(11, WriteAction::Grant, 100), w(12, WriteAction::Revoke, 100)];
+        // Read before both writes: the PUT and the DELETE stand.
+        assert_eq!(as_discord_has(&[12], 50, &written), vec![11]);
+        // Read after them: the read is the truth (someone changed it by hand since).
+        assert_eq!(as_discord_has(&[12], 150, &written), vec![12]);
+        assert_eq!(as_discord_has(&[11, 13], 50, &written), vec![11, 13]);
+    }
+
+    #[test]
+    fn a_discarded_removal_is_kept_and_others_still_wait() {
+        let mut d = MemberDecision {
+            grants: vec![],
+            negatives: vec!["holder".into(), "whale".into()],
+            unknown: vec![],
+            desired: vec!["gold".into()],
+        };
+        keep_discarded(&roles(), &mut d, &[11]);
+        assert_eq!(d.negatives, vec!["whale"]);
+        assert_eq!(d.desired, vec!["gold", "holder"]);
+    }
 
     #[test]
     fn a_negative_is_settled_once_its_role_is_not_held_or_not_managed() {

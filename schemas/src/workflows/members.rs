@@ -39,4 +39,8 @@ pub struct MemberEvent {
     /// The member's roles after the event (empty when they left).
     #[serde(default)]
     pub roles: Vec<Snowflake>,
+    /// When the gateway received it (Unix ms): member sync tells an event from before its own
+    /// write (which would ask for the write again) from a change made after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at_ms: Option<u64>,
 }
