@@ -15,10 +15,10 @@ use arrakis_schemas::{
     temporal::AccessReportSignal,
     workflows::{
         member_sync::{
-            Carried, ChainCursor, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, MemberSyncInput,
-            MemberSyncStatus, OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle,
+            Carried, ChainCursor, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, LoopView, MemberSyncInput,
+            MemberSyncStatus, OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Step,
             SweepPage, SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch,
-            Watched, WriteBatch,
+            Watched, WriteBatch, idle_until, next_round,
         },
         members::{MemberEvent, MemberEventKind},
     },
@@ -117,6 +117,26 @@ impl MemberSyncWorkflow {
             Phase::Watching
         };
         status
+    }
+
+    /// What the loop's next round is picked from.
+    fn loop_view(&self, now_ms: u64) -> LoopView {
+        let c = &self.carried;
+        LoopView {
+            now_ms,
+            decision: self.decision.is_some() && c.held.is_some(),
+            leaving: !c.leaving.is_empty(),
+            urgent: c.queued.values().any(|q| q.reason != Reason::RolesChanged),
+            echoes: c.queued.values().any(|q| q.reason == Reason::RolesChanged),
+            recheck_at_ms: c.recheck_at_ms,
+            pending_writes: self.status.pending_writes > 0,
+            paused: c.paused.is_some(),
+            dry_run_paused: c.paused.as_ref().is_some_and(|p| p.by == "dry_run"),
+            write_retry_at_ms: c.write_retry_at_ms,
+            sweeping: c.sweep.is_some(),
+            sweep_requested: c.sweep_requested,
+            next_sweep_at_ms: c.next_sweep_at_ms,
+        }
     }
 
     fn decide_options(queue: &str) -> temporalio_sdk::ActivityOptions {
@@ -440,6 +460,8 @@ impl MemberSyncWorkflow {
                 s.dry_run_next = s.settings.dry_run_first;
             });
         }
+        // Fair rounds (every due kind of work once per turn) came after runs were recorded.
+        let fair = ctx.patched("member-sync-fair-rounds");
         let mut watch: Option<WatchFuture<'_>> = None;
         loop {
             if ctx.state(|s| s.stopping.is_some()) {
@@ -461,88 +483,52 @@ impl MemberSyncWorkflow {
                 }
             }
             let now = Self::now_ms(ctx);
-            let (has_decision, leaving, urgent, echoes, recheck_due, writes, sweeping, sweep_due, paused, can_write) =
-                ctx.state(|s| {
-                    let c = &s.carried;
-                    (
-                        s.decision.is_some() && c.held.is_some(),
-                        !c.leaving.is_empty(),
-                        c.queued.values().any(|q| q.reason != Reason::RolesChanged),
-                        c.queued.values().any(|q| q.reason == Reason::RolesChanged),
-                        c.recheck_at_ms.is_some_and(|at| at <= now),
-                        s.status.pending_writes > 0,
-                        c.sweep.is_some(),
-                        c.sweep_requested || now >= c.next_sweep_at_ms,
-                        c.paused.is_some(),
-                        c.write_retry_at_ms.is_none_or(|at| at <= now),
-                    )
-                });
-            if has_decision {
-                Self::decide_held(ctx, &queue).await?;
-                continue;
-            }
-            if leaving {
-                let (guild_id, users) = ctx.state_mut(|s| (s.guild, std::mem::take(&mut s.carried.leaving)));
-                if let Some(guild_id) = guild_id {
-                    ctx.execute_activity(
-                        MemberSyncActivities::forget,
-                        Forget { guild_id, users },
-                        retry::discord(&queue),
-                    )
-                    .await?;
+            let view = ctx.state(|s| s.loop_view(now));
+            let steps = next_round(&view, fair);
+            for &step in &steps {
+                match step {
+                    Step::DecideHeld => Self::decide_held(ctx, &queue).await?,
+                    Step::Forget => {
+                        let (guild_id, users) = ctx.state_mut(|s| (s.guild, std::mem::take(&mut s.carried.leaving)));
+                        if let Some(guild_id) = guild_id {
+                            ctx.execute_activity(
+                                MemberSyncActivities::forget,
+                                Forget { guild_id, users },
+                                retry::discord(&queue),
+                            )
+                            .await?;
+                        }
+                    }
+                    Step::Recheck { due } => Self::recheck(ctx, &queue, false, due).await?,
+                    Step::Write => {
+                        // The watcher runs beside the write queue (a deploy's or a migration's
+                        // first queue takes minutes at the guild's limit), not only once it has
+                        // drained.
+                        if watch.is_none() && ctx.patched("member-sync-watch-beside-writes") {
+                            watch = Self::start_watch(ctx, &queue);
+                        }
+                        Self::write(ctx, &queue).await?;
+                    }
+                    Step::Echoes => Self::recheck(ctx, &queue, true, false).await?,
+                    Step::SweepPage => Self::sweep_page(ctx, &queue).await?,
+                    Step::BeginSweep => Self::begin_sweep(ctx, &queue).await?,
                 }
+            }
+            // Runs recorded before rounds went back to the top after one of these.
+            if !fair && matches!(steps.first(), Some(Step::DecideHeld | Step::Forget | Step::Recheck { .. })) {
                 continue;
-            }
-            if urgent || recheck_due {
-                Self::recheck(ctx, &queue, false, recheck_due && !urgent).await?;
-                continue;
-            }
-            let mut worked = false;
-            if writes && !paused && can_write {
-                // The watcher runs beside the write queue (a deploy's or a migration's first
-                // queue takes minutes at the guild's limit), not only once it has drained.
-                if watch.is_none() && ctx.patched("member-sync-watch-beside-writes") {
-                    watch = Self::start_watch(ctx, &queue);
-                }
-                Self::write(ctx, &queue).await?;
-                worked = true;
-            }
-            if !writes && echoes {
-                Self::recheck(ctx, &queue, true, false).await?;
-                worked = true;
-            }
-            if sweeping {
-                Self::sweep_page(ctx, &queue).await?;
-                worked = true;
-            } else if sweep_due
-                && !(paused && ctx.state(|s| s.carried.paused.as_ref().is_some_and(|p| p.by == "dry_run")))
-            {
-                Self::begin_sweep(ctx, &queue).await?;
-                worked = true;
             }
             if ctx.history_length() > HISTORY_BUDGET || ctx.continue_as_new_suggested() {
                 break;
             }
-            if worked {
+            if !steps.is_empty() {
                 continue;
             }
             // Idle: the watcher runs, and the loop waits for it, an input, or the next due time.
             if watch.is_none() {
                 watch = Self::start_watch(ctx, &queue);
             }
-            let due_at = ctx.state(|s| {
-                let c = &s.carried;
-                let mut at = if s.carried.paused.as_ref().is_some_and(|p| p.by == "dry_run") {
-                    u64::MAX
-                } else {
-                    c.next_sweep_at_ms
-                };
-                at = at.min(c.recheck_at_ms.unwrap_or(u64::MAX));
-                if s.status.pending_writes > 0 && c.paused.is_none() {
-                    at = at.min(c.write_retry_at_ms.unwrap_or(now));
-                }
-                at
-            });
+            let due_at = idle_until(&view);
             let wait = Duration::from_millis(due_at.saturating_sub(now).clamp(1_000, 86_400_000));
             let seen = ctx.state(|s| s.wake);
             let mut timer = Box::pin(ctx.timer(wait));

@@ -96,25 +96,45 @@ impl TenantTx {
             .collect())
     }
 
-    /// Members whose oldest waiting negative was first seen at or before `due_ms`.
+    /// Members with a waiting negative first seen, and last read again, at or before `due_ms`.
     pub async fn due_negatives(&mut self, due_ms: u64) -> Result<Vec<i64>, StoreError> {
         let due = chrono::DateTime::from_timestamp_millis(due_ms as i64).unwrap_or_default();
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT discord_user_id FROM member_sync_negatives
-             WHERE staged_batch IS NULL AND first_seen_at <= $1 ORDER BY discord_user_id LIMIT 1000",
+             WHERE staged_batch IS NULL AND greatest(first_seen_at, checked_at) <= $1
+             ORDER BY discord_user_id LIMIT 1000",
         )
         .bind(due)
         .fetch_all(self.conn())
         .await?)
     }
 
-    /// When the earliest waiting negative was first seen (Unix ms).
+    /// When the earliest waiting negative was first seen or last read again (Unix ms): the
+    /// next re-check is due `revoke_confirm` after it.
     pub async fn oldest_negative_ms(&mut self) -> Result<Option<u64>, StoreError> {
-        let at: Option<chrono::DateTime<chrono::Utc>> =
-            sqlx::query_scalar("SELECT min(first_seen_at) FROM member_sync_negatives WHERE staged_batch IS NULL")
-                .fetch_one(self.conn())
-                .await?;
+        let at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT min(greatest(first_seen_at, checked_at)) FROM member_sync_negatives WHERE staged_batch IS NULL",
+        )
+        .fetch_one(self.conn())
+        .await?;
         Ok(at.and_then(|at| u64::try_from(at.timestamp_millis()).ok()))
+    }
+
+    /// Notes that these negatives were read again and not confirmed yet.
+    pub async fn check_negatives(&mut self, rows: &[(i64, i64)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE member_sync_negatives n SET checked_at = now()
+             FROM unnest($1::bigint[], $2::bigint[]) AS t(u, r)
+             WHERE n.discord_user_id = t.u AND n.role_id = t.r",
+        )
+        .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Records first negative reads (a read already on record keeps its first sighting).
@@ -282,6 +302,23 @@ impl TenantTx {
         Ok(out)
     }
 
+    /// The roles (Discord ids) whose revocation is decided for these members: queued, or held.
+    pub async fn revoking_of(&mut self, users: &[i64]) -> Result<BTreeMap<i64, Vec<u64>>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT discord_user_id, role_id FROM member_sync_writes WHERE discord_user_id = ANY($1) AND action = 'revoke'
+             UNION SELECT discord_user_id, role_id FROM member_sync_held WHERE discord_user_id = ANY($1)
+             ORDER BY 1, 2",
+        )
+        .bind(users)
+        .fetch_all(self.conn())
+        .await?;
+        let mut out: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for (user, role) in rows {
+            out.entry(user).or_default().push(role as u64);
+        }
+        Ok(out)
+    }
+
     /// The roles (Discord ids) the operator kept for these members under `version`.
     pub async fn kept_of(&mut self, users: &[i64], version: i32) -> Result<BTreeMap<i64, Vec<u64>>, StoreError> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
@@ -429,6 +466,15 @@ impl TenantTx {
             .execute(self.conn())
             .await?;
         }
+        // Decided: the same pairs staged by a later batch (a sweep while this one was held) or
+        // waiting for a second read are not asked about again.
+        sqlx::query(
+            "DELETE FROM member_sync_negatives n USING member_sync_held h
+             WHERE h.batch = $1 AND n.discord_user_id = h.discord_user_id AND n.role_id = h.role_id",
+        )
+        .bind(batch)
+        .execute(self.conn())
+        .await?;
         let done =
             sqlx::query("DELETE FROM member_sync_held WHERE batch = $1").bind(batch).execute(self.conn()).await?;
         Ok(done.rows_affected())

@@ -23,9 +23,9 @@ use arrakis_schemas::{
     plan::ItemKind,
     workflows::member_sync::{
         BUTTON_PREFIX, BreakerVerdict, ChainCursor, Decided, Forget, HeldAlert, HeldDecision, HeldRevocations,
-        OpenSync, Opened, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Settled, Sighting, SweepPage,
-        SweepPlan, SweepTally, Watch, Watched, WriteAction, WriteBatch, Written, as_discord_has, breaker,
-        decide_member, keep_discarded, priority, revocation_confirmed, settled_negatives,
+        MemberFacts, OpenSync, Opened, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Settled, Sighting,
+        SweepPage, SweepPlan, SweepTally, Watch, Watched, WriteAction, WriteBatch, Written, as_discord_has, breaker,
+        plan_member, priority,
     },
 };
 use std::{
@@ -207,6 +207,7 @@ impl MemberSyncActivities {
         let negatives = tx.negatives_of(&ids).await.map_err(storage)?;
         let written = tx.written_of(&ids).await.map_err(storage)?;
         let kept = tx.kept_of(&ids, plan.manifest_version).await.map_err(storage)?;
+        let revoking = tx.revoking_of(&ids).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         let members: Vec<(i64, Vec<u64>, Option<u64>)> = members
             .iter()
@@ -253,30 +254,39 @@ impl MemberSyncActivities {
             .iter()
             .map(|r| (r.key.as_str(), format!("{} ({})", r.name, grant_words(&r.grant))))
             .collect();
-        let (mut grants, mut first, mut staged, mut qualify, mut lapsed, mut desired) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut settled = Vec::new();
-        for (user_id, roles, _) in members {
-            let waiting: Vec<u64> =
-                negatives.iter().filter(|n| n.user_id == *user_id).map(|n| n.role_id as u64).collect();
-            settled.extend(settled_negatives(&plan.roles, roles, &waiting).into_iter().map(|r| (*user_id, r as i64)));
-        }
+        let (mut grants, mut first, mut staged, mut checked, mut qualify, mut lapsed, mut desired, mut settled) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let key_of: BTreeMap<u64, &String> = plan.roles.iter().map(|(k, id)| (*id, k)).collect();
         for (user_id, roles, joined_at_ms) in members {
-            let Some(member) = verdicts.members.get(&user_id.to_string()) else { continue };
-            let mut decision = decide_member(&plan.roles, &member.roles, roles);
-            keep_discarded(&plan.roles, &mut decision, kept.get(user_id).map_or(&[][..], Vec::as_slice));
-            tally.unknown += decision.unknown.len() as u64;
+            let waiting: Vec<(u64, Sighting)> = negatives
+                .iter()
+                .filter(|n| n.user_id == *user_id)
+                .map(|n| (n.role_id as u64, n.first.clone()))
+                .collect();
+            let verdicts = verdicts.members.get(&user_id.to_string()).map(|m| m.roles.as_slice());
             let moved = match (&plan.cohort, user(*user_id)) {
                 (Some(cohort), Some(user)) => cohort.moved(user, *joined_at_ms),
                 _ => true,
             };
-            if !moved {
-                // Not moved over yet: keeps what they hold, gets nothing new.
-                decision.grants.clear();
-                decision.desired.retain(|k| roles.contains(&plan.roles[k]));
+            let member = plan_member(&MemberFacts {
+                roles: &plan.roles,
+                verdicts,
+                current: roles,
+                waiting: &waiting,
+                kept: kept.get(user_id).map_or(&[][..], Vec::as_slice),
+                revoking: revoking.get(user_id).map_or(&[][..], Vec::as_slice),
+                moved,
+                seen: &seen,
+                confirm_ms,
+            });
+            let pairs = |ids: &[u64]| ids.iter().map(|r| (*user_id, *r as i64)).collect::<Vec<_>>();
+            settled.extend(pairs(&member.settled));
+            if verdicts.is_none() {
+                continue;
             }
-            for key in &decision.grants {
-                let role_id = plan.roles[key] as i64;
+            tally.unknown += member.decision.unknown.len() as u64;
+            for &role_id in &member.grants {
+                let key = key_of[&role_id];
                 let why = format!(
                     "manifest v{}, grant {}",
                     plan.manifest_version,
@@ -284,31 +294,18 @@ impl MemberSyncActivities {
                 );
                 grants.push(QueuedWrite {
                     user_id: *user_id,
-                    role_id,
+                    role_id: role_id as i64,
                     role_key: key.clone(),
                     action: WriteAction::Grant,
                     why,
                 });
             }
-            for key in &decision.negatives {
-                let role_id = plan.roles[key] as i64;
-                match negatives.iter().find(|n| n.user_id == *user_id && n.role_id == role_id) {
-                    Some(n) if revocation_confirmed(&n.first, &seen, confirm_ms) => staged.push((*user_id, role_id)),
-                    Some(_) => {}
-                    None => first.push((*user_id, role_id, key.clone())),
-                }
-            }
-            for verdict in &member.roles {
-                let Some(&role_id) = plan.roles.get(&verdict.role) else { continue };
-                match verdict.evaluation.verdict {
-                    arrakis_schemas::eligibility::Verdict::Eligible => qualify.push((*user_id, role_id as i64)),
-                    arrakis_schemas::eligibility::Verdict::NotEligible if !roles.contains(&role_id) => {
-                        lapsed.push((*user_id, role_id as i64))
-                    }
-                    _ => {}
-                }
-            }
-            desired.push((*user_id, decision.desired.iter().map(|k| plan.roles[k] as i64).collect::<Vec<_>>()));
+            first.extend(member.first.iter().map(|r| (*user_id, *r as i64, key_of[r].clone())));
+            staged.extend(pairs(&member.staged));
+            checked.extend(pairs(&member.checked));
+            qualify.extend(pairs(&member.qualify));
+            lapsed.extend(pairs(&member.lapsed));
+            desired.push((*user_id, member.desired.iter().map(|r| *r as i64).collect::<Vec<_>>()));
         }
         tally.grants = grants.len() as u64;
         tally.first_negatives = first.len() as u64;
@@ -325,6 +322,7 @@ impl MemberSyncActivities {
         tx.queue_writes(&grants, write_priority).await.map_err(storage)?;
         tx.add_negatives(&first, &seen).await.map_err(storage)?;
         tx.stage_negatives(&staged, batch).await.map_err(storage)?;
+        tx.check_negatives(&checked).await.map_err(storage)?;
         tx.set_desired(&desired).await.map_err(storage)?;
         let (pending_writes, _) = tx.pending().await.map_err(storage)?;
         let oldest = tx.oldest_negative_ms().await.map_err(storage)?;

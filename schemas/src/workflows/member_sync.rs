@@ -621,6 +621,105 @@ pub fn keep_discarded(roles: &BTreeMap<String, u64>, decision: &mut MemberDecisi
     decision.desired.sort();
 }
 
+/// Everything one member's decision reads: the pure input of [`plan_member`].
+#[derive(Clone, Copy, Debug)]
+pub struct MemberFacts<'a> {
+    /// Manifest role key → Discord role id, for the roles that exist in Discord.
+    pub roles: &'a BTreeMap<String, u64>,
+    /// The member's verdicts (`None`: nothing to decide, e.g. no wallet and no managed role).
+    pub verdicts: Option<&'a [RoleVerdict]>,
+    /// Their Discord roles as they are now ([`as_discord_has`] of the last read).
+    pub current: &'a [u64],
+    /// Their negatives waiting for a second read: Discord role id and the first sighting.
+    pub waiting: &'a [(u64, Sighting)],
+    /// Roles the operator kept at the breaker under this manifest version.
+    pub kept: &'a [u64],
+    /// Roles whose revocation is already decided (queued, or held by the breaker): a read
+    /// before it is written notes no new negative, which would revoke the pair a second time.
+    pub revoking: &'a [u64],
+    /// False while a migration has not moved the member over yet: they keep what they hold and
+    /// get nothing new.
+    pub moved: bool,
+    /// This read.
+    pub seen: &'a Sighting,
+    /// `revoke_confirm`, in ms.
+    pub confirm_ms: u64,
+}
+
+/// What one member's decision changes in the sync's records (Discord role ids).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberPlan {
+    /// The decision itself (role keys), for counts.
+    pub decision: MemberDecision,
+    /// Grants to queue.
+    pub grants: Vec<u64>,
+    /// First negative reads to note.
+    pub first: Vec<u64>,
+    /// Negatives confirmed by this second read: they go past the breaker.
+    pub staged: Vec<u64>,
+    /// Waiting negatives read again without an end (same block, too soon, an unknown verdict):
+    /// due again one `revoke_confirm` from now.
+    pub checked: Vec<u64>,
+    /// Negatives that wait for nothing any more ([`settled_negatives`]): dropped.
+    pub settled: Vec<u64>,
+    /// Eligible roles: any negative, held or queued revocation, or keep for them ends.
+    pub qualify: Vec<u64>,
+    /// Not eligible and not held: a queued grant for them ends.
+    pub lapsed: Vec<u64>,
+    /// What the member should hold afterwards.
+    pub desired: Vec<u64>,
+}
+
+/// Decides one member from everything their decision reads: the loop's per-member core,
+/// shared by sweeps and re-checks (and driven by the property tests). An unknown verdict
+/// changes nothing; a negative is revoked only after a second read confirms it; a kept role
+/// stays; a member a migration has not moved yet gets nothing new.
+pub fn plan_member(facts: &MemberFacts<'_>) -> MemberPlan {
+    let waiting: Vec<u64> = facts.waiting.iter().map(|(r, _)| *r).collect();
+    let mut out =
+        MemberPlan { settled: settled_negatives(facts.roles, facts.current, &waiting), ..MemberPlan::default() };
+    let Some(verdicts) = facts.verdicts else {
+        out.checked = waiting.iter().copied().filter(|r| !out.settled.contains(r)).collect();
+        return out;
+    };
+    let mut decision = decide_member(facts.roles, verdicts, facts.current);
+    keep_discarded(facts.roles, &mut decision, facts.kept);
+    if !facts.moved {
+        decision.grants.clear();
+        decision.desired.retain(|k| facts.current.contains(&facts.roles[k]));
+    }
+    out.grants = decision.grants.iter().map(|k| facts.roles[k]).collect();
+    for key in &decision.negatives {
+        let role = facts.roles[key];
+        if facts.revoking.contains(&role) {
+            continue;
+        }
+        match facts.waiting.iter().find(|(r, _)| *r == role) {
+            Some((_, first)) if revocation_confirmed(first, facts.seen, facts.confirm_ms) => out.staged.push(role),
+            Some(_) => {}
+            None => out.first.push(role),
+        }
+    }
+    for verdict in verdicts {
+        let Some(&role) = facts.roles.get(&verdict.role) else { continue };
+        match verdict.evaluation.verdict {
+            Verdict::Eligible => out.qualify.push(role),
+            Verdict::NotEligible if !facts.current.contains(&role) => out.lapsed.push(role),
+            _ => {}
+        }
+    }
+    // Every other waiting negative was read again without an end (not confirmed yet, an unknown
+    // verdict, a kept role): it is due again one `revoke_confirm` later, not at once.
+    out.checked = waiting
+        .iter()
+        .copied()
+        .filter(|r| ![&out.settled, &out.staged, &out.qualify].iter().any(|done| done.contains(r)))
+        .collect();
+    out.desired = decision.desired.iter().map(|k| facts.roles[k]).collect();
+    out.decision = decision;
+    out
+}
+
 /// One negative read of a held role: when, and at which block of each chain.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Sighting {
@@ -636,6 +735,122 @@ pub struct Sighting {
 pub fn revocation_confirmed(first: &Sighting, now: &Sighting, confirm_ms: u64) -> bool {
     let later = first.blocks.iter().all(|(chain, block)| now.blocks.get(chain).is_some_and(|b| b > block));
     now.at_ms >= first.at_ms.saturating_add(confirm_ms) && later
+}
+
+/// What the loop sees when it picks its next round: the pure input of [`next_round`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoopView {
+    /// Workflow time (Unix ms).
+    pub now_ms: u64,
+    /// The operator answered the held batch.
+    pub decision: bool,
+    /// Members left the guild and are to be forgotten.
+    pub leaving: bool,
+    /// Members queued for a decision (links, transfers, joins, requests).
+    pub urgent: bool,
+    /// Members queued only to check a roles change (mostly echoes of Arrakis's writes).
+    pub echoes: bool,
+    /// When waiting negatives are due for their second read.
+    pub recheck_at_ms: Option<u64>,
+    /// Writes are queued.
+    pub pending_writes: bool,
+    /// The operator paused writing.
+    pub paused: bool,
+    /// A dry-run sweep awaits `resume` (no sweep starts until then).
+    pub dry_run_paused: bool,
+    /// A freeze or shadow mode closed the gate: writes are tried again at this time.
+    pub write_retry_at_ms: Option<u64>,
+    /// A sweep is under way.
+    pub sweeping: bool,
+    /// A sweep was asked for (a manifest published, `/arrakis sync`).
+    pub sweep_requested: bool,
+    /// When the scheduled sweep is due.
+    pub next_sweep_at_ms: u64,
+}
+
+/// One unit of the loop's work: an activity or two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// Apply the operator's answer to the held batch.
+    DecideHeld,
+    /// Forget members who left.
+    Forget,
+    /// Decide queued members; `due`: and the negatives due for their second read.
+    Recheck {
+        /// The due negatives are read too.
+        due: bool,
+    },
+    /// Send a Discord window of queued writes.
+    Write,
+    /// Check queued roles changes (echoes) once the writes are out.
+    Echoes,
+    /// Decide the sweep's next page.
+    SweepPage,
+    /// Start a sweep.
+    BeginSweep,
+}
+
+impl LoopView {
+    /// Negatives are due for their second read.
+    pub fn recheck_due(&self) -> bool {
+        self.recheck_at_ms.is_some_and(|at| at <= self.now_ms)
+    }
+
+    /// Writes can go out now.
+    pub fn can_write(&self) -> bool {
+        self.pending_writes && !self.paused && self.write_retry_at_ms.is_none_or(|at| at <= self.now_ms)
+    }
+
+    /// A sweep is due and may start.
+    pub fn sweep_due(&self) -> bool {
+        !self.dry_run_paused && (self.sweep_requested || self.now_ms >= self.next_sweep_at_ms)
+    }
+}
+
+/// The loop's next round: every kind of work that is due, each once, most urgent first. A
+/// round serves them all, so none waits behind another that is always due (a stream of links
+/// does not starve the write queue, a re-check does not starve a due sweep or `/arrakis sync`):
+/// each makes progress within one round. Empty: nothing is due, the loop idles until
+/// [`idle_until`]. `fair` is false only while replaying runs recorded before rounds, which
+/// did one of the first three kinds per turn.
+pub fn next_round(v: &LoopView, fair: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if v.decision {
+        steps.push(Step::DecideHeld);
+    }
+    if v.leaving {
+        steps.push(Step::Forget);
+    }
+    if v.urgent || v.recheck_due() {
+        steps.push(Step::Recheck { due: v.recheck_due() && (fair || !v.urgent) });
+    }
+    if !fair && !steps.is_empty() {
+        steps.truncate(1);
+        return steps;
+    }
+    if v.can_write() {
+        steps.push(Step::Write);
+    }
+    if !v.pending_writes && v.echoes {
+        steps.push(Step::Echoes);
+    }
+    if v.sweeping {
+        steps.push(Step::SweepPage);
+    } else if v.sweep_due() {
+        steps.push(Step::BeginSweep);
+    }
+    steps
+}
+
+/// When an idle loop wakes by itself (an input wakes it sooner): the next sweep, the next
+/// re-check, or the next try of writes a closed gate kept waiting; never sooner than 1 s.
+pub fn idle_until(v: &LoopView) -> u64 {
+    let mut at = if v.dry_run_paused { u64::MAX } else { v.next_sweep_at_ms };
+    at = at.min(v.recheck_at_ms.unwrap_or(u64::MAX));
+    if v.pending_writes && !v.paused {
+        at = at.min(v.write_retry_at_ms.unwrap_or(v.now_ms));
+    }
+    at.max(v.now_ms.saturating_add(1_000))
 }
 
 /// The breaker's answer for a batch of revocations.
