@@ -20,7 +20,7 @@ use arrakis_schemas::{
     },
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 use temporalio_macros::activities;
 use temporalio_sdk::{
     ApplicationFailure,
@@ -202,9 +202,18 @@ impl SynthesisActivities {
         // Moves ask for ranks: positions with gaps or ties are read as the order they give.
         let ranks =
             plan::role_ranks(&roles.iter().map(|r| (r.id, r.position)).collect::<Vec<_>>(), input.guild_id.get());
+        let ours_ids: Vec<u64> = manifest.roles.iter().filter_map(|r| ids.id(ItemKind::Role, &r.key)).collect();
+        let recreated: Vec<u64> = input.recreated.iter().filter_map(|k| ids.id(ItemKind::Role, k)).collect();
+        let wanted = plan::restore_recreated(&ranks, &ours_ids, &recreated);
         for role in &mut roles {
-            role.position = ranks.get(&role.id).copied().unwrap_or(role.position);
+            role.position = wanted.get(&role.id).copied().unwrap_or(role.position);
         }
+        // Roles a recreated one passed on its way back shift by one, as Discord shifts them.
+        let mut shifted: BTreeMap<u64, u64> = wanted
+            .iter()
+            .filter(|(id, rank)| **rank > 0 && ranks.get(id) != Some(rank))
+            .map(|(id, rank)| (*id, *rank as u64))
+            .collect();
         let ours: Vec<(u64, i64)> = manifest
             .roles
             .iter()
@@ -224,7 +233,7 @@ impl SynthesisActivities {
             }
             _ => None,
         };
-        let moves: Vec<(u64, u64)> = match ceiling {
+        let ordered: Vec<(u64, u64)> = match ceiling {
             Some((ceiling, bot_top)) => migration::parallel_positions(&ours, ceiling, bot_top),
             None => {
                 let mut slots: Vec<i64> = ours.iter().map(|(_, p)| *p).collect();
@@ -236,6 +245,8 @@ impl SynthesisActivities {
                     .collect()
             }
         };
+        shifted.extend(ordered);
+        let moves: Vec<(u64, u64)> = shifted.into_iter().collect();
         if moves.is_empty() {
             return Ok(0);
         }

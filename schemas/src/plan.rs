@@ -227,6 +227,38 @@ pub fn role_ranks(roles: &[(u64, i64)], everyone: u64) -> std::collections::BTre
     ranks
 }
 
+/// Ranks (`role_ranks`) after putting each `recreated` role back in its place in the manifest's
+/// order: right below the manifest role before it in `ours` (manifest order, first highest), or
+/// right above the one after it when it comes first. Discord creates a role at the bottom of
+/// the list; left there, a recreated role would lose the place (colour, hoist, what it may
+/// manage) its members had. Roles between its old and new place shift by one, as in Discord.
+pub fn restore_recreated(
+    ranks: &std::collections::BTreeMap<u64, i64>,
+    ours: &[u64],
+    recreated: &[u64],
+) -> std::collections::BTreeMap<u64, i64> {
+    let mut order: Vec<(i64, u64)> = ranks.iter().filter(|(_, rank)| **rank > 0).map(|(id, r)| (*r, *id)).collect();
+    order.sort_unstable();
+    let mut order: Vec<u64> = order.into_iter().map(|(_, id)| id).collect();
+    for &role in ours.iter().filter(|r| recreated.contains(r)) {
+        let Some(at) = order.iter().position(|id| *id == role) else { continue };
+        order.remove(at);
+        let mine = ours.iter().position(|r| *r == role).unwrap_or(0);
+        let above = ours[..mine].iter().rev().find_map(|p| order.iter().position(|id| id == p));
+        let below = ours[mine + 1..].iter().find_map(|n| order.iter().position(|id| id == n));
+        let to = match (above, below) {
+            (Some(p), _) => p,
+            (None, Some(n)) => n + 1,
+            (None, None) => at,
+        };
+        order.insert(to.min(order.len()), role);
+    }
+    let mut out: std::collections::BTreeMap<u64, i64> =
+        ranks.iter().filter(|(_, rank)| **rank <= 0).map(|(id, r)| (*id, *r)).collect();
+    out.extend(order.into_iter().enumerate().map(|(i, id)| (id, i as i64 + 1)));
+    out
+}
+
 /// The manifest channel kind of a Discord channel type (categories and threads have none).
 pub fn channel_kind(discord_type: u8) -> Option<ChannelKind> {
     match discord_type {
@@ -571,6 +603,21 @@ pub fn describe_item(manifest: &CommunityManifest, entry: &DesiredEntry) -> Stri
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_recreated_role_goes_back_below_the_manifest_role_before_it() {
+        // Bottom to top: 7 (recreated B, at the bottom), 5 (another bot's), 3 (C), 2 (B was
+        // here), 1 (A); manifest order A, B, C.
+        let ranks: std::collections::BTreeMap<u64, i64> = [(99, 0), (7, 1), (5, 2), (3, 3), (1, 4)].into();
+        let restored = restore_recreated(&ranks, &[1, 7, 3], &[7]);
+        assert_eq!(restored, [(99, 0), (5, 1), (3, 2), (7, 3), (1, 4)].into());
+        // The first manifest role goes right above the one after it.
+        let restored = restore_recreated(&ranks, &[7, 3], &[7]);
+        assert_eq!(restored, [(99, 0), (5, 1), (3, 2), (7, 3), (1, 4)].into());
+        // Nothing recreated: nothing moves.
+        assert_eq!(restore_recreated(&ranks, &[1, 7, 3], &[]), ranks);
+    }
+
     use super::*;
 
     #[test]

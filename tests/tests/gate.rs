@@ -154,7 +154,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
         );
         assert!(synthesis.apply_op(&op(OpAction::Create, None), 1).await.is_err(), "{how:?}: create");
         assert!(synthesis.apply_op(&op(OpAction::Update, Some(naib)), 2).await.is_err(), "{how:?}: update");
-        let order = OrderRoles { guild_id, community_id: community.to_string(), version: 1 };
+        let order = OrderRoles { guild_id, community_id: community.to_string(), version: 1, recreated: vec![] };
         assert!(synthesis.order_roles(&order).await.is_err(), "{how:?}: order");
         let extra = ExtraItem {
             kind: ItemKind::Channel,
@@ -184,7 +184,10 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
     let written = members.write_queued(&WriteBatch { guild_id, max: 10 }, None).await.expect("write");
     assert_eq!((written.grants, written.remaining), (1, 0), "{written:?}");
     assert!(
-        synthesis.order_roles(&OrderRoles { guild_id, community_id: community.to_string(), version: 1 }).await.is_ok()
+        synthesis
+            .order_roles(&OrderRoles { guild_id, community_id: community.to_string(), version: 1, recreated: vec![] })
+            .await
+            .is_ok()
     );
     worker.shutdown().expect("drains");
 }

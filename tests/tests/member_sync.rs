@@ -287,6 +287,89 @@ async fn transfers_while_the_first_write_queue_drains_are_acted_on_without_waiti
     worker.shutdown().expect("drains");
 }
 
+/// Every role of the guild by name, lowest first.
+async fn role_order(stack: &SynthesisStack, guild_id: u64) -> Vec<String> {
+    let state = stack.control.guild(guild_id).await.expect("state");
+    let mut roles: Vec<(i64, String)> = state
+        .roles
+        .iter()
+        .filter(|r| r["id"].as_str() != Some(guild_id.to_string().as_str()))
+        .map(|r| (r["position"].as_i64().unwrap_or_default(), r["name"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    roles.sort();
+    roles.into_iter().map(|(_, name)| name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_deleted_by_hand_is_recreated_in_its_place_and_given_back_to_its_holders() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
+    // 100 Holders.
+    let spec = Spec { members: 300, linked_every: 3, holder_every: 1, whale_every: 1_000, hand_given: 0 };
+    let g = seed(&stack, &chain, spec).await;
+    let guild_id: u64 = g.guild.parse().expect("id");
+    let _gateway = stack.gateway().await;
+    let _miner = keep_mining(Duration::from_secs(1));
+    start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
+    let roles = [g.holder, g.whale];
+    wait_until(Duration::from_secs(180), "the first sweep's roles", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    settled(&stack, &g.guild, "the writes to drain", 60, |s| s["pending_writes"] == 0).await;
+    let order = role_order(&stack, guild_id).await;
+    let holders = g.expected.iter().filter(|(_, r)| *r == g.holder).count();
+    assert_eq!(holders, 100);
+
+    // Deleted by hand: Discord takes it from all 100.
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v10", stack.sim.api_host());
+    let deleted = http
+        .delete(format!("{base}/guilds/{}/roles/{}", g.guild, g.holder))
+        .header("authorization", format!("Bot {}", arrakis_tests::SIM_TOKEN))
+        .send()
+        .await
+        .expect("delete");
+    assert!(deleted.status().is_success());
+    let log_start = stack.control.log(0).await.expect("log").len();
+    let (ok, text) = stack.shell("reconcile-apply", &g.guild, &[]);
+    assert!(ok && text.contains(r#""applied":1"#), "{text}");
+    let reconciled = Instant::now();
+    let state = stack.control.guild(guild_id).await.expect("state");
+    let recreated: u64 = state
+        .roles
+        .iter()
+        .find(|r| r["name"] == "Spice Holder")
+        .and_then(|r| r["id"].as_str()?.parse().ok())
+        .expect("the role is back");
+    assert_ne!(recreated, g.holder);
+    assert_eq!(role_order(&stack, guild_id).await, order, "the recreated role is back in its place");
+
+    // Member sync gives it back to every holder, at the guild's limit.
+    let expected: std::collections::BTreeSet<(u64, u64)> =
+        g.expected.iter().map(|(u, r)| (*u, if *r == g.holder { recreated } else { *r })).collect();
+    let limit = Duration::from_secs_f64(holders as f64 * 1.1);
+    wait_until(limit + Duration::from_secs(10), "every holder to have the recreated role", || async {
+        (held(&stack, &g.guild, &[recreated, g.whale]).await == expected).then_some(())
+    })
+    .await;
+    let took = reconciled.elapsed();
+    let log = stack.control.log(log_start as u64).await.expect("log");
+    let writes = member_writes(&log);
+    let dead = writes.iter().filter(|e| e.path.ends_with(&format!("/{}", g.holder))).count();
+    println!(
+        "role recreated: {holders} holders given it back in {took:.1?} (limit {limit:.1?}); {} member-role writes, {dead} to the dead id",
+        writes.len()
+    );
+    assert!(took <= limit, "{took:?} over {limit:?}");
+    assert_eq!(dead, 0, "nothing is written to the deleted role's id");
+    assert_eq!(writes.len(), holders, "one PUT per holder");
+    stop(&stack, &g.guild);
+    worker.shutdown().expect("drains");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_every_rpc_url_dead_a_sweep_revokes_nothing_and_names_the_chain() {
     let stack = SynthesisStack::start(50).await;

@@ -8,14 +8,16 @@ use crate::{
     apply::{Target, apply_batch, batches, failure_reason},
     retry,
 };
-use arrakis_activities::{AuditEntry, SynthesisActivities};
+use arrakis_activities::{AuditEntry, SynthesisActivities, WizardActivities};
 use arrakis_schemas::{
     Lenient, Mode,
     plan::ItemKind,
+    workflows::member_sync::EnsureSync,
     workflows::reconcile::{
         DeleteExtra, Drift, DriftKind, DriftNotice, ExtraItem, ItemReport, KIND, Outcome, ReconcileDiff,
         ReconcileInput, ReconcileMode, ReconcileReport, ReportNotice,
     },
+    workflows::synthesis::OrderRoles,
 };
 use serde_json::json;
 use temporalio_macros::{workflow, workflow_methods};
@@ -97,6 +99,31 @@ impl ReconcileWorkflow {
         } else {
             for d in &diff.drift {
                 items.push(item_of(&diff.drift, d.item.unwrap_or(ItemKind::Role), &d.key, Outcome::Reported));
+            }
+        }
+        // A recreated role is empty and at the bottom of the list: it goes back to its place,
+        // and member sync gives it back to every member who qualifies (a sweep, paced by the
+        // guild's limit), forgetting what was queued for the dead id.
+        let recreated: Vec<String> = items
+            .iter()
+            .filter(|i| {
+                i.item == ItemKind::Role && i.drift == DriftKind::DeletedInDiscord && i.outcome == Outcome::Fixed
+            })
+            .map(|i| i.key.clone())
+            .collect();
+        if !recreated.is_empty() && ctx.patched("reconcile-restores-recreated-roles") {
+            let order = OrderRoles {
+                guild_id: input.guild_id,
+                community_id: diff.community_id.clone(),
+                version: diff.version,
+                recreated: recreated.clone(),
+            };
+            if let Err(e) = ctx.execute_activity(SynthesisActivities::order, order, retry::discord(&queue)).await {
+                ctx.state_mut(|s| s.report.failed.push(format!("role order after recreating {recreated:?}: {e}")));
+            }
+            let ensure = EnsureSync { guild_id: input.guild_id, task_queue: ctx.task_queue().to_string() };
+            if let Err(e) = ctx.execute_activity(WizardActivities::ensure_member_sync, ensure, retry::storage()).await {
+                ctx.state_mut(|s| s.report.failed.push(format!("member sync after recreating {recreated:?}: {e}")));
             }
         }
         for extra in &diff.extras {

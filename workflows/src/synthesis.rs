@@ -226,8 +226,12 @@ impl SynthesisWorkflow {
         {
             Self::until_released(ctx, &guild, &discord_queue).await?;
             ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
-            let order =
-                OrderRoles { guild_id: input.guild_id, community_id: community.clone(), version: input.version };
+            let order = OrderRoles {
+                guild_id: input.guild_id,
+                community_id: community.clone(),
+                version: input.version,
+                recreated: Vec::new(),
+            };
             if let Err(e) =
                 ctx.execute_activity(SynthesisActivities::order, order, retry::discord_apply(&discord_queue)).await
             {

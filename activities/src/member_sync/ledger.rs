@@ -548,11 +548,28 @@ impl TenantTx {
                 .execute(self.conn())
                 .await?;
         }
-        sqlx::query("UPDATE member_sync_members SET desired_roles = array(SELECT unnest(desired_roles) EXCEPT SELECT unnest($1::bigint[]))")
+        sqlx::query(
+            "UPDATE member_sync_members SET desired_roles = array(SELECT unnest(desired_roles) EXCEPT SELECT unnest($1::bigint[]))
+             WHERE desired_roles && $1::bigint[]",
+        )
             .bind(roles)
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+
+    /// Roles the sync still has work recorded for that are not `managed` any more (deleted in
+    /// Discord, recreated under a new id, or dropped from the manifest).
+    pub async fn dead_roles(&mut self, managed: &[i64]) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT role_id FROM member_sync_writes WHERE role_id <> ALL($1)
+             UNION SELECT role_id FROM member_sync_negatives WHERE role_id <> ALL($1)
+             UNION SELECT role_id FROM member_sync_held WHERE role_id <> ALL($1)
+             ORDER BY 1",
+        )
+        .bind(managed)
+        .fetch_all(self.conn())
+        .await?)
     }
 
     /// The members who linked any of `addresses` (compared case-insensitively).

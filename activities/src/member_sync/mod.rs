@@ -145,6 +145,15 @@ impl MemberSyncActivities {
         if roles.is_empty() {
             return Ok(PlanOutcome::Skip("no role of the manifest exists in Discord yet: deploy first".into()));
         }
+        // Work aimed at a role id that is gone (deleted by hand, recreated under a new id) is
+        // forgotten: each write would be a 404, and the sweep re-grants the new id.
+        let managed: Vec<i64> = roles.values().map(|id| *id as i64).collect();
+        let mut tx = self.store.tenant(state.community).await.map_err(storage)?;
+        let dead = tx.dead_roles(&managed).await.map_err(storage)?;
+        if !dead.is_empty() {
+            tx.forget_roles(&dead).await.map_err(storage)?;
+        }
+        tx.commit().await.map_err(storage)?;
         let (blocks, unreadable) = self.heads(&record.manifest).await;
         Ok(PlanOutcome::Plan(SweepPlan {
             community_id: state.community.to_string(),

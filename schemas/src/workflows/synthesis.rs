@@ -268,6 +268,10 @@ pub struct OrderRoles {
     pub community_id: String,
     /// The manifest version.
     pub version: i32,
+    /// Role keys reconciliation just recreated: each goes back to its place in the manifest's
+    /// order (`plan::restore_recreated`), not where Discord puts a new role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recreated: Vec<String>,
 }
 
 /// The result of a synthesis.
