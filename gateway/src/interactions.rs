@@ -622,11 +622,11 @@ impl Interactions {
         // The mode member sync read last is the community's; shadow mode's views are older.
         let mode = members.as_ref().and_then(|m| m.mode).map(|m| m.as_str().to_string());
         text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
-        text.push_str(&crate::member_sync::status_lines(members.as_ref()));
-        let migration = self.workflows.migration_status(guild_id).await?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        text.push_str(&crate::member_sync::status_lines(members.as_ref(), now_ms));
+        let migration = self.workflows.migration_status(guild_id).await?;
         text.push_str(&migration::status_lines(migration.as_ref(), now_ms));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {

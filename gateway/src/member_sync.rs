@@ -112,8 +112,18 @@ pub fn sync_answer(status: &MemberSyncStatus, dry_run: bool) -> String {
     }
 }
 
-/// The member-sync lines of `/arrakis status`.
-pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
+/// "42 s", "3 min", "2 h": how long ago or how soon, for a status line.
+fn span(ms: u64) -> String {
+    match ms / 1000 {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7_200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3_600),
+    }
+}
+
+/// The member-sync lines of `/arrakis status` at `now_ms` (Unix ms): what waits, how long the
+/// oldest write has waited, and why nothing moves when nothing does.
+pub fn status_lines(status: Option<&MemberSyncStatus>, now_ms: u64) -> String {
     let Some(s) = status else {
         return "Member roles: not synced (deploy with `/arrakis setup` to grant roles by holdings)\n".into();
     };
@@ -132,8 +142,13 @@ pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
         text.push_str("A sweep of every member was asked for and starts next\n");
     }
     if s.pending_revocations > 0 {
+        let next = match s.next_recheck_at_ms {
+            Some(at) if at > now_ms => format!(" (next read in {})", span(at - now_ms)),
+            Some(_) => " (reading now; a read at the same block waits for the next one)".to_string(),
+            None => String::new(),
+        };
         text.push_str(&format!(
-            "Removals waiting for their confirming read at a later block: {}\n",
+            "Removals waiting for their confirming read at a later block: {}{next}\n",
             s.pending_revocations
         ));
     }
@@ -150,7 +165,16 @@ pub fn status_lines(status: Option<&MemberSyncStatus>) -> String {
         ));
     }
     if s.pending_writes > 0 {
-        text.push_str(&format!("Role changes waiting to be written: {}\n", s.pending_writes));
+        let oldest = s
+            .oldest_write_at_ms
+            .map(|at| format!(", the oldest queued {} ago", span(now_ms.saturating_sub(at))))
+            .unwrap_or_default();
+        let moving = if s.closed.is_some() || s.paused.is_some() {
+            "held back (above)"
+        } else {
+            "being written at Discord's member-role limit for this server (about 1 a second)"
+        };
+        text.push_str(&format!("Role changes waiting to be written: {}{oldest}; {moving}\n", s.pending_writes));
     }
     if let Some(held) = &s.held {
         text.push_str(&format!(
@@ -171,14 +195,21 @@ mod tests {
     #[test]
     fn status_says_in_sync_only_when_nothing_waits() {
         let idle = MemberSyncStatus::default();
-        assert!(status_lines(Some(&idle)).starts_with("Member roles: in sync"), "{}", status_lines(Some(&idle)));
-        let queued = MemberSyncStatus { queued: 263, pending_writes: 6, pending_revocations: 2, ..idle.clone() };
-        let text = status_lines(Some(&queued));
+        assert!(status_lines(Some(&idle), 0).starts_with("Member roles: in sync"), "{}", status_lines(Some(&idle), 0));
+        let queued = MemberSyncStatus {
+            queued: 263,
+            pending_writes: 6,
+            oldest_write_at_ms: Some(58_000),
+            pending_revocations: 2,
+            next_recheck_at_ms: Some(112_000),
+            ..idle.clone()
+        };
+        let text = status_lines(Some(&queued), 100_000);
         assert!(text.starts_with("Member roles: catching up"), "{text}");
         for line in [
             "Members waiting to be decided (links, transfers, events): 263",
-            "Role changes waiting to be written: 6",
-            "Removals waiting for their confirming read at a later block: 2",
+            "Role changes waiting to be written: 6, the oldest queued 42 s ago; being written at Discord's member-role limit",
+            "Removals waiting for their confirming read at a later block: 2 (next read in 12 s)",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
@@ -216,7 +247,7 @@ mod tests {
             unknown_chains: [(1, "no RPC endpoint answered".to_string())].into(),
             ..MemberSyncStatus::default()
         };
-        let text = status_lines(Some(&status));
+        let text = status_lines(Some(&status), 0);
         assert!(text.contains("7 role removal(s) held") && text.contains("Chain 1 unreadable"), "{text}");
     }
 }

@@ -102,6 +102,10 @@ impl MemberSyncWorkflow {
         status.next_sweep_at_ms = c.next_sweep_at_ms;
         status.held = c.held.clone();
         status.queued = c.queued.len() as u64;
+        status.next_recheck_at_ms = c.recheck_at_ms;
+        if status.pending_writes == 0 {
+            status.oldest_write_at_ms = None;
+        }
         status.chains = c.cursors.iter().map(|(chain, cursor)| (*chain, cursor.block)).collect();
         status.totals = c.totals;
         status.runs = c.runs;
@@ -143,12 +147,21 @@ impl MemberSyncWorkflow {
         retry::shadow_page(queue)
     }
 
+    /// What is queued in Postgres, as the last activity saw it.
+    fn backlog(&mut self, backlog: Option<&arrakis_schemas::workflows::member_sync::Backlog>) {
+        if let Some(b) = backlog {
+            self.status.pending_revocations = b.negatives;
+            self.status.oldest_write_at_ms = b.oldest_write_at_ms;
+        }
+    }
+
     /// Applies a page's or a re-check's decisions to the carried state.
     fn absorb(&mut self, decided: &Decided) {
         if let Some(at) = decided.recheck_at_ms {
             self.carried.recheck_at_ms = Some(self.carried.recheck_at_ms.map_or(at, |now| now.min(at)));
         }
         self.status.pending_writes = decided.pending_writes;
+        self.backlog(decided.backlog.as_ref());
         if decided.more_due {
             self.carried.sweep_requested = true;
         }
@@ -239,6 +252,7 @@ impl MemberSyncWorkflow {
             t.writes += written.grants + written.revocations;
             t.failed_writes += written.failed;
             s.status.pending_writes = written.remaining;
+            s.backlog(written.backlog.as_ref());
             s.status.closed = written.closed.clone();
             s.carried.write_retry_at_ms = written.closed.as_ref().map(|_| now + ms(CLOSED_RETRY));
             if s.carried.migration.is_some() {

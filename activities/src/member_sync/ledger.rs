@@ -4,7 +4,7 @@
 //! and the chain watcher's cursors.
 
 use crate::{StoreError, TenantTx};
-use arrakis_schemas::workflows::member_sync::{ChainCursor, LastWrite, Sighting, WriteAction};
+use arrakis_schemas::workflows::member_sync::{Backlog, ChainCursor, LastWrite, Sighting, WriteAction};
 use std::collections::BTreeMap;
 
 /// One queued write.
@@ -336,15 +336,20 @@ impl TenantTx {
         Ok(out)
     }
 
-    /// Writes still queued, and negatives still waiting for their second read.
-    pub async fn pending(&mut self) -> Result<(u64, u64), StoreError> {
-        let (writes, negatives): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM member_sync_writes),
+    /// Writes still queued (and when the oldest was), and negatives still waiting for their
+    /// second read.
+    pub async fn pending(&mut self) -> Result<Backlog, StoreError> {
+        let (writes, oldest, negatives): (i64, Option<chrono::DateTime<chrono::Utc>>, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM member_sync_writes), (SELECT min(enqueued_at) FROM member_sync_writes),
                     (SELECT count(*) FROM member_sync_negatives WHERE staged_batch IS NULL)",
         )
         .fetch_one(self.conn())
         .await?;
-        Ok((writes as u64, negatives as u64))
+        Ok(Backlog {
+            writes: writes as u64,
+            oldest_write_at_ms: oldest.and_then(|at| u64::try_from(at.timestamp_millis()).ok()),
+            negatives: negatives as u64,
+        })
     }
 
     /// A staged batch's revocations per role key.

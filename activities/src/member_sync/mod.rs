@@ -333,14 +333,15 @@ impl MemberSyncActivities {
         tx.stage_negatives(&staged, batch).await.map_err(storage)?;
         tx.check_negatives(&checked).await.map_err(storage)?;
         tx.set_desired(&desired).await.map_err(storage)?;
-        let (pending_writes, _) = tx.pending().await.map_err(storage)?;
+        let backlog = tx.pending().await.map_err(storage)?;
         let oldest = tx.oldest_negative_ms().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         Ok(Decided {
             tally,
             recheck_at_ms: oldest.map(|at| at + confirm_ms),
             staged: staged.len() as u64,
-            pending_writes,
+            pending_writes: backlog.writes,
+            backlog: Some(backlog),
             ..Decided::default()
         })
     }
@@ -853,9 +854,9 @@ impl MemberSyncActivities {
     /// `out` with the number of writes still queued.
     async fn with_remaining(&self, community: CommunityId, out: Written) -> Result<Written, ActivityError> {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let (pending, _) = tx.pending().await.map_err(storage)?;
+        let backlog = tx.pending().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
-        Ok(Written { remaining: pending, ..out })
+        Ok(Written { remaining: backlog.writes, backlog: Some(backlog), ..out })
     }
 
     /// One poll of one chain: from the cursor (read again from `reorg_margin` blocks back when

@@ -518,6 +518,12 @@ pub struct MemberSyncStatus {
     pub pending_writes: u64,
     /// Negative verdicts waiting for their second read.
     pub pending_revocations: u64,
+    /// When the oldest pending write was queued (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_write_at_ms: Option<u64>,
+    /// When the next confirming reads are due (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_recheck_at_ms: Option<u64>,
     /// Revocations the breaker holds for the operator.
     pub held: Option<HeldRevocations>,
     /// Members queued to be decided.
@@ -990,6 +996,20 @@ pub struct Decided {
     /// A re-check left due confirmations for later (too many for one): a sweep takes them.
     #[serde(default)]
     pub more_due: bool,
+    /// What is queued now (none when nothing was read: a dry run, a skipped plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<Backlog>,
+}
+
+/// What is queued in Postgres after an activity: the figures `status` shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Backlog {
+    /// Member-role writes queued.
+    pub writes: u64,
+    /// When the oldest of them was queued (Unix ms).
+    pub oldest_write_at_ms: Option<u64>,
+    /// Negatives waiting for their confirming read.
+    pub negatives: u64,
 }
 
 /// `member_sync.recheck`'s input: decide these members now, at the newest blocks.
@@ -1069,6 +1089,9 @@ pub struct Written {
     pub remaining: u64,
     /// Why nothing could be written (frozen, shadow mode), if so.
     pub closed: Option<String>,
+    /// What is queued now (none when nothing was read: a dry run, a skipped plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<Backlog>,
 }
 
 /// `member_sync.watch`'s input: poll Transfer logs from the cursors for up to `window_ms`.
