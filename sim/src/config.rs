@@ -54,7 +54,9 @@ impl Default for SimConfig {
 pub struct Limits {
     /// Requests per second per bot token across all routes (interaction callbacks excluded).
     pub global_per_second: u32,
-    /// Requests per window in one route bucket (per route and major parameter).
+    /// Requests per window in one route bucket (per route and major parameter): every route
+    /// has one, as on Discord. The default is the independent stand-in's 10 per 10 s, used
+    /// where Discord publishes no figure (single member reads included).
     pub route_limit: u32,
     /// The route bucket window, seconds.
     pub route_window_secs: f64,
@@ -77,8 +79,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             global_per_second: 50,
-            route_limit: 5,
-            route_window_secs: 1.0,
+            route_limit: 10,
+            route_window_secs: 10.0,
             member_role_limit: 10,
             member_role_window_secs: 10.0,
             invalid_request_threshold: 10_000,

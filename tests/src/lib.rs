@@ -466,7 +466,9 @@ pub struct SynthesisStack {
 }
 
 impl SynthesisStack {
-    /// Starts the stand-in (routes at `route_limit`/s) with a fresh database.
+    /// Starts the stand-in with a fresh database, its routes at `route_limit` a second (a test
+    /// that is about Discord's real per-route limits sets 10 per 10 s, the stand-in's default,
+    /// with `control.set_limits`).
     pub async fn start(route_limit: u32) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -479,7 +481,7 @@ impl SynthesisStack {
         .expect("sim");
         let control = sim.client();
         control
-            .set_limits(&arrakis_sim::Limits { route_limit, ..arrakis_sim::Limits::default() })
+            .set_limits(&arrakis_sim::Limits { route_limit, route_window_secs: 1.0, ..arrakis_sim::Limits::default() })
             .await
             .expect("limits");
         Self { sim, control, db: fresh_database().await, task_queue: format!("test-{}", uuid::Uuid::new_v4().simple()) }

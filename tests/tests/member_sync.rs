@@ -195,8 +195,7 @@ async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_r
     assert_eq!(unlinked.rows_affected(), g.wallets.len() as u64);
     // Discord's figure for most routes is unknown: the independent stand-in allows 10 per 10 s
     // on each, single member reads included.
-    let limits = arrakis_sim::Limits { route_limit: 10, route_window_secs: 10.0, ..arrakis_sim::Limits::default() };
-    stack.control.set_limits(&limits).await.expect("limits");
+    stack.control.set_limits(&arrakis_sim::Limits::default()).await.expect("limits");
     let _miner = keep_mining(Duration::from_secs(1));
     start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
     settled(&stack, &g.guild, "the first sweep", 120, |s| !sweep_id(s).is_empty() && s["pending_writes"] == 0).await;
@@ -310,6 +309,8 @@ async fn a_role_deleted_by_hand_is_recreated_in_its_place_and_given_back_to_its_
     let spec = Spec { members: 300, linked_every: 3, holder_every: 1, whale_every: 1_000, hand_given: 0 };
     let g = seed(&stack, &chain, spec).await;
     let guild_id: u64 = g.guild.parse().expect("id");
+    // 10 per 10 s on every route, as the independent stand-in allows.
+    stack.control.set_limits(&arrakis_sim::Limits::default()).await.expect("limits");
     let _gateway = stack.gateway().await;
     let _miner = keep_mining(Duration::from_secs(1));
     start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
@@ -419,6 +420,8 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     // 24 holders; half are whales (20,000 SPICE), half hold 150.
     let spec = Spec { members: 24, linked_every: 1, holder_every: 1, whale_every: 2, hand_given: 0 };
     let g = seed(&stack, &chain, spec).await;
+    // 10 per 10 s on every route, as the independent stand-in allows.
+    stack.control.set_limits(&arrakis_sim::Limits::default()).await.expect("limits");
     let _gateway = stack.gateway().await;
     let _miner = keep_mining(Duration::from_secs(1));
     start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2, "sweep_interval_secs": 3600}"#);
