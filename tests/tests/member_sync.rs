@@ -286,6 +286,18 @@ async fn transfers_while_the_first_write_queue_drains_are_acted_on_without_waiti
     worker.shutdown().expect("drains");
 }
 
+/// Waits until the alert `posted` was edited to say `outcome` and lost its buttons.
+async fn closed_with(stack: &SynthesisStack, channel: u64, posted: &Value, outcome: &str) {
+    let id = posted["id"].clone();
+    wait_until(Duration::from_secs(30), "the alert edited to say how its batch ended", || async {
+        let messages = stack.control.channel_messages(channel).await.expect("messages");
+        let now = messages.into_iter().find(|m| m["id"] == id)?;
+        let content = now["content"].as_str().unwrap_or_default();
+        (content.contains(outcome) && arrakis_sim::custom_ids(&now).is_empty()).then_some(())
+    })
+    .await;
+}
+
 /// Every role of the guild by name, lowest first.
 async fn role_order(stack: &SynthesisStack, guild_id: u64) -> Vec<String> {
     let state = stack.control.guild(guild_id).await.expect("state");
@@ -453,9 +465,10 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
         "{buttons:?}"
     );
 
-    // Confirm applies them; the audit log says who.
+    // Confirm applies them; the audit log says who, and the alert says how its batch ended.
     let (ok, _, text) = shell(&stack, "member-sync-confirm", &g.guild, &[("REASON", "raised the bar")]);
     assert!(ok, "{text}");
+    closed_with(&stack, g.operator_channel, &alert, "Confirmed by cli:tester** (raised the bar): 12 removal(s)").await;
     let expected: std::collections::BTreeSet<(u64, u64)> =
         g.expected.iter().filter(|(u, r)| *r == g.whale || g.expected.contains(&(*u, g.whale))).copied().collect();
     wait_until(Duration::from_secs(60), "the confirmed revocations", || async {
@@ -513,8 +526,19 @@ async fn a_manifest_change_that_would_strip_half_the_holders_is_held_until_the_o
     let s = status(&stack, &g.guild);
     assert_eq!((&s["held"]["batch"], &s["held"]["count"]), (&again["held"]["batch"], &again["held"]["count"]), "{s}");
     assert_eq!(held(&stack, &g.guild, &roles).await, expected, "a stale Confirm removed nobody's role");
+    let second = stack
+        .control
+        .channel_messages(g.operator_channel)
+        .await
+        .expect("messages")
+        .into_iter()
+        .rfind(|m| {
+            arrakis_sim::custom_ids(m).iter().any(|b| b.ends_with(again["held"]["batch"].as_str().unwrap_or("?")))
+        })
+        .expect("the second alert");
     let (ok, _, text) = shell(&stack, "member-sync-discard", &g.guild, &[("REASON", "a bad rule")]);
     assert!(ok, "{text}");
+    closed_with(&stack, g.operator_channel, &second, "Discarded by cli:tester** (a bad rule)").await;
     let s = settled(&stack, &g.guild, "the discard", 60, |s| s["held"].is_null()).await;
     assert_eq!(s["totals"]["discarded"], 12, "{s}");
     assert_eq!(held(&stack, &g.guild, &roles).await, expected, "discarded: nobody else lost a role");

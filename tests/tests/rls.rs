@@ -90,6 +90,10 @@ const TENANT_TABLES: &[(&str, &str)] = &[
         "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch) VALUES ($1, (random() * 1e15)::bigint, 1, 1, 'b')",
     ),
     (
+        "member_sync_alerts",
+        "INSERT INTO member_sync_alerts (community_id, batch, channel_id, message_id, content) VALUES ($1, 'b' || random(), 1, 1, 'c')",
+    ),
+    (
         "migrations",
         "INSERT INTO migrations (community_id, migration_id, workflow_id, strategy, stage, from_mode, previous_version, started_by) VALUES ($1, 'm', 'w', 'instant', 'preparing', 'shadow', 1, 'a')",
     ),

@@ -455,6 +455,20 @@ impl OperatorMessenger {
         Ok(true)
     }
 
+    /// Replaces the content of a message Arrakis posted and takes its buttons away: a
+    /// decision it asked for was made elsewhere.
+    pub async fn close(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<(), DiscordFailure> {
+        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let request = self
+            .rest
+            .http()
+            .update_message(Id::new(channel), Id::new(message))
+            .content(Some(&content))
+            .components(Some(&[]));
+        self.rest.send(Some(guild.get()), "PATCH /channels/{id}/messages/{id}", request).await?;
+        Ok(())
+    }
+
     /// Replaces the content of a message Arrakis posted.
     pub async fn edit(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<u64, DiscordFailure> {
         let content: String = content.chars().take(MESSAGE_MAX).collect();

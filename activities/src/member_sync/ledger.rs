@@ -577,6 +577,43 @@ impl TenantTx {
         .await?)
     }
 
+    /// Remembers the alert posted for a held batch.
+    pub async fn save_alert(
+        &mut self,
+        batch: &str,
+        channel: u64,
+        message: u64,
+        content: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO member_sync_alerts (community_id, batch, channel_id, message_id, content)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (community_id, batch) DO UPDATE
+             SET channel_id = EXCLUDED.channel_id, message_id = EXCLUDED.message_id, content = EXCLUDED.content",
+        )
+        .bind(self.community().0)
+        .bind(batch)
+        .bind(channel as i64)
+        .bind(message as i64)
+        .bind(content)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the alerts of `batch` (or, with `None`, of every batch nothing is held for any
+    /// more): channel, message and what it said.
+    pub async fn take_alerts(&mut self, batch: Option<&str>) -> Result<Vec<(u64, u64, String)>, StoreError> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "DELETE FROM member_sync_alerts a WHERE ($1::text IS NULL OR a.batch = $1)
+               AND ($1::text IS NOT NULL OR NOT EXISTS (SELECT 1 FROM member_sync_held h WHERE h.batch = a.batch))
+             RETURNING channel_id, message_id, content",
+        )
+        .bind(batch)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(c, m, t)| (c as u64, m as u64, t)).collect())
+    }
+
     /// The members who linked any of `addresses` (compared case-insensitively).
     pub async fn members_with_wallets(&mut self, addresses: &[String]) -> Result<Vec<i64>, StoreError> {
         let lowered: Vec<String> = addresses.iter().map(|a| a.to_lowercase()).collect();

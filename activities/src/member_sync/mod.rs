@@ -150,10 +150,15 @@ impl MemberSyncActivities {
         let managed: Vec<i64> = roles.values().map(|id| *id as i64).collect();
         let mut tx = self.store.tenant(state.community).await.map_err(storage)?;
         let dead = tx.dead_roles(&managed).await.map_err(storage)?;
+        let mut gone = Vec::new();
         if !dead.is_empty() {
             tx.forget_roles(&dead).await.map_err(storage)?;
+            gone = tx.take_alerts(None).await.map_err(storage)?;
         }
         tx.commit().await.map_err(storage)?;
+        let outcome = "**Nothing to decide any more:** the removals it held no longer apply (their roles were \
+                       deleted, or the members qualify again).";
+        self.close_alerts(guild, gone, outcome).await;
         let (blocks, unreadable) = self.heads(&record.manifest).await;
         Ok(PlanOutcome::Plan(SweepPlan {
             community_id: state.community.to_string(),
@@ -705,7 +710,10 @@ impl MemberSyncActivities {
             if input.confirm { "member_sync.revocations_confirmed" } else { "member_sync.revocations_discarded" };
         let detail = serde_json::json!({"batch": input.batch, "count": count, "reason": input.decision.reason});
         tx.audit(&input.decision.actor, action, detail, None).await.map_err(storage)?;
+        let alerts = tx.take_alerts(Some(&input.batch)).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
+        let outcome = held_outcome(input.confirm, count, &input.decision.actor, &input.decision.reason);
+        self.close_alerts(input.guild_id, alerts, &outcome).await;
         Ok(count)
     }
 
@@ -736,7 +744,11 @@ impl MemberSyncActivities {
             (id("confirm"), "Confirm removals", ButtonStyle::Danger),
             (id("discard"), "Discard", ButtonStyle::Secondary),
         ]);
-        self.gate.messenger().post(input.guild_id, channel.get(), &text, &[row]).await.map_err(discord)?;
+        let message =
+            self.gate.messenger().post(input.guild_id, channel.get(), &text, &[row]).await.map_err(discord)?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.save_alert(&input.held.batch, channel.get(), message, &text).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
         Ok(true)
     }
 
@@ -891,6 +903,26 @@ impl MemberSyncActivities {
         let hash = client.block_hash(safe).await?.map(|h| h.to_string()).unwrap_or_default();
         out.cursors.insert(chain, ChainCursor { block: safe, hash });
         Ok(moved)
+    }
+}
+
+/// How a held batch ended, in the words its alert is edited to.
+fn held_outcome(confirm: bool, count: u64, actor: &str, reason: &str) -> String {
+    let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+    if confirm {
+        format!("**Confirmed by {actor}**{why}: {count} removal(s) are being applied.")
+    } else {
+        format!("**Discarded by {actor}**{why}: those members keep their roles until their holdings change again.")
+    }
+}
+
+impl MemberSyncActivities {
+    /// Edits each alert to say how its batch ended and removes its buttons. A courtesy: a
+    /// message that cannot be edited (deleted by hand) changes no outcome.
+    async fn close_alerts(&self, guild: GuildId, alerts: Vec<(u64, u64, String)>, outcome: &str) {
+        for (channel, message, shown) in alerts {
+            let _ = self.gate.messenger().close(guild, channel, message, &format!("{shown}\n\n{outcome}")).await;
+        }
     }
 }
 
