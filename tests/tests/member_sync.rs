@@ -619,6 +619,99 @@ async fn a_worker_killed_mid_sync_leaves_the_exact_roles_and_repeats_no_write_bu
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kill_9_of_the_worker_in_every_phase_repeats_no_write_but_one_in_flight_per_kill() {
+    let stack = SynthesisStack::start(50).await;
+    let chain = ChainFixture::deploy().await;
+    let chains = chains_file(500);
+    let chains_env = chains.to_str().expect("path").to_string();
+    let env = [("ARRAKIS_CHAINS", chains_env.as_str())];
+    // 150 members: every 3rd links a wallet holding enough for Holder (50), every 4th of those
+    // for Whale too. 15 of the wallets are linked only later, in a burst (the re-check phase).
+    let spec = Spec { members: 150, linked_every: 3, holder_every: 1, whale_every: 4, hand_given: 0 };
+    let worker = stack.worker_with(&env);
+    let g = seed(&stack, &chain, spec).await;
+    let late: BTreeMap<u64, alloy::primitives::Address> =
+        g.wallets.iter().rev().take(15).map(|(u, w)| (*u, *w)).collect();
+    let mut admin = stack.db.admin().await;
+    let users: Vec<i64> = late.keys().map(|u| *u as i64).collect();
+    sqlx::query("DELETE FROM wallet_links WHERE discord_user_id = ANY($1)")
+        .bind(&users)
+        .execute(&mut admin)
+        .await
+        .expect("unlink");
+    stack.control.set_limits(&arrakis_sim::Limits::default()).await.expect("limits");
+    let _miner = keep_mining(Duration::from_secs(1));
+    let before = stack.control.log(0).await.expect("log").len();
+    let roles = [g.holder, g.whale];
+    let mut kills = 0;
+
+    // Planning: killed as the first sweep is being planned.
+    start(&stack, &g.guild, r#"{"revoke_confirm_secs": 2, "sweep_interval_secs": 3600}"#);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.kill();
+    kills += 1;
+    // Writing: killed with the first queue half written.
+    let worker = stack.worker_with(&env);
+    wait_until(Duration::from_secs(180), "a few writes", || async {
+        (member_writes(&stack.control.log(before as u64).await.expect("log")).len() >= 20).then_some(())
+    })
+    .await;
+    worker.kill();
+    kills += 1;
+    let worker = stack.worker_with(&env);
+    let early: std::collections::BTreeSet<(u64, u64)> =
+        g.expected.iter().filter(|(u, _)| !late.contains_key(u)).copied().collect();
+    wait_until(Duration::from_secs(240), "the first queue's roles", || async {
+        (held(&stack, &g.guild, &roles).await == early).then_some(())
+    })
+    .await;
+    // Re-checking: killed while a burst of links is read and decided.
+    arrakis_tests::member_sync::link_wallets(&stack, g.guild.parse().expect("id"), &late).await;
+    signal_links(&g.guild, late.keys().copied()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.kill();
+    kills += 1;
+    let worker = stack.worker_with(&env);
+    wait_until(Duration::from_secs(180), "every pair", || async {
+        (held(&stack, &g.guild, &roles).await == g.expected).then_some(())
+    })
+    .await;
+    // Held: killed while the breaker holds a batch; the decision after the restart applies it.
+    stack.publish(&g.guild, manifest(&g.guild, &chain, g.operator_channel, 1_000));
+    let s =
+        settled(&stack, &g.guild, "the breaker to hold", 180, |s| s["held"]["count"].as_u64().is_some_and(|n| n > 0))
+            .await;
+    worker.kill();
+    kills += 1;
+    let restarted = stack.worker_with(&env);
+    let (ok, _, text) = shell(&stack, "member-sync-confirm", &g.guild, &[("REASON", "chaos drill")]);
+    assert!(ok, "{text}");
+    let whales: std::collections::BTreeSet<(u64, u64)> =
+        g.expected.iter().filter(|(u, _)| g.expected.contains(&(*u, g.whale))).copied().collect();
+    wait_until(Duration::from_secs(240), "the held batch applied after the restart", || async {
+        (held(&stack, &g.guild, &roles).await == whales).then_some(())
+    })
+    .await;
+
+    let log = stack.control.log(0).await.expect("log");
+    let mut sent: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for e in member_writes(&log[before..]) {
+        *sent.entry((e.method.clone(), e.path.clone())).or_default() += 1;
+    }
+    let repeated: u32 = sent.values().map(|n| n - 1).sum();
+    let held_count = s["held"]["count"].as_u64().unwrap_or_default() as usize;
+    println!(
+        "chaos: {kills} kills (planning, writing, re-checking, held); {} member-role writes for {} pairs and {held_count} removals; {repeated} repeated",
+        sent.values().sum::<u32>(),
+        g.expected.len()
+    );
+    assert!(repeated <= kills, "at most the write in flight repeats, once per kill: {repeated} over {kills} kills");
+    assert_eq!(sent.len(), g.expected.len() + held_count, "every pair written, and nothing else");
+    stop(&stack, &g.guild);
+    drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn shadow_mode_writes_nothing_and_a_frozen_guild_writes_nothing_until_lifted_then_catches_up() {
     let stack = SynthesisStack::start(50).await;
     let chain = ChainFixture::deploy().await;
