@@ -85,6 +85,8 @@ pub enum PickForm {
     Top,
     /// All / any / at least N of rules.
     Combine,
+    /// A "holds at least" rule's amount or token changed.
+    ChangeRule,
     /// A role: name, granted by, colour.
     Role,
     /// A role renamed or recoloured.
@@ -98,11 +100,12 @@ pub enum PickForm {
 }
 
 impl PickForm {
-    const ALL: [(PickForm, &'static str); 9] = [
+    const ALL: [(PickForm, &'static str); 10] = [
         (Self::Holds, "holds"),
         (Self::Owns, "owns"),
         (Self::Top, "top"),
         (Self::Combine, "combine"),
+        (Self::ChangeRule, "change-rule"),
         (Self::Role, "role"),
         (Self::ChangeRole, "change-role"),
         (Self::Category, "category"),
@@ -113,7 +116,7 @@ impl PickForm {
     /// What the form edits, for its refusals: "rule", "role" or "channels".
     pub fn edits(self) -> &'static str {
         match self {
-            Self::Holds | Self::Owns | Self::Top | Self::Combine => "rule",
+            Self::Holds | Self::Owns | Self::Top | Self::Combine | Self::ChangeRule => "rule",
             Self::Role | Self::ChangeRole => "role",
             Self::Category | Self::Channel | Self::Rename => "channels",
         }
@@ -568,6 +571,7 @@ fn rules_prompt(status: &WizardStatus) -> InteractionResponseData {
             pick(PickForm::Owns, "Owns an NFT…"),
             pick(PickForm::Top, "Top holders…"),
             pick(PickForm::Combine, "Combine…"),
+            button(WizardAction::OpenPick(PickForm::ChangeRule), "Edit…", ButtonStyle::Secondary),
         ]),
         row(vec![
             button(WizardAction::Next(step), "Next", ButtonStyle::Success),
@@ -780,6 +784,26 @@ pub fn pick_modal(form: PickForm, status: &WizardStatus) -> Result<InteractionRe
                 ],
             )
         }
+        PickForm::ChangeRule => {
+            let holding: Vec<(String, String)> = d
+                .rules
+                .iter()
+                .filter(|(_, c)| matches!(c, arrakis_schemas::Condition::MinBalance { .. }))
+                .map(|(k, c)| (k.clone(), format!("{k}: {}", picks::describe(c))))
+                .collect();
+            if holding.is_empty() {
+                return Err("Add a \"Holds at least\" rule first: Edit… changes its amount or token.".into());
+            }
+            let tokens = assets(&[Erc20, Erc1155]);
+            (
+                "Edit a rule",
+                vec![
+                    label("Rule", select("key", holding, 1)),
+                    label("Token", select("asset", tokens, 1)),
+                    label("New amount, as wallets show it", short("amount", true, "150")),
+                ],
+            )
+        }
         PickForm::Role => {
             let mut grants: Vec<(String, String)> =
                 d.rules.iter().map(|(k, c)| (format!("rule:{k}"), format!("{k}: {}", picks::describe(c)))).collect();
@@ -879,6 +903,10 @@ pub fn parse_pick(form: PickForm, fields: &BTreeMap<String, String>) -> Result<P
             rule(RulePick::Owns { asset: field("asset"), token_id: Some(field("token_id")).filter(|t| !t.is_empty()) })
         }
         PickForm::Top => rule(RulePick::TopHolders { asset: field("asset"), n: field("n") }),
+        PickForm::ChangeRule => Ok(Picked::Rule(RuleEdit::Change {
+            key: field("key"),
+            pick: RulePick::HoldsAtLeast { asset: field("asset"), amount: field("amount") },
+        })),
         PickForm::Combine => {
             let how = match field("how").as_str() {
                 "all" => Combine::All,
@@ -1403,6 +1431,10 @@ mod tests {
             })
             .to_vec();
         status.draft.rules.insert("a".into(), arrakis_schemas::Condition::Rule("b".into()));
+        status.draft.rules.insert(
+            "rich".into(),
+            arrakis_schemas::Condition::MinBalance { asset: "spice".into(), amount: "100".into() },
+        );
         status.draft.roles = RoleEdit::ThemeTiers.roles(&status.draft).expect("tiers");
         status.draft.channels = picks::channel_template(&status.draft);
         for (form, _) in PickForm::ALL {
@@ -1428,6 +1460,14 @@ mod tests {
         );
         assert!(parse_pick(PickForm::Combine, &fields(&[("how", "most")])).expect_err("how").has("how"));
         assert!(parse_pick(PickForm::Role, &fields(&[("color", "red")])).expect_err("colour").has("color"));
+        assert_eq!(
+            parse_pick(PickForm::ChangeRule, &fields(&[("key", "rich"), ("asset", "spice"), ("amount", " 150 ")]))
+                .expect("edit"),
+            Picked::Rule(RuleEdit::Change {
+                key: "rich".into(),
+                pick: RulePick::HoldsAtLeast { asset: "spice".into(), amount: "150".into() }
+            })
+        );
         assert_eq!(
             parse_pick(PickForm::ChangeRole, &fields(&[("key", "gold"), ("name", ""), ("color", "")])).expect("keeps"),
             Picked::Role(RoleEdit::Change { key: "gold".into(), name: String::new(), color: None })

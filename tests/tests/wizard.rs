@@ -477,6 +477,19 @@ async fn an_operator_who_only_clicks_and_fills_fields_sets_up_tiers_and_an_nft_r
     assert!(emoji.content().contains("a key is 1–64 of a–z"), "{}", emoji.content());
     let rules = s.form("wiz:pick:owns", &[], &[("asset", "worm")]).await;
     assert!(rules.content().contains("`worm-holder`: owns any worm"), "{}", rules.content());
+    // Edit…: a threshold raised with the picker, no "Edit as text" (#28); its key stays.
+    let rules = s.form("wiz:pick:holds", &[("amount", "100"), ("key", "rich")], &[("asset", "spice")]).await;
+    assert!(rules.content().contains("`rich`: holds at least 100 spice"), "{}", rules.content());
+    let rules = s.form("wiz:pick:change-rule", &[("amount", "150")], &[("key", "rich"), ("asset", "spice")]).await;
+    assert!(rules.content().contains("`rich`: holds at least 150 spice"), "{}", rules.content());
+    assert!(!rules.content().contains("at least 100 spice"), "{}", rules.content());
+    let refused = op
+        .submit("wiz:picked:change-rule", &[("key", "rich"), ("asset", "spice"), ("amount", "-5")])
+        .await
+        .expect("refused");
+    assert!(refused.content().contains("amount: '-5' is negative"), "{}", refused.content());
+    let rules = s.select("wiz:remove:ELIGIBILITY_RULES", &["rich"]).await;
+    assert!(!rules.content().contains("`rich`"), "{}", rules.content());
     let roles = s.press("wiz:next:ELIGIBILITY_RULES").await;
     assert!(roles.content().contains("step 5/8"), "{}", roles.content());
 

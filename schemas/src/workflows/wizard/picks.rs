@@ -89,6 +89,14 @@ pub enum RuleEdit {
         /// The rule's key.
         key: String,
     },
+    /// Changes what a rule asks (its amount or its token, say), by key; its key, and the roles
+    /// it grants, stay.
+    Change {
+        /// The rule's key.
+        key: String,
+        /// What it asks from now on.
+        pick: RulePick,
+    },
 }
 
 /// The palette the role form offers: (name, RGB).
@@ -402,6 +410,18 @@ impl RuleEdit {
                     return Err(one("key", format!("rule '{by}' combines '{key}': remove that one first")));
                 }
             }
+            Self::Change { key, pick } => {
+                if !rules.contains_key(key) {
+                    return Err(one("key", format!("no rule '{key}' in the draft")));
+                }
+                let condition = pick.condition(draft)?;
+                let mut itself = false;
+                condition.for_each_leaf(&mut |leaf| itself |= matches!(leaf, Condition::Rule(k) if k == key));
+                if itself {
+                    return Err(one("pick", format!("rule '{key}' cannot combine itself")));
+                }
+                rules.insert(key.clone(), condition);
+            }
         }
         Ok(rules)
     }
@@ -639,6 +659,17 @@ mod tests {
         d.rules = RuleEdit::Put { key: Some("both".into()), pick: both }.rules(&d).expect("added");
         let e = RuleEdit::Remove { key: "rich".into() }.rules(&d).expect_err("combined by another");
         assert!(e.to_string().contains("rule 'both' combines 'rich'"), "{e}");
+        // "Edit…": raising a threshold keeps the rule's key, and so the roles it grants.
+        let raised = RuleEdit::Change { key: "rich".into(), pick: holds("150") }.rules(&d).expect("changed");
+        assert_eq!(raised.len(), d.rules.len());
+        assert_eq!(raised["rich"], holds("150").condition(&d).expect("150"));
+        let e = RuleEdit::Change { key: "nope".into(), pick: holds("1") }.rules(&d).expect_err("no such rule");
+        assert!(e.has("key"), "{e}");
+        let e = RuleEdit::Change { key: "rich".into(), pick: holds("-1") }.rules(&d).expect_err("negative");
+        assert!(e.has("amount"), "{e}");
+        let itself = RulePick::Combine { how: Combine::Any, n: None, of: vec!["rich".into(), "both".into()] };
+        let e = RuleEdit::Change { key: "both".into(), pick: itself }.rules(&d).expect_err("cycle");
+        assert!(e.has("pick"), "{e}");
     }
 
     #[test]
