@@ -312,11 +312,7 @@ impl TenantTx {
         .bind(users)
         .fetch_all(self.conn())
         .await?;
-        let mut out: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
-        for (user, role) in rows {
-            out.entry(user).or_default().push(role as u64);
-        }
-        Ok(out)
+        Ok(roles_by_member(rows))
     }
 
     /// The roles (Discord ids) the operator kept for these members under `version`.
@@ -329,11 +325,7 @@ impl TenantTx {
         .bind(version)
         .fetch_all(self.conn())
         .await?;
-        let mut out: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
-        for (user, role) in rows {
-            out.entry(user).or_default().push(role as u64);
-        }
-        Ok(out)
+        Ok(roles_by_member(rows))
     }
 
     /// Writes still queued (and when the oldest was), and negatives still waiting for their
@@ -446,18 +438,6 @@ impl TenantTx {
         why: &str,
         version: i32,
     ) -> Result<u64, StoreError> {
-        if !confirm {
-            sqlx::query(
-                "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch)
-                 SELECT community_id, discord_user_id, role_id, $2, $1 FROM member_sync_held WHERE batch = $1
-                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
-                 SET manifest_version = EXCLUDED.manifest_version, batch = EXCLUDED.batch, kept_at = now()",
-            )
-            .bind(batch)
-            .bind(version)
-            .execute(self.conn())
-            .await?;
-        }
         if confirm {
             sqlx::query(
                 "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
@@ -468,6 +448,17 @@ impl TenantTx {
             )
             .bind(batch)
             .bind(why)
+            .execute(self.conn())
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch)
+                 SELECT community_id, discord_user_id, role_id, $2, $1 FROM member_sync_held WHERE batch = $1
+                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+                 SET manifest_version = EXCLUDED.manifest_version, batch = EXCLUDED.batch, kept_at = now()",
+            )
+            .bind(batch)
+            .bind(version)
             .execute(self.conn())
             .await?;
         }
@@ -624,4 +615,13 @@ impl TenantTx {
         .fetch_all(self.conn())
         .await?)
     }
+}
+
+/// (member, role) rows as each member's Discord role ids.
+fn roles_by_member(rows: Vec<(i64, i64)>) -> BTreeMap<i64, Vec<u64>> {
+    let mut out: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+    for (user, role) in rows {
+        out.entry(user).or_default().push(role as u64);
+    }
+    out
 }
