@@ -122,10 +122,16 @@ fn classify(method: &Method, template: &str, path: &str) -> RouteClass {
         .collect();
     let interaction = template.starts_with("/interactions/") || template.starts_with("/webhooks/");
     let member_roles = template.ends_with("/roles/{role_id}") && template.contains("/members/");
-    let major = ["guild_id", "channel_id", "webhook_id", "interaction_id"]
-        .iter()
-        .find_map(|k| params.get(k).copied())
-        .unwrap_or("");
+    // A webhook's major parameter is its id and token together: every interaction's
+    // follow-ups (one application id, a token each) have a bucket of their own.
+    let major = match (params.get("webhook_id"), params.get("webhook_token")) {
+        (Some(id), Some(token)) => format!("{id}/{token}"),
+        _ => ["guild_id", "channel_id", "webhook_id", "interaction_id"]
+            .iter()
+            .find_map(|k| params.get(k).copied())
+            .unwrap_or("")
+            .to_string(),
+    };
     let route = format!("{method} {template}");
     let key = if member_roles { format!("member-roles {major}") } else { format!("{route} {major}") };
     RouteClass { interaction, hash: bucket_hash(if member_roles { "member-roles" } else { &route }), key, member_roles }
@@ -1248,4 +1254,24 @@ fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bo
     };
     member_update(sim, guild_id, &member);
     no_content()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interactions_follow_ups_have_a_bucket_of_their_own_and_a_guild_has_one_per_route() {
+        let followup = "/webhooks/{webhook_id}/{webhook_token}";
+        let a = classify(&Method::POST, followup, "/webhooks/1/token-a");
+        let b = classify(&Method::POST, followup, "/webhooks/1/token-b");
+        assert_ne!(a.key, b.key, "one application id, two interactions: two buckets");
+        assert_eq!(a.hash, b.hash, "Discord announces the same bucket hash for the route");
+        assert!(a.interaction && !a.member_roles);
+        let members = "/guilds/{guild_id}/members/{user_id}";
+        let one = classify(&Method::GET, members, "/guilds/5/members/7");
+        let other = classify(&Method::GET, members, "/guilds/5/members/8");
+        assert_eq!(one.key, other.key, "single member reads of a guild share its bucket");
+        assert_ne!(one.key, classify(&Method::GET, members, "/guilds/6/members/7").key);
+    }
 }
