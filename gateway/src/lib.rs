@@ -24,6 +24,16 @@ use anyhow::Context;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use twilight_model::id::Id;
 
+/// Now, Unix ms: when the gateway received an event or an interaction, which member sync
+/// compares with the times of its own writes.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok())
+        .unwrap_or_default()
+}
+
 /// The REST client for `settings` (Discord, or the stand-in at `DISCORD_API_BASE`).
 pub fn rest_client(settings: &Settings) -> twilight_http::Client {
     let mut builder =

@@ -8,9 +8,9 @@ use crate::{
     ui::{block, label, message, row, text_input},
 };
 use arrakis_schemas::{
-    GuildId, UserId,
+    GuildId, Snowflake, UserId,
     eligibility::Verdict,
-    workflows::{eligibility_check::EligibilityReport, wallet_link::WalletLinkStatus},
+    workflows::{eligibility_check::EligibilityReport, members::RolesSeen, wallet_link::WalletLinkStatus},
 };
 use std::collections::BTreeMap;
 use twilight_model::{
@@ -143,7 +143,13 @@ impl Interactions {
             Some(InteractionData::ModalSubmit(data)) if data.custom_id == SIGNATURE_MODAL => {
                 let Some(user) = user else { return Some(Ok(ephemeral("Discord sent no user."))) };
                 let signature = fields().remove(SIGNATURE_FIELD).unwrap_or_default();
-                match self.workflows.submit_signature(guild_id, user, signature.trim(), &request_id).await {
+                // The member's roles came with the interaction: member sync decides from them
+                // without reading the member again.
+                let roles_seen = interaction.member.as_ref().map(|m| RolesSeen {
+                    roles: m.roles.iter().filter_map(|r| Snowflake::new(r.get()).ok()).collect(),
+                    seen_at_ms: crate::now_ms(),
+                });
+                match self.workflows.submit_signature(guild_id, user, signature.trim(), roles_seen, &request_id).await {
                     Ok(status) => Ok(ephemeral(format!(
                         "Linked **{}** to your account in this server. `/check-eligibility` shows what it qualifies you for.",
                         status.linked.unwrap_or_default()

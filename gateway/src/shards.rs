@@ -175,10 +175,7 @@ fn member_event(event: &Event) -> Option<MemberEvent> {
         Event::MemberUpdate(m) => (m.guild_id.get(), m.user.id.get(), MemberEventKind::Updated, roles(&m.roles)),
         _ => return None,
     };
-    let received_at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| u64::try_from(d.as_millis()).ok());
+    let received_at_ms = Some(crate::now_ms());
     Some(MemberEvent {
         guild_id: snowflake(guild)?,
         user_id: snowflake(user)?,

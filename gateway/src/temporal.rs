@@ -13,7 +13,7 @@ use arrakis_schemas::{
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
-        members::{self, MemberEvent},
+        members::{self, MemberEvent, RolesSeen},
         reconcile::{self, ReconcileInput, ReconcileMode},
         wallet_link::{self, ChallengeRequest, SignatureSubmission, WalletLinkInput, WalletLinkStatus},
         wizard::{
@@ -382,13 +382,14 @@ impl Workflows {
         guild_id: GuildId,
         user_id: UserId,
         signature: &str,
+        roles_seen: Option<RolesSeen>,
         request_id: &str,
     ) -> Result<WalletLinkStatus, CallError> {
         self.timed("wallet_submit_signature", async {
             let handle =
                 self.client().await?.get_workflow_handle::<WalletLink>(wallet_link::workflow_id(guild_id, user_id));
             let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("signature-{request_id}")).build();
-            let submission = Lenient::new(&SignatureSubmission { signature: signature.to_string() });
+            let submission = Lenient::new(&SignatureSubmission { signature: signature.to_string(), roles_seen });
             handle.execute_update(WalletSubmitSignature, submission, options).await.map_err(update_error)
         })
         .await

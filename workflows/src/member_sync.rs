@@ -18,7 +18,7 @@ use arrakis_schemas::{
             Carried, ChainCursor, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, LoopView, MemberSyncInput,
             MemberSyncStatus, OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Step,
             SweepPage, SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch,
-            Watched, WriteBatch, idle_until, next_round,
+            Watched, WriteBatch, idle_until, next_round, recheck_rest_ms,
         },
         members::{MemberEvent, MemberEventKind},
     },
@@ -102,7 +102,7 @@ impl MemberSyncWorkflow {
         status.next_sweep_at_ms = c.next_sweep_at_ms;
         status.held = c.held.clone();
         status.queued = c.queued.len() as u64;
-        status.next_recheck_at_ms = c.recheck_at_ms;
+        status.next_recheck_at_ms = c.recheck_at_ms.map(|at| at.max(c.recheck_rest_until_ms));
         if status.pending_writes == 0 {
             status.oldest_write_at_ms = None;
         }
@@ -132,7 +132,7 @@ impl MemberSyncWorkflow {
             leaving: !c.leaving.is_empty(),
             urgent: c.queued.values().any(|q| q.reason != Reason::RolesChanged),
             echoes: c.queued.values().any(|q| q.reason == Reason::RolesChanged),
-            recheck_at_ms: c.recheck_at_ms,
+            recheck_at_ms: c.recheck_at_ms.map(|at| at.max(c.recheck_rest_until_ms)),
             pending_writes: self.status.pending_writes > 0,
             paused: c.paused.is_some(),
             dry_run_paused: c.paused.as_ref().is_some_and(|p| p.by == "dry_run"),
@@ -225,9 +225,17 @@ impl MemberSyncWorkflow {
         let batch = format!("recheck-{}", ctx.uuid4());
         let recheck = Recheck { guild_id, batch: batch.clone(), members, due, revoke_confirm_ms: confirm_ms, cursors };
         let decided = ctx.execute_activity(MemberSyncActivities::recheck, recheck, Self::decide_options(queue)).await?;
+        // Second reads take a set share of the guild's read budget (added after runs were
+        // recorded: the patch keeps their replay deterministic).
+        let rest = (due && decided.reads > 0 && ctx.patched("member-sync-recheck-share")).then(|| {
+            Self::now_ms(ctx) + recheck_rest_ms(decided.reads, ctx.state(|s| s.settings.recheck_reads_per_minute))
+        });
         ctx.state_mut(|s| {
             if due {
                 s.carried.recheck_at_ms = None;
+            }
+            if let Some(until) = rest {
+                s.carried.recheck_rest_until_ms = until;
             }
             s.absorb(&decided);
         });
@@ -618,6 +626,9 @@ impl MemberSyncWorkflow {
     #[signal(name = "wallet_linked")]
     pub fn wallet_linked(&mut self, ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
         match linked.parse() {
+            Ok(linked) if linked.roles_seen.as_ref().is_none_or(|r| r.check().is_ok()) => {
+                self.queue(linked.user_id, linked.queued())
+            }
             Ok(linked) => self.queue(linked.user_id, Queued::read(Reason::WalletLinked)),
             Err(e) => crate::signal_dropped(ctx, "wallet_linked", &e),
         }

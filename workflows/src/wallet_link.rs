@@ -9,6 +9,7 @@ use arrakis_schemas::{
     temporal::WalletLinkedSignal,
     workflows::{
         member_sync::WalletLinked,
+        members::RolesSeen,
         wallet_link::{
             ChallengeRequest, IssueChallenge, KIND, LinkOutcome, LinkWallet, SignatureSubmission, WalletLinkInput,
             WalletLinkStatus, check_address, check_signature,
@@ -41,6 +42,8 @@ pub struct WalletLinkWorkflow {
     status: WalletLinkStatus,
     /// Bumped by every accepted update: it restarts the idle timer.
     revision: u64,
+    /// The member's roles as the linking interaction showed them, passed on to member sync.
+    roles_seen: Option<RolesSeen>,
 }
 
 impl WalletLinkWorkflow {
@@ -59,7 +62,7 @@ impl WalletLinkWorkflow {
 impl WalletLinkWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: Lenient<WalletLinkInput>) -> Self {
-        Self { parsed: input.parse().ok(), input, status: WalletLinkStatus::default(), revision: 0 }
+        Self { parsed: input.parse().ok(), input, status: WalletLinkStatus::default(), revision: 0, roles_seen: None }
     }
 
     /// Waits for challenges and signatures; ends when linked or idle past the challenge.
@@ -84,7 +87,8 @@ impl WalletLinkWorkflow {
         }
         // Added after runs were recorded: the patch keeps their replay deterministic.
         if ctx.state(|s| s.status.linked.is_some()) && ctx.patched("wallet-link-tells-member-sync") {
-            let linked = Lenient::new(&WalletLinked { user_id: input.user_id });
+            let roles_seen = ctx.state(|s| s.roles_seen.clone());
+            let linked = Lenient::new(&WalletLinked { user_id: input.user_id, roles_seen });
             crate::tell_member_sync(ctx, input.guild_id, WalletLinkedSignal, linked).await;
         }
         let c = ctx.clone();
@@ -133,6 +137,7 @@ impl WalletLinkWorkflow {
         let submission = submission.parse().map_err(|e| e.to_string())?;
         let input = ctx.state(|s| s.open())?;
         let nonce = ctx.state(|s| s.status.challenge.as_ref().map(|c| c.nonce.clone())).unwrap_or_default();
+        let roles_seen = submission.roles_seen;
         let link =
             LinkWallet { guild_id: input.guild_id, user_id: input.user_id, nonce, signature: submission.signature };
         let outcome = ctx
@@ -142,6 +147,7 @@ impl WalletLinkWorkflow {
         match outcome {
             LinkOutcome::Linked(address) => Ok(ctx.state_mut(|s| {
                 s.status.linked = Some(address);
+                s.roles_seen = roles_seen;
                 s.status.refused = None;
                 s.revision += 1;
                 s.status.clone()
@@ -167,6 +173,9 @@ impl WalletLinkWorkflow {
             return Err("no challenge yet: run /verify with your address first".into());
         }
         let submission = submission.parse().map_err(|e| e.to_string())?;
+        if let Some(seen) = &submission.roles_seen {
+            seen.check()?;
+        }
         check_signature(&submission.signature).map_err(Into::into)
     }
 

@@ -367,6 +367,9 @@ struct ReadProgress {
     left: Vec<i64>,
     /// The last user id read (a single read) or paged past: the next read starts after it.
     after: Option<i64>,
+    /// Requests made (single reads and pages), across attempts.
+    #[serde(default)]
+    requests: u32,
 }
 
 impl MemberSyncActivities {
@@ -385,6 +388,7 @@ impl MemberSyncActivities {
             let resumed = progress.after;
             for &user in wanted.iter().filter(|u| resumed.is_none_or(|after| **u > after)) {
                 let read_at_ms = now_ms();
+                progress.requests += 1;
                 match reader.member(guild, user as u64).await.map_err(discord)? {
                     Some(m) if !m.user.bot => progress.seen.extend(Seen::read(&m, read_at_ms)),
                     Some(_) => {}
@@ -400,6 +404,7 @@ impl MemberSyncActivities {
         loop {
             let cursor = u64::try_from(after).ok().filter(|a| *a > 0);
             let read_at_ms = now_ms();
+            progress.requests += 1;
             let page = reader.members_page(guild, cursor, PAGE_SIZE).await.map_err(discord)?;
             for m in &page {
                 let Ok(user) = i64::try_from(m.user.id.get()) else { continue };
@@ -577,6 +582,7 @@ impl MemberSyncActivities {
             members.push(Seen { user: *user_id, roles: said, joined_ms, read_at_ms });
         }
         let read = self.read_members(&ctx, input.guild_id.get(), &unread).await?;
+        let reads = read.requests;
         members.extend(read.seen);
         let left = read.left;
         let mut decided = self
@@ -596,6 +602,7 @@ impl MemberSyncActivities {
         tx.save_cursors(&input.cursors).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         decided.more_due = more_due;
+        decided.reads = reads;
         Ok(decided)
     }
 

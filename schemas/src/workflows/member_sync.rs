@@ -75,6 +75,10 @@ pub struct SyncSettings {
     pub dry_run_first: bool,
     /// Writes per write activity (1–50; default 10, one member-role window of Discord's).
     pub writes_per_batch: u32,
+    /// Discord reads per minute, on average, that the second reads of waiting negatives may
+    /// spend (1–600; default 30): half of a guild's member-list bucket at 10 per 10 s, so
+    /// sweeps, links and writes always keep the rest.
+    pub recheck_reads_per_minute: u32,
 }
 
 impl Default for SyncSettings {
@@ -90,6 +94,7 @@ impl Default for SyncSettings {
             max_block_range: 2_000,
             dry_run_first: false,
             writes_per_batch: 10,
+            recheck_reads_per_minute: 30,
         }
     }
 }
@@ -110,6 +115,7 @@ impl SyncSettings {
         range("reorg_margin", self.reorg_margin, 0, 256);
         range("max_block_range", self.max_block_range, 1, 10_000);
         range("writes_per_batch", u64::from(self.writes_per_batch), 1, 50);
+        range("recheck_reads_per_minute", u64::from(self.recheck_reads_per_minute), 1, 600);
         range("breaker_min_revocations", u64::from(self.breaker_min_revocations), 0, 100_000);
         if !(0.0..=1.0).contains(&self.max_revoke_fraction) {
             errors.push("settings.max_revoke_fraction", format!("between 0 and 1, got {}", self.max_revoke_fraction));
@@ -182,6 +188,10 @@ pub struct Carried {
     /// Workflow time (Unix ms) writes are tried again after a freeze or shadow mode stopped them.
     #[serde(default)]
     pub write_retry_at_ms: Option<u64>,
+    /// Workflow time (Unix ms) before which no second reads of negatives start: the reads the
+    /// last round spent, paid back at `recheck_reads_per_minute`.
+    #[serde(default)]
+    pub recheck_rest_until_ms: u64,
     /// The roles the last plan found (manifest key → Discord role): none means nothing to watch.
     #[serde(default)]
     pub roles: BTreeMap<String, u64>,
@@ -220,10 +230,18 @@ impl Queued {
     /// (a link, a transfer, a request) replaces the entry; a roles change only brings the
     /// newest roles, so the last GUILD_MEMBER_UPDATE of a burst (the echo of Arrakis's last
     /// write) is what is decided, never an earlier one that would ask for a write again.
+    /// Roles that arrive out of order (a link's interaction and a gateway event travel
+    /// different paths) never replace roles Discord showed later.
     pub fn merge(&mut self, newer: Queued) {
+        let newer_is_older = newer.roles.is_some() && self.roles.is_some() && newer.seen_at_ms < self.seen_at_ms;
         if newer.reason != Reason::RolesChanged {
+            let kept = newer_is_older.then(|| (self.roles.take(), self.seen_at_ms));
             *self = newer;
-        } else if self.roles.is_some() {
+            if let Some((roles, seen_at_ms)) = kept {
+                self.roles = roles;
+                self.seen_at_ms = seen_at_ms;
+            }
+        } else if self.roles.is_some() && !newer_is_older {
             self.roles = newer.roles;
             self.seen_at_ms = newer.seen_at_ms;
         }
@@ -407,6 +425,25 @@ pub struct Totals {
 pub struct WalletLinked {
     /// The member.
     pub user_id: UserId,
+    /// Their Discord roles as the linking interaction showed them: the member is decided from
+    /// these instead of being read again (a burst of links costs no member reads). Absent
+    /// (the CLI, older runs): they are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_seen: Option<crate::workflows::members::RolesSeen>,
+}
+
+impl WalletLinked {
+    /// How the member waits to be decided.
+    pub fn queued(&self) -> Queued {
+        match &self.roles_seen {
+            Some(seen) => Queued {
+                reason: Reason::WalletLinked,
+                roles: Some(seen.roles.clone()),
+                seen_at_ms: Some(seen.seen_at_ms),
+            },
+            None => Queued::read(Reason::WalletLinked),
+        }
+    }
 }
 
 /// The `sync_member` signal's payload.
@@ -859,6 +896,13 @@ pub fn idle_until(v: &LoopView) -> u64 {
     at.max(v.now_ms.saturating_add(1_000))
 }
 
+/// How long second reads of negatives rest after a round that spent `reads` Discord reads, so
+/// that on average they spend at most `reads_per_minute`: re-checks take a set share of the
+/// guild's read budget, however many negatives wait.
+pub fn recheck_rest_ms(reads: u32, reads_per_minute: u32) -> u64 {
+    u64::from(reads) * 60_000 / u64::from(reads_per_minute.max(1))
+}
+
 /// The breaker's answer for a batch of revocations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BreakerVerdict {
@@ -996,6 +1040,9 @@ pub struct Decided {
     /// A re-check left due confirmations for later (too many for one): a sweep takes them.
     #[serde(default)]
     pub more_due: bool,
+    /// Discord requests the activity spent reading members (single reads and pages).
+    #[serde(default)]
+    pub reads: u32,
     /// What is queued now (none when nothing was read: a dry run, a skipped plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backlog: Option<Backlog>,
@@ -1185,6 +1232,40 @@ mod tests {
         let mut joined = Queued { reason: Reason::Joined, ..roles(&[], 1) };
         joined.merge(roles(&[11], 4));
         assert_eq!(joined, Queued { reason: Reason::Joined, ..roles(&[11], 4) });
+    }
+
+    #[test]
+    fn second_reads_rest_in_proportion_to_what_they_spent() {
+        assert_eq!(recheck_rest_ms(0, 30), 0, "a round that read nothing rests not at all");
+        assert_eq!(recheck_rest_ms(1, 30), 2_000);
+        assert_eq!(recheck_rest_ms(5, 30), 10_000, "five single reads at 30 a minute: 10 s");
+        assert_eq!(recheck_rest_ms(100, 600), 10_000);
+        assert_eq!(recheck_rest_ms(3, 0), 180_000, "a zero rate is read as one a minute, never a division by zero");
+        let bad = SyncSettings { recheck_reads_per_minute: 0, ..SyncSettings::default() };
+        assert!(bad.check().expect_err("refused").has("settings.recheck_reads_per_minute"));
+    }
+
+    #[test]
+    fn roles_that_arrive_late_never_replace_roles_seen_later() {
+        let roles = |reason, ids: &[u64], at| Queued {
+            reason,
+            roles: Some(ids.iter().map(|i| crate::Snowflake::new(*i).expect("id")).collect()),
+            seen_at_ms: Some(at),
+        };
+        // The echo of a grant (seen at 5) reached the workflow before the link's interaction
+        // (seen at 3): the link's reason, the echo's roles.
+        let mut q = roles(Reason::RolesChanged, &[11], 5);
+        q.merge(roles(Reason::WalletLinked, &[], 3));
+        assert_eq!(q, roles(Reason::WalletLinked, &[11], 5));
+        q.merge(roles(Reason::RolesChanged, &[], 4));
+        assert_eq!(q, roles(Reason::WalletLinked, &[11], 5), "an older event changes nothing");
+        let linked = WalletLinked {
+            user_id: crate::UserId::new(7).expect("id"),
+            roles_seen: Some(crate::workflows::members::RolesSeen { roles: vec![], seen_at_ms: 9 }),
+        };
+        assert_eq!(linked.queued(), roles(Reason::WalletLinked, &[], 9));
+        let from_cli = WalletLinked { roles_seen: None, ..linked };
+        assert_eq!(from_cli.queued(), Queued::read(Reason::WalletLinked), "without roles the member is read");
     }
 
     #[test]

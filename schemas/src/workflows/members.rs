@@ -44,3 +44,32 @@ pub struct MemberEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_at_ms: Option<u64>,
 }
+
+/// A member's Discord roles as Discord last showed them to the gateway (in an event or an
+/// interaction's `member`), and when the gateway received them: member sync decides from
+/// these instead of reading the member again, and a write it sent later overrides them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesSeen {
+    /// The member's role ids (at most [`RolesSeen::MAX`], Discord's roles per guild).
+    pub roles: Vec<Snowflake>,
+    /// When the gateway received them (Unix ms).
+    pub seen_at_ms: u64,
+}
+
+impl RolesSeen {
+    /// Discord allows at most 250 roles in a guild.
+    pub const MAX: usize = 250;
+
+    /// Refuses more roles than a guild can have, naming the field.
+    pub fn check(&self) -> Result<(), String> {
+        if self.roles.len() > Self::MAX {
+            return Err(format!(
+                "roles_seen.roles: at most {} roles (a guild has no more), got {}",
+                Self::MAX,
+                self.roles.len()
+            ));
+        }
+        Ok(())
+    }
+}

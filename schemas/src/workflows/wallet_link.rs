@@ -46,6 +46,10 @@ pub struct ChallengeRequest {
 pub struct SignatureSubmission {
     /// The `personal_sign` signature: `0x` and 130 hex digits.
     pub signature: String,
+    /// The member's Discord roles as the submitting interaction showed them, passed on to
+    /// member sync with the link so that it need not read the member again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_seen: Option<crate::workflows::members::RolesSeen>,
 }
 
 /// What the member signs (the activities' challenge, as the workflow keeps it).
