@@ -2,17 +2,20 @@
 //! Discord's limits (50 requests/s, 10 member-role edits per 10 s per guild): roles follow
 //! holdings, within seconds of a transfer, and never wrongly.
 
-use arrakis_sim::LogEntry;
+use alloy::signers::local::PrivateKeySigner;
+use arrakis_sim::{ChannelSeed, GenerateMembers, LogEntry, MembersSeed};
 use arrakis_tests::{
     SynthesisStack,
-    chain::{ChainFixture, TcpRelay, anvil_addr},
-    member_sync::{Spec, SyncedGuild, held, keep_mining, manifest, seed, shell, spice, status},
+    chain::{ChainFixture, TcpRelay, anvil_addr, personal_sign},
+    member_sync::{FIRST_MEMBER, Spec, SyncedGuild, held, keep_mining, manifest, seed, shell, spice, status},
+    operator::Operator,
     shadow::{chains_file, chains_file_at},
     wait_until,
 };
-use serde_json::Value;
+use futures::StreamExt;
+use serde_json::{Value, json};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, Instant},
 };
 
@@ -171,7 +174,7 @@ async fn signal_links(guild: &str, users: impl Iterator<Item = u64>) {
     let client = arrakis_tests::wizard::temporal_client().await;
     let handle = client.get_workflow_handle::<MemberSync>(format!("member-sync-{guild}"));
     for user in users {
-        let linked = WalletLinked { user_id: UserId::new(user).expect("user id") };
+        let linked = WalletLinked { user_id: UserId::new(user).expect("user id"), roles_seen: None };
         handle
             .signal(WalletLinkedSignal, Lenient::new(&linked), temporalio_client::WorkflowSignalOptions::default())
             .await
@@ -179,68 +182,163 @@ async fn signal_links(guild: &str, users: impl Iterator<Item = u64>) {
     }
 }
 
+/// The challenge text between the code fences of the `/verify` answer.
+fn challenge_text(content: &str) -> String {
+    let start = content.find("```\n").map(|i| i + 4).expect("a code block");
+    let end = content[start..].find("\n```").map(|i| start + i).expect("its end");
+    content[start..end].to_string()
+}
+
+/// `member` links `key`'s wallet as a member does: `/verify` with the address, the button,
+/// the signed challenge in the form.
+async fn verify(control: arrakis_sim::SimClient, guild: u64, member: u64, key: &PrivateKeySigner) {
+    let member = Operator::member(control, guild, member);
+    let address = key.address().to_checksum(None);
+    let challenge = member.slash("verify", &[("address", &address)]).await.expect("verify");
+    let text = challenge_text(&challenge.content());
+    assert_eq!(member.press("verify:sign").await.expect("form").kind(), 9, "the button opens the form");
+    let signature = personal_sign(key, &text);
+    let linked = member.submit("verify:signature", &[("signature", &signature)]).await.expect("submit");
+    assert!(linked.content().contains(&format!("Linked **{address}**")), "{}", linked.content());
+}
+
+/// #28's scenario, end to end: a guild of 2,000 with three roles, where 300 members link a
+/// wallet through `/verify` (the stand-in delivering the command, the button and the form to
+/// the gateway), at Discord's 10 requests per 10 s on every route.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_burst_of_links_is_read_in_pages_and_granted_without_stalling_at_ten_reads_per_ten_seconds() {
+async fn three_hundred_links_through_verify_are_granted_exactly_one_put_per_pair_at_the_guilds_limit() {
     let stack = SynthesisStack::start(50).await;
     let chain = ChainFixture::deploy().await;
     let chains = chains_file(500);
     let worker = stack.in_process_worker_with(&[("ARRAKIS_CHAINS", chains.to_str().expect("path"))]);
-    // 2,000 members; every 20th has a wallet holding enough for Holder, and every 4th of those
-    // for Whale too: 125 pairs to grant, 25 members with two (#28: one of them was PUT twice).
-    let spec = Spec { members: 2_000, linked_every: 20, holder_every: 1, whale_every: 4, hand_given: 0 };
-    let g = seed(&stack, &chain, spec).await;
-    // The wallets are linked only after the first sweep, as members verify one by one.
-    let mut admin = stack.db.admin().await;
-    let unlinked = sqlx::query("DELETE FROM wallet_links").execute(&mut admin).await.expect("unlink");
-    assert_eq!(unlinked.rows_affected(), g.wallets.len() as u64);
-    // Discord's figure for most routes is unknown: the independent stand-in allows 10 per 10 s
-    // on each, single member reads included.
+    let control = &stack.control;
+    let guild = stack.new_guild().await;
+    let guild_id: u64 = guild.parse().expect("guild id");
+    let operator_channel = control
+        .seed_channels(guild_id, &[ChannelSeed { name: "arrakis-admin".into(), ..Default::default() }])
+        .await
+        .expect("channel")[0];
+    let generate = GenerateMembers { count: 2_000, first_id: FIRST_MEMBER, ..Default::default() };
+    control
+        .seed_members(guild_id, &MembersSeed { generate: Some(generate), ..Default::default() })
+        .await
+        .expect("seed");
+    // Holder from 100 SPICE, Elder from 1,000, Whale from 10,000.
+    let mut three = manifest(&guild, &chain, operator_channel, 100);
+    three["rules"]["elder"] = json!({"min_balance": {"asset": "spice", "amount": "1000"}});
+    three["roles"]
+        .as_array_mut()
+        .expect("roles")
+        .push(json!({"key": "elder", "name": "Spice Elder", "grant": {"rule": "elder"}}));
+    stack.publish(&guild, three);
+    let (ok, text) = stack.shell("synthesis-run", &guild, &[]);
+    assert!(ok, "{text}");
+    let state = control.guild(guild_id).await.expect("state");
+    let role = |name: &str| -> u64 {
+        let found = state.roles.iter().find(|r| r["name"] == name).and_then(|r| r["id"].as_str());
+        found.and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("role {name} exists"))
+    };
+    let roles = [role("Spice Holder"), role("Spice Elder"), role("Spice Whale")];
+    // Every 6th member links; of each ten who link, one holds enough for all three roles, one
+    // for Holder and Elder, four for Holder, and four too little: 270 pairs.
+    let mut keys = BTreeMap::new();
+    let mut expected = BTreeSet::new();
+    let mut by_amount: BTreeMap<u64, Vec<alloy::primitives::Address>> = BTreeMap::new();
+    for k in 0..300u64 {
+        let user = FIRST_MEMBER + k * 6;
+        let key = PrivateKeySigner::random();
+        let (amount, qualifies) = match k % 10 {
+            0 => (20_000, 3),
+            1 => (1_500, 2),
+            2..=5 => (150, 1),
+            _ => (10, 0),
+        };
+        by_amount.entry(amount).or_default().push(key.address());
+        expected.extend(roles.iter().take(qualifies).map(|r| (user, *r)));
+        keys.insert(user, key);
+    }
+    for (amount, wallets) in &by_amount {
+        chain.mint_erc20_batch(wallets, spice(*amount)).await;
+    }
+    let pairs = expected.len();
+    assert_eq!(pairs, 270);
     stack.control.set_limits(&arrakis_sim::Limits::default()).await.expect("limits");
+    let _gateway = stack.gateway().await;
     let _miner = keep_mining(Duration::from_secs(1));
-    start(&stack, &g.guild, r#"{"sweep_interval_secs": 3600}"#);
-    settled(&stack, &g.guild, "the first sweep", 120, |s| !sweep_id(s).is_empty() && s["pending_writes"] == 0).await;
-    let roles = [g.holder, g.whale];
-    let before = held(&stack, &g.guild, &roles).await;
-    assert!(before.is_empty(), "nobody is linked yet: {before:?}");
-    let log_start = stack.control.log(0).await.expect("log").len();
-    let single_reads =
-        || async { stack.control.reads("/guilds/{guild_id}/members/{user_id}").await.expect("reads").len() };
-    let reads_before = single_reads().await;
+    start(&stack, &guild, r#"{"sweep_interval_secs": 3600}"#);
+    settled(&stack, &guild, "the first sweep", 120, |s| !sweep_id(s).is_empty() && s["pending_writes"] == 0).await;
+    assert!(held(&stack, &guild, &roles).await.is_empty(), "nobody is linked yet");
+    let log_start = control.log(0).await.expect("log").len();
+    let single_reads = || async { control.reads("/guilds/{guild_id}/members/{user_id}").await.expect("reads").len() };
+    let pages = || async { control.reads("/guilds/{guild_id}/members").await.expect("reads").len() };
+    let (reads_before, pages_before) = (single_reads().await, pages().await);
 
-    arrakis_tests::member_sync::link_wallets(&stack, g.guild.parse().expect("id"), &g.wallets).await;
-    let linked = Instant::now();
-    signal_links(&g.guild, g.wallets.keys().copied()).await;
-    let first = wait_until(Duration::from_secs(30), "the first grant", || async {
-        (!held(&stack, &g.guild, &roles).await.is_empty()).then(|| linked.elapsed())
-    })
-    .await;
-    let pairs = g.expected.len();
-    // The guild's member-role limit is 1 a second: the last grant within pairs × 1 s × 1.1,
-    // plus the first's delay.
-    let limit = Duration::from_secs_f64(pairs as f64 * 1.1) + first;
-    let queued_seen = std::cell::Cell::new(false);
-    let last = wait_until(limit + Duration::from_secs(30), "every pair granted", || async {
-        let s = status(&stack, &g.guild);
-        if s["pending_writes"].as_u64().is_some_and(|n| n > 0) {
+    // Members verify four at a time (about four links a second), as an announcement brings
+    // them in. At ten at a time the debug-built worker on two cores is saturated by the
+    // WalletLink workflows' tasks and member sync's own task waits its turn (see #28's note).
+    let started = Instant::now();
+    let linking = tokio::spawn({
+        let (control, keys) = (control.clone(), keys.clone());
+        async move {
+            let links = futures::stream::iter(keys.into_iter()).map(|(user, key)| {
+                let control = control.clone();
+                async move {
+                    verify(control, guild_id, user, &key).await;
+                    started.elapsed()
+                }
+            });
+            links.buffer_unordered(4).collect::<Vec<Duration>>().await
+        }
+    });
+    let (first_grant, queued_seen) = (std::cell::Cell::new(None), std::cell::Cell::new(false));
+    let last = wait_until(Duration::from_secs(600), "every pair granted", || async {
+        if status(&stack, &guild)["pending_writes"].as_u64().is_some_and(|n| n > 0) {
             queued_seen.set(true);
         }
-        (held(&stack, &g.guild, &roles).await == g.expected).then(|| linked.elapsed())
+        let now = held(&stack, &guild, &roles).await;
+        if first_grant.get().is_none() && !now.is_empty() {
+            first_grant.set(Some(started.elapsed()));
+        }
+        (now == expected).then(|| started.elapsed())
     })
     .await;
-    let log = stack.control.log(log_start as u64).await.expect("log");
+    let links = linking.await.expect("every member linked");
+    let (first_grant, queued_seen) = (first_grant.get().expect("a first grant"), queued_seen.get());
+    let first_link = links.iter().min().copied().expect("links");
+    let last_link = links.iter().max().copied().expect("links");
+    let first = first_grant.saturating_sub(first_link);
+    let drain = last.saturating_sub(first_link);
+    // The guild's member-role limit is 1 a second: the last grant within pairs × 1 s × 1.1.
+    let limit = Duration::from_secs_f64(pairs as f64 * 1.1);
+    let log = control.log(log_start as u64).await.expect("log");
     let puts = member_writes(&log).iter().filter(|e| e.method == "PUT").count();
-    let single = single_reads().await - reads_before;
+    let (single, paged) = (single_reads().await - reads_before, pages().await - pages_before);
+    // Member sync's own requests: every write, and every read of members (the interactions'
+    // answers are the gateway's).
+    let writes = log.iter().filter(|e| !e.route.starts_with("/interactions/") && !e.route.starts_with("/webhooks/"));
+    let requests = writes.count() + single + paged;
     println!(
-        "| {} links, {pairs} pairs | first grant {first:.1?} | last {last:.1?} (limit {limit:.1?}) | PUTs {puts} | single member reads {single} |",
-        g.wallets.len()
+        "| links | pairs | links took | first grant after the first link | drain | drain ÷ (pairs at 1/s) | member-role PUTs | member pages read | single member reads | member-sync requests per pair |"
     );
-    assert!(first <= Duration::from_secs(5), "the first grant came {first:?} after the links");
-    assert!(last <= limit, "the last grant came {last:?} after the links, over {limit:?}");
-    assert!(single <= 5, "a burst of links is read in pages, not one GET per member: {single} single reads");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| 300 | {pairs} | {last_link:.1?} | {first:.1?} | {drain:.1?} | {:.2} | {puts} | {paged} | {single} | {:.2} |",
+        drain.as_secs_f64() / pairs as f64,
+        requests as f64 / pairs as f64
+    );
+    assert!(first <= Duration::from_secs(5), "the first grant came {first:?} after the first link");
+    assert!(drain <= limit, "the last grant came {drain:?} after the first link, over {limit:?}");
+    assert_eq!(single, 0, "the links carried the members' roles: no member is read one GET at a time");
     assert_eq!(puts, pairs, "one PUT per pair: the echo of a member's first grant does not ask for it again");
-    assert!(queued_seen.get(), "status showed the queue while it drained");
-    assert_only_managed_roles(&log, &g);
-    stop(&stack, &g.guild);
+    assert!(queued_seen, "status showed the queue while it drained");
+    for e in log.iter().filter(|e| e.path.contains("/members/")) {
+        assert_eq!(e.route, MEMBER_ROLES, "{} {}", e.method, e.path);
+        let role: u64 = e.path.rsplit('/').next().and_then(|r| r.parse().ok()).unwrap_or_default();
+        assert!(roles.contains(&role), "{} {} touches a role outside the manifest", e.method, e.path);
+    }
+    let counters = control.counters().await.expect("counters").rate;
+    assert_eq!(counters.user_429 + counters.global_429, 0, "paced by Discord's headers, never refused: {counters:?}");
+    stop(&stack, &guild);
     worker.shutdown().expect("drains");
 }
 
