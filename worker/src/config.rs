@@ -210,7 +210,8 @@ impl Settings {
                         Some(v.parse().map_err(|_| err("DISCORD_APPLICATION_ID", format!("a Discord id, got {v:?}")))?)
                     }
                 };
-                let rps = get("ARRAKIS_DISCORD_RPS", "45");
+                let default_rps = arrakis_activities::discord::BudgetSettings::DEFAULT_REQUESTS_PER_SECOND.to_string();
+                let rps = get("ARRAKIS_DISCORD_RPS", &default_rps);
                 let requests_per_second =
                     rps.parse::<u32>().ok().filter(|r| (1..=50).contains(r)).ok_or_else(|| {
                         err("ARRAKIS_DISCORD_RPS", format!("1 to 50 (Discord allows 50 a second), got {rps:?}"))

@@ -4,8 +4,8 @@ use crate::{LogFormat, Settings, connect_client, http};
 use anyhow::Context;
 use arrakis_activities::{
     ManifestActivities, Store, SynthesisActivities, WizardActivities,
-    breaker::BreakerConfig,
     chain::Chains,
+    circuit::CircuitConfig,
     discord::{BudgetSettings, DiscordRest, DiscordSettings, Gate, RateBudget},
     eligibility::{EligibilityCache, EligibilityChecker, MemberActivities},
     member_sync::MemberSyncActivities,
@@ -61,7 +61,7 @@ fn eligibility_checker(settings: &Settings, store: &Store) -> anyhow::Result<Eli
         (Some(url), Some(key)) => Some(ScoreClient::new(
             url.clone(),
             key.expose().to_string(),
-            BreakerConfig::default(),
+            CircuitConfig::default(),
             Duration::from_secs(5),
         )),
         _ => None,
@@ -207,12 +207,10 @@ async fn discord_worker(
     checker: Arc<EligibilityChecker<PgScoreStore>>,
 ) -> anyhow::Result<Worker> {
     let bot_key = discord.application_id.map_or_else(|| "default".to_string(), |id| id.to_string());
-    let budget = RateBudget::connect(
-        discord.redis_url.expose(),
-        BudgetSettings { per_second: discord.requests_per_second.saturating_sub(5).max(1), burst: 5, bot_key },
-    )
-    .await
-    .context("REDIS_URL: cannot reach Redis for the Discord rate budget")?;
+    let budget =
+        RateBudget::connect(discord.redis_url.expose(), BudgetSettings::within(discord.requests_per_second, bot_key))
+            .await
+            .context("REDIS_URL: cannot reach Redis for the Discord rate budget")?;
     let rest = DiscordRest::new(
         &DiscordSettings {
             token: discord.token.expose().to_string(),

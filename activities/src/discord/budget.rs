@@ -7,21 +7,41 @@
 use redis::{Script, aio::MultiplexedConnection};
 use std::time::Duration;
 
-/// How fast the bot may call Discord.
+/// How fast the bot may call Discord. Derived in one place, [`BudgetSettings::within`], from the
+/// most requests that may leave in any one second; the worker, the tests and the benches all
+/// take it from there.
 #[derive(Clone, Debug)]
 pub struct BudgetSettings {
-    /// Sustained requests per second for the bot token, across all processes (default 45).
+    /// Sustained requests per second for the bot token, across all processes (default 40).
     pub per_second: u32,
     /// Requests that may go at once above the sustained rate. In any one-second window at
-    /// most `burst + per_second` requests leave, so the default 5 + 45 stays within 50.
+    /// most `burst + per_second` requests leave: the default 5 + 40 stays within Discord's 50.
     pub burst: u32,
     /// Identifies the bot token in Redis keys without revealing it (e.g. the application id).
     pub bot_key: String,
 }
 
+impl BudgetSettings {
+    /// Requests that may leave at once above the sustained rate.
+    pub const BURST: u32 = 5;
+    /// The most requests a second Arrakis sends by default (`ARRAKIS_DISCORD_RPS`): a margin
+    /// under Discord's 50 for the gateway's own calls and for clock skew between workers.
+    pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 45;
+
+    /// A budget under which at most `requests_per_second` requests leave in any one second:
+    /// that many less the burst, sustained, plus the burst (at least one a second sustained).
+    pub fn within(requests_per_second: u32, bot_key: impl Into<String>) -> Self {
+        Self {
+            per_second: requests_per_second.saturating_sub(Self::BURST).max(1),
+            burst: Self::BURST,
+            bot_key: bot_key.into(),
+        }
+    }
+}
+
 impl Default for BudgetSettings {
     fn default() -> Self {
-        Self { per_second: 45, burst: 5, bot_key: "default".into() }
+        Self::within(Self::DEFAULT_REQUESTS_PER_SECOND, "default")
     }
 }
 

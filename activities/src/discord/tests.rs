@@ -89,7 +89,7 @@ async fn three_workers_share_one_global_budget_and_never_hit_the_global_limit() 
     ];
     hammer(&unshared, guild, 4, Duration::from_secs(2)).await;
     let counters = control.counters().await.expect("counters").rate;
-    assert!(counters.global_429 > 0, "three separate budgets of 45/s overrun 50/s: {counters:?}");
+    assert!(counters.global_429 > 0, "three separate budgets of 45 a second overrun 50: {counters:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
