@@ -1,7 +1,8 @@
-//! A circuit breaker over a sliding window of outcomes: it opens when at least half of the
-//! recent calls failed, lets one probe through after a cool-down (half-open), and closes on
-//! that probe's success. Shared by the Score Service client and the RPC endpoints, so a dead
-//! dependency costs one fast refusal instead of a timeout per call.
+//! The dependency circuit breaker, over a sliding window of outcomes: it opens when at least
+//! half of the recent calls failed, lets one probe through after a cool-down (half-open), and
+//! closes on that probe's success. Shared by the Score Service client and the RPC endpoints,
+//! so a dead dependency costs one fast refusal instead of a timeout per call. (Not member
+//! sync's mass-removal breaker: that is `arrakis_schemas::workflows::member_sync::breaker`.)
 
 use std::{
     collections::VecDeque,
@@ -11,7 +12,7 @@ use std::{
 
 /// When a breaker opens and how long it stays open.
 #[derive(Clone, Copy, Debug)]
-pub struct BreakerConfig {
+pub struct CircuitConfig {
     /// How many recent outcomes are weighed.
     pub window: usize,
     /// No opinion before this many outcomes are in the window.
@@ -22,7 +23,7 @@ pub struct BreakerConfig {
     pub open_for: Duration,
 }
 
-impl Default for BreakerConfig {
+impl Default for CircuitConfig {
     /// The architecture's numbers: 50 % errors over the last 20 calls, 30 s before a probe.
     fn default() -> Self {
         Self { window: 20, min_calls: 4, failure_ratio: 0.5, open_for: Duration::from_secs(30) }
@@ -31,7 +32,7 @@ impl Default for BreakerConfig {
 
 /// What the breaker lets through now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BreakerState {
+pub enum CircuitState {
     /// Calls go through.
     Closed,
     /// Calls are refused until the cool-down ends.
@@ -50,7 +51,7 @@ struct Inner {
 /// The breaker; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct CircuitBreaker {
-    config: BreakerConfig,
+    config: CircuitConfig,
     inner: Mutex<Inner>,
     /// Its name in `arrakis_breaker_state` (`score`, `chain:anvil#1`); unnamed breakers are
     /// not reported.
@@ -59,7 +60,7 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     /// A closed breaker.
-    pub fn new(config: BreakerConfig) -> Self {
+    pub fn new(config: CircuitConfig) -> Self {
         Self {
             config,
             inner: Mutex::new(Inner { outcomes: VecDeque::new(), opened_at: None, probing: false }),
@@ -68,18 +69,18 @@ impl CircuitBreaker {
     }
 
     /// A closed breaker whose state is reported as `arrakis_breaker_state{breaker=name}`.
-    pub fn named(config: BreakerConfig, name: impl Into<String>) -> Self {
+    pub fn named(config: CircuitConfig, name: impl Into<String>) -> Self {
         let breaker = Self { name: Some(name.into()), ..Self::new(config) };
-        breaker.report(BreakerState::Closed);
+        breaker.report(CircuitState::Closed);
         breaker
     }
 
-    fn report(&self, state: BreakerState) {
+    fn report(&self, state: CircuitState) {
         if let Some(name) = &self.name {
             let value = match state {
-                BreakerState::Closed => 0,
-                BreakerState::HalfOpen => 1,
-                BreakerState::Open => 2,
+                CircuitState::Closed => 0,
+                CircuitState::HalfOpen => 1,
+                CircuitState::Open => 2,
             };
             crate::metrics::metrics().breaker_state.with_label_values(&[name.as_str()]).set(value);
         }
@@ -90,17 +91,17 @@ impl CircuitBreaker {
     }
 
     /// The state at `now`.
-    pub fn state_at(&self, now: Instant) -> BreakerState {
+    pub fn state_at(&self, now: Instant) -> CircuitState {
         let inner = self.inner();
         match inner.opened_at {
-            None => BreakerState::Closed,
-            Some(at) if now.duration_since(at) < self.config.open_for => BreakerState::Open,
-            Some(_) => BreakerState::HalfOpen,
+            None => CircuitState::Closed,
+            Some(at) if now.duration_since(at) < self.config.open_for => CircuitState::Open,
+            Some(_) => CircuitState::HalfOpen,
         }
     }
 
     /// The state now.
-    pub fn state(&self) -> BreakerState {
+    pub fn state(&self) -> CircuitState {
         self.state_at(Instant::now())
     }
 
@@ -113,7 +114,7 @@ impl CircuitBreaker {
             Some(_) if inner.probing => false,
             Some(_) => {
                 inner.probing = true;
-                self.report(BreakerState::HalfOpen);
+                self.report(CircuitState::HalfOpen);
                 true
             }
         }
@@ -133,10 +134,10 @@ impl CircuitBreaker {
             if success {
                 inner.opened_at = None;
                 inner.outcomes.clear();
-                self.report(BreakerState::Closed);
+                self.report(CircuitState::Closed);
             } else {
                 inner.opened_at = Some(now);
-                self.report(BreakerState::Open);
+                self.report(CircuitState::Open);
             }
             return;
         }
@@ -148,7 +149,7 @@ impl CircuitBreaker {
         let calls = inner.outcomes.len();
         if calls >= self.config.min_calls && failures as f64 >= self.config.failure_ratio * calls as f64 {
             inner.opened_at = Some(now);
-            self.report(BreakerState::Open);
+            self.report(CircuitState::Open);
         }
     }
 
@@ -164,35 +165,35 @@ mod tests {
 
     #[test]
     fn opens_at_half_failures_and_probes_after_the_cool_down() {
-        let b = CircuitBreaker::new(BreakerConfig::default());
+        let b = CircuitBreaker::new(CircuitConfig::default());
         let t0 = Instant::now();
         for ok in [true, true, false] {
             b.record_at(ok, t0);
         }
-        assert_eq!(b.state_at(t0), BreakerState::Closed, "1 of 3 failed, and below min_calls");
+        assert_eq!(b.state_at(t0), CircuitState::Closed, "1 of 3 failed, and below min_calls");
         b.record_at(false, t0);
-        assert_eq!(b.state_at(t0), BreakerState::Open, "2 of 4 = 50 %");
+        assert_eq!(b.state_at(t0), CircuitState::Open, "2 of 4 = 50 %");
         assert!(!b.try_acquire_at(t0 + Duration::from_secs(29)));
         let later = t0 + Duration::from_secs(30);
-        assert_eq!(b.state_at(later), BreakerState::HalfOpen);
+        assert_eq!(b.state_at(later), CircuitState::HalfOpen);
         assert!(b.try_acquire_at(later), "one probe");
         assert!(!b.try_acquire_at(later), "only one probe");
         b.record_at(false, later);
-        assert_eq!(b.state_at(later + Duration::from_secs(1)), BreakerState::Open, "failed probe re-opens");
+        assert_eq!(b.state_at(later + Duration::from_secs(1)), CircuitState::Open, "failed probe re-opens");
         let again = later + Duration::from_secs(30);
         assert!(b.try_acquire_at(again));
         b.record_at(true, again);
-        assert_eq!(b.state_at(again), BreakerState::Closed, "successful probe closes");
+        assert_eq!(b.state_at(again), CircuitState::Closed, "successful probe closes");
         assert!(b.try_acquire_at(again));
     }
 
     #[test]
     fn a_healthy_window_stays_closed() {
-        let b = CircuitBreaker::new(BreakerConfig::default());
+        let b = CircuitBreaker::new(CircuitConfig::default());
         let t0 = Instant::now();
         for i in 0..100 {
             b.record_at(i % 3 != 0, t0);
         }
-        assert_eq!(b.state_at(t0), BreakerState::Closed, "a third failing is below 50 %");
+        assert_eq!(b.state_at(t0), CircuitState::Closed, "a third failing is below 50 %");
     }
 }

@@ -6,8 +6,8 @@
 mod manifest;
 mod storage;
 
-pub mod breaker;
 pub mod chain;
+pub mod circuit;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]
 pub mod eligibility;

@@ -10,8 +10,8 @@ use alloy::{
     sol,
 };
 use arrakis_activities::{
-    breaker::BreakerConfig,
     chain::{ChainConfig, Chains},
+    circuit::CircuitConfig,
 };
 use std::{
     net::SocketAddr,
@@ -132,7 +132,7 @@ pub fn anvil_chain(urls: &[String], batch: usize) -> ChainConfig {
 
 /// The chains registry over `urls`.
 pub fn anvil_chains(urls: &[String], batch: usize) -> Chains {
-    Chains::new(vec![anvil_chain(urls, batch)], BreakerConfig::default())
+    Chains::new(vec![anvil_chain(urls, batch)], CircuitConfig::default())
 }
 
 /// A URL where nothing listens (a port bound and released).

@@ -3,8 +3,8 @@
 
 use alloy::primitives::{Address, U256};
 use arrakis_activities::{
-    breaker::BreakerConfig,
     chain::{Chains, Probe},
+    circuit::CircuitConfig,
 };
 use arrakis_schemas::{
     CommunityManifest, Condition,
@@ -205,7 +205,7 @@ async fn a_full_bulkhead_sheds_to_the_next_url_or_refuses() {
     // One URL that takes 2 at a time: 16 at once are refused, not queued.
     let mut narrow = anvil_chain(&[anvil_url()], 10);
     narrow.max_in_flight = 2;
-    let chains = Chains::new(vec![narrow], BreakerConfig::default());
+    let chains = Chains::new(vec![narrow], CircuitConfig::default());
     let client = chains.client(ANVIL_CHAIN_ID).expect("configured");
     let block = client.block_number().await.expect("block");
     let refused = client.read_one_by_one(&probes, block, 16).await.expect_err("shed");
@@ -214,7 +214,7 @@ async fn a_full_bulkhead_sheds_to_the_next_url_or_refuses() {
     let relay = TcpRelay::start(anvil_addr()).await;
     let mut wide = anvil_chain(&[anvil_url(), relay.url()], 10);
     wide.max_in_flight = 2;
-    let chains = Chains::new(vec![wide], BreakerConfig::default());
+    let chains = Chains::new(vec![wide], CircuitConfig::default());
     let client = chains.client(ANVIL_CHAIN_ID).expect("configured");
     let results = client.read_one_by_one(&probes, block, 4).await.expect("read");
     assert!(results.iter().all(|r| r.as_ref().is_ok_and(|units| units.is_zero())), "{results:?}");

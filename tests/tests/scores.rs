@@ -3,7 +3,7 @@
 
 use arrakis_activities::{
     CommunityId,
-    breaker::{BreakerConfig, BreakerState},
+    circuit::{CircuitConfig, CircuitState},
     score::{PgScoreStore, ScoreClient, ScoreError, ScoreLookup, ScoreStore, ScyllaScoreStore, StoredScore},
 };
 use arrakis_schemas::{
@@ -144,7 +144,7 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
     let client = ScoreClient::new(
         sim.url().parse().expect("url"),
         "k3y".into(),
-        BreakerConfig::default(),
+        CircuitConfig::default(),
         Duration::from_secs(2),
     );
     let lookup = ScoreLookup::new(Some(client), PgScoreStore::new(db.store.clone()));
@@ -184,7 +184,7 @@ async fn with_the_score_service_down_basic_checks_hold_and_rank_checks_degrade_a
         assert_eq!(fact, RankFact::Ranked { position: 3, source: ScoreSource::Cache, score: Some("100".into()) });
     }
     let client = lookup.client().expect("client");
-    assert_eq!(client.breaker().state(), BreakerState::Open);
+    assert_eq!(client.breaker().state(), CircuitState::Open);
     assert!(matches!(client.holder(&asset, third).await, Err(ScoreError::CircuitOpen)));
 
     // Badge facts degrade the same way: the cached history, else activity 0 and "never

@@ -13,7 +13,7 @@ pub use reader::{MULTICALL3, Probe, ProbeResult};
 pub use rpc::{CallAnswer, ChainClient, ChainError};
 pub use watch::{movers, transfer_topics};
 
-use crate::breaker::BreakerConfig;
+use crate::circuit::CircuitConfig;
 use alloy::primitives::{Address, U256};
 use arrakis_schemas::{
     AssetKind, CommunityManifest, Condition,
@@ -40,7 +40,7 @@ pub struct Chains {
 
 impl Chains {
     /// Clients for validated configs.
-    pub fn new(configs: Vec<ChainConfig>, breaker: BreakerConfig) -> Self {
+    pub fn new(configs: Vec<ChainConfig>, breaker: CircuitConfig) -> Self {
         let clients = configs.into_iter().map(|c| (c.id, Arc::new(ChainClient::new(c, breaker)))).collect();
         Self { clients }
     }
@@ -48,7 +48,7 @@ impl Chains {
     /// Reads and validates the `ARRAKIS_CHAINS` file at `path`.
     pub fn from_file(path: &str) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("ARRAKIS_CHAINS: cannot read {path}: {e}"))?;
-        Ok(Self::new(parse_chains(&text)?, BreakerConfig::default()))
+        Ok(Self::new(parse_chains(&text)?, CircuitConfig::default()))
     }
 
     /// The client of chain `id`.

@@ -5,7 +5,7 @@
 //! not hidden: Temporal's activity retries own the waiting.
 
 use super::config::ChainConfig;
-use crate::breaker::{BreakerConfig, CircuitBreaker};
+use crate::circuit::{CircuitBreaker, CircuitConfig};
 use alloy::{
     eips::BlockId,
     primitives::{Address, Bytes},
@@ -70,7 +70,7 @@ impl std::fmt::Debug for ChainClient {
 
 impl ChainClient {
     /// Builds the endpoints (no connection is made until the first request).
-    pub fn new(config: ChainConfig, breaker: BreakerConfig) -> Self {
+    pub fn new(config: ChainConfig, breaker: CircuitConfig) -> Self {
         crate::install_tls_provider();
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let endpoints = config

@@ -3,7 +3,7 @@
 
 use super::store::{ScoreStore, StoredScore};
 use crate::{
-    breaker::{BreakerConfig, CircuitBreaker},
+    circuit::{CircuitBreaker, CircuitConfig},
     storage::CommunityId,
 };
 use arrakis_schemas::{
@@ -44,7 +44,7 @@ impl std::fmt::Debug for ScoreClient {
 
 impl ScoreClient {
     /// A client of `SCORE_API_URL` with `SCORE_API_KEY`.
-    pub fn new(base: Url, api_key: String, breaker: BreakerConfig, timeout: Duration) -> Self {
+    pub fn new(base: Url, api_key: String, breaker: CircuitConfig, timeout: Duration) -> Self {
         crate::install_tls_provider();
         let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
         Self { base, api_key, http, breaker: CircuitBreaker::named(breaker, "score") }

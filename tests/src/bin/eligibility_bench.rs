@@ -8,8 +8,8 @@
 
 use alloy::primitives::{Address, U256};
 use arrakis_activities::{
-    breaker::BreakerConfig,
     chain::{Chains, Probe},
+    circuit::CircuitConfig,
     eligibility::{EligibilityCache, EligibilityChecker},
     score::{PgScoreStore, ScoreLookup},
 };
@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
         // A bulkhead wide enough for the 32-in-flight run (the default, 8, would shed it).
         let mut config = anvil_chain(&[anvil_url()], batch);
         config.max_in_flight = 64;
-        let chains = Chains::new(vec![config], BreakerConfig::default());
+        let chains = Chains::new(vec![config], CircuitConfig::default());
         let client = chains.client(ANVIL_CHAIN_ID)?;
         let block = client.block_number().await?;
         let before = client.round_trips();
