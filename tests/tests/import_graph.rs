@@ -1,0 +1,205 @@
+//! The modules of each crate import one another in one direction only. Every `crate::…` and
+//! `super::…` path in a crate's sources (comments left out) is an arrow from the file that
+//! names it to the module it names; a circle is a set of modules that reach each other. A
+//! child naming its parent (`super::`) is not an arrow: the parent declared it.
+//!
+//! Run `cargo test -p arrakis-tests --test import_graph -- --nocapture` to print the circles.
+//! The circles that remain are listed in [`KNOWN`] (#29): a new one fails, and a circle that is
+//! gone must be struck from the list, so the list only shrinks.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
+
+/// The circles that remain, each as its files relative to the repository, sorted.
+const KNOWN: &[&[&str]] = &[
+    &["gateway/src/commands.rs", "gateway/src/interactions.rs", "gateway/src/member.rs"],
+    &["schemas/src/plan.rs", "schemas/src/workflows/reconcile.rs", "schemas/src/workflows/synthesis.rs"],
+    &["schemas/src/workflows/member_sync.rs", "schemas/src/workflows/migration.rs"],
+    &["sim/src/gateway.rs", "sim/src/interactions.rs", "sim/src/rest.rs", "sim/src/state.rs"],
+];
+
+const CRATES: &[&str] = &["schemas", "activities", "workflows", "worker", "gateway", "sim", "tests"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// A file's module path in its crate: `src/a/b.rs` and `src/a/b/mod.rs` are `["a", "b"]`.
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).expect("under src");
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The paths of a use tree starting at `text` (after `crate::` or `super::`): `a::{b, c::d}`
+/// gives `a::b` and `a::c::d`.
+fn use_tree(text: &[u8], at: &mut usize, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let mut path = prefix;
+    loop {
+        while *at < text.len() && text[*at].is_ascii_whitespace() {
+            *at += 1;
+        }
+        if *at < text.len() && text[*at] == b'{' {
+            *at += 1;
+            loop {
+                let before = *at;
+                use_tree(text, at, path.clone(), out);
+                // A glob (`*`) or anything that is not a path: step over it.
+                if *at == before {
+                    *at += 1;
+                }
+                while *at < text.len() && (text[*at].is_ascii_whitespace() || text[*at] == b',') {
+                    *at += 1;
+                }
+                if *at >= text.len() || text[*at] == b'}' {
+                    *at += 1;
+                    return;
+                }
+            }
+        }
+        let start = *at;
+        while *at < text.len() && (text[*at].is_ascii_alphanumeric() || text[*at] == b'_') {
+            *at += 1;
+        }
+        if start == *at {
+            out.push(path);
+            return;
+        }
+        path.push(String::from_utf8_lossy(&text[start..*at]).to_string());
+        if text[*at..].starts_with(b"::") {
+            *at += 2;
+        } else {
+            out.push(path);
+            return;
+        }
+    }
+}
+
+/// The circles (strongly connected sets of two or more modules) among `edges`.
+fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    // Reachability by a depth-first search from each node: the graphs are small.
+    let reach = |from: &String| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(n) = stack.pop() {
+            for m in edges.get(&n).into_iter().flatten() {
+                if seen.insert(m.clone()) {
+                    stack.push(m.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<&String, BTreeSet<String>> = edges.keys().map(|n| (n, reach(n))).collect();
+    let mut found: BTreeSet<Vec<String>> = BTreeSet::new();
+    for (n, from_n) in &reached {
+        let mut circle: Vec<String> = from_n
+            .iter()
+            .filter(|m| reached.get(m).is_some_and(|r| r.contains(*n)))
+            .cloned()
+            .chain([(*n).clone()])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if circle.len() > 1 {
+            circle.sort();
+            found.insert(circle);
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// The module graph of one crate, as files relative to the repository.
+fn graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join(krate).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let modules: BTreeMap<Vec<String>, String> = files
+        .iter()
+        .map(|f| (module_of(&src, f), format!("{krate}/src/{}", f.strip_prefix(&src).expect("src").display())))
+        .collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let me = module_of(&src, file);
+        let name = &modules[&me];
+        let text: String = std::fs::read_to_string(file)
+            .expect("readable")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let bytes = text.as_bytes();
+        let mut paths = Vec::new();
+        for (keyword, base) in [("crate::", Vec::new()), ("super::", me[..me.len().saturating_sub(1)].to_vec())] {
+            let mut from = 0;
+            while let Some(i) = text[from..].find(keyword) {
+                let start = from + i;
+                from = start + keyword.len();
+                if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+                    continue;
+                }
+                let mut at = from;
+                use_tree(bytes, &mut at, base.clone(), &mut paths);
+            }
+        }
+        for path in paths {
+            // The longest prefix of the path that is a module of this crate.
+            let target = (0..=path.len()).rev().find_map(|n| modules.get(&path[..n]).map(|t| (n, t)));
+            let Some((n, target)) = target else { continue };
+            // Naming oneself or an ancestor (which declared this module) is no arrow.
+            if me.starts_with(&path[..n]) {
+                continue;
+            }
+            edges.entry(name.clone()).or_default().insert(target.clone());
+        }
+        edges.entry(name.clone()).or_default();
+    }
+    edges
+}
+
+#[test]
+fn no_new_import_circle_and_the_known_ones_only_shrink() {
+    let mut all = Vec::new();
+    for krate in CRATES {
+        all.extend(circles(&graph(krate)));
+    }
+    for circle in &all {
+        println!("circle: {}", circle.join(" ↔ "));
+    }
+    let known: BTreeSet<Vec<String>> = KNOWN.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
+    let found: BTreeSet<Vec<String>> = all.into_iter().collect();
+    let new: Vec<_> = found.difference(&known).collect();
+    assert!(new.is_empty(), "new import circles (modules must import in one direction): {new:#?}");
+    let gone: Vec<_> = known.difference(&found).collect();
+    assert!(gone.is_empty(), "these circles are gone: strike them from KNOWN: {gone:#?}");
+}
+
+#[test]
+fn the_checker_sees_a_circle_and_a_use_tree() {
+    let mut paths = Vec::new();
+    let text = b"{a, b::{c, *, d::e}}, f";
+    use_tree(text, &mut 0, vec![], &mut paths);
+    let joined: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
+    assert_eq!(joined, ["a", "b::c", "b", "b::d::e"], "a glob names its module");
+    let edge = |a: &str, b: &str| (a.to_string(), BTreeSet::from([b.to_string()]));
+    let graph: BTreeMap<String, BTreeSet<String>> = [edge("x", "y"), edge("y", "x"), edge("z", "x")].into();
+    assert_eq!(circles(&graph), vec![vec!["x".to_string(), "y".to_string()]]);
+}
