@@ -952,11 +952,14 @@ async fn bad_input_to_every_update_and_signal_is_refused_by_field_and_changes_no
     let after = settled(&stack, &g.guild, "the run to answer after the garbage", 30, |s| s["phase"].is_string()).await;
     assert_eq!(after["last_sweep"], before["last_sweep"], "the refused inputs changed nothing");
     assert!(after["paused"].is_null() && after["held"].is_null());
-    // And it still takes good input.
-    let (ok, text) = update("pause", r#"{"actor": "cli:x", "reason": "maintenance"}"#);
+    // And it still takes good input: the runbook's pause and resume.
+    let (ok, _, text) = shell(&stack, "member-sync-pause", &g.guild, &[]);
     assert!(ok && text.contains("maintenance"), "{text}");
-    let (ok, text) = update("resume", r#"{"actor": "cli:x"}"#);
+    let paused = settled(&stack, &g.guild, "the pause", 30, |s| s["paused"].is_object()).await;
+    assert_eq!(paused["paused"]["by"], "cli:tester", "{paused}");
+    let (ok, _, text) = shell(&stack, "member-sync-resume", &g.guild, &[]);
     assert!(ok, "{text}");
+    settled(&stack, &g.guild, "the resume", 30, |s| s["paused"].is_null()).await;
     // `manifest_published` reads no payload: whatever it carries, it asks for a sweep.
     arrakis_tests::send_garbage(&format!("member-sync-{}", g.guild), "manifest_published");
     // Watching again with no sweep asked for: every nudge above is in the history, so each

@@ -59,3 +59,27 @@ async fn the_metrics_lint_fails_on_a_page_it_cannot_fetch_or_an_empty_one() {
         assert_eq!(lint.status.success(), passes, "worker {worker}, gateway {gateway}: {text}");
     }
 }
+
+/// Every block of the runbook marked `runbook-test` is run by some test: its name appears,
+/// quoted, in the tests' sources (each feature's tests run its lines through `run_runbook`).
+/// A line no test runs could be wrong unseen; `member-sync-pause` and `-resume` once were.
+#[test]
+fn every_runbook_line_is_run_by_a_test() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runbook = std::fs::read_to_string(root.join("../docs/runbook.md")).expect("runbook");
+    let names: Vec<&str> =
+        runbook.lines().filter_map(|l| l.trim().strip_prefix("<!-- runbook-test: ")?.strip_suffix(" -->")).collect();
+    assert!(names.len() > 50, "the runbook's blocks were found: {names:?}");
+    let mut sources = String::new();
+    for dir in ["src", "src/bin", "tests"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("tests' sources").flatten() {
+            let path = entry.path();
+            // This file names no line to run one; leave it out so the check can fail.
+            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("runbook_env.rs") {
+                sources.push_str(&std::fs::read_to_string(&path).expect("source"));
+            }
+        }
+    }
+    let unrun: Vec<&&str> = names.iter().filter(|n| !sources.contains(&format!("\"{n}\""))).collect();
+    assert!(unrun.is_empty(), "runbook lines no test runs: {unrun:?}");
+}
