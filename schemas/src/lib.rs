@@ -26,4 +26,6 @@ pub use manifest::{
     Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
     Limits, Mode, RoleGrant, RoleSpec, Rules, Theme,
 };
-pub use validation::{ACTOR_MAX, REASON_MAX, ValidationError, ValidationErrors, check_actor, check_text, is_invisible};
+pub use validation::{
+    ACTOR_MAX, REASON_MAX, ValidationError, ValidationErrors, check_actor, check_decision, check_text, is_invisible,
+};

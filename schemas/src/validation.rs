@@ -108,9 +108,28 @@ pub fn check_actor(errors: &mut ValidationErrors, field: &str, actor: &str) {
     }
 }
 
+/// Checks an operator's decision (a pause, a confirmation, a migration's start): the `actor`
+/// as [`check_actor`] does, and a `reason` of at most [`REASON_MAX`] characters.
+pub fn check_decision(actor: &str, reason: &str) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    check_actor(&mut errors, "actor", actor);
+    check_text(&mut errors, "reason", reason, false, REASON_MAX);
+    errors.into_result()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decisions_need_a_visible_bounded_actor() {
+        for bad in ["", "   ", "\u{200b}\u{200b}"] {
+            assert!(check_decision(bad, "").expect_err("invisible").has("actor"), "{bad:?}");
+        }
+        assert!(check_decision(&"a".repeat(101), "").is_err());
+        assert!(check_decision("cli:alice", &"r".repeat(501)).expect_err("long").has("reason"));
+        assert_eq!(check_decision("discord:42", "looks wrong"), Ok(()));
+    }
 
     fn refused(value: &str, required: bool, max: usize) -> Option<String> {
         let mut errors = ValidationErrors::default();

@@ -16,7 +16,6 @@ use std::{
 const KNOWN: &[&[&str]] = &[
     &["gateway/src/commands.rs", "gateway/src/interactions.rs", "gateway/src/member.rs"],
     &["schemas/src/plan.rs", "schemas/src/workflows/reconcile.rs", "schemas/src/workflows/synthesis.rs"],
-    &["schemas/src/workflows/member_sync.rs", "schemas/src/workflows/migration.rs"],
     &["sim/src/gateway.rs", "sim/src/interactions.rs", "sim/src/rest.rs", "sim/src/state.rs"],
 ];
 

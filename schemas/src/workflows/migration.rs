@@ -217,7 +217,7 @@ impl MigrationInput {
         if let Some(w) = self.watch_secs.filter(|w| !(60..=30 * DAY_SECS).contains(w)) {
             errors.push("watch_secs", format!("between 60 and 2592000, got {w}"));
         }
-        if let Err(e) = crate::workflows::member_sync::check_decision(&self.actor, "") {
+        if let Err(e) = crate::check_decision(&self.actor, "") {
             errors.0.extend(e.0);
         }
         if let Some(force) = &self.force {
