@@ -14,6 +14,20 @@ pub const ARRAKIS: &str = "arrakis";
 /// Manage Server: the permission the admin commands need (bit 5). `ADMINISTRATOR` implies it.
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
+// The member commands, and the custom ids of what their answers show: registered here, answered
+// in `member.rs`, and known to `interactions.rs` (the Sign button opens a form, so it is never
+// deferred).
+/// `/verify`.
+pub const VERIFY: &str = "verify";
+/// `/check-eligibility`.
+pub const CHECK_ELIGIBILITY: &str = "check-eligibility";
+/// The button under a challenge that opens the signature form.
+pub const SIGN_BUTTON: &str = "verify:sign";
+/// The signature form.
+pub const SIGNATURE_MODAL: &str = "verify:signature";
+/// The signature field of the form.
+pub const SIGNATURE_FIELD: &str = "signature";
+
 /// `/arrakis setup | resume | status | reconcile | sync | migrate | rollback | incumbent`, shown to members with Manage Server, and
 /// the member commands `/verify` and `/check-eligibility`.
 pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<Command>> {
@@ -56,7 +70,7 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
     let verify = json!({
         "application_id": application_id.to_string(),
         "type": 1,
-        "name": crate::member::VERIFY,
+        "name": VERIFY,
         "description": "Link a wallet to your account by signing a message (free, no transaction)",
         "contexts": [0],
         "version": "1",
@@ -68,7 +82,7 @@ pub fn definitions(application_id: Id<ApplicationMarker>) -> anyhow::Result<Vec<
     let check = json!({
         "application_id": application_id.to_string(),
         "type": 1,
-        "name": crate::member::CHECK_ELIGIBILITY,
+        "name": CHECK_ELIGIBILITY,
         "description": "See which roles your linked wallets qualify you for",
         "contexts": [0],
         "version": "1",

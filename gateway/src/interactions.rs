@@ -121,7 +121,7 @@ fn modal_fields(data: &ModalInteractionData) -> BTreeMap<String, String> {
 /// with another.
 fn may_open_modal(interaction: &Interaction) -> bool {
     let Some(InteractionData::MessageComponent(data)) = &interaction.data else { return false };
-    data.custom_id == crate::member::SIGN_BUTTON
+    data.custom_id == crate::commands::SIGN_BUTTON
         || match WizardAction::parse(&data.custom_id) {
             Some(WizardAction::OpenForm(_)) => true,
             Some(WizardAction::Asset(action)) => action.opens_modal(),

@@ -3,6 +3,7 @@
 //! for (the `EligibilityCheck` workflow). No chain call or signature check happens here.
 
 use crate::{
+    commands::{CHECK_ELIGIBILITY, SIGN_BUTTON, SIGNATURE_FIELD, SIGNATURE_MODAL, VERIFY},
     interactions::Interactions,
     temporal::CallError,
     ui::{block, label, message, row, text_input},
@@ -18,17 +19,6 @@ use twilight_model::{
     channel::message::component::{Button, ButtonStyle, Component, TextInputStyle},
     http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
 };
-
-/// `/verify`.
-pub const VERIFY: &str = "verify";
-/// `/check-eligibility`.
-pub const CHECK_ELIGIBILITY: &str = "check-eligibility";
-/// The button under a challenge that opens the signature form.
-pub const SIGN_BUTTON: &str = "verify:sign";
-/// The signature form.
-pub const SIGNATURE_MODAL: &str = "verify:signature";
-/// The signature field of the form.
-pub const SIGNATURE_FIELD: &str = "signature";
 
 fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> InteractionResponse {
     InteractionResponse { kind, data: Some(data) }
