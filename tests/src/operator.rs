@@ -194,6 +194,13 @@ impl Operator {
     }
 }
 
+/// The challenge text between the code fences of the `/verify` answer.
+pub fn challenge_text(content: &str) -> String {
+    let start = content.find("```\n").map(|i| i + 4).expect("a code block");
+    let end = content[start..].find("\n```").map(|i| start + i).expect("its end");
+    content[start..end].to_string()
+}
+
 /// The names in a REVIEW plan's "Will create" list.
 pub fn planned(review: &str) -> Vec<String> {
     let Some((_, list)) = review.split_once("Will create") else { return Vec::new() };

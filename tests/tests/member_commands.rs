@@ -7,18 +7,11 @@ use arrakis_tests::{
     SynthesisStack,
     chain::{ChainFixture, anvil_url, personal_sign},
     json_of,
-    operator::Operator,
+    operator::{Operator, challenge_text},
 };
 use serde_json::json;
 
 const MEMBER: u64 = 333_333_333_333_333_333;
-
-/// The challenge text between the code fences of the `/verify` answer.
-fn challenge_text(content: &str) -> String {
-    let start = content.find("```\n").map(|i| i + 4).expect("a code block");
-    let end = content[start..].find("\n```").map(|i| start + i).expect("its end");
-    content[start..end].to_string()
-}
 
 /// A stack whose worker reads anvil, a guild with a published manifest over a fresh ERC20
 /// (holder: 100 SPICE, whale: 10,000), and a wallet holding 150.

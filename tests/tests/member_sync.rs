@@ -8,7 +8,7 @@ use arrakis_tests::{
     SynthesisStack,
     chain::{ChainFixture, TcpRelay, anvil_addr, personal_sign},
     member_sync::{FIRST_MEMBER, Spec, SyncedGuild, held, keep_mining, manifest, seed, shell, spice, status},
-    operator::Operator,
+    operator::{Operator, challenge_text},
     shadow::{chains_file, chains_file_at},
     wait_until,
 };
@@ -180,13 +180,6 @@ async fn signal_links(guild: &str, users: impl Iterator<Item = u64>) {
             .await
             .expect("signalled");
     }
-}
-
-/// The challenge text between the code fences of the `/verify` answer.
-fn challenge_text(content: &str) -> String {
-    let start = content.find("```\n").map(|i| i + 4).expect("a code block");
-    let end = content[start..].find("\n```").map(|i| start + i).expect("its end");
-    content[start..end].to_string()
 }
 
 /// `member` links `key`'s wallet as a member does: `/verify` with the address, the button,

@@ -626,10 +626,7 @@ impl MemberSyncWorkflow {
     #[signal(name = "wallet_linked")]
     pub fn wallet_linked(&mut self, ctx: &mut SyncWorkflowContext<Self>, linked: Lenient<WalletLinked>) {
         match linked.parse() {
-            Ok(linked) if linked.roles_seen.as_ref().is_none_or(|r| r.check().is_ok()) => {
-                self.queue(linked.user_id, linked.queued())
-            }
-            Ok(linked) => self.queue(linked.user_id, Queued::read(Reason::WalletLinked)),
+            Ok(linked) => self.queue(linked.user_id, linked.queued()),
             Err(e) => crate::signal_dropped(ctx, "wallet_linked", &e),
         }
     }

@@ -433,15 +433,16 @@ pub struct WalletLinked {
 }
 
 impl WalletLinked {
-    /// How the member waits to be decided.
+    /// How the member waits to be decided: from the roles the link carried, or (with none, or
+    /// more than a guild can have) read from Discord.
     pub fn queued(&self) -> Queued {
         match &self.roles_seen {
-            Some(seen) => Queued {
+            Some(seen) if seen.check().is_ok() => Queued {
                 reason: Reason::WalletLinked,
                 roles: Some(seen.roles.clone()),
                 seen_at_ms: Some(seen.seen_at_ms),
             },
-            None => Queued::read(Reason::WalletLinked),
+            _ => Queued::read(Reason::WalletLinked),
         }
     }
 }
@@ -1258,6 +1259,12 @@ mod tests {
         assert_eq!(linked.queued(), roles(Reason::WalletLinked, &[], 9));
         let from_cli = WalletLinked { roles_seen: None, ..linked };
         assert_eq!(from_cli.queued(), Queued::read(Reason::WalletLinked), "without roles the member is read");
+        let too_many = crate::workflows::members::RolesSeen {
+            roles: (1..=251).map(|i| crate::Snowflake::new(i).expect("id")).collect(),
+            seen_at_ms: 9,
+        };
+        let garbled = WalletLinked { roles_seen: Some(too_many), ..from_cli };
+        assert_eq!(garbled.queued(), Queued::read(Reason::WalletLinked), "roles no guild can have are read instead");
     }
 
     #[test]
