@@ -5,7 +5,7 @@ use crate::{
     config::Limits,
     interactions::{self, InjectInteraction},
     ratelimit::RateCounters,
-    state::{Faults, GuildSeed, LogEntry, ReadEntry, Sim, opt_snowflake},
+    state::{Faults, GuildSeed, Interaction, LogEntry, ReadEntry, Sim, opt_snowflake},
     world::{self, Channel, Member, Role},
 };
 use axum::{
@@ -482,7 +482,7 @@ async fn interaction_report(
     let wait = Duration::from_millis(q.get("wait_ms").and_then(|w| w.parse().ok()).unwrap_or(0).min(60_000));
     let deadline = Instant::now() + wait;
     loop {
-        let report = sim.world().interactions.get(&id).map(interactions::Interaction::report);
+        let report = sim.world().interactions.get(&id).map(Interaction::report);
         match report {
             None => return (StatusCode::NOT_FOUND, "unknown interaction").into_response(),
             Some(r) if !r.callbacks.is_empty() || Instant::now() >= deadline => return Json(r).into_response(),
@@ -544,7 +544,7 @@ async fn reconnect_gateway(State(sim): Shared) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn shards(State(sim): Shared) -> Json<Vec<crate::gateway::ShardState>> {
+async fn shards(State(sim): Shared) -> Json<Vec<crate::hub::ShardState>> {
     Json(sim.gateway.shards())
 }
 

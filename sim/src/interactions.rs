@@ -5,9 +5,8 @@
 
 use crate::{
     error::DiscordError,
-    rest::{message_json, snowflake},
-    state::Sim,
-    world::{self, permissions},
+    state::{Interaction, Sim},
+    world::{self, permissions, snowflake},
 };
 use axum::{
     Json,
@@ -22,33 +21,6 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-
-/// An interaction and everything the bot answered to it.
-#[derive(Clone, Debug)]
-pub struct Interaction {
-    /// Token.
-    pub token: String,
-    /// 2 command, 3 component, 5 modal submit.
-    pub kind: u8,
-    /// The channel it came from.
-    pub channel_id: u64,
-    /// When it was created.
-    pub created: Instant,
-    /// When the first response arrived, relative to `created`.
-    pub acknowledged_after: Option<Duration>,
-    /// The callback bodies, in order (only the first is accepted).
-    pub callbacks: Vec<Value>,
-    /// Follow-up messages.
-    pub followups: Vec<Value>,
-    /// The original response message, once there is one.
-    pub original: Option<Value>,
-    /// When a deferred answer arrived (the first edit of the original response, or the first
-    /// follow-up), relative to `created`.
-    pub answered_after: Option<Duration>,
-    /// The message a button, select or form sits on: a deferred update (type 6) or an update
-    /// (type 7) makes it the original response, which edits then change.
-    pub message: Option<Value>,
-}
 
 /// What a test injects.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -218,7 +190,7 @@ pub fn inject(sim: &Sim, request: InjectInteraction) -> Result<(u64, String), St
     // opened it (the stand-in's modals are all opened from one).
     let content = request.message_content.clone().unwrap_or_default();
     let message =
-        matches!(kind, 3 | 5).then(|| message_json(sim, channel_id, &json!({"content": content}), sim.next_id(), 0));
+        matches!(kind, 3 | 5).then(|| sim.message_json(channel_id, &json!({"content": content}), sim.next_id(), 0));
     if let Some(message) = &message {
         payload["message"] = message.clone();
     }
@@ -365,7 +337,7 @@ pub async fn callback(
     if matches!(kind, 4 | 5) {
         let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0);
         let channel = interaction.channel_id;
-        interaction.original = Some(message_json(&sim, channel, &data, sim.next_id(), flags));
+        interaction.original = Some(sim.message_json(channel, &data, sim.next_id(), flags));
     }
     if let (6 | 7, Some(message)) = (kind, &interaction.message) {
         let mut message = message.clone();
@@ -413,7 +385,7 @@ pub async fn followup(
     let mut world = sim.world();
     let interaction = by_token(&mut world, &sim, &app, &token)?;
     let flags = body.get("flags").and_then(Value::as_u64).unwrap_or(0);
-    let message = message_json(&sim, interaction.channel_id, &body, id, flags);
+    let message = sim.message_json(interaction.channel_id, &body, id, flags);
     let mut stored = message.clone();
     stored["components"] = body.get("components").cloned().unwrap_or(json!([]));
     interaction.followups.push(stored);

@@ -9,7 +9,7 @@ use crate::{
     ratelimit::{BucketState, Limited, Scope, bucket_hash},
     spec::invalid_form_body,
     state::{LogEntry, Sim, World},
-    world::{self, Channel, MAX_CHANNELS, MAX_ROLES, Member, Overwrite, Role, permissions},
+    world::{self, Channel, MAX_CHANNELS, MAX_ROLES, Member, Overwrite, Role, bits, id_of, permissions, snowflake},
 };
 use axum::{
     Json, Router,
@@ -394,23 +394,6 @@ async fn finish(sim: &Sim, request: Logged<'_>, response: Response, bucket: Opti
 }
 
 // ---- helpers shared by the handlers -------------------------------------------------------------
-
-/// Parses a snowflake path or body value.
-pub(crate) fn snowflake(v: &str) -> Option<u64> {
-    v.parse().ok()
-}
-
-pub(crate) fn id_of(value: &Value) -> Option<u64> {
-    match value {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
-}
-
-pub(crate) fn bits(value: &Value) -> Option<u64> {
-    id_of(value)
-}
 
 fn body(bytes: &Bytes) -> Value {
     serde_json::from_slice(bytes).unwrap_or(Value::Null)
@@ -989,29 +972,6 @@ async fn delete_overwrite(State(sim): Shared, Path((channel, target)): Path<(Str
 
 // ---- messages ------------------------------------------------------------------------------------
 
-/// A message as `MessageResponse`, authored by the bot.
-pub(crate) fn message_json(sim: &Sim, channel_id: u64, request: &Value, id: u64, flags: u64) -> Value {
-    let config = sim.config();
-    json!({
-        "type": 0,
-        "content": request.get("content").and_then(Value::as_str).unwrap_or_default(),
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": request.get("embeds").filter(|e| e.is_array()).cloned().unwrap_or(json!([])),
-        "timestamp": world::JOINED_AT,
-        "edited_timestamp": null,
-        "flags": flags,
-        "components": [],
-        "id": id.to_string(),
-        "channel_id": channel_id.to_string(),
-        "author": world::user_json(config.application_id, &config.bot_name, true),
-        "pinned": false,
-        "mention_everyone": false,
-        "tts": false
-    })
-}
-
 async fn list_messages(State(sim): Shared, Path(channel): Path<String>) -> Reply {
     let (_, channel_id) = channel_guild(&sim, &channel)?;
     let mut messages = sim.world().messages.get(&channel_id).cloned().unwrap_or_default();
@@ -1023,7 +983,7 @@ async fn create_message(State(sim): Shared, Path(channel): Path<String>, bytes: 
     let (guild_id, channel_id) = channel_guild(&sim, &channel)?;
     let request = body(&bytes);
     let id = sim.next_id();
-    let message = message_json(&sim, channel_id, &request, id, 0);
+    let message = sim.message_json(channel_id, &request, id, 0);
     let mut stored = message.clone();
     stored["components"] = request.get("components").cloned().unwrap_or(json!([]));
     let mut world = sim.world();

@@ -3,22 +3,48 @@
 
 use crate::{
     config::SimConfig,
-    gateway::GatewayHub,
-    interactions::Interaction,
+    hub::GatewayHub,
     ratelimit::RateLimiter,
     spec::Spec,
     world::{self, Guild, Member, Role},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
         Mutex, MutexGuard, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
+
+/// An interaction and everything the bot answered to it.
+#[derive(Clone, Debug)]
+pub struct Interaction {
+    /// Token.
+    pub token: String,
+    /// 2 command, 3 component, 5 modal submit.
+    pub kind: u8,
+    /// The channel it came from.
+    pub channel_id: u64,
+    /// When it was created.
+    pub created: Instant,
+    /// When the first response arrived, relative to `created`.
+    pub acknowledged_after: Option<Duration>,
+    /// The callback bodies, in order (only the first is accepted).
+    pub callbacks: Vec<Value>,
+    /// Follow-up messages.
+    pub followups: Vec<Value>,
+    /// The original response message, once there is one.
+    pub original: Option<Value>,
+    /// When a deferred answer arrived (the first edit of the original response, or the first
+    /// follow-up), relative to `created`.
+    pub answered_after: Option<Duration>,
+    /// The message a button, select or form sits on: a deferred update (type 6) or an update
+    /// (type 7) makes it the original response, which edits then change.
+    pub message: Option<Value>,
+}
 
 /// Everything besides guilds that REST calls create.
 #[derive(Default)]
@@ -154,6 +180,29 @@ impl Sim {
     /// The configuration now.
     pub fn config(&self) -> SimConfig {
         self.config.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// A message as `MessageResponse`, authored by the bot.
+    pub(crate) fn message_json(&self, channel_id: u64, request: &Value, id: u64, flags: u64) -> Value {
+        let config = self.config();
+        json!({
+            "type": 0,
+            "content": request.get("content").and_then(Value::as_str).unwrap_or_default(),
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": request.get("embeds").filter(|e| e.is_array()).cloned().unwrap_or(json!([])),
+            "timestamp": world::JOINED_AT,
+            "edited_timestamp": null,
+            "flags": flags,
+            "components": [],
+            "id": id.to_string(),
+            "channel_id": channel_id.to_string(),
+            "author": world::user_json(config.application_id, &config.bot_name, true),
+            "pinned": false,
+            "mention_everyone": false,
+            "tts": false
+        })
     }
 
     /// The world, locked. Handlers hold it briefly and never across an await.

@@ -401,6 +401,25 @@ pub fn guild_create_json(guild: &Guild, bot_user_id: u64) -> Value {
     value
 }
 
+/// A snowflake from a path segment.
+pub(crate) fn snowflake(v: &str) -> Option<u64> {
+    v.parse().ok()
+}
+
+/// A snowflake from a JSON body, which Discord accepts as a string or a number.
+pub(crate) fn id_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// Permission bits from a JSON body (a string, or a number).
+pub(crate) fn bits(value: &Value) -> Option<u64> {
+    id_of(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{iso8601, stored_channel_name};

@@ -4,21 +4,13 @@
 //! child naming its parent (`super::`) is not an arrow: the parent declared it.
 //!
 //! Run `cargo test -p arrakis-tests --test import_graph -- --nocapture` to print the circles.
-//! The circles that remain are listed in [`KNOWN`] (#29): a new one fails, and a circle that is
-//! gone must be struck from the list, so the list only shrinks.
+//! There are none, and a new one fails. The crates themselves are layered too: each depends
+//! only on crates below it ([`LAYERS`]).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
 };
-
-/// The circles that remain, each as its files relative to the repository, sorted.
-const KNOWN: &[&[&str]] = &[
-    &["schemas/src/plan.rs", "schemas/src/workflows/reconcile.rs", "schemas/src/workflows/synthesis.rs"],
-    &["sim/src/gateway.rs", "sim/src/interactions.rs", "sim/src/rest.rs", "sim/src/state.rs"],
-];
-
-const CRATES: &[&str] = &["schemas", "activities", "workflows", "worker", "gateway", "sim", "tests"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -174,20 +166,59 @@ fn graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn no_new_import_circle_and_the_known_ones_only_shrink() {
+fn no_module_imports_in_a_circle() {
     let mut all = Vec::new();
-    for krate in CRATES {
+    for (krate, _) in LAYERS {
         all.extend(circles(&graph(krate)));
     }
     for circle in &all {
         println!("circle: {}", circle.join(" ↔ "));
     }
-    let known: BTreeSet<Vec<String>> = KNOWN.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
-    let found: BTreeSet<Vec<String>> = all.into_iter().collect();
-    let new: Vec<_> = found.difference(&known).collect();
-    assert!(new.is_empty(), "new import circles (modules must import in one direction): {new:#?}");
-    let gone: Vec<_> = known.difference(&found).collect();
-    assert!(gone.is_empty(), "these circles are gone: strike them from KNOWN: {gone:#?}");
+    assert!(all.is_empty(), "import circles (modules must import in one direction): {all:#?}");
+}
+
+/// Each crate's layer: a crate's `[dependencies]` may name only crates of a lower layer.
+/// (`[dev-dependencies]` are for tests and may name any: `activities` tests against the sim.)
+const LAYERS: &[(&str, u8)] =
+    &[("schemas", 0), ("sim", 1), ("activities", 1), ("gateway", 1), ("workflows", 2), ("worker", 3), ("tests", 4)];
+
+/// The `arrakis-*` crates named in the `[dependencies]` table of a Cargo.toml.
+fn runtime_dependencies(manifest: &str) -> Vec<String> {
+    let mut table = "";
+    let mut out = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            table = line;
+        } else if table == "[dependencies]"
+            && let Some(name) = line.strip_prefix("arrakis-")
+        {
+            out.push(name.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn no_crate_depends_on_a_crate_above_it() {
+    let layer = |name: &str| LAYERS.iter().find(|(c, _)| *c == name).map(|(_, l)| *l);
+    let mut upward = Vec::new();
+    for (krate, mine) in LAYERS {
+        let manifest = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).expect("Cargo.toml");
+        for dep in runtime_dependencies(&manifest) {
+            let theirs =
+                layer(&dep).unwrap_or_else(|| panic!("{krate} depends on arrakis-{dep}, which LAYERS does not place"));
+            if theirs >= *mine {
+                upward.push(format!("{krate} (layer {mine}) → {dep} (layer {theirs})"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "dependencies that point up or sideways: {upward:#?}");
+    assert_eq!(
+        runtime_dependencies(
+            "[dependencies]\narrakis-schemas = { path = \"../schemas\" }\n[dev-dependencies]\narrakis-sim = 1"
+        ),
+        ["schemas"]
+    );
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! Reconciliation: three-way drift between the manifest (desired), the shadow state (last
 //! applied) and Discord (actual), and the minimal ops to fix it.
 
-use crate::{GuildId, plan::ItemKind};
+pub use crate::plan::{Drift, DriftKind, ExtraItem, ItemRef};
+use crate::{
+    GuildId,
+    plan::{ItemKind, SynthesisOp},
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -24,16 +28,6 @@ pub enum ReconcileMode {
     DryRun,
     /// Fix drift through the synthesis activities.
     Apply,
-}
-
-/// One manifest item, by kind and key: how the operator names what to remove or detach.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ItemRef {
-    /// `role`, `category` or `channel`.
-    pub kind: ItemKind,
-    /// The manifest key it was made for.
-    pub key: String,
 }
 
 /// Input. Unknown keys are refused, like every start contract's: a typo in `remove` or
@@ -77,56 +71,6 @@ impl ReconcileInput {
         }
         errors.into_result()
     }
-}
-
-/// One difference between what should be and what is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DriftKind {
-    /// In the manifest, never applied.
-    Missing,
-    /// Applied, then changed by hand in Discord.
-    ChangedInDiscord,
-    /// Applied, then deleted by hand in Discord.
-    DeletedInDiscord,
-    /// Made by Arrakis, no longer in the manifest.
-    ExtraButOurs,
-    /// The manifest changed since this item was applied (a version not yet synthesised).
-    Outdated,
-    /// Unchanged itself, but it names a role or category that is being recreated, so it is
-    /// rewritten in the same pass to point at the new one.
-    DependencyRecreated,
-}
-
-impl DriftKind {
-    /// What happened, in an operator's words.
-    pub fn words(self) -> &'static str {
-        match self {
-            Self::Missing => "not created yet",
-            Self::ChangedInDiscord => "changed by hand in Discord",
-            Self::DeletedInDiscord => "deleted by hand in Discord",
-            Self::ExtraButOurs => "no longer in the manifest",
-            Self::Outdated => "the manifest changed since it was applied",
-            Self::DependencyRecreated => "follows an item that is recreated",
-        }
-    }
-}
-
-/// A drifted manifest item.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Drift {
-    /// The manifest key.
-    pub key: String,
-    /// What happened to it.
-    pub kind: DriftKind,
-    /// A human-readable account, e.g. `renamed to 'council-old' (the manifest says 'council')`.
-    pub detail: String,
-    /// What kind of object it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item: Option<ItemKind>,
-    /// Its name, as the manifest wants it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
 }
 
 /// What became of one item in a run.
@@ -274,30 +218,6 @@ impl ItemReport {
     }
 }
 
-/// An object Arrakis made for a manifest item that is gone from the manifest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ExtraItem {
-    /// `role`, `category` or `channel`.
-    pub kind: ItemKind,
-    /// The manifest key it was made for.
-    pub key: String,
-    /// The Discord object.
-    pub discord_id: String,
-    /// Its name in Discord.
-    #[serde(default)]
-    pub name: String,
-    /// For a text channel, when it was last used (`last message 3 days ago`, `no messages`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl ExtraItem {
-    /// The item's reference, as removal decisions name it.
-    pub fn reference(&self) -> ItemRef {
-        ItemRef { kind: self.kind, key: self.key.clone() }
-    }
-}
-
 /// The three-way diff: what drifted, and the ops that fix it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReconcileDiff {
@@ -308,7 +228,7 @@ pub struct ReconcileDiff {
     /// The drift, item by item.
     pub drift: Vec<Drift>,
     /// Creates and updates that fix it.
-    pub ops: Vec<super::synthesis::SynthesisOp>,
+    pub ops: Vec<SynthesisOp>,
     /// Objects the manifest dropped: deleted or detached only as the operator decides.
     pub extras: Vec<ExtraItem>,
     /// Where to tell the operator about drift, if the manifest names a channel.

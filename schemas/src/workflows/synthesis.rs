@@ -1,7 +1,8 @@
 //! Synthesis: apply one manifest version to Discord (roles → categories → channels →
 //! permission overwrites), idempotently and inside Discord's rate limits.
 
-use crate::GuildId;
+pub use crate::plan::{DesiredItem, OpAction, Phase, SynthesisOp};
+use crate::{GuildId, plan::ExtraItem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -140,92 +141,6 @@ pub struct SynthesisStatus {
     pub cancelled: bool,
 }
 
-/// The phases of a synthesis, applied in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Roles first: channels refer to them.
-    Roles,
-    /// Categories next: channels sit in them.
-    Categories,
-    /// Channels, with their permission overwrites.
-    Channels,
-}
-
-/// What an op does to its Discord object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OpAction {
-    /// Nothing Arrakis made exists yet: create it.
-    Create,
-    /// It exists but differs from the manifest: change it.
-    Update,
-}
-
-/// The desired state of one Discord object, as the manifest says.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct DesiredItem {
-    /// Name.
-    pub name: String,
-    /// Role colour.
-    #[serde(default)]
-    pub color: u32,
-    /// Role shown separately.
-    #[serde(default)]
-    pub hoist: bool,
-    /// Role mentionable.
-    #[serde(default)]
-    pub mentionable: bool,
-    /// Role permission bits.
-    #[serde(default)]
-    pub permissions: u64,
-    /// Channel type (0 text, 2 voice, 4 category, 5 announcement).
-    #[serde(default)]
-    pub channel_type: u8,
-    /// Channel topic.
-    #[serde(default)]
-    pub topic: Option<String>,
-    /// The category's manifest key, for a channel.
-    #[serde(default)]
-    pub parent_key: Option<String>,
-    /// Role keys that may see it; empty means everyone.
-    #[serde(default)]
-    pub visible_to: Vec<String>,
-}
-
-/// One step of a plan: make one Discord object match one manifest item.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct SynthesisOp {
-    /// Which phase it belongs to.
-    pub phase: Phase,
-    /// The manifest key.
-    pub key: String,
-    /// Create or update.
-    pub action: OpAction,
-    /// The Discord object to update (or that an earlier run made), if known.
-    pub discord_id: Option<String>,
-    /// What it should look like.
-    pub desired: DesiredItem,
-    /// Hash of `desired`, recorded in the shadow state once applied.
-    pub desired_hash: String,
-}
-
-impl SynthesisOp {
-    /// A short description for the status query and the audit log, e.g. `create role naib`.
-    pub fn describe(&self) -> String {
-        let action = match self.action {
-            OpAction::Create => "create",
-            OpAction::Update => "update",
-        };
-        let what = match self.phase {
-            Phase::Roles => "role",
-            Phase::Categories => "category",
-            Phase::Channels => "channel",
-        };
-        format!("{action} {what} {}", self.key)
-    }
-}
-
 /// The plan: the ops needed, and how many items already match.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SynthesisPlan {
@@ -237,7 +152,7 @@ pub struct SynthesisPlan {
     pub unchanged: u32,
     /// What Arrakis made that this version drops, in the order removing it is safe.
     #[serde(default)]
-    pub removals: Vec<super::reconcile::ExtraItem>,
+    pub removals: Vec<ExtraItem>,
     /// Why nothing may be applied (shadow mode), if so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<String>,

@@ -7,14 +7,11 @@
 //! items the manifest dropped listed as removals for the operator to decide, never deleted as
 //! a side effect.
 
-use crate::{
-    ChannelKind, CommunityManifest, RoleGrant,
-    workflows::{
-        reconcile::{Drift, DriftKind, ExtraItem},
-        synthesis::{DesiredItem, OpAction, Phase, SynthesisOp},
-    },
-};
-use schemars::JsonSchema;
+mod items;
+
+pub use items::{DesiredItem, Drift, DriftKind, ExtraItem, ItemKind, ItemRef, OpAction, Phase, SynthesisOp};
+
+use crate::{ChannelKind, CommunityManifest, RoleGrant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,52 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const VIEW_CHANNEL: u64 = 1 << 10;
 /// Milliseconds from the Unix epoch to Discord's (2015-01-01), the base of snowflake times.
 pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
-
-/// The kind of Discord object a manifest item makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemKind {
-    /// A role.
-    Role,
-    /// A category.
-    Category,
-    /// A text, voice or announcement channel.
-    Channel,
-}
-
-impl ItemKind {
-    /// The stable name (`role`, `category`, `channel`), as stored in `shadow_states.kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Role => "role",
-            Self::Category => "category",
-            Self::Channel => "channel",
-        }
-    }
-
-    /// Parses the stored name; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Role, Self::Category, Self::Channel].into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The synthesis phase that applies this kind.
-    pub fn phase(self) -> Phase {
-        match self {
-            Self::Role => Phase::Roles,
-            Self::Category => Phase::Categories,
-            Self::Channel => Phase::Channels,
-        }
-    }
-
-    /// The kind a phase applies.
-    pub fn of_phase(phase: Phase) -> Self {
-        match phase {
-            Phase::Roles => Self::Role,
-            Phase::Categories => Self::Category,
-            Phase::Channels => Self::Channel,
-        }
-    }
-}
 
 /// A role as Discord has it, as far as planning looks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
