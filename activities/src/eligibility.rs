@@ -2,6 +2,7 @@
 //! their degradation, and the engine's verdict per role; cached in Redis for 5 minutes under
 //! the manifest version, and dropped when the member links a wallet.
 
+use crate::failure::{ActivityFailure, FailureKind};
 use crate::{
     CommunityId, Store, StoreError,
     chain::Chains,
@@ -21,10 +22,7 @@ use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::sync::Mutex;
 
 /// How long a cached answer is served.
@@ -390,12 +388,6 @@ impl MemberActivities {
 /// How many attempts a check with an unreachable chain gets before it answers `unknown`.
 pub const CHAIN_ATTEMPTS: u32 = 3;
 
-fn failure(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
 #[activities]
 impl MemberActivities {
     /// A member's eligibility for every role. A chain that no RPC URL answers fails the
@@ -411,14 +403,20 @@ impl MemberActivities {
         let (answer, cached) = match self.checker.check(input.guild_id, input.user_id, now).await {
             Ok(found) => found,
             Err(CheckError::NoManifest) => {
-                return Err(failure(CheckError::NoManifest.to_string(), "NoManifest", false));
+                return Err(ActivityFailure::new(FailureKind::NoManifest, CheckError::NoManifest.to_string()).into());
             }
-            Err(CheckError::Store(e)) => return Err(failure(e.to_string(), "StorageUnavailable", true)),
+            Err(CheckError::Store(e)) => {
+                return Err(ActivityFailure::new(FailureKind::StorageUnavailable, e.to_string()).into());
+            }
         };
         if let Some((chain, why)) = answer.unreachable.iter().next()
             && ctx.info().attempt < CHAIN_ATTEMPTS
         {
-            return Err(failure(format!("chain {chain} unreadable, retrying: {why}"), "ChainUnavailable", true));
+            return Err(ActivityFailure::new(
+                FailureKind::ChainUnavailable,
+                format!("chain {chain} unreadable, retrying: {why}"),
+            )
+            .into());
         }
         Ok(EligibilityReport {
             manifest_version: Some(answer.manifest_version),
@@ -438,11 +436,10 @@ impl MemberActivities {
         _ctx: ActivityContext,
         input: IssueChallenge,
     ) -> Result<ChallengeView, ActivityError> {
-        let challenge = self
-            .linker
-            .challenge(input.guild_id, input.user_id, &input.address, chrono::Utc::now())
-            .await
-            .map_err(|e| failure(e.to_string(), "ChallengeRefused", e.is_retryable()))?;
+        let challenge =
+            self.linker.challenge(input.guild_id, input.user_id, &input.address, chrono::Utc::now()).await.map_err(
+                |e| ActivityFailure::new(FailureKind::ChallengeRefused, e.to_string()).retry_if(e.is_retryable()),
+            )?;
         let address = input.address.parse::<Address>().map(|a| a.to_checksum(None)).unwrap_or(input.address);
         Ok(ChallengeView {
             address,
@@ -463,7 +460,9 @@ impl MemberActivities {
                 }
                 Ok(LinkOutcome::Linked(linked.address))
             }
-            Err(e) if e.is_retryable() => Err(failure(e.to_string(), "StorageUnavailable", true)),
+            Err(e) if e.is_retryable() => {
+                Err(ActivityFailure::new(FailureKind::StorageUnavailable, e.to_string()).into())
+            }
             Err(e) => Ok(LinkOutcome::Refused(e.to_string())),
         }
     }

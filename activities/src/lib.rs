@@ -25,6 +25,7 @@ pub mod shadow;
 pub mod wallet;
 
 pub mod discord;
+pub mod failure;
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]
 mod synthesis;

@@ -1,5 +1,6 @@
 //! Activities that store manifests: the write half of publishing a community's desired state.
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{CommunityId, Store, StoreError};
 use arrakis_schemas::{
     CommunityManifest, Lenient,
@@ -17,10 +18,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use temporalio_client::{Client, WorkflowListOptions, WorkflowSignalOptions};
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// SHA-256 (hex) of the manifest's canonical JSON: field order is fixed by the types and
 /// rules are a sorted map, so equal manifests always hash equal.
@@ -54,20 +52,6 @@ impl ManifestActivities {
     }
 }
 
-fn retryable(e: StoreError) -> ActivityError {
-    match e {
-        StoreError::Corrupt { .. } => ActivityError::application(
-            ApplicationFailure::builder(e.to_string())
-                .type_name("CorruptState".to_string())
-                .non_retryable(true)
-                .build(),
-        ),
-        other => ActivityError::application(
-            ApplicationFailure::builder(other.to_string()).type_name("StorageUnavailable".to_string()).build(),
-        ),
-    }
-}
-
 #[activities]
 impl ManifestActivities {
     /// Saves the manifest as the community's next version with an audit row, in one
@@ -79,7 +63,7 @@ impl ManifestActivities {
         _ctx: ActivityContext,
         request: SaveManifestRequest,
     ) -> Result<PublishOutcome, ActivityError> {
-        self.save(&request).await.map_err(retryable)
+        self.save(&request).await.map_err(storage)
     }
 
     /// Sets or lifts the kill switch (global, or one guild's); a guild's change is audited
@@ -90,25 +74,24 @@ impl ManifestActivities {
         ctx: ActivityContext,
         input: KillSwitchInput,
     ) -> Result<(), ActivityError> {
-        let mut service = self.store.service().await.map_err(retryable)?;
+        let mut service = self.store.service().await.map_err(storage)?;
         let Some(guild) = input.guild_id else {
-            service.set_global_freeze(input.frozen, &input.reason, &input.actor).await.map_err(retryable)?;
-            return service.commit().await.map_err(retryable);
+            service.set_global_freeze(input.frozen, &input.reason, &input.actor).await.map_err(storage)?;
+            return service.commit().await.map_err(storage);
         };
-        let Some(community) = service.set_community_freeze(guild, input.frozen).await.map_err(retryable)? else {
-            return Err(ActivityError::application(
-                ApplicationFailure::builder(format!("guild_id: guild {guild} has no community"))
-                    .type_name("UnknownGuild".to_string())
-                    .non_retryable(true)
-                    .build(),
-            ));
+        let Some(community) = service.set_community_freeze(guild, input.frozen).await.map_err(storage)? else {
+            return Err(ActivityFailure::new(
+                FailureKind::UnknownGuild,
+                format!("guild_id: guild {guild} has no community"),
+            )
+            .into());
         };
-        service.commit().await.map_err(retryable)?;
-        let mut tx = self.store.tenant(community).await.map_err(retryable)?;
+        service.commit().await.map_err(storage)?;
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let action = if input.frozen { "kill_switch.frozen" } else { "kill_switch.lifted" };
         let detail = serde_json::json!({"reason": input.reason, "by": input.actor});
-        tx.audit(&input.actor, action, detail, ctx.info().workflow_id.as_deref()).await.map_err(retryable)?;
-        tx.commit().await.map_err(retryable)
+        tx.audit(&input.actor, action, detail, ctx.info().workflow_id.as_deref()).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     /// Tells the running syntheses a kill switch covers (every guild's for the global one, the
@@ -137,11 +120,7 @@ impl ManifestActivities {
             None => FreezeScope::Global,
         };
         let unavailable = |e: String| {
-            ActivityError::application(
-                ApplicationFailure::builder(format!("listing running syntheses: {e}"))
-                    .type_name("TemporalUnavailable".to_string())
-                    .build(),
-            )
+            ActivityFailure::new(FailureKind::TemporalUnavailable, format!("listing running syntheses: {e}"))
         };
         let mut runs = Vec::new();
         let mut listing = self.client.list_workflows(query, WorkflowListOptions::builder().build());
@@ -160,7 +139,7 @@ impl ManifestActivities {
             match sent {
                 Ok(()) => told += 1,
                 Err(e) if e.to_string().contains("not found") || e.to_string().contains("already completed") => {}
-                Err(e) => return Err(unavailable(e.to_string())),
+                Err(e) => return Err(unavailable(e.to_string()).into()),
             }
         }
         Ok(told)

@@ -3,8 +3,9 @@
 //! item already made is found (by the id recorded in `shadow_states`, then by name) before
 //! anything is created. Every change goes through the gate's [`GuildWriter`](crate::discord::GuildWriter).
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{
-    CommunityId, ShadowState, Store, StoreError,
+    CommunityId, ShadowState, Store,
     discord::{DiscordFailure, Gate, GateClosed, GuildWriter, WriteError},
 };
 use arrakis_schemas::{
@@ -22,10 +23,7 @@ use arrakis_schemas::{
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// Synthesis activities; they run on the Discord task queue.
 #[derive(Clone)]
@@ -43,17 +41,6 @@ impl SynthesisActivities {
     }
 }
 
-fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
-fn storage(e: StoreError) -> ActivityError {
-    let retryable = !matches!(e, StoreError::Corrupt { .. });
-    fail(e.to_string(), "StorageUnavailable", retryable)
-}
-
 fn discord(e: DiscordFailure) -> ActivityError {
     e.into_activity_error()
 }
@@ -63,7 +50,9 @@ fn write(e: WriteError) -> ActivityError {
 }
 
 fn community_id(raw: &str) -> Result<CommunityId, ActivityError> {
-    raw.parse().map(CommunityId).map_err(|_| fail("community_id: not a UUID", "InvalidInput", false))
+    raw.parse()
+        .map(CommunityId)
+        .map_err(|_| ActivityFailure::new(FailureKind::InvalidInput, "community_id: not a UUID").into())
 }
 
 /// The shadow state as planning reads it (rows of unknown kinds are skipped).
@@ -144,7 +133,7 @@ impl SynthesisActivities {
                 Some(v) => format!("manifest version {v} of guild {guild_id} does not exist: publish it first"),
                 None => format!("guild {guild_id} has no saved manifest yet: deploy one first"),
             };
-            fail(what, "UnknownVersion", false)
+            ActivityFailure::new(FailureKind::UnknownVersion, what)
         })?;
         let applied = applied_items(&tx.shadow_states().await.map_err(storage)?);
         tx.commit().await.map_err(storage)?;
@@ -186,7 +175,12 @@ impl SynthesisActivities {
             .manifest_version(input.version)
             .await
             .map_err(storage)?
-            .ok_or_else(|| fail(format!("manifest version {} does not exist", input.version), "UnknownVersion", false))?
+            .ok_or_else(|| {
+                ActivityFailure::new(
+                    FailureKind::UnknownVersion,
+                    format!("manifest version {} does not exist", input.version),
+                )
+            })?
             .manifest;
         let ids = AppliedIds::from(&applied_items(&tx.shadow_states().await.map_err(storage)?));
         let incumbent = tx.shadow_standing().await.map_err(storage)?.incumbent;
@@ -263,8 +257,11 @@ impl SynthesisActivities {
     /// approved, and forgets it.
     pub async fn delete_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
         let community = community_id(&input.community_id)?;
-        let id: u64 =
-            input.item.discord_id.parse().map_err(|_| fail("discord_id: not a snowflake", "InvalidInput", false))?;
+        let id: u64 = input
+            .item
+            .discord_id
+            .parse()
+            .map_err(|_| ActivityFailure::new(FailureKind::InvalidInput, "discord_id: not a snowflake"))?;
         let writer = self.open(input.guild_id, input.version).await?;
         let what = format!(
             "remove {} {} (dropped from the manifest, removal approved)",
@@ -299,11 +296,11 @@ impl SynthesisActivities {
         let community = community_id(&input.community_id)?;
         let mut writer = self.open(input.guild_id, input.version).await?;
         if writer.community() != community {
-            return Err(fail(
+            return Err(ActivityFailure::new(
+                FailureKind::InvalidInput,
                 format!("community_id: {community} is not the community of guild {}", input.guild_id),
-                "InvalidInput",
-                false,
-            ));
+            )
+            .into());
         }
         let op = &input.op;
         let kind = ItemKind::of_phase(op.phase);
@@ -342,12 +339,18 @@ impl SynthesisActivities {
             Phase::Categories | Phase::Channels => {
                 let parent = match &op.desired.parent_key {
                     Some(key) => Some(ids.id(ItemKind::Category, key).ok_or_else(|| {
-                        fail(format!("category {key} is not applied yet"), "DependencyMissing", true)
+                        ActivityFailure::new(
+                            FailureKind::DependencyMissing,
+                            format!("category {key} is not applied yet"),
+                        )
                     })?),
                     None => None,
                 };
                 let roles = ids.roles(&op.desired.visible_to).ok_or_else(|| {
-                    fail(format!("a role of {:?} is not applied yet", op.desired.visible_to), "DependencyMissing", true)
+                    ActivityFailure::new(
+                        FailureKind::DependencyMissing,
+                        format!("a role of {:?} is not applied yet", op.desired.visible_to),
+                    )
                 })?;
                 let overwrites = plan::wanted_overwrites(input.guild_id.get(), self.bot_user_id, &roles);
                 match target {

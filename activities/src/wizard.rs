@@ -1,8 +1,9 @@
 //! The wizard's side effects: the funnel rows, the REVIEW plan, the DEPLOY progress message,
 //! and the reconciliation schedule a deployed guild gets.
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{
-    CommunityId, Store, StoreError, SynthesisActivities,
+    CommunityId, Store, SynthesisActivities,
     chain::{ChainError, Chains},
     discord::DiscordFailure,
 };
@@ -28,25 +29,12 @@ use temporalio_client::{
     tonic::Code,
 };
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use twilight_model::channel::message::component::ButtonStyle;
 
 /// How often a deployed guild is reconciled, and how much each run's start is spread.
 const RECONCILE_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
 const RECONCILE_JITTER: Duration = Duration::from_secs(30 * 60);
-
-fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
-fn storage(e: StoreError) -> ActivityError {
-    fail(e.to_string(), "StorageUnavailable", true)
-}
 
 /// The wizard's activities on the main task queue: storage, Temporal schedules, and the
 /// chain reads that identify an asset by its address.
@@ -103,16 +91,24 @@ impl WizardActivities {
         lookup: AssetLookup,
     ) -> Result<FoundAsset, ActivityError> {
         let address = lookup.address.parse().map_err(|_| {
-            fail(format!("address: '{}' is not a 0x-prefixed 20-byte address", lookup.address), "AssetNotUsable", false)
+            ActivityFailure::new(
+                FailureKind::AssetNotUsable,
+                format!("address: '{}' is not a 0x-prefixed 20-byte address", lookup.address),
+            )
         })?;
         let facts = match self.chains.inspect(lookup.chain_id, address).await {
             Ok(facts) => facts,
             Err(e @ ChainError::NotConfigured(_)) => {
-                return Err(fail(format!("chain_id: {e}"), "AssetNotUsable", false));
+                return Err(ActivityFailure::new(FailureKind::AssetNotUsable, format!("chain_id: {e}")).into());
             }
-            Err(e) => return Err(fail(format!("chain_id: {e}; try again"), "ChainUnavailable", true)),
+            Err(e) => {
+                return Err(
+                    ActivityFailure::new(FailureKind::ChainUnavailable, format!("chain_id: {e}; try again")).into()
+                );
+            }
         };
-        assets::identify(&lookup, &facts).map_err(|why| fail(format!("address: {why}"), "AssetNotUsable", false))
+        assets::identify(&lookup, &facts)
+            .map_err(|why| ActivityFailure::new(FailureKind::AssetNotUsable, format!("address: {why}")).into())
     }
 
     /// Records a funnel row: the session reached this step (idempotent).
@@ -148,7 +144,10 @@ impl WizardActivities {
         match self.client.create_schedule(id.clone(), options).await {
             Ok(_) => Ok(id),
             Err(ScheduleError::Rpc(status)) if status.code() == Code::AlreadyExists => Ok(id),
-            Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
+            Err(e) => {
+                Err(ActivityFailure::new(FailureKind::TemporalUnavailable, format!("creating schedule {id}: {e}"))
+                    .into())
+            }
         }
     }
 
@@ -170,7 +169,7 @@ impl WizardActivities {
         self.client
             .signal_with_start_workflow(MemberSync, start, ManifestPublishedSignal, deployed, options)
             .await
-            .map_err(|e| fail(format!("starting {id}: {e}"), "TemporalUnavailable", true))?;
+            .map_err(|e| ActivityFailure::new(FailureKind::TemporalUnavailable, format!("starting {id}: {e}")))?;
         Ok(id)
     }
 }
@@ -230,9 +229,11 @@ impl SynthesisActivities {
         let messenger = self.gate().messenger();
         match messenger.edit_deploy_screen(application_id, input.guild_id, &input.content, &components).await {
             Ok(edited) => Ok(edited),
-            Err(DiscordFailure::NotFound { code: 10015, message }) => {
-                Err(fail(format!("the Deploy screen is not answered yet ({message})"), "DeployScreenNotAnswered", true))
-            }
+            Err(DiscordFailure::NotFound { code: 10015, message }) => Err(ActivityFailure::new(
+                FailureKind::DeployScreenNotAnswered,
+                format!("the Deploy screen is not answered yet ({message})"),
+            )
+            .into()),
             Err(e) => Err(e.into_activity_error()),
         }
     }

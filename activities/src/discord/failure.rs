@@ -1,8 +1,9 @@
 //! What a failed Discord call means for a Temporal activity: retry (and when), or stop with a
 //! message an operator can act on.
 
+use crate::failure::{ActivityFailure, FailureKind};
 use std::time::Duration;
-use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
+use temporalio_sdk::activities::ActivityError;
 use twilight_http::{api_error::ApiError, error::ErrorType};
 
 /// A Discord call that did not succeed, classified.
@@ -88,19 +89,29 @@ impl DiscordFailure {
 
     /// True when another attempt can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Unavailable(_) | Self::Budget(_))
+        self.kind().retryable()
     }
 
-    /// The failure type Temporal records (and retry policies can match).
-    pub fn type_name(&self) -> &'static str {
+    /// What kind of failure it is, as Temporal records it (and retry policies can match).
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::RateLimited { .. } => "DiscordRateLimited",
-            Self::Unavailable(_) => "DiscordUnavailable",
-            Self::MissingPermissions { .. } => "DiscordMissingPermissions",
-            Self::NotFound { .. } => "DiscordNotFound",
-            Self::LimitReached { .. } => "DiscordLimitReached",
-            Self::Rejected { .. } => "DiscordRejected",
-            Self::Budget(_) => "RateBudgetUnavailable",
+            Self::RateLimited { .. } => FailureKind::DiscordRateLimited,
+            Self::Unavailable(_) => FailureKind::DiscordUnavailable,
+            Self::MissingPermissions { .. } => FailureKind::DiscordMissingPermissions,
+            Self::NotFound { .. } => FailureKind::DiscordNotFound,
+            Self::LimitReached { .. } => FailureKind::DiscordLimitReached,
+            Self::Rejected { .. } => FailureKind::DiscordRejected,
+            Self::Budget(_) => FailureKind::RateBudgetUnavailable,
+        }
+    }
+}
+
+impl From<DiscordFailure> for ActivityFailure {
+    fn from(e: DiscordFailure) -> Self {
+        let failure = ActivityFailure::new(e.kind(), e.to_string());
+        match e {
+            DiscordFailure::RateLimited { retry_after } => failure.after(retry_after),
+            _ => failure,
         }
     }
 }
@@ -109,11 +120,6 @@ impl DiscordFailure {
     /// The activity error: typed, retryable or not, and for a 429 with the delay Temporal
     /// must wait before the next attempt.
     pub fn into_activity_error(self) -> ActivityError {
-        let builder = ApplicationFailure::builder(self.to_string()).type_name(self.type_name().to_string());
-        let failure = match &self {
-            Self::RateLimited { retry_after } => builder.next_retry_delay(*retry_after).build(),
-            other => builder.non_retryable(!other.is_retryable()).build(),
-        };
-        ActivityError::application(failure)
+        ActivityFailure::from(self).into()
     }
 }

@@ -9,6 +9,7 @@
 //! which posts and edits messages only (Arrakis reports in shadow mode and while frozen too).
 
 use super::{DiscordFailure, DiscordRest, GuildReader};
+use crate::failure::{ActivityFailure, FailureKind};
 use crate::{CommunityId, Store, StoreError};
 use arrakis_schemas::{
     GuildId, Mode,
@@ -16,7 +17,7 @@ use arrakis_schemas::{
     workflows::synthesis::{DesiredItem, FreezeScope},
 };
 use std::{collections::BTreeSet, time::Duration};
-use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
+use temporalio_sdk::activities::ActivityError;
 use twilight_http::request::AuditLogReason;
 use twilight_model::{
     channel::{
@@ -57,14 +58,19 @@ impl GateClosed {
     /// The activity error: a freeze waits and retries; shadow mode and a missing community
     /// are final; a storage failure retries.
     pub fn into_activity_error(self) -> ActivityError {
-        let builder = ApplicationFailure::builder(self.to_string());
-        let failure = match &self {
-            Self::Frozen { .. } => builder.type_name("Frozen".to_string()).next_retry_delay(FROZEN_RECHECK).build(),
-            Self::Shadow => builder.type_name("ShadowMode".to_string()).non_retryable(true).build(),
-            Self::NoCommunity(_) => builder.type_name("UnknownGuild".to_string()).non_retryable(true).build(),
-            Self::Storage(_) => builder.type_name("StorageUnavailable".to_string()).build(),
-        };
-        ActivityError::application(failure)
+        ActivityFailure::from(self).into()
+    }
+}
+
+impl From<GateClosed> for ActivityFailure {
+    fn from(closed: GateClosed) -> Self {
+        let message = closed.to_string();
+        match closed {
+            GateClosed::Frozen { .. } => ActivityFailure::new(FailureKind::Frozen, message).after(FROZEN_RECHECK),
+            GateClosed::Shadow => ActivityFailure::new(FailureKind::ShadowMode, message),
+            GateClosed::NoCommunity(_) => ActivityFailure::new(FailureKind::UnknownGuild, message),
+            GateClosed::Storage(_) => ActivityFailure::new(FailureKind::StorageUnavailable, message),
+        }
     }
 }
 
@@ -87,12 +93,7 @@ impl WriteError {
     pub fn into_activity_error(self) -> ActivityError {
         match self {
             Self::Closed(closed) => closed.into_activity_error(),
-            Self::NotOwned(_) => ActivityError::application(
-                ApplicationFailure::builder(self.to_string())
-                    .type_name("NotOwned".to_string())
-                    .non_retryable(true)
-                    .build(),
-            ),
+            Self::NotOwned(_) => ActivityFailure::new(FailureKind::NotOwned, self.to_string()).into(),
             Self::Discord(failure) => failure.into_activity_error(),
         }
     }

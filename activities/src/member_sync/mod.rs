@@ -9,8 +9,9 @@ mod ledger;
 
 pub use ledger::{Negative, QueuedWrite};
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{
-    CommunityId, Store, StoreError,
+    CommunityId, Store,
     chain::ChainError,
     discord::{DiscordFailure, Gate, GateClosed, WriteError, button_row},
     eligibility::{CHAIN_ATTEMPTS, EligibilityChecker},
@@ -34,10 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use twilight_model::channel::message::component::ButtonStyle;
 
 /// Discord's codes for a role or a member that no longer exists.
@@ -48,16 +46,6 @@ const UNKNOWN_MEMBER: u64 = 10007;
 pub const PAGE_SIZE: u16 = 1000;
 /// Most members a re-check reads one by one; more due confirmations wait for the next sweep.
 pub const RECHECK_MAX: usize = 200;
-
-fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
-fn storage(e: StoreError) -> ActivityError {
-    fail(e.to_string(), "StorageUnavailable", !matches!(e, StoreError::Corrupt { .. }))
-}
 
 fn discord(e: DiscordFailure) -> ActivityError {
     e.into_activity_error()
@@ -91,14 +79,16 @@ impl MemberSyncActivities {
         match (community, claimed) {
             (Some(c), None) => Ok(c),
             (Some(c), Some(claimed)) if c.0.to_string() == claimed => Ok(c),
-            (Some(_), Some(claimed)) => Err(fail(
+            (Some(_), Some(claimed)) => Err(ActivityFailure::new(
+                FailureKind::InvalidInput,
                 format!("community_id: {claimed:?} is not the community of guild {guild}"),
-                "InvalidInput",
-                false,
-            )),
-            (None, _) => {
-                Err(fail(format!("guild {guild} has no community: publish a manifest first"), "UnknownGuild", false))
-            }
+            )
+            .into()),
+            (None, _) => Err(ActivityFailure::new(
+                FailureKind::UnknownGuild,
+                format!("guild {guild} has no community: publish a manifest first"),
+            )
+            .into()),
         }
     }
 
@@ -213,10 +203,9 @@ impl MemberSyncActivities {
     ) -> Result<Decided, ActivityError> {
         let ids: Vec<i64> = members.iter().map(|m| m.user).collect();
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let record =
-            tx.manifest_version(plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
-                fail(format!("manifest version {} is gone", plan.manifest_version), "NoManifest", false)
-            })?;
+        let record = tx.manifest_version(plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
+            ActivityFailure::new(FailureKind::NoManifest, format!("manifest version {} is gone", plan.manifest_version))
+        })?;
         let linked = tx.wallets_of(&ids).await.map_err(storage)?;
         let negatives = tx.negatives_of(&ids).await.map_err(storage)?;
         let written = tx.written_of(&ids).await.map_err(storage)?;
@@ -259,7 +248,11 @@ impl MemberSyncActivities {
         if let Some((chain, why)) = verdicts.unreachable.iter().next()
             && attempt < CHAIN_ATTEMPTS
         {
-            return Err(fail(format!("chain {chain} unreadable, retrying: {why}"), "ChainUnavailable", true));
+            return Err(ActivityFailure::new(
+                FailureKind::ChainUnavailable,
+                format!("chain {chain} unreadable, retrying: {why}"),
+            )
+            .into());
         }
         let seen = Sighting { at_ms: now_ms(), blocks: plan.blocks.clone() };
         let names: BTreeMap<&str, String> = record

@@ -8,6 +8,7 @@ mod ledger;
 
 pub use ledger::{ActiveMigration, NewMigration};
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{
     CommunityId, SaveManifestRequest, Store, StoreError,
     discord::{DiscordFailure, Gate, GateClosed, WriteError, button_row},
@@ -33,10 +34,7 @@ use temporalio_client::{
     errors::{WorkflowGetResultError, WorkflowUpdateError},
 };
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use twilight_model::channel::message::component::{ButtonStyle, Component};
 
 /// How far Discord's clock (in a snowflake) may trail ours when rollback tells what the
@@ -45,16 +43,6 @@ const CLOCK_SLACK_MS: u64 = 60_000;
 
 /// View Channel (bit 10): what a gated channel denies @everyone and allows its roles.
 const VIEW_CHANNEL: u64 = 1 << 10;
-
-fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
-fn storage(e: StoreError) -> ActivityError {
-    fail(e.to_string(), "StorageUnavailable", !matches!(e, StoreError::Corrupt { .. }))
-}
 
 fn is_unique_violation(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"))
@@ -76,11 +64,10 @@ impl MigrationActivities {
     }
 
     async fn tenant(&self, guild: GuildId) -> Result<CommunityId, ActivityError> {
-        self.store
-            .community_of(guild)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| fail(format!("guild {guild} has no community: set it up first"), "UnknownGuild", false))
+        self.store.community_of(guild).await.map_err(storage)?.ok_or_else(|| {
+            ActivityFailure::new(FailureKind::UnknownGuild, format!("guild {guild} has no community: set it up first"))
+                .into()
+        })
     }
 
     /// The incumbent's gated channels: hidden from @everyone, shown to a role that carries a
@@ -132,14 +119,16 @@ impl MigrationActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let latest = tx.latest_manifest().await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
-        let Some(latest) = latest else { return Err(fail("the community has no manifest", "NoManifest", false)) };
+        let Some(latest) = latest else {
+            return Err(ActivityFailure::new(FailureKind::NoManifest, "the community has no manifest").into());
+        };
         if latest.manifest.mode == mode {
             return Ok(latest.version);
         }
         let manifest = CommunityManifest { mode, ..latest.manifest };
-        manifest
-            .validate()
-            .map_err(|e| fail(format!("manifest in {} mode: {e}", mode.as_str()), "InvalidManifest", false))?;
+        manifest.validate().map_err(|e| {
+            ActivityFailure::new(FailureKind::InvalidManifest, format!("manifest in {} mode: {e}", mode.as_str()))
+        })?;
         let request = SaveManifestRequest { manifest, actor: actor.to_string(), workflow_id: workflow_id.to_string() };
         Ok(save_manifest(&self.store, &request).await.map_err(storage)?.version)
     }
@@ -152,11 +141,11 @@ impl MigrationActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let Some(before) = tx.kept_objects(&input.migration_id).await.map_err(storage)? else {
             // Without the record of what existed before, everything would look added.
-            return Err(fail(
+            return Err(ActivityFailure::new(
+                FailureKind::MigrationNotRecorded,
                 format!("migration {} is not on record: nothing is removed without it", input.migration_id),
-                "MigrationNotRecorded",
-                false,
-            ));
+            )
+            .into());
         };
         let kept: BTreeSet<(String, String)> = before.objects.into_iter().collect();
         let states = tx.shadow_states().await.map_err(storage)?;
@@ -190,11 +179,7 @@ impl MigrationActivities {
         let writer = match self.gate.open(input.guild_id, format!("rollback ({})", input.reason)).await {
             Ok(writer) => writer,
             Err(GateClosed::Shadow) => {
-                return Err(fail(
-                    "the community is in shadow mode already: nothing can be removed (set parallel mode and run the rollback again)",
-                    "GateClosed",
-                    false,
-                ));
+                return Err(ActivityFailure::new(FailureKind::GateClosed, "the community is in shadow mode already: nothing can be removed (set parallel mode and run the rollback again)").into());
             }
             Err(e) => return Err(e.into_activity_error()),
         };
@@ -266,7 +251,11 @@ impl MigrationActivities {
             Err(WorkflowUpdateError::NotFound(_)) => return Ok(format!("member sync {id} was not running")),
             // The validator refuses a sync already stopping: the stop this waits for.
             Err(WorkflowUpdateError::Failed(_)) => {}
-            Err(e) => return Err(fail(format!("stopping {id}: {e}"), "TemporalUnavailable", true)),
+            Err(e) => {
+                return Err(
+                    ActivityFailure::new(FailureKind::TemporalUnavailable, format!("stopping {id}: {e}")).into()
+                );
+            }
         }
         let _ = ctx.record_heartbeat("stop sent").await;
         // Heartbeats while waiting, so the wait is not mistaken for a lost worker.
@@ -281,7 +270,7 @@ impl MigrationActivities {
                     Err(e) => Ok(format!("stopped member sync {id} ({e})")),
                 },
                 _ = &mut deadline => {
-                    return Err(fail(format!("{id} did not end within a minute of its stop"), "MemberSyncRunning", true));
+                    return Err(ActivityFailure::new(FailureKind::MemberSyncRunning, format!("{id} did not end within a minute of its stop")).into());
                 }
                 _ = beat.tick() => { let _ = ctx.record_heartbeat("waiting for member sync to end").await; }
             }
@@ -341,18 +330,18 @@ impl MigrationActivities {
             }
         };
         let Some(base) = base else {
-            return Err(fail(
+            return Err(ActivityFailure::new(
+                FailureKind::NoManifest,
                 "the community has no manifest: set it up with `/arrakis setup` first",
-                "NoManifest",
-                false,
-            ));
+            )
+            .into());
         };
         if matches!(from_mode, Mode::Primary | Mode::Exclusive) {
-            return Err(fail(
+            return Err(ActivityFailure::new(
+                FailureKind::AlreadyMigrated,
                 format!("the community is in {} mode already: there is nothing to migrate", from_mode.as_str()),
-                "AlreadyMigrated",
-                false,
-            ));
+            )
+            .into());
         }
         let ours: BTreeSet<u64> = states.iter().filter_map(|s| s.discord_id.map(|id| id as u64)).collect();
         let gated = if input.channels == ChannelStrategy::ParallelMirror {
@@ -361,9 +350,9 @@ impl MigrationActivities {
             Vec::new()
         };
         let (parallel, creates) = migration::parallel_manifest(&base.manifest, input.channels, &gated);
-        parallel
-            .validate()
-            .map_err(|e| fail(format!("the parallel manifest is invalid: {e}"), "InvalidManifest", false))?;
+        parallel.validate().map_err(|e| {
+            ActivityFailure::new(FailureKind::InvalidManifest, format!("the parallel manifest is invalid: {e}"))
+        })?;
         let kept: Vec<(String, String)> = states.iter().map(|s| (s.kind.clone(), s.key.clone())).collect();
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let row = NewMigration {
@@ -380,7 +369,11 @@ impl MigrationActivities {
         match tx.insert_migration(&row).await {
             Ok(()) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(fail("another migration of this community is under way", "MigrationUnderWay", false));
+                return Err(ActivityFailure::new(
+                    FailureKind::MigrationUnderWay,
+                    "another migration of this community is under way",
+                )
+                .into());
             }
             Err(e) => return Err(storage(e)),
         }
@@ -437,7 +430,11 @@ impl MigrationActivities {
                 let record = tx.manifest_version(*version).await.map_err(storage)?;
                 tx.commit().await.map_err(storage)?;
                 let Some(record) = record else {
-                    return Err(fail(format!("manifest version {version} does not exist"), "UnknownVersion", false));
+                    return Err(ActivityFailure::new(
+                        FailureKind::UnknownVersion,
+                        format!("manifest version {version} does not exist"),
+                    )
+                    .into());
                 };
                 let mode = record.manifest.mode;
                 let request =

@@ -9,8 +9,9 @@ mod ledger;
 pub use crate::discord::GuildReader;
 pub use ledger::{MemberRow, PageCounts, Pair, Standing};
 
+use crate::failure::{ActivityFailure, FailureKind, storage};
 use crate::{
-    CommunityId, Store, StoreError,
+    CommunityId, Store,
     discord::DiscordFailure,
     eligibility::{CHAIN_ATTEMPTS, EligibilityChecker, MemberVerdicts},
     score::PgScoreStore,
@@ -41,24 +42,11 @@ use temporalio_client::{
     tonic::Code,
 };
 use temporalio_macros::activities;
-use temporalio_sdk::{
-    ApplicationFailure,
-    activities::{ActivityContext, ActivityError},
-};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// How often a guild in shadow mode is synced, and how much each start is spread.
 pub const SYNC_EVERY: Duration = Duration::from_secs(6 * 60 * 60);
 const SYNC_JITTER: Duration = Duration::from_secs(30 * 60);
-
-fn fail(message: impl Into<String>, type_name: &str, retryable: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.into()).type_name(type_name.to_string()).non_retryable(!retryable).build(),
-    )
-}
-
-fn storage(e: StoreError) -> ActivityError {
-    fail(e.to_string(), "StorageUnavailable", true)
-}
 
 fn discord(e: DiscordFailure) -> ActivityError {
     e.into_activity_error()
@@ -137,7 +125,10 @@ impl ShadowActivities {
             return match self.schedules.get_schedule_handle(id.clone()).delete(DeleteScheduleOptions::default()).await {
                 Ok(()) => Ok(None),
                 Err(ScheduleError::Rpc(status)) if status.code() == Code::NotFound => Ok(None),
-                Err(e) => Err(fail(format!("deleting schedule {id}: {e}"), "TemporalUnavailable", true)),
+                Err(e) => {
+                    Err(ActivityFailure::new(FailureKind::TemporalUnavailable, format!("deleting schedule {id}: {e}"))
+                        .into())
+                }
             };
         };
         let options = CreateScheduleOptions::builder()
@@ -149,7 +140,10 @@ impl ShadowActivities {
         match self.schedules.create_schedule(id.clone(), options).await {
             Ok(_) => Ok(Some(id)),
             Err(ScheduleError::Rpc(status)) if status.code() == Code::AlreadyExists => Ok(Some(id)),
-            Err(e) => Err(fail(format!("creating schedule {id}: {e}"), "TemporalUnavailable", true)),
+            Err(e) => {
+                Err(ActivityFailure::new(FailureKind::TemporalUnavailable, format!("creating schedule {id}: {e}"))
+                    .into())
+            }
         }
     }
 
@@ -195,11 +189,11 @@ impl ShadowActivities {
         let community = self.store.community_of(guild_id).await.map_err(storage)?;
         match community {
             Some(community) if community.0.to_string() == claimed => Ok(community),
-            _ => Err(fail(
+            _ => Err(ActivityFailure::new(
+                FailureKind::InvalidInput,
                 format!("community_id: {claimed:?} is not the community of guild {guild_id}"),
-                "InvalidInput",
-                false,
-            )),
+            )
+            .into()),
         }
     }
 }
@@ -310,10 +304,9 @@ impl ShadowActivities {
         let outcome = self.judge(&DetectInput { on_join: true, ..input }).await?;
         if let Some(id) = &outcome.schedule_id {
             let handle = self.schedules.get_schedule_handle(id.clone());
-            handle
-                .trigger(ScheduleOverlapPolicy::Skip, TriggerScheduleOptions::default())
-                .await
-                .map_err(|e| fail(format!("starting a sync of {id}: {e}"), "TemporalUnavailable", true))?;
+            handle.trigger(ScheduleOverlapPolicy::Skip, TriggerScheduleOptions::default()).await.map_err(|e| {
+                ActivityFailure::new(FailureKind::TemporalUnavailable, format!("starting a sync of {id}: {e}"))
+            })?;
         }
         Ok(outcome)
     }
@@ -362,9 +355,15 @@ impl ShadowActivities {
         chain_ids.sort_unstable();
         chain_ids.dedup();
         for chain in chain_ids {
-            let client =
-                self.checker.chains().client(chain).map_err(|e| fail(e.to_string(), "ChainNotConfigured", false))?;
-            let block = client.block_number().await.map_err(|e| fail(e.to_string(), "ChainUnavailable", true))?;
+            let client = self
+                .checker
+                .chains()
+                .client(chain)
+                .map_err(|e| ActivityFailure::new(FailureKind::ChainNotConfigured, e.to_string()))?;
+            let block = client
+                .block_number()
+                .await
+                .map_err(|e| ActivityFailure::new(FailureKind::ChainUnavailable, e.to_string()))?;
             blocks.insert(chain, block);
         }
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
@@ -394,7 +393,10 @@ impl ShadowActivities {
 
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let record = tx.manifest_version(input.plan.manifest_version).await.map_err(storage)?.ok_or_else(|| {
-            fail(format!("manifest version {} is gone", input.plan.manifest_version), "NoManifest", false)
+            ActivityFailure::new(
+                FailureKind::NoManifest,
+                format!("manifest version {} is gone", input.plan.manifest_version),
+            )
         })?;
         let linked = tx.wallets_of(&ids).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
@@ -408,7 +410,11 @@ impl ShadowActivities {
         if let Some((chain, why)) = verdicts.unreachable.iter().next()
             && ctx.info().attempt < CHAIN_ATTEMPTS
         {
-            return Err(fail(format!("chain {chain} unreadable, retrying: {why}"), "ChainUnavailable", true));
+            return Err(ActivityFailure::new(
+                FailureKind::ChainUnavailable,
+                format!("chain {chain} unreadable, retrying: {why}"),
+            )
+            .into());
         }
         let _ = ctx.record_heartbeat("decided").await;
 
