@@ -187,5 +187,5 @@ pub(crate) async fn save_manifest(store: &Store, request: &SaveManifestRequest) 
 }
 
 fn outcome(community: CommunityId, version: i32, checksum: String, created: bool) -> PublishOutcome {
-    PublishOutcome { community_id: community.to_string(), version, checksum, created }
+    PublishOutcome { community_id: community, version, checksum, created }
 }

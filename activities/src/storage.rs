@@ -6,22 +6,11 @@
 //! nothing, no statement run through one can become the other (`SET ROLE`, `RESET ROLE` and
 //! `SET SESSION AUTHORIZATION` get nowhere). Migrations run as a third login, apart.
 
+pub use arrakis_schemas::CommunityId;
 use arrakis_schemas::{CommunityManifest, GuildId, Mode, UserId};
-use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction, postgres::PgPoolOptions};
 use std::{fmt, time::Duration};
 use uuid::Uuid;
-
-/// A community's id: the tenant key of every tenant table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CommunityId(pub Uuid);
-
-impl fmt::Display for CommunityId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

@@ -49,10 +49,14 @@ fn write(e: WriteError) -> ActivityError {
     e.into_activity_error()
 }
 
-fn community_id(raw: &str) -> Result<CommunityId, ActivityError> {
-    raw.parse()
-        .map(CommunityId)
-        .map_err(|_| ActivityFailure::new(FailureKind::InvalidInput, "community_id: not a UUID").into())
+/// The community an input names; one that names none (a hand-written input) is refused.
+fn community_id(id: CommunityId) -> Result<CommunityId, ActivityError> {
+    if id.is_none() {
+        return Err(
+            ActivityFailure::new(FailureKind::InvalidInput, "community_id: missing (a UUID is required)").into()
+        );
+    }
+    Ok(id)
 }
 
 /// The shadow state as planning reads it (rows of unknown kinds are skipped).
@@ -73,7 +77,7 @@ pub fn applied_items(states: &[ShadowState]) -> Vec<AppliedItem> {
 /// A guild's plan against its saved manifest, with what the workflows need around it.
 pub struct AssessedGuild {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version compared against.
     pub version: i32,
     /// The community's mode.
@@ -140,7 +144,7 @@ impl SynthesisActivities {
         let guild = self.snapshot(guild_id).await?;
         let assessment = plan::assess(&record.manifest, record.version, &applied, &guild, now_ms());
         Ok(AssessedGuild {
-            community_id: state.community.to_string(),
+            community_id: state.community,
             version: record.version,
             mode: state.mode,
             operator_channel_id: record.manifest.operator_channel_id,
@@ -169,7 +173,7 @@ impl SynthesisActivities {
     /// below the incumbent's managed role, otherwise among the positions they already hold, so
     /// no other role moves. Returns how many roles moved (0: reads only).
     pub async fn order_roles(&self, input: &OrderRoles) -> Result<u32, ActivityError> {
-        let community = community_id(&input.community_id)?;
+        let community = community_id(input.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let manifest = tx
             .manifest_version(input.version)
@@ -256,7 +260,7 @@ impl SynthesisActivities {
     /// Deletes an object Arrakis made that the manifest no longer has, as the operator
     /// approved, and forgets it.
     pub async fn delete_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
-        let community = community_id(&input.community_id)?;
+        let community = community_id(input.community_id)?;
         let id: u64 = input
             .item
             .discord_id
@@ -283,7 +287,7 @@ impl SynthesisActivities {
 
     /// Stops managing an object the manifest dropped and leaves it as it is in Discord.
     pub async fn detach_extra(&self, input: &DeleteExtra) -> Result<(), ActivityError> {
-        let community = community_id(&input.community_id)?;
+        let community = community_id(input.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         tx.forget_shadow_state(input.item.kind.as_str(), &input.item.key).await.map_err(storage)?;
         let detail = serde_json::json!({"kind": input.item.kind, "key": input.item.key, "discord_id": input.item.discord_id, "name": input.item.name});
@@ -293,7 +297,7 @@ impl SynthesisActivities {
 
     /// Applies one op and records it in the shadow state.
     pub async fn apply_op(&self, input: &ApplyOp, attempt: u32) -> Result<String, ActivityError> {
-        let community = community_id(&input.community_id)?;
+        let community = community_id(input.community_id)?;
         let mut writer = self.open(input.guild_id, input.version).await?;
         if writer.community() != community {
             return Err(ActivityFailure::new(
@@ -400,7 +404,7 @@ impl SynthesisActivities {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// The community.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// Who (a workflow, an operator).
     pub actor: String,
     /// What, e.g. `synthesis.started`.
@@ -564,7 +568,7 @@ impl SynthesisActivities {
     /// Writes an audit row.
     #[activity(name = "synthesis.audit")]
     pub async fn audit(self: Arc<Self>, _ctx: ActivityContext, entry: AuditEntry) -> Result<(), ActivityError> {
-        let community = community_id(&entry.community_id)?;
+        let community = community_id(entry.community_id)?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         tx.audit(&entry.actor, &entry.action, entry.detail, Some(&entry.workflow_id)).await.map_err(storage)?;
         tx.commit().await.map_err(storage)

@@ -20,7 +20,7 @@ pub mod workflows;
 
 pub use address::{checksum_address, normalize_address, validate_checksum_address};
 pub use export::{JsonSchemaFile, all_schemas, render as render_schema};
-pub use ids::{GuildId, Snowflake, UserId};
+pub use ids::{CommunityId, GuildId, Snowflake, UserId};
 pub use lenient::{JSON_ENCODING, Lenient, NULL_ENCODING, RawPayload};
 pub use manifest::{
     Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,

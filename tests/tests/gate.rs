@@ -133,7 +133,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
     let role_item = desired.iter().find(|e| e.key == "naib").expect("naib").item.clone();
     let op = |action: OpAction, discord_id: Option<u64>| ApplyOp {
         guild_id,
-        community_id: community.to_string(),
+        community_id: community,
         version: 1,
         op: SynthesisOp {
             phase: Phase::Roles,
@@ -154,7 +154,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
         );
         assert!(synthesis.apply_op(&op(OpAction::Create, None), 1).await.is_err(), "{how:?}: create");
         assert!(synthesis.apply_op(&op(OpAction::Update, Some(naib)), 2).await.is_err(), "{how:?}: update");
-        let order = OrderRoles { guild_id, community_id: community.to_string(), version: 1, recreated: vec![] };
+        let order = OrderRoles { guild_id, community_id: community, version: 1, recreated: vec![] };
         assert!(synthesis.order_roles(&order).await.is_err(), "{how:?}: order");
         let extra = ExtraItem {
             kind: ItemKind::Channel,
@@ -163,7 +163,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
             name: "council".into(),
             detail: None,
         };
-        let delete = DeleteExtra { guild_id, community_id: community.to_string(), item: extra, version: 1 };
+        let delete = DeleteExtra { guild_id, community_id: community, item: extra, version: 1 };
         assert!(synthesis.delete_extra(&delete).await.is_err(), "{how:?}: delete");
         let written =
             members.write_queued(&WriteBatch { guild_id, max: 10 }, None).await.expect("a closed write answers");
@@ -185,7 +185,7 @@ async fn every_mutating_activity_sends_nothing_in_shadow_mode_or_while_frozen() 
     assert_eq!((written.grants, written.remaining), (1, 0), "{written:?}");
     assert!(
         synthesis
-            .order_roles(&OrderRoles { guild_id, community_id: community.to_string(), version: 1, recreated: vec![] })
+            .order_roles(&OrderRoles { guild_id, community_id: community, version: 1, recreated: vec![] })
             .await
             .is_ok()
     );

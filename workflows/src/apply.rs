@@ -3,7 +3,7 @@
 use crate::retry;
 use arrakis_activities::SynthesisActivities;
 use arrakis_schemas::{
-    GuildId,
+    CommunityId, GuildId,
     workflows::synthesis::{ApplyOp, Phase, SynthesisOp},
 };
 use temporalio_sdk::{ActivityExecutionError, WorkflowContext, WorkflowResult, workflows::join_all};
@@ -29,7 +29,7 @@ pub(crate) struct Target<'a> {
     /// The guild.
     pub guild_id: GuildId,
     /// The community (tenant) id.
-    pub community_id: &'a str,
+    pub community_id: CommunityId,
     /// The manifest version.
     pub version: i32,
     /// The Discord task queue.
@@ -45,7 +45,7 @@ pub(crate) async fn apply_batch<W>(
     let runs = batch.iter().map(|op| {
         let apply = ApplyOp {
             guild_id: target.guild_id,
-            community_id: target.community_id.to_string(),
+            community_id: target.community_id,
             version: target.version,
             op: (*op).clone(),
         };

@@ -82,7 +82,7 @@ impl ReconcileWorkflow {
         if fixing {
             let target = Target {
                 guild_id: input.guild_id,
-                community_id: &diff.community_id,
+                community_id: diff.community_id,
                 version: diff.version,
                 queue: &queue,
             };
@@ -114,7 +114,7 @@ impl ReconcileWorkflow {
         if !recreated.is_empty() && ctx.patched("reconcile-restores-recreated-roles") {
             let order = OrderRoles {
                 guild_id: input.guild_id,
-                community_id: diff.community_id.clone(),
+                community_id: diff.community_id,
                 version: diff.version,
                 recreated: recreated.clone(),
             };
@@ -201,7 +201,7 @@ impl ReconcileWorkflow {
         detail: serde_json::Value,
     ) -> WorkflowResult<()> {
         let entry = AuditEntry {
-            community_id: diff.community_id.clone(),
+            community_id: diff.community_id,
             actor: format!("workflow:{}", ctx.workflow_id()),
             action: action.into(),
             detail,
@@ -223,7 +223,7 @@ impl ReconcileWorkflow {
     ) -> WorkflowResult<Outcome> {
         let request = DeleteExtra {
             guild_id: input.guild_id,
-            community_id: diff.community_id.clone(),
+            community_id: diff.community_id,
             item: extra.clone(),
             version: diff.version,
         };
@@ -267,7 +267,7 @@ impl ReconcileWorkflow {
         }
         if input.mode == ReconcileMode::Apply {
             let target =
-                Target { guild_id: input.guild_id, community_id: &diff.community_id, version: diff.version, queue };
+                Target { guild_id: input.guild_id, community_id: diff.community_id, version: diff.version, queue };
             for batch in batches(&diff.ops) {
                 for (op, failure) in apply_batch(ctx, &target, &batch).await? {
                     Self::record(ctx, op, failure);
@@ -276,7 +276,7 @@ impl ReconcileWorkflow {
             for extra in &diff.extras {
                 let delete = DeleteExtra {
                     guild_id: input.guild_id,
-                    community_id: diff.community_id.clone(),
+                    community_id: diff.community_id,
                     item: extra.clone(),
                     version: diff.version,
                 };

@@ -96,7 +96,7 @@ impl ShadowSyncWorkflow {
         let finish = FinishSync {
             guild_id,
             sync_id: progress.sync_id.clone(),
-            community_id: progress.plan.community_id.clone(),
+            community_id: progress.plan.community_id,
             tally: progress.tally,
         };
         let finished = ctx.execute_activity(ShadowActivities::finish, finish, retry::discord(&queue)).await?;

@@ -11,7 +11,7 @@ use crate::{
 };
 use arrakis_activities::{AuditEntry, SynthesisActivities};
 use arrakis_schemas::{
-    Lenient,
+    CommunityId, Lenient,
     workflows::{
         reconcile::DeleteExtra,
         synthesis::{
@@ -112,7 +112,7 @@ impl SynthesisWorkflow {
             });
             let request = DeleteExtra {
                 guild_id: input.guild_id,
-                community_id: plan.community_id.clone(),
+                community_id: plan.community_id,
                 item: item.clone(),
                 version: input.version,
             };
@@ -130,9 +130,14 @@ impl SynthesisWorkflow {
         Ok((removed, detached, 0))
     }
 
-    fn audit(ctx: &WorkflowContext<Self>, community_id: &str, action: &str, detail: serde_json::Value) -> AuditEntry {
+    fn audit(
+        ctx: &WorkflowContext<Self>,
+        community_id: CommunityId,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
         AuditEntry {
-            community_id: community_id.to_string(),
+            community_id,
             actor: format!("workflow:{}", ctx.workflow_id()),
             action: action.to_string(),
             detail,
@@ -159,11 +164,11 @@ impl SynthesisWorkflow {
         let discord_queue = retry::discord_queue(ctx.task_queue());
         let plan: SynthesisPlan =
             ctx.execute_activity(SynthesisActivities::plan, input.clone(), retry::discord(&discord_queue)).await?;
-        let community = plan.community_id.clone();
+        let community = plan.community_id;
         // Shadow mode: the version is saved and compared, and nothing changes in Discord.
         if let Some(why) = plan.closed.clone() {
             let skipped =
-                Self::audit(ctx, &community, "synthesis.skipped", json!({"version": input.version, "why": why}));
+                Self::audit(ctx, community, "synthesis.skipped", json!({"version": input.version, "why": why}));
             ctx.execute_activity(SynthesisActivities::audit, skipped, retry::discord(&discord_queue)).await?;
             return Ok(SynthesisOutcome {
                 unchanged: plan.unchanged,
@@ -180,19 +185,15 @@ impl SynthesisWorkflow {
         });
         let started = Self::audit(
             ctx,
-            &community,
+            community,
             "synthesis.started",
             json!({"version": input.version, "planned": plan.ops.len(), "unchanged": plan.unchanged}),
         );
         ctx.execute_activity(SynthesisActivities::audit, started, retry::discord(&discord_queue)).await?;
 
         let mut failed = Vec::new();
-        let target = Target {
-            guild_id: input.guild_id,
-            community_id: &community,
-            version: input.version,
-            queue: &discord_queue,
-        };
+        let target =
+            Target { guild_id: input.guild_id, community_id: community, version: input.version, queue: &discord_queue };
         for batch in batches(&plan.ops) {
             Self::until_released(ctx, &guild, &discord_queue).await?;
             if ctx.state(|s| s.status.cancelled) {
@@ -228,7 +229,7 @@ impl SynthesisWorkflow {
             ctx.state_mut(|s| s.status.current_op = Some("order roles".into()));
             let order = OrderRoles {
                 guild_id: input.guild_id,
-                community_id: community.clone(),
+                community_id: community,
                 version: input.version,
                 recreated: Vec::new(),
             };
@@ -259,7 +260,7 @@ impl SynthesisWorkflow {
         };
         let detail = json!({"version": input.version, "applied": applied, "unchanged": plan.unchanged, "failed": failed,
             "cancelled": cancelled, "removed": removed, "detached": detached, "held": held});
-        let entry = Self::audit(ctx, &community, action, detail);
+        let entry = Self::audit(ctx, community, action, detail);
         ctx.execute_activity(SynthesisActivities::audit, entry, retry::discord(&discord_queue)).await?;
         if !failed.is_empty() {
             return Err(ApplicationFailure::builder(format!(

@@ -74,11 +74,11 @@ impl MemberSyncActivities {
 
     /// The guild's community, which the input names too: an input naming another community
     /// (hand-written progress) is refused instead of writing into it.
-    async fn tenant(&self, guild: GuildId, claimed: Option<&str>) -> Result<CommunityId, ActivityError> {
+    async fn tenant(&self, guild: GuildId, claimed: Option<CommunityId>) -> Result<CommunityId, ActivityError> {
         let community = self.store.community_of(guild).await.map_err(storage)?;
         match (community, claimed) {
             (Some(c), None) => Ok(c),
-            (Some(c), Some(claimed)) if c.0.to_string() == claimed => Ok(c),
+            (Some(c), Some(claimed)) if c == claimed => Ok(c),
             (Some(_), Some(claimed)) => Err(ActivityFailure::new(
                 FailureKind::InvalidInput,
                 format!("community_id: {claimed:?} is not the community of guild {guild}"),
@@ -151,7 +151,7 @@ impl MemberSyncActivities {
         self.close_alerts(guild, gone, outcome).await;
         let (blocks, unreadable) = self.heads(&record.manifest).await;
         Ok(PlanOutcome::Plan(SweepPlan {
-            community_id: state.community.to_string(),
+            community_id: state.community,
             manifest_version: record.version,
             roles,
             blocks,
@@ -497,7 +497,7 @@ impl MemberSyncActivities {
     /// in one batch of chain reads.
     #[activity(name = "member_sync.sweep_page")]
     pub async fn sweep_page(self: Arc<Self>, ctx: ActivityContext, input: SweepPage) -> Result<Decided, ActivityError> {
-        let community = self.tenant(input.guild_id, Some(&input.plan.community_id)).await?;
+        let community = self.tenant(input.guild_id, Some(input.plan.community_id)).await?;
         let guild = input.guild_id.get();
         let read_at_ms = now_ms();
         let page =
@@ -531,7 +531,7 @@ impl MemberSyncActivities {
             PlanOutcome::Plan(plan) => plan,
             PlanOutcome::Skip(_) => return Ok(Decided::default()),
         };
-        let community = self.tenant(input.guild_id, Some(&plan.community_id)).await?;
+        let community = self.tenant(input.guild_id, Some(plan.community_id)).await?;
         let queued: BTreeMap<i64, &Queued> =
             input.members.iter().filter_map(|(u, q)| Some((i64::try_from(u.get()).ok()?, q))).collect();
         let ids: Vec<i64> = queued.keys().copied().collect();

@@ -394,7 +394,7 @@ impl MigrationActivities {
         tx.set_parallel_version(&input.migration_id, saved.version).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
         Ok(Prepared {
-            community_id: community.to_string(),
+            community_id: community,
             previous_version: base.version,
             previous_mode: from_mode,
             version: saved.version,

@@ -185,10 +185,10 @@ impl ShadowActivities {
     /// The guild's community, which the sync's input also names (in its plan or its finish
     /// call): the tenant comes from the guild, and an input naming another community, such as
     /// hand-written progress, is refused instead of writing into that community.
-    async fn tenant_of(&self, guild_id: GuildId, claimed: &str) -> Result<CommunityId, ActivityError> {
+    async fn tenant_of(&self, guild_id: GuildId, claimed: CommunityId) -> Result<CommunityId, ActivityError> {
         let community = self.store.community_of(guild_id).await.map_err(storage)?;
         match community {
-            Some(community) if community.0.to_string() == claimed => Ok(community),
+            Some(community) if community == claimed => Ok(community),
             _ => Err(ActivityFailure::new(
                 FailureKind::InvalidInput,
                 format!("community_id: {claimed:?} is not the community of guild {guild_id}"),
@@ -369,19 +369,14 @@ impl ShadowActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         tx.begin_sync(&input.sync_id, record.version, &blocks).await.map_err(storage)?;
         tx.commit().await.map_err(storage)?;
-        Ok(SyncStart::Plan(SyncPlan {
-            community_id: community.0.to_string(),
-            manifest_version: record.version,
-            blocks,
-            role_map,
-        }))
+        Ok(SyncStart::Plan(SyncPlan { community_id: community, manifest_version: record.version, blocks, role_map }))
     }
 
     /// One page: up to 1,000 members after the cursor, their wallets, Arrakis's verdicts at
     /// the pinned blocks in one batch, the comparison, and its rows in one transaction.
     #[activity(name = "shadow.page")]
     pub async fn page(self: Arc<Self>, ctx: ActivityContext, input: SyncPage) -> Result<PageOutcome, ActivityError> {
-        let community = self.tenant_of(input.guild_id, &input.plan.community_id).await?;
+        let community = self.tenant_of(input.guild_id, input.plan.community_id).await?;
         let guild = input.guild_id.get();
         let members =
             self.guilds.members_page(guild, input.after.map(UserId::get), PAGE_SIZE).await.map_err(discord)?;
@@ -465,7 +460,7 @@ impl ShadowActivities {
         _ctx: ActivityContext,
         input: FinishSync,
     ) -> Result<SyncFinished, ActivityError> {
-        let community = self.tenant_of(input.guild_id, &input.community_id).await?;
+        let community = self.tenant_of(input.guild_id, input.community_id).await?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         let closed = tx.finish_sync(&input.sync_id, &input.tally).await.map_err(storage)?;
         let standing = tx.shadow_standing().await.map_err(storage)?;

@@ -1,7 +1,7 @@
 //! Manifest publish: validate a manifest, save it as the community's next version, audit it.
 //! The wizard's DEPLOY step and an admin's CLI both publish through it.
 
-use crate::{CommunityManifest, GuildId, ValidationErrors};
+use crate::{CommunityId, CommunityManifest, GuildId, ValidationErrors};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ pub struct PublishStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PublishOutcome {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The version number (1, 2, …).
     pub version: i32,
     /// SHA-256 of the canonical JSON, hex.

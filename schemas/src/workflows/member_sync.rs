@@ -10,7 +10,7 @@
 //! the operator).
 
 use crate::{
-    GuildId, UserId, ValidationErrors, check_decision,
+    CommunityId, GuildId, UserId, ValidationErrors, check_decision,
     eligibility::{RoleVerdict, Verdict},
 };
 use schemars::JsonSchema;
@@ -306,7 +306,7 @@ pub struct SweepProgress {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SweepPlan {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version whose rules decide.
     pub manifest_version: i32,
     /// Manifest role key → the Discord role Arrakis made for it.

@@ -10,8 +10,8 @@
 //! itself) are pure functions here, with their tests.
 
 use crate::{
-    Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode,
-    RoleGrant, RoleSpec, UserId, ValidationErrors,
+    Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityId, CommunityManifest, Condition, GuildId,
+    Mode, RoleGrant, RoleSpec, UserId, ValidationErrors,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -765,7 +765,7 @@ pub struct Prepare {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Prepared {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version before the migration (what rollback restores).
     pub previous_version: i32,
     /// The mode before the migration.

@@ -3,7 +3,7 @@
 
 pub use crate::plan::{Drift, DriftKind, ExtraItem, ItemRef};
 use crate::{
-    GuildId,
+    CommunityId, GuildId,
     plan::{ItemKind, SynthesisOp},
 };
 use schemars::JsonSchema;
@@ -222,7 +222,7 @@ impl ItemReport {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReconcileDiff {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version compared against.
     pub version: i32,
     /// The drift, item by item.
@@ -271,7 +271,7 @@ pub struct DeleteExtra {
     /// The guild.
     pub guild_id: GuildId,
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The object.
     pub item: ExtraItem,
     /// The manifest version the decision was made under (for Discord's audit log).

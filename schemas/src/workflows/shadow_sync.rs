@@ -6,7 +6,7 @@
 //! input across continue-as-new, so a 100,000-member guild keeps a bounded history and a
 //! restarted worker resumes from the last finished page.
 
-use crate::{GuildId, Snowflake, UserId};
+use crate::{CommunityId, GuildId, Snowflake, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ pub struct SyncProgress {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SyncPlan {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version whose rules decide Arrakis's side.
     pub manifest_version: i32,
     /// The block read per chain id, the same for every page.
@@ -242,7 +242,7 @@ pub struct FinishSync {
     /// The sync.
     pub sync_id: String,
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The sync's counts.
     pub tally: SyncTally,
 }

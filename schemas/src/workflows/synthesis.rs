@@ -2,7 +2,7 @@
 //! permission overwrites), idempotently and inside Discord's rate limits.
 
 pub use crate::plan::{DesiredItem, OpAction, Phase, SynthesisOp};
-use crate::{GuildId, plan::ExtraItem};
+use crate::{CommunityId, GuildId, plan::ExtraItem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -145,7 +145,7 @@ pub struct SynthesisStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SynthesisPlan {
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// Ops, in phase order.
     pub ops: Vec<SynthesisOp>,
     /// Manifest items already applied and unchanged.
@@ -167,7 +167,7 @@ pub struct ApplyOp {
     /// The guild.
     pub guild_id: GuildId,
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version being applied.
     pub version: i32,
     /// The op.
@@ -180,7 +180,7 @@ pub struct OrderRoles {
     /// The guild.
     pub guild_id: GuildId,
     /// The community (tenant) id.
-    pub community_id: String,
+    pub community_id: CommunityId,
     /// The manifest version.
     pub version: i32,
     /// Role keys reconciliation just recreated: each goes back to its place in the manifest's
