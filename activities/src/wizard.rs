@@ -116,7 +116,7 @@ impl WizardActivities {
     pub async fn record_step(self: Arc<Self>, _ctx: ActivityContext, input: FunnelStep) -> Result<(), ActivityError> {
         let community = self.community(input.guild_id).await?;
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        tx.record_funnel_step(&input.session_id, &input.step).await.map_err(storage)?;
+        tx.record_funnel_step(&input.session_id, input.step.as_str()).await.map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 
@@ -190,7 +190,7 @@ impl SynthesisActivities {
                 .find(|e| e.kind == kind && e.key == op.key)
                 .map(|e| plan::describe_item(manifest, e))
                 .filter(|d| !d.is_empty());
-            let item = PlannedItem { kind: kind.as_str().to_string(), key: op.key, name: op.desired.name, detail };
+            let item = PlannedItem { kind, key: op.key, name: op.desired.name, detail };
             match op.action {
                 OpAction::Create => out.create.push(item),
                 OpAction::Update => out.update.push(item),
@@ -199,7 +199,7 @@ impl SynthesisActivities {
         out.remove = assessment
             .removals
             .into_iter()
-            .map(|r| PlannedItem { kind: r.kind.as_str().to_string(), key: r.key, name: r.name, detail: r.detail })
+            .map(|r| PlannedItem { kind: r.kind, key: r.key, name: r.name, detail: r.detail })
             .collect();
         Ok(out)
     }

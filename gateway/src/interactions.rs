@@ -385,7 +385,7 @@ impl Interactions {
                     Ok(status) => Ok(ephemeral(crate::member_sync::sync_answer(&status, dry_run))),
                     Err(CallError::NotFound) => {
                         let shadow = self.workflows.shadow_view(guild_id).await?;
-                        let mode = shadow.detection.as_ref().map(|d| d.mode.as_str());
+                        let mode = shadow.detection.as_ref().and_then(|d| d.mode).map(arrakis_schemas::Mode::as_str);
                         Ok(ephemeral(if mode == Some("shadow") {
                             "Member roles are not synced in shadow mode: Arrakis only compares its verdicts \
                              with the incumbent's roles (`/arrakis status`). `/arrakis migrate` moves the \
@@ -620,7 +620,7 @@ impl Interactions {
         let shadow = self.workflows.shadow_view(guild_id).await?;
         let members = self.workflows.member_sync_status(guild_id).await?;
         // The mode member sync read last is the community's; shadow mode's views are older.
-        let mode = members.as_ref().and_then(|m| m.mode).map(|m| m.as_str().to_string());
+        let mode = members.as_ref().and_then(|m| m.mode);
         text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

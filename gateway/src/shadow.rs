@@ -4,10 +4,10 @@
 
 use crate::temporal::{CallError, Workflows};
 use arrakis_schemas::{
-    GuildId, Lenient,
+    GuildId, Lenient, Mode,
     temporal::{IncumbentDetect, IncumbentDetectStatusQuery, ShadowSync, ShadowSyncStatusQuery},
     workflows::{
-        incumbent::{self, DetectInput},
+        incumbent::{self, DetectInput, FindingSource},
         search_attributes,
         shadow_sync::{self, ShadowSyncStatus, SyncPhase},
     },
@@ -123,28 +123,34 @@ fn span(secs: u64) -> String {
     }
 }
 
+/// Who made a finding, as the status line names it (empty when nothing is on record).
+fn source_name(source: Option<FindingSource>) -> &'static str {
+    source.map_or("", FindingSource::as_str)
+}
+
 /// The shadow lines of `/arrakis status`; `mode` is the community's mode when a fresher
 /// source (member sync's last plan) knows it.
-pub fn status_lines(view: &ShadowView, mode: Option<String>, now: SystemTime) -> String {
+pub fn status_lines(view: &ShadowView, mode: Option<Mode>, now: SystemTime) -> String {
     let summary = view.last.as_ref().and_then(|s| s.summary.as_ref());
     let finding = view.detection.as_ref().map(|d| &d.finding);
-    let mode =
-        mode.or_else(|| summary.map(|s| s.mode.clone())).or_else(|| view.detection.as_ref().map(|d| d.mode.clone()));
-    let mut text = format!("Mode: {}\n", mode.as_deref().unwrap_or("not set up"));
+    let mode = mode.or_else(|| summary.and_then(|s| s.mode)).or_else(|| view.detection.as_ref().and_then(|d| d.mode));
+    let mut text = format!("Mode: {}\n", mode.map_or("not set up", Mode::as_str));
     let incumbent = match (summary.and_then(|s| s.incumbent.clone()), finding) {
         (Some(name), _) => {
             format!("{name} ({:.0} % confidence)", summary.and_then(|s| s.confidence).unwrap_or(0.0) * 100.0)
         }
         (None, Some(f)) => match f.incumbent {
-            Some(i) => format!("{} ({:.0} % confidence, {})", i.signature().name, f.confidence * 100.0, f.source),
-            None => format!("none found ({})", f.source),
+            Some(i) => {
+                format!("{} ({:.0} % confidence, {})", i.signature().name, f.confidence * 100.0, source_name(f.source))
+            }
+            None => format!("none found ({})", source_name(f.source)),
         },
         (None, None) => "not checked yet".into(),
     };
     text.push_str(&format!("Incumbent: {incumbent}\n"));
     // Shadow sync's lines describe shadow mode; once the community left it they say nothing
     // true ("Last sync: never", "not scheduled") and member sync's lines take over.
-    if mode.as_deref().is_some_and(|m| m != "shadow") {
+    if mode.is_some_and(|m| m != Mode::Shadow) {
         return text;
     }
     if let Some(summary) = summary {
@@ -192,7 +198,7 @@ mod tests {
                 phase: SyncPhase::Done,
                 tally: SyncTally { members: 10_000, divergences: 42, ..Default::default() },
                 summary: Some(ShadowSummary {
-                    mode: "shadow".into(),
+                    mode: Some(Mode::Shadow),
                     incumbent: Some("Collab.Land".into()),
                     confidence: Some(1.0),
                     accuracy: Some(0.975),
@@ -222,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_community_out_of_shadow_mode_shows_no_shadow_lines() {
-        let text = status_lines(&ShadowView::default(), Some("exclusive".into()), SystemTime::UNIX_EPOCH);
+        let text = status_lines(&ShadowView::default(), Some(Mode::Exclusive), SystemTime::UNIX_EPOCH);
         assert!(text.contains("Mode: exclusive"), "{text}");
         assert!(!text.contains("Last sync") && !text.contains("Next sync"), "{text}");
     }

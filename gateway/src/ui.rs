@@ -289,8 +289,8 @@ fn plan_lines(plan: &DeployPlan) -> String {
         items
             .iter()
             .map(|i| match &i.detail {
-                Some(detail) => format!("- {} **{}** — {detail}", i.kind, i.name),
-                None => format!("- {} **{}**", i.kind, i.name),
+                Some(detail) => format!("- {} **{}** — {detail}", i.kind.as_str(), i.name),
+                None => format!("- {} **{}**", i.kind.as_str(), i.name),
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -16,6 +16,7 @@ pub mod score;
 #[cfg(feature = "temporal")]
 pub mod temporal;
 mod validation;
+pub mod wire;
 pub mod workflows;
 
 pub use address::{checksum_address, normalize_address, validate_checksum_address};

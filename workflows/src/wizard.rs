@@ -14,9 +14,9 @@ use arrakis_schemas::{
         member_sync::EnsureSync,
         synthesis::{self, SynthesisInput, SynthesisOutcome},
         wizard::{
-            DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployScreen, DeployStage, FunnelStep, GoBack, KIND, OpenRequest,
-            PastedManifest, PreviewRequest, ReconcileSchedule, StepAnswer, WizardDraft, WizardInput, WizardOutcome,
-            WizardStatus, WizardStep,
+            DEFAULT_IDLE_TIMEOUT_SECS, DeployMessage, DeployScreen, DeployStage, FunnelMark, FunnelStep, GoBack, KIND,
+            OpenRequest, PastedManifest, PreviewRequest, ReconcileSchedule, SessionEnd, StepAnswer, WizardDraft,
+            WizardInput, WizardOutcome, WizardStatus, WizardStep,
             assets::{AssetEdit, AssetLookup},
             picks::{ChannelEdit, RoleEdit, RuleEdit},
         },
@@ -112,22 +112,25 @@ impl WizardWorkflow {
             .build()
     }
 
-    async fn record_reached(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>) -> WorkflowResult<()> {
-        let reached: Vec<String> = ctx.state(|s| s.reached.iter().map(|s| s.as_str().to_string()).collect());
+    async fn record_reached(
+        ctx: &mut WorkflowContext<Self>,
+        recorded: &mut BTreeSet<FunnelMark>,
+    ) -> WorkflowResult<()> {
+        let reached: Vec<FunnelMark> = ctx.state(|s| s.reached.iter().map(|s| FunnelMark::Reached(*s)).collect());
         for step in reached {
-            Self::record(ctx, recorded, &step).await?;
+            Self::record(ctx, recorded, step).await?;
         }
         Ok(())
     }
 
     async fn record(
         ctx: &mut WorkflowContext<Self>,
-        recorded: &mut BTreeSet<String>,
-        step: &str,
+        recorded: &mut BTreeSet<FunnelMark>,
+        step: FunnelMark,
     ) -> WorkflowResult<()> {
-        if recorded.insert(step.to_string()) {
+        if recorded.insert(step) {
             let Some(guild_id) = ctx.state(|s| s.parsed.as_ref().map(|i| i.guild_id)) else { return Ok(()) };
-            let row = FunnelStep { guild_id, session_id: ctx.run_id().to_string(), step: step.to_string() };
+            let row = FunnelStep { guild_id, session_id: ctx.run_id().to_string(), step };
             ctx.execute_activity(WizardActivities::record_step, row, retry::storage()).await?;
         }
         Ok(())
@@ -192,7 +195,10 @@ impl WizardWorkflow {
             .into())
     }
 
-    async fn deploy(ctx: &mut WorkflowContext<Self>, recorded: &mut BTreeSet<String>) -> WorkflowResult<WizardOutcome> {
+    async fn deploy(
+        ctx: &mut WorkflowContext<Self>,
+        recorded: &mut BTreeSet<FunnelMark>,
+    ) -> WorkflowResult<WizardOutcome> {
         let (input, manifest) = ctx.state(|s| {
             let input = s.parsed.clone();
             (input.clone(), input.map(|i| s.status.draft.manifest(i.guild_id, s.channel_id)))
@@ -282,7 +288,7 @@ impl WizardWorkflow {
             s.status.summary = Some(summary.clone());
         });
         Self::progress(ctx, &mut progress, summary).await;
-        Self::record(ctx, recorded, "DEPLOYED").await?;
+        Self::record(ctx, recorded, FunnelMark::Ended(SessionEnd::Deployed)).await?;
         Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
     }
 }
@@ -292,7 +298,7 @@ impl WizardWorkflow {
     /// a shadow sync started now; nothing is created in Discord.
     async fn deploy_in_shadow(
         ctx: &mut WorkflowContext<Self>,
-        recorded: &mut BTreeSet<String>,
+        recorded: &mut BTreeSet<FunnelMark>,
         input: &WizardInput,
         name: &str,
         version: i32,
@@ -326,7 +332,7 @@ impl WizardWorkflow {
             s.status.summary = Some(summary.clone());
         });
         Self::progress(ctx, progress, summary).await;
-        Self::record(ctx, recorded, "DEPLOYED").await?;
+        Self::record(ctx, recorded, FunnelMark::Ended(SessionEnd::Deployed)).await?;
         Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) })
     }
 }
@@ -408,7 +414,7 @@ impl WizardWorkflow {
             };
             if idle_out {
                 ctx.state_mut(|s| s.status.expired = true);
-                Self::record(ctx, &mut recorded, "EXPIRED").await?;
+                Self::record(ctx, &mut recorded, FunnelMark::Ended(SessionEnd::Expired)).await?;
                 let c = ctx.clone();
                 ctx.wait_condition(move |_| c.all_handlers_finished()).await?;
                 return Ok(WizardOutcome { status: ctx.state(|s| s.status.clone()) });

@@ -300,7 +300,7 @@ impl MigrationActivities {
             readiness.reasons.insert(0, "no incumbent bot is on record (`/arrakis incumbent` names one)".into());
             readiness.ready = false;
         }
-        Ok(ReadinessReport { readiness, mode: Mode::parse(&standing.mode), version: latest.map(|l| l.version) })
+        Ok(ReadinessReport { readiness, mode: standing.mode, version: latest.map(|l| l.version) })
     }
 
     /// Derives the parallel manifest from the latest (roles named `arrakis-…` without

@@ -4,9 +4,12 @@
 //! the same numbers as the attempt it replaces.
 
 use crate::{StoreError, TenantTx};
-use arrakis_schemas::workflows::{
-    incumbent::{Incumbent, IncumbentFinding},
-    shadow_sync::SyncTally,
+use arrakis_schemas::{
+    Mode,
+    workflows::{
+        incumbent::{FindingSource, Incumbent, IncumbentFinding},
+        shadow_sync::SyncTally,
+    },
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -14,14 +17,14 @@ use std::collections::BTreeMap;
 /// The community's shadow standing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Standing {
-    /// `shadow`, `parallel`, `primary` or `exclusive`.
-    pub mode: String,
+    /// The community's mode (`None` when there is no community row).
+    pub mode: Option<Mode>,
     /// The incumbent on record.
     pub incumbent: Option<Incumbent>,
     /// Its confidence.
     pub confidence: Option<f64>,
-    /// `detected` or `operator`.
-    pub source: Option<String>,
+    /// Who made the finding on record.
+    pub source: Option<FindingSource>,
     /// Evidence, in words.
     pub evidence: Vec<String>,
     /// When detection last ran.
@@ -105,10 +108,12 @@ impl TenantTx {
             return Ok(Standing::default());
         };
         Ok(Standing {
-            mode,
+            mode: Some(
+                Mode::parse(&mode).ok_or_else(|| StoreError::Corrupt { what: "communities.mode", detail: mode })?,
+            ),
             incumbent: incumbent.as_deref().and_then(Incumbent::parse),
             confidence,
-            source,
+            source: source.as_deref().and_then(FindingSource::parse),
             evidence: serde_json::from_value(evidence).unwrap_or_default(),
             checked_at,
             shadow_since,
@@ -137,7 +142,7 @@ impl TenantTx {
         .bind(finding.incumbent.map(Incumbent::as_str))
         .bind(finding.confidence)
         .bind(serde_json::json!(finding.evidence))
-        .bind(&finding.source)
+        .bind(finding.source.map(FindingSource::as_str))
         .bind(digest)
         .execute(self.conn())
         .await?

@@ -18,13 +18,13 @@ use crate::{
 };
 use alloy::primitives::Address;
 use arrakis_schemas::{
-    GuildId, Lenient, Snowflake, UserId,
+    GuildId, Lenient, Mode, Snowflake, UserId,
     eligibility::Verdict,
     temporal::{IncumbentHealthCheck, ShadowSync},
     workflows::{
         incumbent::{
-            self, DetectInput, DetectOutcome, GuildSignals, HealthInput, HealthReport, HealthSignals, Incumbent,
-            SIGNATURES,
+            self, DetectInput, DetectOutcome, FindingSource, GuildSignals, HealthInput, HealthReport, HealthSignals,
+            Incumbent, SIGNATURES,
         },
         shadow_sync::{
             self, FinishSync, OperatorNotice, PAGE_SIZE, PageOutcome, ShadowSummary, ShadowSyncInput, StartSync,
@@ -330,8 +330,9 @@ impl ShadowActivities {
             .filter_map(|s| s.discord_id)
             .collect();
         tx.commit().await.map_err(storage)?;
-        if standing.mode != "shadow" {
-            return Ok(SyncStart::Skip(format!("the community is in {} mode, not shadow", standing.mode)));
+        if standing.mode != Some(Mode::Shadow) {
+            let mode = standing.mode.map_or("", Mode::as_str);
+            return Ok(SyncStart::Skip(format!("the community is in {mode} mode, not shadow")));
         }
         if standing.incumbent.is_none() {
             return Ok(SyncStart::Skip("no incumbent bot on record".into()));
@@ -468,7 +469,7 @@ impl ShadowActivities {
         tx.commit().await.map_err(storage)?;
         let now = chrono::Utc::now();
         let summary = ShadowSummary {
-            mode: standing.mode.clone(),
+            mode: standing.mode,
             incumbent: standing.incumbent.map(|i| i.signature().name.to_string()),
             confidence: standing.confidence,
             accuracy: closed.accuracy,
@@ -502,7 +503,7 @@ impl ShadowActivities {
         // An override is always recorded; without one, a judged guild's re-join and anything
         // after the operator spoke keep what is on record.
         let keep = input.operator_override.is_none()
-            && ((input.on_join && before.checked_at.is_some()) || before.source.as_deref() == Some("operator"));
+            && ((input.on_join && before.checked_at.is_some()) || before.source == Some(FindingSource::Operator));
         let (standing, kept) = if keep {
             let standing = match input.digest {
                 Some(digest) => {
@@ -524,7 +525,7 @@ impl ShadowActivities {
             tx.commit().await.map_err(storage)?;
             (standing, !recorded)
         };
-        let shadowing = standing.incumbent.is_some() && standing.mode == "shadow";
+        let shadowing = standing.incumbent.is_some() && standing.mode == Some(Mode::Shadow);
         let schedule_id = self.schedule(guild_id, shadowing).await?;
         self.health_schedule(guild_id, standing.incumbent.is_some()).await?;
         Ok(DetectOutcome {
@@ -532,7 +533,7 @@ impl ShadowActivities {
                 incumbent: standing.incumbent,
                 confidence: standing.confidence.unwrap_or_default(),
                 evidence: standing.evidence,
-                source: standing.source.unwrap_or_default(),
+                source: standing.source,
             },
             mode: standing.mode,
             schedule_id,

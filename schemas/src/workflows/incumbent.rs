@@ -5,7 +5,7 @@
 //!
 //! The scoring is pure, here, so the gateway, the activities and the tests share one rule.
 
-use crate::{GuildId, Snowflake};
+use crate::{GuildId, Mode, Snowflake};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +166,35 @@ pub struct IncumbentFinding {
     /// What was seen, in words.
     pub evidence: Vec<String>,
     /// `detected` or `operator`.
-    pub source: String,
+    // `""` (None) when nothing is on record.
+    #[serde(with = "crate::wire::empty_as_none")]
+    #[schemars(with = "String")]
+    pub source: Option<FindingSource>,
+}
+
+/// Who made a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingSource {
+    /// Detection, from the guild's signals.
+    Detected,
+    /// The operator's override.
+    Operator,
+}
+
+impl FindingSource {
+    /// The stored name (`incumbent_source`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Detected => "detected",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Detected, Self::Operator].into_iter().find(|f| f.as_str() == s)
+    }
 }
 
 /// What the detection workflow did: the finding, and the community's mode after it.
@@ -175,7 +203,10 @@ pub struct DetectOutcome {
     /// The finding on record.
     pub finding: IncumbentFinding,
     /// The community's mode.
-    pub mode: String,
+    // `""` (None) before detection has run.
+    #[serde(with = "crate::wire::empty_as_none")]
+    #[schemars(with = "String")]
+    pub mode: Option<Mode>,
     /// The shadow-sync schedule, when the community is in shadow mode with an incumbent.
     pub schedule_id: Option<String>,
     /// True when an earlier finding was kept (a re-join of a guild already judged).
@@ -188,7 +219,7 @@ pub struct DetectOutcome {
 /// a verification channel 0.2, a role carrying its name 0.1. The highest score wins when it
 /// reaches [`THRESHOLD`]; a guild with only the leftovers of a removed bot has none.
 pub fn detect(signals: &GuildSignals) -> IncumbentFinding {
-    let mut best = IncumbentFinding { source: "detected".into(), ..Default::default() };
+    let mut best = IncumbentFinding { source: Some(FindingSource::Detected), ..Default::default() };
     let mut best_score = 0.0_f64;
     for signature in &SIGNATURES {
         let mut score = 0.0_f64;
@@ -227,7 +258,7 @@ pub fn overridden(choice: IncumbentOverride) -> IncumbentFinding {
         Some(i) => vec![format!("the operator says {} runs here", i.signature().name)],
         None => vec!["the operator says no incumbent runs here".to_string()],
     };
-    IncumbentFinding { incumbent: choice.incumbent(), confidence: 1.0, evidence, source: "operator".into() }
+    IncumbentFinding { incumbent: choice.incumbent(), confidence: 1.0, evidence, source: Some(FindingSource::Operator) }
 }
 
 /// Workflow type name of the health check.
@@ -503,7 +534,7 @@ mod tests {
     fn the_operator_beats_detection() {
         assert_eq!(overridden(IncumbentOverride::Matrica).incumbent, Some(Incumbent::Matrica));
         assert_eq!(overridden(IncumbentOverride::None).incumbent, None);
-        assert_eq!(overridden(IncumbentOverride::None).source, "operator");
+        assert_eq!(overridden(IncumbentOverride::None).source, Some(FindingSource::Operator));
         for s in &SIGNATURES {
             assert_eq!(Incumbent::parse(s.incumbent.as_str()), Some(s.incumbent));
         }

@@ -6,7 +6,7 @@
 //! input across continue-as-new, so a 100,000-member guild keeps a bounded history and a
 //! restarted worker resumes from the last finished page.
 
-use crate::{CommunityId, GuildId, Snowflake, UserId};
+use crate::{CommunityId, GuildId, Mode, Snowflake, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -174,7 +174,10 @@ pub struct ShadowSyncStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ShadowSummary {
     /// The community's mode.
-    pub mode: String,
+    // `""` (None) when no community is on record.
+    #[serde(with = "crate::wire::empty_as_none")]
+    #[schemars(with = "String")]
+    pub mode: Option<Mode>,
     /// The incumbent on record, if any.
     pub incumbent: Option<String>,
     /// Its detection confidence, 0–1.

@@ -11,7 +11,7 @@ pub mod picks;
 
 use crate::{
     Asset, ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, Theme,
-    UserId, ValidationErrors, workflows::synthesis::RemovalChoice,
+    UserId, ValidationErrors, plan::ItemKind, workflows::synthesis::RemovalChoice,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -481,7 +481,8 @@ impl PastedManifest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlannedItem {
     /// `role`, `category` or `channel`.
-    pub kind: String,
+    #[schemars(with = "String")]
+    pub kind: ItemKind,
     /// The manifest key.
     pub key: String,
     /// The name it will have in Discord (a text channel's as Discord stores it).
@@ -789,7 +790,40 @@ pub struct FunnelStep {
     /// The session (the workflow's run id).
     pub session_id: String,
     /// The step reached, or `EXPIRED` / `DEPLOYED`.
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: FunnelMark,
+}
+
+/// A mark in the wizard's funnel (`wizard_funnel.step`): a step reached, or how the session
+/// ended. On the wire, the step's name (`CHAIN_SELECT`), `EXPIRED` or `DEPLOYED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FunnelMark {
+    /// The operator reached this step.
+    Reached(WizardStep),
+    /// How the session ended.
+    Ended(SessionEnd),
+}
+
+/// How a wizard session ended, as the funnel records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionEnd {
+    /// Idle past its deadline.
+    Expired,
+    /// Saved and applied.
+    Deployed,
+}
+
+impl FunnelMark {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reached(step) => step.as_str(),
+            Self::Ended(SessionEnd::Expired) => "EXPIRED",
+            Self::Ended(SessionEnd::Deployed) => "DEPLOYED",
+        }
+    }
 }
 
 /// The `wizard.deploy_message` activity's input: post or edit the progress message.
@@ -836,6 +870,21 @@ pub struct WizardOutcome {
 mod tests {
     use super::*;
     use crate::{AssetKind, RoleGrant};
+
+    #[test]
+    fn a_funnel_mark_is_the_step_name_or_how_the_session_ended() {
+        for (mark, wire) in [
+            (FunnelMark::Reached(WizardStep::Init), "\"INIT\""),
+            (FunnelMark::Reached(WizardStep::ChainSelect), "\"CHAIN_SELECT\""),
+            (FunnelMark::Ended(SessionEnd::Expired), "\"EXPIRED\""),
+            (FunnelMark::Ended(SessionEnd::Deployed), "\"DEPLOYED\""),
+        ] {
+            assert_eq!(serde_json::to_string(&mark).expect("json"), wire);
+            assert_eq!(serde_json::from_str::<FunnelMark>(wire).expect(wire), mark);
+            assert_eq!(format!("\"{}\"", mark.as_str()), wire);
+        }
+        assert!(serde_json::from_str::<FunnelMark>("\"LOST\"").is_err());
+    }
 
     fn guild() -> GuildId {
         "123456789012345678".parse().expect("snowflake")
@@ -923,7 +972,7 @@ mod tests {
 
     #[test]
     fn a_version_that_drops_objects_needs_a_decision() {
-        let item = PlannedItem { kind: "category".into(), key: "vault".into(), name: "Vault".into(), detail: None };
+        let item = PlannedItem { kind: ItemKind::Category, key: "vault".into(), name: "Vault".into(), detail: None };
         let status = WizardStatus {
             plan: Some(DeployPlan { remove: vec![item], ..DeployPlan::default() }),
             ..WizardStatus::default()
