@@ -423,6 +423,15 @@ fn require(granted: u64, needed: u64) -> Result<(), DiscordError> {
     if granted & needed == needed { Ok(()) } else { Err(DiscordError::missing_permissions()) }
 }
 
+/// The guild, if the bot holds `needed` in it (Discord's 50013 otherwise), and every
+/// permission the bot holds there, which a request may grant no more than.
+fn bot_may(world: &mut World, guild_id: u64, bot: u64, needed: u64) -> Result<(&mut world::Guild, u64), DiscordError> {
+    let guild = guild_mut(world, guild_id)?;
+    let granted = guild.member_permissions(bot);
+    require(granted, needed)?;
+    Ok((guild, granted))
+}
+
 // ---- gateway, user, commands --------------------------------------------------------------------
 
 async fn gateway_bot(State(sim): Shared) -> Reply {
@@ -581,9 +590,7 @@ async fn create_role(State(sim): Shared, Path(guild_id): Path<String>, bytes: By
     let id = sim.next_id();
     let role = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        let granted = guild.member_permissions(bot);
-        require(granted, permissions::MANAGE_ROLES)?;
+        let (guild, granted) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let asked = request.get("permissions").and_then(bits).unwrap_or(0);
         check_grantable(granted, asked)?;
         if guild.roles.len() >= MAX_ROLES {
@@ -620,9 +627,7 @@ async fn modify_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
     let bot = sim.bot_id();
     let role = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        let granted = guild.member_permissions(bot);
-        require(granted, permissions::MANAGE_ROLES)?;
+        let (guild, granted) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
         let role = snowflake(&role_id)
             .and_then(|r| guild.roles.get_mut(&r))
@@ -661,8 +666,7 @@ async fn delete_role(State(sim): Shared, Path((guild_id, role_id)): Path<(String
     let bot = sim.bot_id();
     let role_id = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
         let role = snowflake(&role_id)
             .and_then(|r| guild.roles.get(&r))
@@ -705,8 +709,7 @@ async fn move_roles(State(sim): Shared, Path(guild_id): Path<String>, bytes: Byt
     let bot = sim.bot_id();
     let (all, changed) = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let highest = guild.highest_position(bot);
         let mut changed = Vec::new();
         for m in &moves {
@@ -799,9 +802,7 @@ async fn create_channel(State(sim): Shared, Path(guild_id): Path<String>, bytes:
     let id = sim.next_id();
     let channel = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        let granted = guild.member_permissions(bot);
-        require(granted, permissions::MANAGE_CHANNELS)?;
+        let (guild, granted) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_CHANNELS)?;
         if guild.channels.len() >= MAX_CHANNELS {
             return Err(DiscordError::maximum(30013, "Maximum number of guild channels reached (500)"));
         }
@@ -842,8 +843,7 @@ async fn move_channels(State(sim): Shared, Path(guild_id): Path<String>, bytes: 
     let bot = sim.bot_id();
     let changed = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_CHANNELS)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_CHANNELS)?;
         let mut changed = Vec::new();
         for m in &moves {
             let id = m.get("id").and_then(id_of).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
@@ -888,9 +888,7 @@ async fn modify_channel(State(sim): Shared, Path(channel): Path<String>, bytes: 
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        let granted = guild.member_permissions(bot);
-        require(granted, permissions::MANAGE_CHANNELS)?;
+        let (guild, granted) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_CHANNELS)?;
         let overwrites = parse_overwrites(request.get("permission_overwrites"), granted)?;
         let channel = guild.channels.get_mut(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         if let Some(name) = request.get("name").and_then(Value::as_str) {
@@ -920,8 +918,7 @@ async fn delete_channel(State(sim): Shared, Path(channel): Path<String>) -> Repl
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_CHANNELS)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_CHANNELS)?;
         let channel = guild.channels.remove(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         world.channel_guild.remove(&channel_id);
         channel
@@ -938,9 +935,7 @@ async fn put_overwrite(State(sim): Shared, Path((channel, target)): Path<(String
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        let granted = guild.member_permissions(bot);
-        require(granted, permissions::MANAGE_ROLES)?;
+        let (guild, granted) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let allow = request.get("allow").and_then(bits).unwrap_or(0);
         let deny = request.get("deny").and_then(bits).unwrap_or(0);
         check_grantable(granted, allow | deny)?;
@@ -960,8 +955,7 @@ async fn delete_overwrite(State(sim): Shared, Path((channel, target)): Path<(Str
     let bot = sim.bot_id();
     let channel = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let channel = guild.channels.get_mut(&channel_id).ok_or_else(|| DiscordError::unknown(10003, "Channel"))?;
         channel.overwrites.retain(|o| o.id != target);
         channel.clone()
@@ -1185,8 +1179,7 @@ fn change_member_role(sim: &Sim, guild_id: &str, user: &str, role: &str, add: bo
     let bot = sim.bot_id();
     let member = {
         let mut world = sim.world();
-        let guild = guild_mut(&mut world, guild_id)?;
-        require(guild.member_permissions(bot), permissions::MANAGE_ROLES)?;
+        let (guild, _) = bot_may(&mut world, guild_id, bot, permissions::MANAGE_ROLES)?;
         let role_id = snowflake(role).ok_or_else(|| DiscordError::unknown(10011, "Role"))?;
         check_assignable(guild, bot, role_id)?;
         let user_id = member_of(guild, user)?.user_id;
