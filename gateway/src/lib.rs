@@ -3,6 +3,7 @@
 //! Temporal calls. No database, no chain calls, no business logic: the workflows decide.
 
 pub mod commands;
+pub mod components;
 pub mod config;
 pub mod dedupe;
 pub mod detections;
@@ -16,7 +17,7 @@ pub mod redis_link;
 pub mod shadow;
 mod shards;
 pub mod temporal;
-pub mod ui;
+pub mod wizard;
 
 pub use config::{Settings, SettingsError, ShardPlan};
 

@@ -4,9 +4,9 @@
 
 use crate::{
     commands::{CHECK_ELIGIBILITY, SIGN_BUTTON, SIGNATURE_FIELD, SIGNATURE_MODAL, VERIFY},
+    components::{self, block, label, message, row, text_input},
     interactions::Interactions,
     temporal::CallError,
-    ui::{block, label, message, row, text_input},
 };
 use arrakis_schemas::{
     GuildId, Snowflake, UserId,
@@ -25,12 +25,12 @@ fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> Intera
 }
 
 fn ephemeral(text: impl Into<String>) -> InteractionResponse {
-    reply(InteractionResponseType::ChannelMessageWithSource, crate::ui::ephemeral(text))
+    reply(InteractionResponseType::ChannelMessageWithSource, components::ephemeral(text))
 }
 
 /// The challenge as the member sees it: what to sign, and the button to submit.
 pub fn challenge_prompt(status: &WalletLinkStatus) -> InteractionResponseData {
-    let Some(challenge) = &status.challenge else { return crate::ui::ephemeral("No challenge yet: run /verify.") };
+    let Some(challenge) = &status.challenge else { return components::ephemeral("No challenge yet: run /verify.") };
     let text = format!(
         "Sign this message with **{}** (your wallet's *personal_sign*: free, no transaction), then press \
          **Submit signature** and paste the signature. It expires at {}.\n{}",

@@ -5,8 +5,8 @@
 //! `/arrakis status` shows.
 
 use crate::{
+    components::{self, answer_ephemeral, reply},
     temporal::{CallError, Workflows},
-    ui,
 };
 use arrakis_schemas::{
     ChannelPlan, ChannelStrategy, GuildId, Lenient,
@@ -24,8 +24,9 @@ use temporalio_client::{
     errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError},
 };
 use twilight_model::{
+    application::interaction::Interaction,
     channel::message::component::{ButtonStyle, TextInputStyle},
-    http::interaction::InteractionResponseData,
+    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
 };
 
 /// Days a gradual migration can be spread over, from the select.
@@ -148,7 +149,7 @@ pub fn panel(readiness: &migration::Readiness, strategy: MigrationStrategy, days
             (s.as_str(), label, *s == strategy)
         })
         .collect();
-    let mut rows = vec![ui::row(vec![*ui::choice(&MigrationAction::Strategy.custom_id(), &options)])];
+    let mut rows = vec![components::row(vec![*components::choice(&MigrationAction::Strategy.custom_id(), &options)])];
     if strategy == MigrationStrategy::Gradual {
         let labels: Vec<String> = DAY_CHOICES.iter().map(|d| format!("over {d} day(s)")).collect();
         let values: Vec<String> = DAY_CHOICES.iter().map(u32::to_string).collect();
@@ -158,28 +159,35 @@ pub fn panel(readiness: &migration::Readiness, strategy: MigrationStrategy, days
             .zip(DAY_CHOICES)
             .map(|((v, l), d)| (v.as_str(), l.as_str(), d == days))
             .collect();
-        rows.push(ui::row(vec![*ui::choice(&MigrationAction::Days(strategy).custom_id(), &days_options)]));
+        rows.push(components::row(vec![*components::choice(
+            &MigrationAction::Days(strategy).custom_id(),
+            &days_options,
+        )]));
     }
     let start = if readiness.ready {
-        ui::button_with_id(MigrationAction::Start(strategy, days).custom_id(), "Start migration", ButtonStyle::Primary)
+        components::button_with_id(
+            MigrationAction::Start(strategy, days).custom_id(),
+            "Start migration",
+            ButtonStyle::Primary,
+        )
     } else {
-        ui::button_with_id(
+        components::button_with_id(
             MigrationAction::Force(strategy, days).custom_id(),
             "Start anyway (override)",
             ButtonStyle::Danger,
         )
     };
-    rows.push(ui::row(vec![start]));
-    ui::message(text, rows)
+    rows.push(components::row(vec![start]));
+    components::message(text, rows)
 }
 
 /// A modal asking why (`custom_id` is where the answer goes).
 pub fn reason_modal(custom_id: String, title: &str, placeholder: &str) -> InteractionResponseData {
-    let input = ui::text_input("reason", TextInputStyle::Paragraph, String::new(), true, placeholder);
+    let input = components::text_input("reason", TextInputStyle::Paragraph, String::new(), true, placeholder);
     InteractionResponseData {
         custom_id: Some(custom_id),
         title: Some(title.to_string()),
-        components: Some(vec![ui::label("Reason (kept in the audit log)", input)]),
+        components: Some(vec![components::label("Reason (kept in the audit log)", input)]),
         ..InteractionResponseData::default()
     }
 }
@@ -241,7 +249,7 @@ impl Workflows {
     /// Starts `migration-{guild_id}`; a migration already under way is refused with a word.
     /// A run that has reached its end (not ready, rolled back) but is still recording it is
     /// waited for briefly, so an override pressed right after "not ready" starts.
-    pub async fn start_migration(&self, input: MigrationInput) -> Result<String, CallError> {
+    pub async fn start(&self, input: MigrationInput) -> Result<String, CallError> {
         self.timed("start_migration", async {
             let id = migration::workflow_id(input.guild_id);
             let client = self.client().await?;
@@ -342,6 +350,131 @@ pub fn input(
         thresholds: RollbackThresholds::default(),
         carried: None,
     }
+}
+
+/// Readiness as the shadow tables show it through the last sync: what `/arrakis migrate`
+/// shows before anything starts (the migration checks again for itself).
+pub(crate) async fn readiness_preview(
+    workflows: &Workflows,
+    guild_id: GuildId,
+) -> Result<arrakis_schemas::workflows::migration::Readiness, CallError> {
+    let view = workflows.shadow_view(guild_id).await?;
+    let summary = view.last.as_ref().and_then(|s| s.summary.as_ref());
+    let mut readiness = arrakis_schemas::workflows::migration::readiness(
+        summary.and_then(|s| s.days_in_shadow),
+        summary.and_then(|s| s.accuracy),
+        summary.map_or(0, |s| s.validated),
+    );
+    let incumbent = summary.and_then(|s| s.incumbent.clone()).is_some()
+        || view.detection.as_ref().is_some_and(|d| d.finding.incumbent.is_some());
+    if !incumbent {
+        readiness.reasons.insert(0, "no incumbent bot is on record (`/arrakis incumbent` names one)".into());
+        readiness.ready = false;
+    }
+    Ok(readiness)
+}
+
+/// A rollback from the command or the button's modal.
+pub(crate) async fn roll_back(
+    workflows: &Workflows,
+    interaction: &Interaction,
+    guild_id: GuildId,
+    reason: String,
+    request_id: &str,
+) -> Result<InteractionResponse, CallError> {
+    let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+    match workflows.rollback(guild_id, reason, actor, request_id).await {
+        Ok(_) => Ok(answer_ephemeral(
+            "Rolling back: Arrakis removes the roles and channels it added and puts the mode back.                  The incumbent's roles are not touched. `/arrakis status` shows each step.",
+        )),
+        Err(CallError::NotFound) => {
+            Ok(answer_ephemeral("No migration of this server is running: nothing to roll back."))
+        }
+        Err(CallError::Rejected(why)) => Ok(answer_ephemeral(why)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The `/arrakis migrate` panel's selects and buttons, the Rollback button, and the health
+/// alert's "Activate Arrakis as backup".
+pub(crate) async fn component(
+    workflows: &Workflows,
+    interaction: &Interaction,
+    guild_id: GuildId,
+    action: MigrationAction,
+    values: &[String],
+) -> Result<InteractionResponse, CallError> {
+    let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+    let update = |data| reply(InteractionResponseType::UpdateMessage, data);
+    match action {
+        MigrationAction::Strategy => {
+            let Some(strategy) = values.first().and_then(|v| MigrationStrategy::parse(v)) else {
+                return Ok(answer_ephemeral("strategy: choose one of the list"));
+            };
+            let readiness = readiness_preview(workflows, guild_id).await?;
+            Ok(update(panel(&readiness, strategy, DEFAULT_DAYS)))
+        }
+        MigrationAction::Days(strategy) => {
+            let days = values.first().and_then(|v| v.parse::<u32>().ok()).filter(|d| DAY_CHOICES.contains(d));
+            let Some(days) = days else { return Ok(answer_ephemeral("days: choose one of the list")) };
+            let readiness = readiness_preview(workflows, guild_id).await?;
+            Ok(update(panel(&readiness, strategy, days)))
+        }
+        MigrationAction::Start(strategy, days) => {
+            answer_start(workflows, input(guild_id, strategy, days, actor, None)).await
+        }
+        MigrationAction::Force(strategy, days) => Ok(reply(
+            InteractionResponseType::Modal,
+            reason_modal(
+                MigrationAction::Forced(strategy, days).custom_id(),
+                "Start the migration anyway",
+                "Why the readiness checks do not apply here",
+            ),
+        )),
+        MigrationAction::Rollback => Ok(reply(
+            InteractionResponseType::Modal,
+            reason_modal(ROLLBACK_BUTTON.into(), "Roll the migration back", "What went wrong"),
+        )),
+        MigrationAction::Backup => {
+            let why = "activated as backup: the incumbent bot looks unwell".to_string();
+            let input = input(guild_id, MigrationStrategy::ArrakisPrimary, 0, actor, Some(why));
+            answer_start(workflows, input).await
+        }
+        MigrationAction::Forced(..) => Ok(answer_ephemeral("This form is no longer in use.")),
+    }
+}
+
+/// The reason modals: an override's start, a rollback.
+pub(crate) async fn modal(
+    workflows: &Workflows,
+    interaction: &Interaction,
+    guild_id: GuildId,
+    action: MigrationAction,
+    reason: String,
+    request_id: &str,
+) -> Result<InteractionResponse, CallError> {
+    let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
+    match action {
+        MigrationAction::Forced(strategy, days) => {
+            answer_start(workflows, input(guild_id, strategy, days, actor, Some(reason))).await
+        }
+        MigrationAction::Rollback => roll_back(workflows, interaction, guild_id, reason, request_id).await,
+        _ => Ok(answer_ephemeral("This form is no longer in use.")),
+    }
+}
+
+pub(crate) async fn answer_start(
+    workflows: &Workflows,
+    input: MigrationInput,
+) -> Result<InteractionResponse, CallError> {
+    if let Err(e) = input.check() {
+        return Ok(answer_ephemeral(e.to_string()));
+    }
+    let what = describe(input.strategy, input.days.unwrap_or(0));
+    let id = workflows.start(input).await?;
+    Ok(answer_ephemeral(format!(
+        "Migration started (`{id}`): {what}. Progress goes to your operator channel with a Rollback button;              `/arrakis status` shows the stage."
+    )))
 }
 
 #[cfg(test)]
