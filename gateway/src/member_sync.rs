@@ -4,12 +4,8 @@
 use crate::temporal::{CallError, Workflows};
 use arrakis_schemas::{
     GuildId, Lenient,
-    temporal::{ConfirmRevocations, DiscardRevocations, MemberSync, MemberSyncNow, MemberSyncStatusQuery},
+    temporal::{ConfirmRevocations, DiscardRevocations, MemberSyncNow, MemberSyncStatusQuery},
     workflows::member_sync::{self, BUTTON_PREFIX, Decision, MemberSyncStatus, Phase, SweepRequest},
-};
-use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowQueryOptions,
-    errors::{WorkflowQueryError, WorkflowUpdateError},
 };
 
 /// A breaker button's verb and batch, parsed from `ms:confirm:{batch}` / `ms:discard:{batch}`.
@@ -23,14 +19,6 @@ pub fn parse_button(custom_id: &str) -> Option<(bool, &str)> {
     }
 }
 
-fn update_error(e: WorkflowUpdateError) -> CallError {
-    match e {
-        WorkflowUpdateError::Failed(failure) => CallError::Rejected(failure.message),
-        WorkflowUpdateError::NotFound(_) => CallError::NotFound,
-        other => CallError::Unavailable(other.to_string()),
-    }
-}
-
 impl Workflows {
     /// `/arrakis sync`: a sweep of every member now (or a dry run).
     pub async fn sync_now(
@@ -40,13 +28,9 @@ impl Workflows {
         dry_run: bool,
         request_id: &str,
     ) -> Result<MemberSyncStatus, CallError> {
-        self.timed("member_sync_now", async {
-            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("sync-{request_id}")).build();
-            let request = Lenient::new(&SweepRequest { actor, dry_run });
-            handle.execute_update(MemberSyncNow, request, options).await.map_err(update_error)
-        })
-        .await
+        let request = Lenient::new(&SweepRequest { actor, dry_run });
+        let id = member_sync::workflow_id(guild_id);
+        self.update("member_sync_now", id, MemberSyncNow, request, format!("sync-{request_id}")).await
     }
 
     /// The breaker's buttons: confirm or discard the held revocations.
@@ -58,34 +42,22 @@ impl Workflows {
         actor: String,
         request_id: &str,
     ) -> Result<MemberSyncStatus, CallError> {
-        self.timed("member_sync_decide", async {
-            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("held-{request_id}")).build();
-            let decision = Lenient::new(&Decision {
-                actor,
-                reason: "from the operator channel's buttons".into(),
-                batch: Some(batch.to_string()),
-            });
-            if confirm {
-                handle.execute_update(ConfirmRevocations, decision, options).await.map_err(update_error)
-            } else {
-                handle.execute_update(DiscardRevocations, decision, options).await.map_err(update_error)
-            }
-        })
-        .await
+        let decision = Lenient::new(&Decision {
+            actor,
+            reason: "from the operator channel's buttons".into(),
+            batch: Some(batch.to_string()),
+        });
+        let (id, update_id) = (member_sync::workflow_id(guild_id), format!("held-{request_id}"));
+        if confirm {
+            self.update("member_sync_decide", id, ConfirmRevocations, decision, update_id).await
+        } else {
+            self.update("member_sync_decide", id, DiscardRevocations, decision, update_id).await
+        }
     }
 
     /// The guild's member sync, if it runs.
     pub async fn member_sync_status(&self, guild_id: GuildId) -> Result<Option<MemberSyncStatus>, CallError> {
-        self.timed("member_sync_status", async {
-            let handle = self.client().await?.get_workflow_handle::<MemberSync>(member_sync::workflow_id(guild_id));
-            match handle.query(MemberSyncStatusQuery, (), WorkflowQueryOptions::default()).await {
-                Ok(status) => Ok(Some(status)),
-                Err(WorkflowQueryError::NotFound(_)) => Ok(None),
-                Err(e) => Err(CallError::Unavailable(e.to_string())),
-            }
-        })
-        .await
+        self.query("member_sync_status", member_sync::workflow_id(guild_id), MemberSyncStatusQuery).await
     }
 }
 

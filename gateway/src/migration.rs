@@ -20,8 +20,7 @@ use arrakis_schemas::{
     },
 };
 use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions,
-    errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError},
+    WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowStartError,
 };
 use twilight_model::{
     application::interaction::Interaction,
@@ -237,14 +236,6 @@ pub fn status_lines(status: Option<&MigrationStatus>, now_ms: u64) -> String {
     text
 }
 
-fn update_error(e: WorkflowUpdateError) -> CallError {
-    match e {
-        WorkflowUpdateError::Failed(failure) => CallError::Rejected(failure.message),
-        WorkflowUpdateError::NotFound(_) => CallError::NotFound,
-        other => CallError::Unavailable(other.to_string()),
-    }
-}
-
 impl Workflows {
     /// Starts `migration-{guild_id}`; a migration already under way is refused with a word.
     /// A run that has reached its end (not ready, rolled back) but is still recording it is
@@ -282,15 +273,7 @@ impl Workflows {
 
     /// The guild's migration (the running one, or the last), if any.
     pub async fn migration_status(&self, guild_id: GuildId) -> Result<Option<MigrationStatus>, CallError> {
-        self.timed("migration_status", async {
-            let handle = self.client().await?.get_workflow_handle::<Migration>(migration::workflow_id(guild_id));
-            match handle.query(MigrationStatusQuery, (), WorkflowQueryOptions::default()).await {
-                Ok(status) => Ok(Some(status)),
-                Err(WorkflowQueryError::NotFound(_)) => Ok(None),
-                Err(e) => Err(CallError::Unavailable(e.to_string())),
-            }
-        })
-        .await
+        self.query("migration_status", migration::workflow_id(guild_id), MigrationStatusQuery).await
     }
 
     /// Rolls the guild's migration back.
@@ -301,13 +284,9 @@ impl Workflows {
         actor: String,
         request_id: &str,
     ) -> Result<MigrationStatus, CallError> {
-        self.timed("migration_rollback", async {
-            let handle = self.client().await?.get_workflow_handle::<Migration>(migration::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("rollback-{request_id}")).build();
-            let request = Lenient::new(&RollbackRequest { reason, actor });
-            handle.execute_update(MigrationRollback, request, options).await.map_err(update_error)
-        })
-        .await
+        let request = Lenient::new(&RollbackRequest { reason, actor });
+        let id = migration::workflow_id(guild_id);
+        self.update("migration_rollback", id, MigrationRollback, request, format!("rollback-{request_id}")).await
     }
 
     /// The operator's word on the incumbent (`/arrakis incumbent`): a detection run with the

@@ -34,6 +34,7 @@ use temporalio_client::{
         WorkflowUpdateWithStartError,
     },
 };
+use temporalio_common::{HasWorkflowDefinition, QueryDefinition, UpdateDefinition};
 use tokio::sync::RwLock;
 use url::Url;
 
@@ -170,6 +171,53 @@ impl Workflows {
         result
     }
 
+    /// Sends `update` with `input` to the workflow `workflow_id` and waits for its answer,
+    /// timed as `call`. The update ID is derived from the interaction, so a retried delivery
+    /// of one interaction is applied once; the workflow's refusal comes back as `Rejected`.
+    pub(crate) async fn update<U>(
+        &self,
+        call: &'static str,
+        workflow_id: String,
+        update: U,
+        input: U::Input,
+        update_id: String,
+    ) -> Result<U::Output, CallError>
+    where
+        U: UpdateDefinition,
+        U::Workflow: HasWorkflowDefinition<Run = U::Workflow>,
+        U::Input: Send,
+        U::Output: 'static,
+    {
+        self.timed(call, async {
+            let handle = self.client().await?.get_workflow_handle::<U::Workflow>(workflow_id);
+            let options = WorkflowExecuteUpdateOptions::builder().update_id(update_id).build();
+            handle.execute_update(update, input, options).await.map_err(update_error)
+        })
+        .await
+    }
+
+    /// Asks the workflow `workflow_id` `query`, timed as `call`; `None` when it never ran.
+    pub(crate) async fn query<Q>(
+        &self,
+        call: &'static str,
+        workflow_id: String,
+        query: Q,
+    ) -> Result<Option<Q::Output>, CallError>
+    where
+        Q: QueryDefinition<Input = ()>,
+        Q::Workflow: HasWorkflowDefinition<Run = Q::Workflow>,
+    {
+        self.timed(call, async {
+            let handle = self.client().await?.get_workflow_handle::<Q::Workflow>(workflow_id);
+            match handle.query(query, (), WorkflowQueryOptions::default()).await {
+                Ok(output) => Ok(Some(output)),
+                Err(WorkflowQueryError::NotFound(_)) => Ok(None),
+                Err(e) => Err(CallError::Unavailable(e.to_string())),
+            }
+        })
+        .await
+    }
+
     /// `/arrakis setup`: opens the guild's wizard, starting it if none is open
     /// (update-with-start, conflict policy: use the existing run).
     pub async fn open_wizard(
@@ -201,14 +249,7 @@ impl Workflows {
 
     /// The guild's wizard state; `NotFound` when it never ran.
     pub async fn wizard_status(&self, guild_id: GuildId) -> Result<WizardStatus, CallError> {
-        self.timed("wizard_status", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            handle.query(WizardStatusQuery, (), WorkflowQueryOptions::default()).await.map_err(|e| match e {
-                WorkflowQueryError::NotFound(_) => CallError::NotFound,
-                other => CallError::Unavailable(other.to_string()),
-            })
-        })
-        .await
+        self.query("wizard_status", wizard::workflow_id(guild_id), WizardStatusQuery).await?.ok_or(CallError::NotFound)
     }
 
     /// Submits a step's answer; the update ID is the interaction's, so a retried delivery of
@@ -219,12 +260,8 @@ impl Workflows {
         answer: &StepAnswer,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
-        self.timed("submit_step", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("submit-{request_id}")).build();
-            handle.execute_update(WizardSubmit, Lenient::new(answer), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("submit-{request_id}");
+        self.update("submit_step", wizard::workflow_id(guild_id), WizardSubmit, Lenient::new(answer), update_id).await
     }
 
     /// One edit of the draft's assets (a lookup reads the chain: it may take a second).
@@ -234,32 +271,20 @@ impl Workflows {
         edit: &AssetEdit,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
-        self.timed("asset", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("asset-{request_id}")).build();
-            handle.execute_update(WizardAsset, Lenient::new(edit), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("asset-{request_id}");
+        self.update("asset", wizard::workflow_id(guild_id), WizardAsset, Lenient::new(edit), update_id).await
     }
 
     /// Adds or removes a rule of the draft.
     pub async fn rule(&self, guild_id: GuildId, edit: &RuleEdit, request_id: &str) -> Result<WizardStatus, CallError> {
-        self.timed("rule", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("rule-{request_id}")).build();
-            handle.execute_update(WizardRule, Lenient::new(edit), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("rule-{request_id}");
+        self.update("rule", wizard::workflow_id(guild_id), WizardRule, Lenient::new(edit), update_id).await
     }
 
     /// Adds or removes roles of the draft.
     pub async fn role(&self, guild_id: GuildId, edit: &RoleEdit, request_id: &str) -> Result<WizardStatus, CallError> {
-        self.timed("role", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("role-{request_id}")).build();
-            handle.execute_update(WizardRole, Lenient::new(edit), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("role-{request_id}");
+        self.update("role", wizard::workflow_id(guild_id), WizardRole, Lenient::new(edit), update_id).await
     }
 
     /// Edits the draft's categories and channels in place.
@@ -269,12 +294,8 @@ impl Workflows {
         edit: &ChannelEdit,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
-        self.timed("channel", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("channel-{request_id}")).build();
-            handle.execute_update(WizardChannel, Lenient::new(edit), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("channel-{request_id}");
+        self.update("channel", wizard::workflow_id(guild_id), WizardChannel, Lenient::new(edit), update_id).await
     }
 
     /// Loads a pasted manifest into the draft; the session moves to REVIEW.
@@ -284,11 +305,14 @@ impl Workflows {
         pasted: &wizard::PastedManifest,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
-        self.timed("paste_manifest", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("paste-{request_id}")).build();
-            handle.execute_update(WizardPasteManifest, Lenient::new(pasted), options).await.map_err(update_error)
-        })
+        let update_id = format!("paste-{request_id}");
+        self.update(
+            "paste_manifest",
+            wizard::workflow_id(guild_id),
+            WizardPasteManifest,
+            Lenient::new(pasted),
+            update_id,
+        )
         .await
     }
 
@@ -299,12 +323,9 @@ impl Workflows {
         to: WizardStep,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
-        self.timed("go_back", async {
-            let handle = self.client().await?.get_workflow_handle::<Wizard>(wizard::workflow_id(guild_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("back-{request_id}")).build();
-            handle.execute_update(WizardGoBack, Lenient::new(&GoBack { to }), options).await.map_err(update_error)
-        })
-        .await
+        let update_id = format!("back-{request_id}");
+        self.update("go_back", wizard::workflow_id(guild_id), WizardGoBack, Lenient::new(&GoBack { to }), update_id)
+            .await
     }
 
     /// `/arrakis reconcile`: starts a reconciliation; returns its workflow ID.
@@ -385,14 +406,10 @@ impl Workflows {
         roles_seen: Option<RolesSeen>,
         request_id: &str,
     ) -> Result<WalletLinkStatus, CallError> {
-        self.timed("wallet_submit_signature", async {
-            let handle =
-                self.client().await?.get_workflow_handle::<WalletLink>(wallet_link::workflow_id(guild_id, user_id));
-            let options = WorkflowExecuteUpdateOptions::builder().update_id(format!("signature-{request_id}")).build();
-            let submission = Lenient::new(&SignatureSubmission { signature: signature.to_string(), roles_seen });
-            handle.execute_update(WalletSubmitSignature, submission, options).await.map_err(update_error)
-        })
-        .await
+        let submission = Lenient::new(&SignatureSubmission { signature: signature.to_string(), roles_seen });
+        let id = wallet_link::workflow_id(guild_id, user_id);
+        self.update("wallet_submit_signature", id, WalletSubmitSignature, submission, format!("signature-{request_id}"))
+            .await
     }
 
     /// `/check-eligibility`: runs (or joins) the member's check and waits for its report.

@@ -7,6 +7,17 @@ use crate::{StoreError, TenantTx};
 use arrakis_schemas::workflows::member_sync::{Backlog, ChainCursor, LastWrite, Sighting, WriteAction};
 use std::collections::BTreeMap;
 
+/// The tables that hold member sync's work per member and role; `member_sync_members` last,
+/// because it is keyed by member alone.
+const LEDGER_TABLES: [&str; 6] = [
+    "member_sync_writes",
+    "member_sync_negatives",
+    "member_sync_held",
+    "member_sync_written",
+    "member_sync_kept",
+    "member_sync_members",
+];
+
 /// One queued write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedWrite {
@@ -383,18 +394,7 @@ impl TenantTx {
 
     /// Moves a staged batch into the write queue (the breaker let it pass).
     pub async fn release_staged(&mut self, batch: &str, why: &str) -> Result<u64, StoreError> {
-        let moved = sqlx::query(
-            "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
-             SELECT community_id, discord_user_id, role_id, role_key, 'revoke', 0, $2 || role_key
-             FROM member_sync_negatives WHERE staged_batch = $1
-             ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
-             SET action = 'revoke', priority = 0, why = EXCLUDED.why, enqueued_at = now()",
-        )
-        .bind(batch)
-        .bind(why)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let moved = self.queue_revokes("member_sync_negatives WHERE staged_batch = $1", batch, why).await?;
         sqlx::query("DELETE FROM member_sync_negatives WHERE staged_batch = $1")
             .bind(batch)
             .execute(self.conn())
@@ -439,17 +439,7 @@ impl TenantTx {
         version: i32,
     ) -> Result<u64, StoreError> {
         if confirm {
-            sqlx::query(
-                "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
-                 SELECT community_id, discord_user_id, role_id, role_key, 'revoke', 0, $2 || role_key
-                 FROM member_sync_held WHERE batch = $1
-                 ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
-                 SET action = 'revoke', priority = 0, why = EXCLUDED.why, enqueued_at = now()",
-            )
-            .bind(batch)
-            .bind(why)
-            .execute(self.conn())
-            .await?;
+            self.queue_revokes("member_sync_held WHERE batch = $1", batch, why).await?;
         } else {
             sqlx::query(
                 "INSERT INTO member_sync_kept (community_id, discord_user_id, role_id, manifest_version, batch)
@@ -514,36 +504,13 @@ impl TenantTx {
 
     /// Forgets members who left: nothing is written for them any more.
     pub async fn forget_members(&mut self, users: &[i64]) -> Result<(), StoreError> {
-        for table in [
-            "member_sync_writes",
-            "member_sync_negatives",
-            "member_sync_held",
-            "member_sync_members",
-            "member_sync_written",
-            "member_sync_kept",
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE discord_user_id = ANY($1)")))
-                .bind(users)
-                .execute(self.conn())
-                .await?;
-        }
-        Ok(())
+        self.forget(&LEDGER_TABLES, "discord_user_id", users).await
     }
 
     /// Forgets roles that were deleted (a rollback): nothing is written for them any more.
     pub async fn forget_roles(&mut self, roles: &[i64]) -> Result<(), StoreError> {
-        for table in [
-            "member_sync_writes",
-            "member_sync_negatives",
-            "member_sync_held",
-            "member_sync_written",
-            "member_sync_kept",
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE role_id = ANY($1)")))
-                .bind(roles)
-                .execute(self.conn())
-                .await?;
-        }
+        // `member_sync_members` keeps the member; only the roles leave its desired set, below.
+        self.forget(&LEDGER_TABLES[..LEDGER_TABLES.len() - 1], "role_id", roles).await?;
         sqlx::query(
             "UPDATE member_sync_members SET desired_roles = array(SELECT unnest(desired_roles) EXCEPT SELECT unnest($1::bigint[]))
              WHERE desired_roles && $1::bigint[]",
@@ -552,6 +519,34 @@ impl TenantTx {
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+
+    /// Deletes the rows of `tables` whose `column` is one of `ids`.
+    async fn forget(&mut self, tables: &[&str], column: &str, ids: &[i64]) -> Result<(), StoreError> {
+        for table in tables {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {column} = ANY($1)")))
+                .bind(ids)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Queues as revocations (top priority, `why` and the role's key as the reason) the pairs
+    /// of `source`, a table and its filter on `$1 = batch`; returns how many.
+    async fn queue_revokes(&mut self, source: &str, batch: &str, why: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO member_sync_writes (community_id, discord_user_id, role_id, role_key, action, priority, why)
+             SELECT community_id, discord_user_id, role_id, role_key, 'revoke', 0, $2 || role_key
+             FROM {source}
+             ON CONFLICT (community_id, discord_user_id, role_id) DO UPDATE
+             SET action = 'revoke', priority = 0, why = EXCLUDED.why, enqueued_at = now()"
+        )))
+        .bind(batch)
+        .bind(why)
+        .execute(self.conn())
+        .await?
+        .rows_affected())
     }
 
     /// Roles the sync still has work recorded for that are not `managed` any more (deleted in
