@@ -204,10 +204,12 @@ impl GuildWriter {
         reason.chars().take(REASON_MAX).collect()
     }
 
-    /// Checks the mode and the freeze again: a freeze set while the writer was held stops the
-    /// next change, not only the next writer.
-    async fn still_open(&self) -> Result<(), GateClosed> {
-        self.gate.state(self.guild).await?.check()
+    /// Checks the mode and the freeze again before a change (a freeze set while the writer was
+    /// held stops the next change, not only the next writer); returns the change's audit-log
+    /// reason, `what` in the writer's context.
+    async fn open_for(&self, what: &str) -> Result<String, GateClosed> {
+        self.gate.state(self.guild).await?.check()?;
+        Ok(self.reason(what))
     }
 
     fn owns_role(&self, id: u64) -> Result<(), WriteError> {
@@ -236,8 +238,7 @@ impl GuildWriter {
 
     /// Creates a role; returns its id.
     pub async fn create_role(&mut self, item: &DesiredItem, what: &str) -> Result<u64, WriteError> {
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let guild = self.guild.get();
         let request = self
             .rest()
@@ -258,8 +259,7 @@ impl GuildWriter {
     /// Makes an owned role look as `item` says.
     pub async fn update_role(&self, id: u64, item: &DesiredItem, what: &str) -> Result<(), WriteError> {
         self.owns_role(id)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let guild = self.guild.get();
         let request = self
             .rest()
@@ -278,8 +278,7 @@ impl GuildWriter {
     /// Deletes an owned role (Discord takes it from every member in the same request).
     pub async fn delete_role(&self, id: u64, what: &str) -> Result<(), WriteError> {
         self.owns_role(id)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let guild = self.guild.get();
         let request = self.rest().http().delete_role(Id::new(guild), Id::new(id)).reason(&reason);
         self.rest().send(Some(guild), "DELETE /guilds/{id}/roles/{role}", request).await?;
@@ -291,8 +290,7 @@ impl GuildWriter {
         for (id, _) in moves {
             self.owns_role(*id)?;
         }
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let guild = self.guild.get();
         let positions: Vec<RolePosition> =
             moves.iter().map(|(id, position)| RolePosition { id: Id::new(*id), position: *position }).collect();
@@ -309,8 +307,7 @@ impl GuildWriter {
         overwrites: &[ActualOverwrite],
         what: &str,
     ) -> Result<u64, WriteError> {
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let guild = self.guild.get();
         let overwrites = twilight_overwrites(overwrites);
         let mut request = self
@@ -342,8 +339,7 @@ impl GuildWriter {
         what: &str,
     ) -> Result<(), WriteError> {
         self.owns_channel(id)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let overwrites = twilight_overwrites(overwrites);
         let mut request =
             self.rest().http().update_channel(Id::new(id)).name(&item.name).permission_overwrites(&overwrites);
@@ -361,8 +357,7 @@ impl GuildWriter {
     /// Deletes an owned channel or category (a channel's messages go with it).
     pub async fn delete_channel(&self, id: u64, what: &str) -> Result<(), WriteError> {
         self.owns_channel(id)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
+        let reason = self.open_for(what).await?;
         let request = self.rest().http().delete_channel(Id::new(id)).reason(&reason);
         self.rest().send(Some(self.guild.get()), "DELETE /channels/{id}", request).await?;
         Ok(())
@@ -370,26 +365,29 @@ impl GuildWriter {
 
     /// Gives a member an owned role: one atomic `PUT`, which races with no other bot.
     pub async fn grant(&self, user: u64, role: u64, what: &str) -> Result<(), WriteError> {
-        self.owns_role(role)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
-        let guild = self.guild.get();
-        let request = self.rest().http().add_guild_member_role(Id::new(guild), Id::new(user), Id::new(role));
-        let request = request.reason(&reason);
-        self.rest().send(Some(guild), "PUT /guilds/{id}/members/{user}/roles/{role}", request).await?;
-        Ok(())
+        self.member_role(user, role, true, what).await
     }
 
     /// Takes an owned role from a member: one atomic `DELETE`.
     pub async fn revoke(&self, user: u64, role: u64, what: &str) -> Result<(), WriteError> {
+        self.member_role(user, role, false, what).await
+    }
+
+    /// Adds (`add`) or removes an owned role of a member.
+    async fn member_role(&self, user: u64, role: u64, add: bool, what: &str) -> Result<(), WriteError> {
         self.owns_role(role)?;
-        self.still_open().await?;
-        let reason = self.reason(what);
-        let guild = self.guild.get();
-        let request = self.rest().http().remove_guild_member_role(Id::new(guild), Id::new(user), Id::new(role));
-        let request = request.reason(&reason);
+        let reason = self.open_for(what).await?;
+        let (guild, http) = (self.guild.get(), self.rest().http());
+        let (guild_id, user, role) = (Id::new(guild), Id::new(user), Id::new(role));
         // Discord keys member-role edits per guild: PUT and DELETE share one bucket.
-        self.rest().send(Some(guild), "PUT /guilds/{id}/members/{user}/roles/{role}", request).await?;
+        let route = "PUT /guilds/{id}/members/{user}/roles/{role}";
+        if add {
+            let request = http.add_guild_member_role(guild_id, user, role).reason(&reason);
+            self.rest().send(Some(guild), route, request).await?;
+        } else {
+            let request = http.remove_guild_member_role(guild_id, user, role).reason(&reason);
+            self.rest().send(Some(guild), route, request).await?;
+        }
         Ok(())
     }
 }
