@@ -1,5 +1,4 @@
-//! Every side effect Arrakis performs, as Temporal activities, and the tenant-safe storage
-//! they share. Workflows orchestrate; only this crate touches the world.
+#![doc = include_str!("../README.md")]
 
 // The SDK macro adds an undocumented marker constant per activity.
 #[allow(missing_docs)]

@@ -1,6 +1,4 @@
-//! `arrakis-gateway`: the "ear". Shards (twilight-gateway, intents `GUILDS | GUILD_MEMBERS`, no
-//! cache, only the events it handles deserialised) turn interactions and member events into
-//! Temporal calls. No database, no chain calls, no business logic: the workflows decide.
+#![doc = include_str!("../README.md")]
 
 pub mod commands;
 pub mod components;

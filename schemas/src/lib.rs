@@ -1,8 +1,4 @@
-//! The typed contracts every Arrakis crate shares: the community manifest and the inputs,
-//! outputs, updates, signals and queries of each workflow, with validation that names the
-//! failing field, and the JSON Schemas an admin uses to write `temporal` CLI input by hand.
-//!
-//! Everything here is pure data and pure functions, so workflow code may call it freely.
+#![doc = include_str!("../README.md")]
 
 mod address;
 pub mod eligibility;

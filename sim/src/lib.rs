@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 #![recursion_limit = "256"]
 //! Local stand-ins for the two services a development machine cannot reach: Discord (REST v10
 //! and gateway v10) and the Score Service (`score`). Test and demo infrastructure only, never a

@@ -1,8 +1,4 @@
-//! Helpers for the cross-crate tests: the local stack's settings, a fresh migrated database
-//! per test, a worker on its own task queue, the `temporal` CLI, and waiting on conditions
-//! with a deadline (never sleeping and hoping).
-//!
-//! The stack comes from `scripts/dev up`; `scripts/dev test` exports its environment.
+#![doc = include_str!("../README.md")]
 
 pub mod chain;
 pub use arrakis_sim::figures;

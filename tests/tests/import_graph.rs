@@ -232,3 +232,32 @@ fn the_checker_sees_a_circle_and_a_use_tree() {
     let graph: BTreeMap<String, BTreeSet<String>> = [edge("x", "y"), edge("y", "x"), edge("z", "x")].into();
     assert_eq!(circles(&graph), vec![vec!["x".to_string(), "y".to_string()]]);
 }
+
+/// Each crate's README is its top-level documentation (`#![doc = include_str!("../README.md")]`),
+/// and its *Where things are* map names every source file, so a new module is placed on it.
+#[test]
+fn every_crate_is_documented_by_its_readme_and_maps_every_file() {
+    let mut missing = Vec::new();
+    for (krate, _) in LAYERS {
+        let dir = root().join(krate);
+        let readme = std::fs::read_to_string(dir.join("README.md")).expect("a README per crate");
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).expect("lib.rs");
+        assert!(
+            lib.starts_with("#![doc = include_str!(\"../README.md\")]"),
+            "{krate}'s lib.rs takes its doc from README.md"
+        );
+        let mut files = Vec::new();
+        sources(&dir.join("src"), &mut files);
+        for file in files {
+            let rel = file.strip_prefix(&dir).expect("in the crate").display().to_string();
+            let skipped = rel == "src/lib.rs"
+                || rel.contains("/bin/")
+                || rel.ends_with("/tests.rs")
+                || rel.ends_with("/properties.rs");
+            if !skipped && !readme.contains(&format!("`{rel}`")) {
+                missing.push(format!("{krate}/{rel}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "files the crate READMEs' maps do not name: {missing:#?}");
+}

@@ -1,5 +1,4 @@
-//! The Arrakis worker: registers the workflows and activities on the task queue, serves
-//! `/healthz` and `/metrics`, and drains on SIGTERM. `main.rs` only wires these together.
+#![doc = include_str!("../README.md")]
 
 mod config;
 mod http;

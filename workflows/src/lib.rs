@@ -1,5 +1,4 @@
-//! Arrakis's workflows: deterministic orchestration only. Everything that touches the world
-//! is an activity from `arrakis-activities`; state changes go through the SDK's context.
+#![doc = include_str!("../README.md")]
 
 mod apply;
 #[allow(missing_docs)]
