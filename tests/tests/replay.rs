@@ -6,11 +6,6 @@ use arrakis_schemas::{
     RawPayload,
     workflows::contracts::{self, Check},
 };
-use arrakis_workflows::{
-    EligibilityCheckWorkflow, IncumbentDetectWorkflow, IncumbentHealthWorkflow, KillSwitchWorkflow,
-    ManifestPublishWorkflow, MemberSyncWorkflow, MigrationWorkflow, ReconcileWorkflow, ShadowSyncWorkflow,
-    SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
-};
 use prost::Message;
 use temporalio_client::WorkflowHistory;
 use temporalio_common::protos::temporal::api::{
@@ -22,18 +17,11 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// A replayer with every workflow the worker registers.
 fn replayer() -> WorkflowReplayer {
     let mut options = WorkflowReplayerOptions::new().build();
-    options.register_workflow::<ManifestPublishWorkflow>().expect("registers");
-    options.register_workflow::<SynthesisWorkflow>().expect("registers");
-    options.register_workflow::<KillSwitchWorkflow>().expect("registers");
-    options.register_workflow::<ReconcileWorkflow>().expect("registers");
-    options.register_workflow::<WizardWorkflow>().expect("registers");
-    options.register_workflow::<WalletLinkWorkflow>().expect("registers");
-    options.register_workflow::<EligibilityCheckWorkflow>().expect("registers");
-    options.register_workflow::<ShadowSyncWorkflow>().expect("registers");
-    options.register_workflow::<IncumbentDetectWorkflow>().expect("registers");
-    options.register_workflow::<MemberSyncWorkflow>().expect("registers");
-    options.register_workflow::<MigrationWorkflow>().expect("registers");
-    options.register_workflow::<IncumbentHealthWorkflow>().expect("registers");
+    let register = |options: &mut WorkflowReplayerOptions| -> Result<(), Box<dyn std::error::Error>> {
+        arrakis_workflows::register_workflows!(options);
+        Ok(())
+    };
+    register(&mut options).expect("registers");
     WorkflowReplayer::new(options).expect("replayer")
 }
 

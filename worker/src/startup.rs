@@ -14,11 +14,6 @@ use arrakis_activities::{
     shadow::ShadowActivities,
     wallet::WalletLinker,
 };
-use arrakis_workflows::{
-    EligibilityCheckWorkflow, IncumbentDetectWorkflow, IncumbentHealthWorkflow, KillSwitchWorkflow,
-    ManifestPublishWorkflow, MemberSyncWorkflow, MigrationWorkflow, ReconcileWorkflow, ShadowSyncWorkflow,
-    SynthesisWorkflow, WalletLinkWorkflow, WizardWorkflow,
-};
 use std::{
     net::SocketAddr,
     sync::{
@@ -124,19 +119,7 @@ pub async fn run_until(
     let members = member_activities(&settings, &store, checker.clone());
     let identity = format!("arrakis-worker@{}", std::process::id());
     let client = connect_client(&settings.temporal_address, &settings.namespace, &identity).await?;
-    let mut options = WorkerOptions::new(settings.task_queue.clone())
-        .register_workflow::<ManifestPublishWorkflow>()?
-        .register_workflow::<SynthesisWorkflow>()?
-        .register_workflow::<KillSwitchWorkflow>()?
-        .register_workflow::<ReconcileWorkflow>()?
-        .register_workflow::<WizardWorkflow>()?
-        .register_workflow::<WalletLinkWorkflow>()?
-        .register_workflow::<EligibilityCheckWorkflow>()?
-        .register_workflow::<ShadowSyncWorkflow>()?
-        .register_workflow::<IncumbentDetectWorkflow>()?
-        .register_workflow::<MemberSyncWorkflow>()?
-        .register_workflow::<MigrationWorkflow>()?
-        .register_workflow::<IncumbentHealthWorkflow>()?
+    let mut options = arrakis_workflows::register_workflows!(WorkerOptions::new(settings.task_queue.clone()))
         .register_activities(members)
         .register_activities(ManifestActivities::new(store.clone(), client.clone()))
         .register_activities(WizardActivities::new(store.clone(), client.clone(), checker.chains().clone()))

@@ -133,3 +133,26 @@ pub const KIND_ATTR: SearchAttributeKey<String> =
 /// `ArrakisMode`: the community's mode, where it applies.
 pub const MODE_ATTR: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(arrakis_schemas::workflows::search_attributes::MODE);
+
+/// Registers every Arrakis workflow on `$options`: the worker's options builder, or a
+/// replayer's options. The worker and the replay test take the one list from here, so a
+/// workflow the worker runs is a workflow the replay test replays. It expands to a chain of
+/// `register_workflow` calls joined by `?`.
+#[macro_export]
+macro_rules! register_workflows {
+    ($options:expr) => {
+        $options
+            .register_workflow::<$crate::ManifestPublishWorkflow>()?
+            .register_workflow::<$crate::SynthesisWorkflow>()?
+            .register_workflow::<$crate::KillSwitchWorkflow>()?
+            .register_workflow::<$crate::ReconcileWorkflow>()?
+            .register_workflow::<$crate::WizardWorkflow>()?
+            .register_workflow::<$crate::WalletLinkWorkflow>()?
+            .register_workflow::<$crate::EligibilityCheckWorkflow>()?
+            .register_workflow::<$crate::ShadowSyncWorkflow>()?
+            .register_workflow::<$crate::IncumbentDetectWorkflow>()?
+            .register_workflow::<$crate::MemberSyncWorkflow>()?
+            .register_workflow::<$crate::MigrationWorkflow>()?
+            .register_workflow::<$crate::IncumbentHealthWorkflow>()?
+    };
+}
