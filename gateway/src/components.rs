@@ -2,6 +2,7 @@
 //! inside Labels, and the response bodies (an ephemeral text, a message with components).
 //! Shared by the wizard, member commands and migration; nothing here knows a workflow.
 
+use arrakis_schemas::Limits;
 use std::collections::BTreeMap;
 use twilight_model::application::interaction::modal::{ModalInteractionComponent, ModalInteractionData};
 use twilight_model::{
@@ -14,11 +15,6 @@ use twilight_model::{
     },
     http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
 };
-
-/// Discord's limit on a message's content.
-pub(crate) const CONTENT_MAX: usize = 2_000;
-/// Discord's limit on a text input's value.
-pub(crate) const TEXT_INPUT_MAX: usize = 4_000;
 
 /// A button with its custom id.
 pub(crate) fn button_with_id(custom_id: String, label: &str, style: ButtonStyle) -> Component {
@@ -41,10 +37,10 @@ pub(crate) fn row(components: Vec<Component>) -> Component {
 
 /// The text cut to Discord's 2,000 characters, with an ellipsis where it was cut.
 pub(crate) fn clip(text: String) -> String {
-    if text.chars().count() <= CONTENT_MAX {
+    if text.chars().count() <= Limits::MESSAGE_MAX {
         return text;
     }
-    let mut clipped: String = text.chars().take(CONTENT_MAX - 2).collect();
+    let mut clipped: String = text.chars().take(Limits::MESSAGE_MAX - 2).collect();
     clipped.push_str(" …");
     clipped
 }
@@ -87,12 +83,12 @@ pub(crate) fn text_input(
     required: bool,
     placeholder: &str,
 ) -> Box<Component> {
-    let value: String = value.chars().take(TEXT_INPUT_MAX).collect();
+    let value: String = value.chars().take(Limits::TEXT_INPUT_MAX).collect();
     Box::new(Component::TextInput(TextInput {
         custom_id: custom_id.to_string(),
         id: None,
         label: None,
-        max_length: Some(if style == TextInputStyle::Short { 100 } else { TEXT_INPUT_MAX as u16 }),
+        max_length: Some(if style == TextInputStyle::Short { 100 } else { Limits::TEXT_INPUT_MAX as u16 }),
         min_length: None,
         placeholder: Some(placeholder.to_string()),
         required: Some(required),

@@ -24,6 +24,12 @@ impl Limits {
     pub const TOPIC_MAX: usize = 1024;
     /// Discord: colours are 24-bit RGB.
     pub const COLOR_MAX: u32 = 0xFF_FFFF;
+    /// Discord: a message's content is at most 2,000 characters.
+    pub const MESSAGE_MAX: usize = 2_000;
+    /// Discord: a modal's text input holds at most 4,000 characters.
+    pub const TEXT_INPUT_MAX: usize = 4_000;
+    /// Discord: an `X-Audit-Log-Reason` is at most 512 characters.
+    pub const AUDIT_REASON_MAX: usize = 512;
     /// Ours: a key is a lowercase slug of at most 64 characters.
     pub const KEY_MAX: usize = 64;
     /// Ours: nested conditions deeper than this are a mistake, not a policy.

@@ -12,7 +12,7 @@ use super::{DiscordFailure, DiscordRest, GuildReader};
 use crate::failure::{ActivityFailure, FailureKind};
 use crate::{CommunityId, Store, StoreError};
 use arrakis_schemas::{
-    GuildId, Mode,
+    GuildId, Limits, Mode,
     plan::{ActualOverwrite, ItemKind, OverwriteTarget},
     workflows::synthesis::{DesiredItem, FreezeScope},
 };
@@ -31,8 +31,6 @@ use twilight_model::{
 
 /// How long a change refused by a freeze waits before Temporal retries it.
 pub const FROZEN_RECHECK: Duration = Duration::from_secs(15);
-/// Discord's limit on `X-Audit-Log-Reason`.
-const REASON_MAX: usize = 512;
 
 /// Why the gate stays shut for a guild.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +199,7 @@ impl GuildWriter {
     /// The reason Discord's audit log shows: `Arrakis: {context}, {what}`.
     fn reason(&self, what: &str) -> String {
         let reason = format!("Arrakis: {}, {what}", self.context);
-        reason.chars().take(REASON_MAX).collect()
+        reason.chars().take(Limits::AUDIT_REASON_MAX).collect()
     }
 
     /// Checks the mode and the freeze again before a change (a freeze set while the writer was
@@ -413,9 +411,6 @@ pub struct OperatorMessenger {
     rest: DiscordRest,
 }
 
-/// Discord's limit on a message's content.
-const MESSAGE_MAX: usize = 2_000;
-
 impl OperatorMessenger {
     /// Posts `content` (clipped to Discord's 2,000 characters) with `components`; returns the
     /// message id.
@@ -426,7 +421,7 @@ impl OperatorMessenger {
         content: &str,
         components: &[Component],
     ) -> Result<u64, DiscordFailure> {
-        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let content: String = content.chars().take(Limits::MESSAGE_MAX).collect();
         let request = self.rest.http().create_message(Id::new(channel)).content(&content).components(components);
         let response = self.rest.send(Some(guild.get()), "POST /channels/{id}/messages", request).await?;
         let message = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;
@@ -447,7 +442,7 @@ impl OperatorMessenger {
         let key = arrakis_schemas::workflows::wizard::deploy_screen_key(guild);
         let token = self.rest.budget().shared_value(&key).await.map_err(|e| DiscordFailure::Budget(e.to_string()))?;
         let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(false) };
-        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let content: String = content.chars().take(Limits::MESSAGE_MAX).collect();
         let client = self.rest.http().interaction(Id::new(application_id.max(1)));
         let request = client.update_response(&token).content(Some(&content)).components(Some(components));
         self.rest.send(Some(guild.get()), "PATCH /webhooks/{id}/{token}/messages/@original", request).await?;
@@ -457,7 +452,7 @@ impl OperatorMessenger {
     /// Replaces the content of a message Arrakis posted and takes its buttons away: a
     /// decision it asked for was made elsewhere.
     pub async fn close(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<(), DiscordFailure> {
-        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let content: String = content.chars().take(Limits::MESSAGE_MAX).collect();
         let request = self
             .rest
             .http()
@@ -470,7 +465,7 @@ impl OperatorMessenger {
 
     /// Replaces the content of a message Arrakis posted.
     pub async fn edit(&self, guild: GuildId, channel: u64, message: u64, content: &str) -> Result<u64, DiscordFailure> {
-        let content: String = content.chars().take(MESSAGE_MAX).collect();
+        let content: String = content.chars().take(Limits::MESSAGE_MAX).collect();
         let request = self.rest.http().update_message(Id::new(channel), Id::new(message)).content(Some(&content));
         let response = self.rest.send(Some(guild.get()), "PATCH /channels/{id}/messages/{id}", request).await?;
         let message = response.model().await.map_err(|e| DiscordFailure::Unavailable(e.to_string()))?;

@@ -5,9 +5,9 @@ use super::{
     ids::{AssetAction, WizardAction, button},
     steps::{CURRENTLY, NOT_NAMED, SHOWN_SEP, chain_name},
 };
-use crate::components::{TEXT_INPUT_MAX, block, choice, label, message, row, text_input};
+use crate::components::{block, choice, label, message, row, text_input};
 use arrakis_schemas::{
-    Mode, Snowflake, Theme, ValidationErrors,
+    Limits, Mode, Snowflake, Theme, ValidationErrors,
     workflows::wizard::{
         StepAnswer, WizardDraft, WizardStatus, WizardStep,
         assets::{AssetEdit, ChainOption, FoundAsset},
@@ -335,7 +335,7 @@ pub fn prefill(modal: &mut InteractionResponseData, typed: &BTreeMap<String, Str
         match label.component.as_mut() {
             Component::TextInput(input) => {
                 if let Some(value) = typed.get(&input.custom_id) {
-                    input.value = Some(value.chars().take(TEXT_INPUT_MAX).collect());
+                    input.value = Some(value.chars().take(Limits::TEXT_INPUT_MAX).collect());
                 }
             }
             Component::SelectMenu(select) => {

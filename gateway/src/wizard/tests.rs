@@ -1,7 +1,7 @@
 //! The wizard screens' tests: custom ids round-trip, forms parse, prompts prefill.
 
 use super::{forms::*, ids::*, picks::*, steps::*};
-use crate::components::{CONTENT_MAX, clip};
+use crate::components::clip;
 use arrakis_schemas::{
     ChannelKind, Mode, Theme,
     workflows::{
@@ -205,5 +205,5 @@ fn a_form_parses_into_its_answer() {
 
 #[test]
 fn long_content_is_clipped_to_discords_limit() {
-    assert_eq!(clip("x".repeat(5_000)).chars().count(), CONTENT_MAX);
+    assert_eq!(clip("x".repeat(5_000)).chars().count(), arrakis_schemas::Limits::MESSAGE_MAX);
 }
