@@ -15,7 +15,7 @@ pub const ARRAKIS: &str = "arrakis";
 pub const MANAGE_GUILD: u64 = 1 << 5;
 
 // The member commands, and the custom ids of what their answers show: registered here, answered
-// in `member.rs`, and known to `interactions.rs` (the Sign button opens a form, so it is never
+// in `member.rs`, and known to `interactions/mod.rs` (the Sign button opens a form, so it is never
 // deferred).
 /// `/verify`.
 pub const VERIFY: &str = "verify";
