@@ -4,7 +4,7 @@
 
 use crate::{
     commands::{CHECK_ELIGIBILITY, SIGN_BUTTON, SIGNATURE_FIELD, SIGNATURE_MODAL, VERIFY},
-    components::{self, block, label, message, row, text_input},
+    components::{self, answer_ephemeral, block, label, message, reply, row, text_input},
     interactions::Interactions,
     temporal::CallError,
 };
@@ -19,14 +19,6 @@ use twilight_model::{
     channel::message::component::{Button, ButtonStyle, Component, TextInputStyle},
     http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
 };
-
-fn reply(kind: InteractionResponseType, data: InteractionResponseData) -> InteractionResponse {
-    InteractionResponse { kind, data: Some(data) }
-}
-
-fn ephemeral(text: impl Into<String>) -> InteractionResponse {
-    reply(InteractionResponseType::ChannelMessageWithSource, components::ephemeral(text))
-}
 
 /// The challenge as the member sees it: what to sign, and the button to submit.
 pub fn challenge_prompt(status: &WalletLinkStatus) -> InteractionResponseData {
@@ -116,22 +108,25 @@ impl Interactions {
                     CommandOptionValue::String(v) => Some(v.clone()),
                     _ => None,
                 });
-                let Some(user) = user else { return Some(Ok(ephemeral("Discord sent no user."))) };
-                let Some(address) = address else { return Some(Ok(ephemeral("address: required (0x…)"))) };
+                let Some(user) = user else { return Some(Ok(answer_ephemeral("Discord sent no user."))) };
+                let Some(address) = address else { return Some(Ok(answer_ephemeral("address: required (0x…)"))) };
                 self.workflows
                     .request_challenge(guild_id, user, &address, &request_id)
                     .await
                     .map(|status| reply(InteractionResponseType::ChannelMessageWithSource, challenge_prompt(&status)))
             }
             Some(InteractionData::ApplicationCommand(command)) if command.name == CHECK_ELIGIBILITY => {
-                let Some(user) = user else { return Some(Ok(ephemeral("Discord sent no user."))) };
-                self.workflows.check_eligibility(guild_id, user).await.map(|report| ephemeral(report_text(&report)))
+                let Some(user) = user else { return Some(Ok(answer_ephemeral("Discord sent no user."))) };
+                self.workflows
+                    .check_eligibility(guild_id, user)
+                    .await
+                    .map(|report| answer_ephemeral(report_text(&report)))
             }
             Some(InteractionData::MessageComponent(data)) if data.custom_id == SIGN_BUTTON => {
                 Ok(reply(InteractionResponseType::Modal, signature_modal()))
             }
             Some(InteractionData::ModalSubmit(data)) if data.custom_id == SIGNATURE_MODAL => {
-                let Some(user) = user else { return Some(Ok(ephemeral("Discord sent no user."))) };
+                let Some(user) = user else { return Some(Ok(answer_ephemeral("Discord sent no user."))) };
                 let signature = fields().remove(SIGNATURE_FIELD).unwrap_or_default();
                 // The member's roles came with the interaction: member sync decides from them
                 // without reading the member again.
@@ -140,12 +135,12 @@ impl Interactions {
                     seen_at_ms: crate::now_ms(),
                 });
                 match self.workflows.submit_signature(guild_id, user, signature.trim(), roles_seen, &request_id).await {
-                    Ok(status) => Ok(ephemeral(format!(
+                    Ok(status) => Ok(answer_ephemeral(format!(
                         "Linked **{}** to your account in this server. `/check-eligibility` shows what it qualifies you for.",
                         status.linked.unwrap_or_default()
                     ))),
                     Err(CallError::NotFound) => {
-                        Ok(ephemeral("That challenge is gone (expired or used): run /verify again."))
+                        Ok(answer_ephemeral("That challenge is gone (expired or used): run /verify again."))
                     }
                     Err(e) => Err(e),
                 }
