@@ -7,6 +7,7 @@
 use crate::{
     components::{self, answer_ephemeral, reply},
     temporal::{CallError, Workflows},
+    wizard::strategies,
 };
 use arrakis_schemas::{
     ChannelPlan, ChannelStrategy, GuildId, Lenient,
@@ -91,18 +92,6 @@ impl MigrationAction {
     }
 }
 
-/// What a strategy does, in an operator's words.
-pub fn describe(strategy: MigrationStrategy, days: u32) -> String {
-    match strategy {
-        MigrationStrategy::Instant => "everyone at once, then Arrakis leads (primary mode)".into(),
-        MigrationStrategy::Gradual => {
-            format!("new members at once, existing members in batches over {days} day(s), then Arrakis leads")
-        }
-        MigrationStrategy::ParallelForever => "both bots for good: Arrakis's roles beside the incumbent's".into(),
-        MigrationStrategy::ArrakisPrimary => "Arrakis leads at once; the incumbent's roles stay as a fallback".into(),
-    }
-}
-
 const STRATEGIES: [MigrationStrategy; 4] = [
     MigrationStrategy::Gradual,
     MigrationStrategy::Instant,
@@ -133,18 +122,13 @@ pub fn panel(readiness: &migration::Readiness, strategy: MigrationStrategy, days
          incumbent's own role. Channels — {}. It never touches the incumbent's roles; Rollback removes everything it \
          added, in seconds.",
         strategy.as_str(),
-        describe(strategy, days),
-        migration::strategy_creates(ChannelStrategy::AdditiveOnly, &ChannelPlan::default())
+        strategies::migration_strategy(strategy, days),
+        strategies::channel_strategy(ChannelStrategy::AdditiveOnly, &ChannelPlan::default())
     ));
     let options: Vec<(&str, &str, bool)> = STRATEGIES
         .iter()
         .map(|s| {
-            let label = match s {
-                MigrationStrategy::Gradual => "Gradual: in batches over days",
-                MigrationStrategy::Instant => "Instant: everyone now",
-                MigrationStrategy::ArrakisPrimary => "Arrakis primary: lead now, incumbent as fallback",
-                MigrationStrategy::ParallelForever => "Parallel forever: both bots",
-            };
+            let label = strategies::migration_strategy_label(*s);
             (s.as_str(), label, *s == strategy)
         })
         .collect();
@@ -449,7 +433,7 @@ pub(crate) async fn answer_start(
     if let Err(e) = input.check() {
         return Ok(answer_ephemeral(e.to_string()));
     }
-    let what = describe(input.strategy, input.days.unwrap_or(0));
+    let what = strategies::migration_strategy(input.strategy, input.days.unwrap_or(0));
     let id = workflows.start(input).await?;
     Ok(answer_ephemeral(format!(
         "Migration started (`{id}`): {what}. Progress goes to your operator channel with a Rollback button;              `/arrakis status` shows the stage."

@@ -21,7 +21,7 @@ pub use ids::{CommunityId, GuildId, Snowflake, UserId};
 pub use lenient::{JSON_ENCODING, Lenient, NULL_ENCODING, RawPayload};
 pub use manifest::{
     Asset, AssetKind, Category, Channel, ChannelKind, ChannelPlan, ChannelStrategy, CommunityManifest, Condition,
-    Limits, Mode, RoleGrant, RoleSpec, Rules, Theme,
+    Limits, Mode, RoleGrant, RoleSpec, Rules, Theme, key_from,
 };
 pub use validation::{
     ACTOR_MAX, REASON_MAX, ValidationError, ValidationErrors, check_actor, check_decision, check_text, is_invisible,

@@ -391,6 +391,29 @@ impl CommunityManifest {
     }
 }
 
+/// A manifest key made of `words` (a symbol, a rule's parts, a role's name): lowercase letters
+/// and digits joined by '-', `fallback` when nothing is left, and a `-2`, `-3`… suffix when
+/// `taken`. Always a valid key.
+pub fn key_from<'a>(words: impl IntoIterator<Item = &'a str>, fallback: &str, taken: impl Fn(&str) -> bool) -> String {
+    let mut key = String::new();
+    for c in words.into_iter().collect::<Vec<_>>().join("-").chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            key.push(c);
+        } else if !key.is_empty() && !key.ends_with('-') {
+            key.push('-');
+        }
+    }
+    let mut key: String = key.trim_end_matches('-').chars().take(Limits::KEY_MAX - 4).collect();
+    key.truncate(key.trim_end_matches('-').len());
+    if key.is_empty() {
+        key = fallback.to_string();
+    }
+    if !taken(&key) {
+        return key;
+    }
+    (2..).map(|n| format!("{key}-{n}")).find(|k| !taken(k)).unwrap_or(key)
+}
+
 /// The rules that changed over time, so a workflow can validate as its recorded runs did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
@@ -760,6 +783,22 @@ fn check_amount(amount: &str, decimals: u8) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_key_from_words_is_always_a_valid_key() {
+        let none = |_: &str| false;
+        assert_eq!(key_from(["Spice", "≥ 1,000"], "rule", none), "spice-1-000");
+        assert_eq!(key_from(["🌶️", "!!"], "rule", none), "rule");
+        assert_eq!(key_from(["spice"], "rule", |k| k == "spice" || k == "spice-2"), "spice-3");
+        let long = key_from(["a".repeat(200).as_str()], "rule", |k| !k.ends_with("-2"));
+        assert!(long.len() <= Limits::KEY_MAX, "{long}");
+        let manifest: CommunityManifest = serde_json::from_value(example()).expect("example");
+        for key in ["spice-1-000", "rule", "spice-3", long.as_str()] {
+            let mut v = Validator { errors: ValidationErrors::default(), manifest: &manifest, rules: Rules::default() };
+            v.key("key".into(), key, &mut BTreeSet::new());
+            assert!(v.errors.into_result().is_ok(), "{key}");
+        }
+    }
 
     fn example() -> serde_json::Value {
         json!({

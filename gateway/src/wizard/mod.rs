@@ -4,8 +4,13 @@
 //! the workflow's validator.
 //!
 //! One file per concern: [`ids`] (every custom id), [`steps`] (each step's message),
-//! [`review`] (REVIEW's plan), [`forms`] and [`picks`] (the modals and their parsing), and
-//! [`answer`] (what a wizard button, select or form does).
+//! [`review`] (REVIEW's plan), [`strategies`] (the channel and migration strategies in
+//! words), [`forms`] and [`picks`] (the modals and their parsing), and [`answer`] (what a
+//! wizard button, select or form does).
+//!
+//! The step headings and the Deploy screen are in `arrakis_schemas::workflows::wizard`
+//! (`screen.rs`): the worker edits the Deploy screen as the deploy moves, so the words are
+//! where both processes can read them.
 
 pub mod answer;
 pub mod forms;
@@ -13,6 +18,7 @@ pub mod ids;
 pub mod picks;
 pub mod review;
 pub mod steps;
+pub mod strategies;
 #[cfg(test)]
 mod tests;
 

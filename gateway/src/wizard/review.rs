@@ -1,12 +1,14 @@
 //! REVIEW: the plan the operator confirms before anything changes in Discord: what will be
 //! created and changed, what the version drops, what is already in place, and where reports go.
 
-use super::ids::{WizardAction, button};
+use super::{
+    ids::{WizardAction, button},
+    strategies,
+};
 use crate::components::{message, row};
 use arrakis_schemas::{
     Mode,
     workflows::{
-        migration,
         synthesis::RemovalChoice,
         wizard::{DeployPlan, WizardDraft, WizardStatus, WizardStep},
     },
@@ -22,7 +24,7 @@ pub(crate) fn screen(status: &WizardStatus) -> InteractionResponseData {
     let back = button(WizardAction::Back, "Back", ButtonStyle::Secondary);
     let plan = status.plan.as_ref().map_or_else(|| "The plan is not computed yet.".to_string(), plan_lines);
     let mut strategy =
-        format!("Channels — {}\n", migration::strategy_creates(draft.channels.strategy, &draft.channels));
+        format!("Channels — {}\n", strategies::channel_strategy(draft.channels.strategy, &draft.channels));
     if draft.mode == Mode::Parallel {
         strategy.push_str(
             "Parallel mode: every role is named arrakis-…, carries no permissions and sits right below the \

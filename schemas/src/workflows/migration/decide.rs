@@ -96,28 +96,6 @@ pub fn conviction_thresholds(_theme: crate::Theme) -> [(&'static str, &'static s
     [("conviction-lounge", "Conviction Lounge", "80"), ("diamond-hands", "Diamond Hands", "95")]
 }
 
-/// What a channel strategy creates, in an operator's words (REVIEW and `/arrakis migrate`
-/// show it); `plan` is the manifest's own plan, which `custom` keeps.
-pub fn strategy_creates(strategy: ChannelStrategy, plan: &ChannelPlan) -> String {
-    match strategy {
-        ChannelStrategy::None => "none: Arrakis makes no channels".into(),
-        ChannelStrategy::AdditiveOnly => {
-            let [(lounge, _, at), (diamond, _, top)] = conviction_thresholds(crate::Theme::Basic);
-            format!(
-                "additive_only: only what the incumbent cannot offer, #{lounge} (score ≥ {at}) and #{diamond} (≥ {top})"
-            )
-        }
-        ChannelStrategy::ParallelMirror => {
-            "parallel_mirror: an arrakis-… copy of each of the incumbent's gated channels, for the arrakis-* roles"
-                .into()
-        }
-        ChannelStrategy::Custom => {
-            let channels: usize = plan.categories.iter().map(|c| c.channels.len()).sum();
-            format!("custom: your {} categories and {channels} channels", plan.categories.len())
-        }
-    }
-}
-
 /// The parallel version of a community's manifest: its roles named `arrakis-…` with no
 /// permissions, mode `parallel`, and the channels the strategy adds. Returns it with what it
 /// creates, in an operator's words (what REVIEW and `/arrakis migrate` show).
@@ -420,15 +398,6 @@ mod tests {
         assert!(parallel_positions(&[(7, 9), (8, 8)], 10, 20).is_empty());
         // Never above the bot's own role.
         assert_eq!(parallel_positions(&[(7, 1)], 30, 5), vec![(7, 4)]);
-    }
-
-    #[test]
-    fn each_strategy_says_what_it_creates() {
-        let plan = shadow_manifest().channels;
-        assert!(strategy_creates(ChannelStrategy::AdditiveOnly, &plan).contains("#conviction-lounge (score ≥ 80)"));
-        assert!(strategy_creates(ChannelStrategy::ParallelMirror, &plan).contains("copy"));
-        assert_eq!(strategy_creates(ChannelStrategy::Custom, &plan), "custom: your 0 categories and 0 channels");
-        assert!(strategy_creates(ChannelStrategy::None, &plan).starts_with("none"));
     }
 
     #[test]

@@ -236,7 +236,7 @@ pub fn asset_key(symbol: Option<&str>, kind: AssetKind, taken: &[String]) -> Str
         AssetKind::Erc20 => "token",
         AssetKind::Erc721 | AssetKind::Erc1155 => "collection",
     };
-    super::key_from(symbol, fallback, |k| taken.iter().any(|t| t == k))
+    crate::key_from(symbol, fallback, |k| taken.iter().any(|t| t == k))
 }
 
 #[cfg(test)]

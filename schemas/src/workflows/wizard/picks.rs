@@ -11,7 +11,8 @@ use crate::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{WizardDraft, key_from};
+use super::WizardDraft;
+use crate::key_from;
 
 /// Update name: add or remove a rule of the draft from pickers.
 pub const RULE_UPDATE: &str = "rule";
@@ -251,7 +252,7 @@ fn one(field: &str, rule: impl Into<String>) -> ValidationErrors {
 }
 
 fn derived_key<'a>(words: impl IntoIterator<Item = &'a str>, taken: impl Fn(&str) -> bool) -> String {
-    super::key_from(words, "rule", taken)
+    crate::key_from(words, "rule", taken)
 }
 
 /// A display amount as typed, cleaned: thousands separators (`10,000`, `10_000`, `10 000`)
