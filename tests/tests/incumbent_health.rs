@@ -1,9 +1,9 @@
 //! The incumbent's health from what Arrakis can see without a privileged intent: its bot's
 //! member-role changes in the audit log and its verification channel's last message. An alert
 //! reaches the operator once per worse level, with a button that activates Arrakis as backup
-//! (a migration) only when pressed.
+//! (a migration) only when pressed. An alert the channel refused is sent again at the next check.
 
-use arrakis_sim::{ChannelSeed, MemberSeed, MembersSeed, RoleSeed};
+use arrakis_sim::{ChannelSeed, Faults, MemberSeed, MembersSeed, RoleSeed};
 use arrakis_tests::{
     SynthesisStack,
     chain::ChainFixture,
@@ -100,6 +100,14 @@ async fn a_quiet_incumbent_raises_one_alert_per_worse_level_and_backup_starts_on
     assert!(ok, "{text}");
     let schedule = run_shell(&format!("temporal schedule describe --schedule-id incumbent-health-{guild}"), &[]);
     assert!(schedule.status.success(), "{}", String::from_utf8_lossy(&schedule.stderr));
+
+    // The operator's channel refuses the first alert (403): the level is not on record as
+    // told, so the next check sends it.
+    let refuse = Faults { refuse: vec!["POST /channels/{channel_id}/messages".into()], ..Faults::default() };
+    control.set_faults(&refuse).await.expect("faults");
+    assert_eq!(check(&stack, &guild)["level"], "alert");
+    assert!(alerts(&stack, channels[0]).await.is_empty(), "refused");
+    control.set_faults(&Faults::default()).await.expect("faults");
 
     let alert = check(&stack, &guild);
     assert_eq!(alert["level"], "alert", "{alert}");

@@ -7,12 +7,15 @@ use arrakis_activities::{migration::MigrationActivities, shadow::ShadowActivitie
 use arrakis_schemas::{
     Lenient,
     workflows::{
-        incumbent::{HEALTH_KIND, HealthInput, IncumbentHealth},
+        incumbent::{HEALTH_KIND, HealthInput, HealthNotified, IncumbentHealth},
         migration::{MigrationNotice, NoticeButton},
     },
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+
+/// The patch under which the level told is recorded after the notice is posted.
+const NOTIFIED_AFTER_POST: &str = "health-notified-after-post";
 
 /// One health check.
 #[workflow]
@@ -36,7 +39,14 @@ impl IncumbentHealthWorkflow {
         ctx.upsert_search_attributes([GUILD_ID_ATTR.value_set(input.guild_id.to_string())]);
         let queue = retry::discord_queue(ctx.task_queue());
         let guild_id = input.guild_id;
-        let report = ctx.execute_activity(ShadowActivities::health, input, retry::discord(&queue)).await?;
+        // The level told is recorded once Discord took the notice (older runs recorded it first,
+        // so a notice that failed was never sent again at that level).
+        let after_post = ctx.patched(NOTIFIED_AFTER_POST);
+        let report = if after_post {
+            ctx.execute_activity(ShadowActivities::judge_health, input, retry::discord(&queue)).await?
+        } else {
+            ctx.execute_activity(ShadowActivities::health, input, retry::discord(&queue)).await?
+        };
         ctx.state_mut(|s| s.health = report.health.clone());
         if report.notify {
             let health = &report.health;
@@ -50,7 +60,11 @@ impl IncumbentHealthWorkflow {
             );
             let notice = MigrationNotice { guild_id, text, button: Some(NoticeButton::ActivateBackup) };
             // The finding is recorded whether or not the operator's channel takes the message.
-            let _ = ctx.execute_activity(MigrationActivities::notify, notice, retry::discord(&queue)).await;
+            let posted = ctx.execute_activity(MigrationActivities::notify, notice, retry::discord(&queue)).await;
+            if after_post && matches!(posted, Ok(true)) {
+                let told = HealthNotified { guild_id, level: health.level };
+                ctx.execute_activity(ShadowActivities::health_notified, told, retry::discord(&queue)).await?;
+            }
         }
         Ok(report.health)
     }

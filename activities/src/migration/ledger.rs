@@ -204,6 +204,19 @@ impl TenantTx {
         Ok((health.and_then(|h| serde_json::from_value(h).ok()), notified))
     }
 
+    /// Records that the operator was told of `level` (an alert or worse): the next check tells
+    /// them again only when it is worse.
+    pub async fn record_health_notified(&mut self, level: HealthLevel) -> Result<(), StoreError> {
+        if level < HealthLevel::Alert {
+            return Ok(());
+        }
+        sqlx::query("UPDATE communities SET incumbent_health_notified = $1, updated_at = now()")
+            .bind(level.as_str())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Records a health check; `notified` is the level the operator is told of now (kept when
     /// `None` and the incumbent is still unwell, cleared once it is healthy).
     pub async fn record_health(

@@ -23,8 +23,8 @@ use arrakis_schemas::{
     temporal::{IncumbentHealthCheck, ShadowSync},
     workflows::{
         incumbent::{
-            self, DetectInput, DetectOutcome, FindingSource, GuildSignals, HealthInput, HealthReport, HealthSignals,
-            Incumbent, SIGNATURES,
+            self, DetectInput, DetectOutcome, FindingSource, GuildSignals, HealthInput, HealthNotified, HealthReport,
+            HealthSignals, Incumbent, SIGNATURES,
         },
         shadow_sync::{
             self, FinishSync, OperatorNotice, PAGE_SIZE, PageOutcome, ShadowSummary, ShadowSyncInput, StartSync,
@@ -66,6 +66,25 @@ pub struct ShadowActivities {
 }
 
 impl ShadowActivities {
+    /// One health check: the signals, the verdict, and the record (with the level as told
+    /// when `told_now`, the older path).
+    async fn check_health(&self, input: &HealthInput, told_now: bool) -> Result<HealthReport, ActivityError> {
+        let Some(community) = self.store.community_of(input.guild_id).await.map_err(storage)? else {
+            return Ok(HealthReport::default());
+        };
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        let standing = tx.shadow_standing().await.map_err(storage)?;
+        let (_, notified) = tx.incumbent_health().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let signals = self.health_signals(input.guild_id.get(), standing.incumbent).await.map_err(discord)?;
+        let health = incumbent::judge_health(&signals);
+        let notify = incumbent::should_notify(notified, health.level);
+        let mut tx = self.store.tenant(community).await.map_err(storage)?;
+        tx.record_health(&health, (notify && told_now).then_some(health.level)).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(HealthReport { health, notify })
+    }
+
     /// Activities reading Discord through `guilds`, deciding with `checker`, and creating the
     /// sync schedule (whose runs go to `task_queue`) through `schedules`.
     pub fn new(
@@ -270,27 +289,42 @@ impl ShadowActivities {
     }
 
     /// Judges the incumbent's health (its role updates, its verification channel) and records
-    /// it; `notify` says the operator should hear of it (the level got worse).
+    /// it; `notify` says the operator should hear of it (the level got worse than what they
+    /// were told). The level told is recorded by `incumbent.health_notified` once Discord took
+    /// the notice, so a notice that failed is sent again at the next check.
+    #[activity(name = "incumbent.judge_health")]
+    pub async fn judge_health(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: HealthInput,
+    ) -> Result<HealthReport, ActivityError> {
+        self.check_health(&input, false).await
+    }
+
+    /// As `incumbent.judge_health`, but recording the level as told before the notice is
+    /// posted: what health checks begun before `judge_health` run (and replay).
     #[activity(name = "incumbent.health")]
     pub async fn health(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: HealthInput,
     ) -> Result<HealthReport, ActivityError> {
+        self.check_health(&input, true).await
+    }
+
+    /// Records that the operator was told of `level`: the notice is in their channel.
+    #[activity(name = "incumbent.health_notified")]
+    pub async fn health_notified(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: HealthNotified,
+    ) -> Result<(), ActivityError> {
         let Some(community) = self.store.community_of(input.guild_id).await.map_err(storage)? else {
-            return Ok(HealthReport::default());
+            return Ok(());
         };
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        let standing = tx.shadow_standing().await.map_err(storage)?;
-        let (_, notified) = tx.incumbent_health().await.map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        let signals = self.health_signals(input.guild_id.get(), standing.incumbent).await.map_err(discord)?;
-        let health = incumbent::judge_health(&signals);
-        let notify = incumbent::should_notify(notified, health.level);
-        let mut tx = self.store.tenant(community).await.map_err(storage)?;
-        tx.record_health(&health, notify.then_some(health.level)).await.map_err(storage)?;
-        tx.commit().await.map_err(storage)?;
-        Ok(HealthReport { health, notify })
+        tx.record_health_notified(input.level).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
     }
 
     /// DEPLOY in shadow mode: the incumbent on record (detected now if the guild was never

@@ -238,6 +238,15 @@ pub struct HealthInput {
     pub guild_id: GuildId,
 }
 
+/// `incumbent.health_notified`'s input: the operator's channel took the notice of `level`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthNotified {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The level the notice told of.
+    pub level: HealthLevel,
+}
+
 /// What the guild shows of the incumbent's activity. Presence ("online") needs the privileged
 /// GUILD_PRESENCES intent, which Arrakis does not ask for: the incumbent counts as alive when
 /// it works, judged from its own member-role changes in the guild's audit log (a REST read
