@@ -3,9 +3,12 @@
 
 use crate::temporal::{CallError, Workflows};
 use arrakis_schemas::{
-    GuildId, Lenient,
+    GuildId, Lenient, Mode,
     temporal::{ConfirmRevocations, DiscardRevocations, MemberSyncNow, MemberSyncStatusQuery},
-    workflows::member_sync::{self, BUTTON_PREFIX, Decision, MemberSyncStatus, Phase, SweepRequest},
+    workflows::{
+        member_sync::{self, BUTTON_PREFIX, Decision, MemberSyncStatus, Phase, SweepRequest},
+        migration::MigrationStatus,
+    },
 };
 
 /// A breaker button's verb and batch, parsed from `ms:confirm:{batch}` / `ms:discard:{batch}`.
@@ -93,12 +96,26 @@ fn span(ms: u64) -> String {
     }
 }
 
+/// The community's mode as `/arrakis status` shows it, from the freshest source that knows:
+/// a running member sync (its plan reads the community's mode, and every publish re-plans),
+/// else the migration (which writes the mode it moves to and the one a rollback restores);
+/// `None` leaves it to shadow mode's view. A stopped sync's mode is the one before it stopped.
+pub fn community_mode(sync: Option<&MemberSyncStatus>, migration: Option<&MigrationStatus>) -> Option<Mode> {
+    sync.filter(|s| s.phase != Phase::Stopped).and_then(|s| s.mode).or_else(|| migration.and_then(|m| m.mode))
+}
+
 /// The member-sync lines of `/arrakis status` at `now_ms` (Unix ms): what waits, how long the
-/// oldest write has waited, and why nothing moves when nothing does.
+/// oldest write has waited, and why nothing moves when nothing does. A stopped sync says so
+/// and nothing else: what it held when it stopped is not waiting any more.
 pub fn status_lines(status: Option<&MemberSyncStatus>, now_ms: u64) -> String {
     let Some(s) = status else {
         return "Member roles: not synced (deploy with `/arrakis setup` to grant roles by holdings)\n".into();
     };
+    if s.phase == Phase::Stopped {
+        return "Member roles: stopped (by a rollback or an undeploy): no role is granted or revoked until a deploy \
+                starts member sync again\n"
+            .into();
+    }
     let catching_up = s.queued > 0 || s.pending_writes > 0 || s.sweep_requested;
     let mut text = match (&s.phase, &s.closed, &s.paused) {
         (_, Some(why), _) => format!("Member roles: nothing is written ({why})\n"),
@@ -163,6 +180,27 @@ pub fn status_lines(status: Option<&MemberSyncStatus>, now_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_sync_says_stopped_and_its_mode_gives_way_to_the_migrations() {
+        let stopped = MemberSyncStatus {
+            phase: Phase::Stopped,
+            mode: Some(Mode::Primary),
+            pending_writes: 10,
+            queued: 3,
+            ..MemberSyncStatus::default()
+        };
+        let text = status_lines(Some(&stopped), 0);
+        assert!(text.starts_with("Member roles: stopped"), "{text}");
+        assert!(!text.contains("waiting") && !text.contains("in sync"), "{text}");
+        let rolled_back = MigrationStatus { mode: Some(Mode::Shadow), ..MigrationStatus::default() };
+        assert_eq!(community_mode(Some(&stopped), Some(&rolled_back)), Some(Mode::Shadow));
+        assert_eq!(community_mode(Some(&stopped), None), None, "shadow mode's view decides");
+        let running = MemberSyncStatus { mode: Some(Mode::Parallel), ..MemberSyncStatus::default() };
+        assert_eq!(community_mode(Some(&running), Some(&rolled_back)), Some(Mode::Parallel));
+        let unplanned = MemberSyncStatus::default();
+        assert_eq!(community_mode(Some(&unplanned), Some(&rolled_back)), Some(Mode::Shadow));
+    }
 
     #[test]
     fn status_says_in_sync_only_when_nothing_waits() {

@@ -175,6 +175,22 @@ pub fn reason_modal(custom_id: String, title: &str, placeholder: &str) -> Intera
     }
 }
 
+/// What `/arrakis migrate` answers at once, instead of the start panel, while a migration is
+/// under way or in its watch period: which, and how to see or undo it.
+pub fn running(status: Option<&MigrationStatus>, now_ms: u64) -> Option<String> {
+    let s = status?;
+    let watching = s.stage == MigrationStage::Completed && s.watch_until_ms.is_some_and(|until| until > now_ms);
+    if !s.stage.under_way() && !watching {
+        return None;
+    }
+    let undo = if s.stage == MigrationStage::RollingBack { "" } else { " `/arrakis rollback` undoes it." };
+    Some(format!(
+        "A migration of this server is under way already, so there is nothing to start:\n{}`/arrakis status` shows \
+         where it is.{undo}",
+        status_lines(Some(s), now_ms)
+    ))
+}
+
 /// The migration lines of `/arrakis status`.
 pub fn status_lines(status: Option<&MigrationStatus>, now_ms: u64) -> String {
     let Some(s) = status else { return String::new() };
@@ -348,7 +364,8 @@ pub(crate) async fn roll_back(
     let actor = format!("discord:{}", interaction.author_id().map_or(0, |u| u.get()));
     match workflows.rollback(guild_id, reason, actor, request_id).await {
         Ok(_) => Ok(answer_ephemeral(
-            "Rolling back: Arrakis removes the roles and channels it added and puts the mode back.                  The incumbent's roles are not touched. `/arrakis status` shows each step.",
+            "Rolling back: Arrakis removes the roles and channels it added and puts the mode back. The incumbent's \
+             roles are not touched. `/arrakis status` shows each step.",
         )),
         Err(CallError::NotFound) => {
             Ok(answer_ephemeral("No migration of this server is running: nothing to roll back."))
@@ -436,7 +453,8 @@ pub(crate) async fn answer_start(
     let what = strategies::migration_strategy(input.strategy, input.days.unwrap_or(0));
     let id = workflows.start(input).await?;
     Ok(answer_ephemeral(format!(
-        "Migration started (`{id}`): {what}. Progress goes to your operator channel with a Rollback button;              `/arrakis status` shows the stage."
+        "Migration started (`{id}`): {what}. Progress goes to your operator channel with a Rollback button; \
+         `/arrakis status` shows the stage."
     )))
 }
 
@@ -490,6 +508,25 @@ mod tests {
 
     fn panel_text(r: &migration::Readiness, s: MigrationStrategy) -> String {
         panel(r, s, DEFAULT_DAYS).content.unwrap_or_default()
+    }
+
+    #[test]
+    fn a_second_migrate_says_what_is_running_instead_of_the_panel() {
+        let migrating = MigrationStatus {
+            stage: MigrationStage::Migrating,
+            strategy: Some(MigrationStrategy::Instant),
+            ..MigrationStatus::default()
+        };
+        let text = running(Some(&migrating), 0).expect("under way");
+        assert!(text.contains("Migration: migrating (instant)") && text.contains("/arrakis rollback"), "{text}");
+        let watching =
+            MigrationStatus { stage: MigrationStage::Completed, watch_until_ms: Some(10_000), ..migrating.clone() };
+        assert!(running(Some(&watching), 5_000).is_some(), "the watch period");
+        assert!(running(Some(&watching), 20_000).is_none(), "after the watch, the panel (which refuses primary)");
+        for stage in [MigrationStage::RolledBack, MigrationStage::NotReady] {
+            assert!(running(Some(&MigrationStatus { stage, ..migrating.clone() }), 0).is_none(), "{stage:?}");
+        }
+        assert!(running(None, 0).is_none());
     }
 
     #[test]

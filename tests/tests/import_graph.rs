@@ -261,3 +261,47 @@ fn every_crate_is_documented_by_its_readme_and_maps_every_file() {
     }
     assert!(missing.is_empty(), "files the crate READMEs' maps do not name: {missing:#?}");
 }
+
+/// The runs of six or more spaces inside a string literal on `line`: what a `\` continuation
+/// leaves out, or a line break inside a literal without one, puts in an operator's message.
+fn spaces_in_literals(line: &str) -> usize {
+    let (mut inside, mut escaped, mut run, mut runs) = (false, false, 0, 0);
+    for c in line.chars() {
+        match c {
+            '"' if !escaped => inside = !inside,
+            ' ' if inside => {
+                run += 1;
+                if run == 6 {
+                    runs += 1;
+                }
+            }
+            _ => {}
+        }
+        if c != ' ' {
+            run = 0;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    runs
+}
+
+#[test]
+fn no_message_has_a_run_of_spaces_from_a_broken_line() {
+    assert_eq!(spaces_in_literals(r#"text("a;              `b`")"#), 1);
+    assert_eq!(spaces_in_literals(r#"text("a \"b\"", "c")       .d"#), 0);
+    let mut found = Vec::new();
+    for (krate, _) in LAYERS {
+        let mut files = Vec::new();
+        sources(&root().join(krate).join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && !code.starts_with("r#") && spaces_in_literals(line) > 0 {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, code));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "string literals with runs of spaces (a broken `\\` continuation?): {found:#?}");
+}

@@ -237,6 +237,25 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
     );
     let status_text = operator.command("status", &[]).await.expect("status").content();
     assert!(status_text.contains("Migration: rolled back (gradual)"), "{status_text}");
+    // The community is back in shadow, and the sync the migration started is stopped: its
+    // last lines ("in sync", writes waiting) are not shown as if it still ran.
+    assert!(status_text.contains("Mode: shadow\n"), "{status_text}");
+    assert!(status_text.contains("Member roles: stopped"), "{status_text}");
+    assert!(!status_text.contains("Member roles: in sync"), "{status_text}");
+    assert!(!status_text.contains("deployed in shadow mode; the community has moved"), "{status_text}");
+    let (ok, _, events) =
+        shell(&stack, "migration-events", &g.guild, &[("ARRAKIS_SERVICE_DATABASE_URL", stack.db.service_url.as_str())]);
+    assert!(ok, "{events}");
+    for action in [
+        "migration.rollback_started",
+        "migration.rollback.stop_member_sync",
+        "migration.rollback.remove_arrakis_objects",
+        "migration.rollback.restore_manifest",
+        "migration.rolled_back",
+    ] {
+        let rows = events.lines().filter(|l| l.contains(&format!(" {action} "))).count();
+        assert_eq!(rows, 1, "one audit row {action} in\n{events}");
+    }
     posted(&stack, g.operator_channel, "Migration rolled back").await;
     // After all that (chains read, roles written, a rollback from a slash command), the
     // operator's dashboard has every series it charts, and both pages lint clean.

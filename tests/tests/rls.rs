@@ -371,3 +371,18 @@ async fn a_key_that_could_clash_across_tenants_carries_the_tenant() {
         .expect_err("the app creates no community");
     assert!(err.to_string().contains("permission denied") && !err.to_string().contains(&guild.to_string()), "{err}");
 }
+
+#[tokio::test]
+async fn a_migration_stage_is_one_the_workflow_knows() {
+    use arrakis_schemas::workflows::migration::MigrationStage::*;
+    let db = fresh_database().await;
+    let mut admin = db.admin().await;
+    let a = Uuid::new_v4();
+    seed_community(&mut admin, a).await;
+    for stage in [CheckingReadiness, NotReady, Preparing, Migrating, Completed, RollingBack, RolledBack] {
+        let update = format!("UPDATE migrations SET stage = '{}'", stage.as_str());
+        assert_eq!(in_tenant(&db, a, &update).await, Ok(()), "{update}");
+    }
+    let refused = in_tenant(&db, a, "UPDATE migrations SET stage = 'sideways'").await;
+    assert!(refused.as_ref().is_err_and(|e| e.contains("migrations_stage_known")), "{refused:?}");
+}

@@ -488,7 +488,8 @@ impl MigrationWorkflow {
         let migration_id = ctx.state(|s| s.carried.migration_id.clone());
         let Some(info) = ctx.state(|s| s.carried.status.rollback.clone()) else { return Ok(()) };
         if info.steps.is_empty() {
-            let started = RecordRollback { guild_id, migration_id: migration_id.clone(), rollback: info.clone() };
+            let started =
+                RecordRollback { guild_id, migration_id: migration_id.clone(), rollback: info.clone(), step: None };
             ctx.execute_activity(MigrationActivities::record_rollback, started, retry::compensation(queue)).await?;
             let text = format!("**Rolling back the migration** ({}): {}.", info.by, info.reason);
             Self::notify(ctx, guild_id, queue, text, None).await;
@@ -533,7 +534,8 @@ impl MigrationWorkflow {
                 Some(r.clone())
             });
             if let Some(rollback) = progress {
-                let record = RecordRollback { guild_id, migration_id: migration_id.clone(), rollback };
+                let step = Some(compensation.clone());
+                let record = RecordRollback { guild_id, migration_id: migration_id.clone(), rollback, step };
                 ctx.execute_activity(MigrationActivities::record_rollback, record, retry::compensation(queue)).await?;
             }
         }
@@ -544,7 +546,8 @@ impl MigrationWorkflow {
             Some(r.clone())
         });
         if let Some(rollback) = finished {
-            let record = RecordRollback { guild_id, migration_id: migration_id.clone(), rollback: rollback.clone() };
+            let record =
+                RecordRollback { guild_id, migration_id: migration_id.clone(), rollback: rollback.clone(), step: None };
             ctx.execute_activity(MigrationActivities::record_rollback, record, retry::compensation(queue)).await?;
             let finish = FinishMigration { guild_id, migration_id, stage: MigrationStage::RolledBack };
             ctx.execute_activity(MigrationActivities::finish, finish, retry::compensation(queue)).await?;

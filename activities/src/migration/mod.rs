@@ -476,11 +476,10 @@ impl MigrationActivities {
         let mut tx = self.store.tenant(community).await.map_err(storage)?;
         tx.record_rollback(&input.migration_id, &input.rollback).await.map_err(storage)?;
         let r = &input.rollback;
-        let action = if r.finished_at_ms.is_some() { "migration.rolled_back" } else { "migration.rollback_started" };
         let detail = serde_json::json!({"migration_id": input.migration_id, "reason": r.reason, "automatic": r.automatic,
             "steps": r.steps});
         let workflow_id = migration::workflow_id(input.guild_id);
-        tx.audit(&r.by, action, detail, Some(&workflow_id)).await.map_err(storage)?;
+        tx.audit(&r.by, &input.audit_action(), detail, Some(&workflow_id)).await.map_err(storage)?;
         tx.commit().await.map_err(storage)
     }
 

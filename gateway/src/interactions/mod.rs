@@ -368,6 +368,10 @@ impl Interactions {
                 }
             }
             "migrate" => {
+                let current = self.workflows.migration_status(guild_id).await?;
+                if let Some(text) = migration::running(current.as_ref(), unix_ms()) {
+                    return Ok(answer_ephemeral(text));
+                }
                 let readiness = migration::readiness_preview(&self.workflows, guild_id).await?;
                 Ok(answer(migration::panel(&readiness, MigrationStrategy::Gradual, migration::DEFAULT_DAYS)))
             }
@@ -449,7 +453,12 @@ impl Interactions {
     /// The status text, and whether the guild has a shadow-sync schedule to trigger.
     async fn status_text(&self, guild_id: GuildId) -> Result<(String, bool), CallError> {
         let mut text = String::from("**Arrakis for this server**\n");
-        match self.workflows.wizard_status(guild_id).await {
+        let wizard = self.workflows.wizard_status(guild_id).await;
+        let shadow = self.workflows.shadow_view(guild_id).await?;
+        let members = self.workflows.member_sync_status(guild_id).await?;
+        let migration = self.workflows.migration_status(guild_id).await?;
+        let mode = crate::member_sync::community_mode(members.as_ref(), migration.as_ref());
+        match wizard {
             Ok(status) => {
                 if status.is_open() {
                     text.push_str(&format!(
@@ -458,7 +467,7 @@ impl Interactions {
                         status.step.title()
                     ));
                 } else {
-                    text.push_str(&format!("Setup: {}\n", answer::closed_session(&status)));
+                    text.push_str(&format!("Setup: {}\n", answer::setup_line(&status, mode)));
                 }
                 if !status.reached.is_empty() && status.step != WizardStep::Deploy {
                     text.push_str(&format!("Setup funnel: {}\n", status.funnel_line()));
@@ -467,16 +476,9 @@ impl Interactions {
             Err(CallError::NotFound) => text.push_str("Setup: never run (`/arrakis setup`)\n"),
             Err(e) => return Err(e),
         }
-        let shadow = self.workflows.shadow_view(guild_id).await?;
-        let members = self.workflows.member_sync_status(guild_id).await?;
-        // The mode member sync read last is the community's; shadow mode's views are older.
-        let mode = members.as_ref().and_then(|m| m.mode);
         text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        let now_ms = unix_ms();
         text.push_str(&crate::member_sync::status_lines(members.as_ref(), now_ms));
-        let migration = self.workflows.migration_status(guild_id).await?;
         text.push_str(&migration::status_lines(migration.as_ref(), now_ms));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
         if !runs.is_empty() {
@@ -487,6 +489,13 @@ impl Interactions {
         }
         Ok((text, shadow.scheduled))
     }
+}
+
+/// Now, in Unix milliseconds, for the status lines' "next in …" and "until …".
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
 /// The response for a finished call.

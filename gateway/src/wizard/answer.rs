@@ -12,7 +12,7 @@ use crate::{
     temporal::{CallError, Workflows},
 };
 use arrakis_schemas::{
-    ChannelPlan, GuildId,
+    ChannelPlan, GuildId, Mode,
     workflows::wizard::{
         self as schema, StepAnswer, WizardStatus, WizardStep,
         assets::AssetEdit,
@@ -253,6 +253,22 @@ pub(crate) async fn form(
         Ok(status) => Ok(answer(prompt(&status))),
         Err(CallError::Rejected(why)) => Ok(answer(forms::rejected(step, &why, &fields))),
         Err(e) => Err(e),
+    }
+}
+
+/// The "Setup:" line of `/arrakis status` for a closed session: what it ended with, unless
+/// the community's `mode` has moved on since (a migration, a rollback), when the deploy's own
+/// words ("in shadow mode: nothing changes…") would no longer be true.
+pub(crate) fn setup_line(status: &WizardStatus, mode: Option<Mode>) -> String {
+    match (status.deployed_version, mode) {
+        (Some(version), Some(mode)) if status.summary.is_some() && !status.expired && status.draft.mode != mode => {
+            format!(
+                "manifest v{version} deployed in {} mode; the community has moved to {} mode since.",
+                status.draft.mode.as_str(),
+                mode.as_str()
+            )
+        }
+        _ => closed_session(status),
     }
 }
 

@@ -207,3 +207,15 @@ fn a_form_parses_into_its_answer() {
 fn long_content_is_clipped_to_discords_limit() {
     assert_eq!(clip("x".repeat(5_000)).chars().count(), arrakis_schemas::Limits::MESSAGE_MAX);
 }
+
+#[test]
+fn the_setup_line_stops_repeating_a_deploy_the_mode_has_moved_on_from() {
+    let mut status = WizardStatus { step: WizardStep::Deploy, deployed_version: Some(3), ..WizardStatus::default() };
+    status.draft.mode = Mode::Shadow;
+    status.summary = Some("Saved **Sietch** (manifest v3) in shadow mode: nothing changes in Discord.".into());
+    let same = super::answer::setup_line(&status, Some(Mode::Shadow));
+    assert!(same.contains("nothing changes in Discord"), "{same}");
+    assert_eq!(super::answer::setup_line(&status, None), same, "unknown mode: the deploy's words stand");
+    let moved = super::answer::setup_line(&status, Some(Mode::Primary));
+    assert_eq!(moved, "manifest v3 deployed in shadow mode; the community has moved to primary mode since.");
+}

@@ -367,6 +367,16 @@ pub enum Compensation {
 }
 
 impl Compensation {
+    /// Its wire name (`restore_manifest`), which names its audit row.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RestoreManifest { .. } => "restore_manifest",
+            Self::RemoveArrakisObjects => "remove_arrakis_objects",
+            Self::StopMemberSync => "stop_member_sync",
+            Self::RestoreMode { .. } => "restore_mode",
+        }
+    }
+
     /// In an operator's words.
     pub fn describe(&self) -> String {
         match self {
@@ -548,6 +558,22 @@ pub struct RecordRollback {
     pub migration_id: String,
     /// What happened.
     pub rollback: RollbackInfo,
+    /// The step this record follows, when it follows one: the audit row is named after it
+    /// (`migration.rollback.stop_member_sync`). `None` for the start and the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Compensation>,
+}
+
+impl RecordRollback {
+    /// The audit action of this record: the rollback's start, one of its steps by name, or
+    /// its end.
+    pub fn audit_action(&self) -> String {
+        match (&self.step, self.rollback.finished_at_ms) {
+            (_, Some(_)) => "migration.rolled_back".into(),
+            (Some(step), None) => format!("migration.rollback.{}", step.name()),
+            (None, None) => "migration.rollback_started".into(),
+        }
+    }
 }
 
 /// `migration.finish`'s input: the migration is over (completed, rolled back, not ready).
@@ -599,6 +625,12 @@ impl MigrationStage {
     /// True while a rollback makes sense: something was changed and nothing was put back.
     pub fn can_roll_back(self) -> bool {
         matches!(self, Self::Preparing | Self::Migrating | Self::Completed)
+    }
+
+    /// True while the migration's run is busy with it (a completed one still watches, which
+    /// its `watch_until_ms` tells): a second start is refused.
+    pub fn under_way(self) -> bool {
+        matches!(self, Self::CheckingReadiness | Self::Preparing | Self::Migrating | Self::RollingBack)
     }
 }
 

@@ -401,6 +401,25 @@ mod tests {
     }
 
     #[test]
+    fn each_rollback_record_is_audited_by_what_it_follows() {
+        let mut record = RecordRollback {
+            guild_id: "123456789012345678".parse().expect("snowflake"),
+            migration_id: "m".into(),
+            rollback: RollbackInfo::default(),
+            step: None,
+        };
+        assert_eq!(record.audit_action(), "migration.rollback_started");
+        record.step = Some(Compensation::StopMemberSync);
+        assert_eq!(record.audit_action(), "migration.rollback.stop_member_sync");
+        record.step = Some(Compensation::RestoreManifest { version: 3 });
+        assert_eq!(record.audit_action(), "migration.rollback.restore_manifest");
+        record.rollback.finished_at_ms = Some(1);
+        assert_eq!(record.audit_action(), "migration.rolled_back");
+        let wire = serde_json::to_value(Compensation::RestoreMode { mode: Mode::Parallel }).expect("json");
+        assert_eq!(wire["undo"], Compensation::RestoreMode { mode: Mode::Parallel }.name());
+    }
+
+    #[test]
     fn rollback_needs_a_reason() {
         assert!(RollbackRequest { reason: "".into(), actor: "cli:x".into() }.check().expect_err("empty").has("reason"));
         assert_eq!(RollbackRequest { reason: "members complain".into(), actor: "discord:1".into() }.check(), Ok(()));
