@@ -197,6 +197,9 @@ pub fn status_lines(status: Option<&MigrationStatus>, now_ms: u64) -> String {
     let strategy = s.strategy.map_or("", |x| x.as_str());
     let mut text = format!("Migration: {} ({strategy})", s.stage.as_str().replace('_', " "));
     match s.stage {
+        MigrationStage::Migrating if s.awaiting_writes => {
+            text.push_str(", every member moved; complete once member sync has written their roles");
+        }
         MigrationStage::Migrating if s.batches > 1 => {
             text.push_str(&format!(
                 ", batch {} of {}, about {} members moved, {} to go",
@@ -546,5 +549,8 @@ mod tests {
         assert!(text.contains("batch 3 of 8, about 375 members moved, 625 to go, next batch in 10 min"), "{text}");
         assert!(text.contains("Readiness overridden: the incumbent is down"), "{text}");
         assert!(status_lines(None, 0).is_empty());
+        let writing = MigrationStatus { awaiting_writes: true, ..status };
+        let text = status_lines(Some(&writing), 0);
+        assert!(text.contains("every member moved; complete once member sync has written their roles"), "{text}");
     }
 }

@@ -360,8 +360,12 @@ async fn members_losing_access_roll_the_migration_back_by_itself() {
         arrakis_tests::member_sync::shell(&stack, "member-sync-start", &g.guild, &[("SETTINGS", settings)]);
     assert!(ok, "{text}");
     start(&stack, &g.guild, "parallel_forever", r#""channels": "parallel_mirror""#);
-    stage(&stack, &g.guild, "completed", 120).await;
+    let completed = stage(&stack, &g.guild, "completed", 180).await;
     let holder = roles(&stack, g.id()).await["arrakis-holder"].0;
+    // "Complete" is said once member sync has written every holder's role, not when the
+    // roles exist: all 40 are there the moment the stage says so.
+    assert_eq!(held(&stack, &g.guild, &[holder]).await, pairs(&g.holders, holder), "{completed}");
+    assert!(completed.get("awaiting_writes").is_none(), "{completed}");
     // parallel_mirror: a copy of the incumbent's gated channel, shown to arrakis-holder instead.
     let state = stack.control.guild(g.id()).await.expect("state");
     let copy = state.channels.iter().find(|c| c["name"] == "arrakis-holders-lounge").expect("the mirrored channel");

@@ -18,7 +18,7 @@ use arrakis_schemas::{
             Carried, ChainCursor, Decided, Decision, Forget, HeldAlert, HeldDecision, KIND, LoopView, MemberSyncInput,
             MemberSyncStatus, OpenSync, Pause, Phase, PlanOutcome, PlanRequest, Queued, Reason, Recheck, Settle, Step,
             SweepPage, SweepProgress, SweepRequest, SweepSummary, SyncMember, SyncSettings, WalletLinked, Watch,
-            Watched, WriteBatch, idle_until, next_round, recheck_rest_ms,
+            Watched, WriteBatch, idle_until, next_round, recheck_rest_ms, settled_batch_due,
         },
         members::{MemberEvent, MemberEventKind},
     },
@@ -288,10 +288,32 @@ impl MemberSyncWorkflow {
         if !due || !ctx.patched("member-sync-reports-to-migration") {
             return;
         }
+        Self::send_report(ctx, None).await;
+    }
+
+    /// Tells the migration, once idle, that the batch it last nudged for is written in full
+    /// ([`settled_batch_due`]): it calls itself complete on that, not when the roles exist.
+    async fn report_settled(ctx: &WorkflowContext<Self>) {
+        let due = ctx.state(|s| settled_batch_due(&s.carried, s.status.pending_writes));
+        // Added after runs were recorded: the patch keeps their replay deterministic.
+        if let Some(batch) = due
+            && ctx.patched("member-sync-reports-settled")
+        {
+            Self::send_report(ctx, Some(batch)).await;
+        }
+    }
+
+    /// Sends what the migration has not been told yet (and the batch now written in full).
+    async fn send_report(ctx: &WorkflowContext<Self>, settled: Option<u32>) {
+        let now = Self::now_ms(ctx);
         let (id, report) = ctx.state_mut(|s| {
             let mut report = std::mem::take(&mut s.carried.unreported);
             let last = s.carried.last_sweep.as_ref().map_or(0, |l| l.tally.members);
             report.members = last.max(s.carried.sweep.as_ref().map_or(0, |p| p.tally.members));
+            if let Some(batch) = settled {
+                report.settled_batch = batch;
+                s.carried.settled_batch = batch;
+            }
             s.carried.reported_at_ms = now;
             (s.carried.migration.clone(), report)
         });
@@ -546,6 +568,7 @@ impl MemberSyncWorkflow {
             if !steps.is_empty() {
                 continue;
             }
+            Self::report_settled(ctx).await;
             // Idle: the watcher runs, and the loop waits for it, an input, or the next due time.
             if watch.is_none() {
                 watch = Self::start_watch(ctx, &queue);
@@ -642,7 +665,12 @@ impl MemberSyncWorkflow {
 
     /// A new manifest version was saved: sweep with it soon. The payload is not read.
     #[signal(name = "manifest_published")]
-    pub fn manifest_published(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _payload: Lenient<serde_json::Value>) {
+    pub fn manifest_published(&mut self, _ctx: &mut SyncWorkflowContext<Self>, payload: Lenient<serde_json::Value>) {
+        // A migration's nudge names the batch it moved; the sweep it asks for settles it.
+        let batch = payload.parse().ok().and_then(|p: serde_json::Value| p.get("migration_batch")?.as_u64());
+        if let Some(batch) = batch.and_then(|b| u32::try_from(b).ok()) {
+            self.carried.migration_batch = self.carried.migration_batch.max(batch);
+        }
         self.carried.sweep_requested = true;
         self.wake += 1;
     }

@@ -37,6 +37,8 @@ type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Events per run before continuing as new.
 const HISTORY_BUDGET: u32 = 4_000;
+/// The patch under which "complete" waits for member sync's word that every role is written.
+const COMPLETE_AFTER_WRITTEN: &str = "migration-complete-after-written";
 /// The actor of a rollback a threshold started.
 const AUTOMATIC: &str = "automatic";
 
@@ -371,6 +373,10 @@ impl MigrationWorkflow {
         if Self::rolling_back(ctx) {
             return Ok(());
         }
+        // Added after runs were recorded: they completed when the roles existed.
+        if ctx.patched(COMPLETE_AFTER_WRITTEN) && !Self::await_writes(ctx, input).await? {
+            return Ok(());
+        }
         if input.strategy.final_mode() == Mode::Primary && ctx.state(|s| s.carried.status.mode) != Some(Mode::Primary) {
             Self::lead(ctx, input, queue).await?;
             if Self::rolling_back(ctx) {
@@ -408,6 +414,34 @@ impl MigrationWorkflow {
             Self::notify(ctx, guild_id, queue, text, Some(NoticeButton::Rollback)).await;
         }
         Ok(())
+    }
+
+    /// Waits for member sync to report the last batch written in full (every moved member's
+    /// roles granted), so "complete" is true when it is said. `false` when this run stops here:
+    /// a rollback began, or the history is long (the next run waits on).
+    async fn await_writes(ctx: &WorkflowContext<Self>, input: &MigrationInput) -> WorkflowResult<bool> {
+        let batches = ctx.state(|s| s.carried.status.batches);
+        if input.strategy != MigrationStrategy::Gradual {
+            // Everyone moved at once: the sweep this asks for answers for all of them.
+            let payload = Lenient::from_json(serde_json::json!({"migration_batch": batches}));
+            crate::tell_member_sync(ctx, input.guild_id, ManifestPublishedSignal, payload).await;
+        }
+        ctx.state_mut(|s| s.carried.status.awaiting_writes = true);
+        loop {
+            if Self::rolling_back(ctx) {
+                ctx.state_mut(|s| s.carried.status.awaiting_writes = false);
+                return Ok(false);
+            }
+            if ctx.history_length() > HISTORY_BUDGET || ctx.continue_as_new_suggested() {
+                return Ok(false);
+            }
+            if ctx.state(|s| s.carried.settled_batch >= batches) {
+                ctx.state_mut(|s| s.carried.status.awaiting_writes = false);
+                return Ok(true);
+            }
+            let seen = ctx.state(|s| s.wake);
+            ctx.wait_condition(move |s: &Self| s.wake != seen).await?;
+        }
     }
 
     /// Moves batch `batch` over: member sync grants its members at its next sweep.
@@ -667,6 +701,7 @@ impl MigrationWorkflow {
             return crate::signal_dropped(ctx, "access_report", &"counts no sync could send");
         };
         let now = time_ms(ctx.workflow_time());
+        self.carried.settled_batch = self.carried.settled_batch.max(report.settled_batch);
         self.carried.reports.push(Reported { at_ms: now, report });
         prune(&mut self.carried.reports, now, &self.thresholds);
         if self.may_roll_back()

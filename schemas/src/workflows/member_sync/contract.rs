@@ -193,6 +193,13 @@ pub struct Carried {
     /// Workflow time (Unix ms) of the last report to the migration.
     #[serde(default)]
     pub reported_at_ms: u64,
+    /// The last migration batch the migration nudged this sync for (`migration_batch` in a
+    /// `manifest_published` payload).
+    #[serde(default)]
+    pub migration_batch: u32,
+    /// The last batch this sync told the migration it has written in full.
+    #[serde(default)]
+    pub settled_batch: u32,
 }
 
 /// A member waiting to be decided.

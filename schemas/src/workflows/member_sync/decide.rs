@@ -381,6 +381,19 @@ pub mod priority {
     pub const SWEEP: i16 = 1;
 }
 
+/// The migration batch member sync may report as written in full, if one is due: the
+/// migration nudged it for a batch it has not reported yet, no sweep is asked for or under way
+/// (the nudge asks for one, so the sweep that answered it has ended), and no decided write
+/// waits. Until then the migration does not call itself complete.
+pub fn settled_batch_due(carried: &Carried, pending_writes: u64) -> Option<u32> {
+    let settled = carried.migration.is_some()
+        && carried.migration_batch > carried.settled_batch
+        && !carried.sweep_requested
+        && carried.sweep.is_none()
+        && pending_writes == 0;
+    settled.then_some(carried.migration_batch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,5 +576,32 @@ mod tests {
         let bad = SyncSettings { sweep_interval_secs: 5, max_revoke_fraction: 1.5, ..SyncSettings::default() };
         let errors = bad.check().expect_err("bad");
         assert!(errors.has("settings.sweep_interval_secs") && errors.has("settings.max_revoke_fraction"), "{errors}");
+    }
+
+    #[test]
+    fn a_batch_is_settled_once_its_sweep_ended_and_its_writes_are_out() {
+        let nudged = Carried {
+            migration: Some("migration-1".into()),
+            migration_batch: 4,
+            settled_batch: 3,
+            sweep_requested: true,
+            ..Carried::default()
+        };
+        assert_eq!(settled_batch_due(&nudged, 0), None, "the nudge's sweep has not begun");
+        let sweep = SweepProgress {
+            sweep_id: "s".into(),
+            plan: SweepPlan::default(),
+            after: None,
+            tally: SweepTally::default(),
+            dry_run: false,
+            started_at_ms: 0,
+        };
+        let sweeping = Carried { sweep_requested: false, sweep: Some(sweep), ..nudged.clone() };
+        assert_eq!(settled_batch_due(&sweeping, 0), None, "the sweep is under way");
+        let swept = Carried { sweep: None, ..sweeping };
+        assert_eq!(settled_batch_due(&swept, 12), None, "12 writes wait");
+        assert_eq!(settled_batch_due(&swept, 0), Some(4));
+        assert_eq!(settled_batch_due(&Carried { settled_batch: 4, ..swept.clone() }, 0), None, "told already");
+        assert_eq!(settled_batch_due(&Carried { migration: None, ..swept }, 0), None, "no migration");
     }
 }

@@ -171,6 +171,9 @@ pub struct MigrationCarried {
     pub steps_done: u32,
     /// Runs so far.
     pub runs: u32,
+    /// The last batch member sync reported written in full ([`AccessReport::settled_batch`]).
+    #[serde(default)]
+    pub settled_batch: u32,
 }
 
 fn default_actor() -> String {
@@ -300,6 +303,11 @@ pub struct AccessReport {
     /// Members of the guild (the last sweep's count).
     #[serde(default)]
     pub members: u64,
+    /// The last migration batch this sync has written in full: a sweep begun after the
+    /// migration's nudge for it has ended, and nothing it decided waits to be written. The
+    /// migration is complete once this reaches its last batch.
+    #[serde(default)]
+    pub settled_batch: u32,
 }
 
 /// The largest count a report may carry: more members or requests than any guild has in a
@@ -442,6 +450,10 @@ pub struct MigrationStatus {
     pub lost_in_window: u64,
     /// Requests failed in the error window.
     pub failed_in_window: u64,
+    /// Every member is moved, and the migration waits for member sync to say their roles are
+    /// all written before it calls itself complete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_writes: bool,
 }
 
 /// A channel the incumbent gates (hidden from everyone, shown to the holders of roles the

@@ -308,7 +308,7 @@ mod tests {
         let t = RollbackThresholds::default();
         let at = |at_ms: u64, lost: u64, requests: u64, failed: u64| Reported {
             at_ms,
-            report: AccessReport { lost, requests, failed, breaker_tripped: false, members: 1_000 },
+            report: AccessReport { lost, requests, failed, members: 1_000, ..AccessReport::default() },
         };
         let hour = 3_600_000;
         assert_eq!(rollback_trigger(&[at(0, 30, 0, 0), at(10, 20, 0, 0)], 20, &t), None, "50 of 1000 is 5 %");
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_report_no_member_sync_could_send_is_dropped_and_sums_never_overflow() {
-        let ok = AccessReport { lost: 3, requests: 10, failed: 2, breaker_tripped: false, members: 1_000 };
+        let ok = AccessReport { lost: 3, requests: 10, failed: 2, members: 1_000, ..AccessReport::default() };
         assert_eq!(ok.clone().bounded(), Some(ok.clone()));
         assert_eq!(AccessReport { failed: 11, ..ok.clone() }.bounded(), None, "more failures than requests");
         assert_eq!(AccessReport { lost: u64::MAX, ..ok.clone() }.bounded(), None);
