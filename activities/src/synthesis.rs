@@ -453,7 +453,10 @@ impl SynthesisActivities {
         input: ReconcileInput,
     ) -> Result<ReconcileDiff, ActivityError> {
         let a = self.assess(input.guild_id, None).await?;
-        Ok(ReconcileDiff {
+        let mut tx = self.store.tenant(a.community_id).await.map_err(storage)?;
+        let rolling_back = tx.rollback_under_way().await.map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        let mut diff = ReconcileDiff {
             community_id: a.community_id,
             version: a.version,
             drift: a.assessment.drift,
@@ -461,7 +464,19 @@ impl SynthesisActivities {
             extras: a.assessment.removals,
             operator_channel_id: a.operator_channel_id,
             mode: Some(a.mode),
-        })
+            held: None,
+        };
+        if rolling_back {
+            tracing::info!(guild = %input.guild_id, "a migration's rollback is under way: nothing reconciled");
+            diff = ReconcileDiff {
+                drift: Vec::new(),
+                ops: Vec::new(),
+                extras: Vec::new(),
+                held: Some("a migration's rollback is under way".into()),
+                ..diff
+            };
+        }
+        Ok(diff)
     }
 
     /// Posts a drift report in the operator's channel before the fixes: kept for runs that

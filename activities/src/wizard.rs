@@ -13,7 +13,7 @@ use arrakis_schemas::{
     temporal::{ManifestPublishedSignal, MemberSync, Reconcile},
     workflows::{
         member_sync::{self, EnsureSync, MemberSyncInput},
-        reconcile::{ReconcileInput, ReconcileMode},
+        reconcile::{self, ReconcileInput, ReconcileMode},
         synthesis::OpAction,
         wizard::{
             DeployMessage, DeployPlan, DeployScreen, DeployedManifest, FunnelStep, PlannedItem, PreviewRequest,
@@ -128,7 +128,7 @@ impl WizardActivities {
         _ctx: ActivityContext,
         input: ReconcileSchedule,
     ) -> Result<String, ActivityError> {
-        let id = format!("reconcile-{}", input.guild_id);
+        let id = reconcile::schedule_id(input.guild_id);
         let run = Lenient::new(&ReconcileInput {
             guild_id: input.guild_id,
             mode: ReconcileMode::Apply,

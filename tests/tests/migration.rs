@@ -11,6 +11,7 @@ use arrakis_tests::{
     member_sync::{held, keep_mining, link_wallets, spice},
     migration::{MigrationGuild, backdate_shadow, moved, roles, seed, shell, status},
     operator::Operator,
+    run_shell,
     shadow::chains_file,
     wait_until,
 };
@@ -377,11 +378,59 @@ async fn members_losing_access_roll_the_migration_back_by_itself() {
     })
     .await;
 
+    // The rollback is held between removing the arrakis-* objects and restoring the manifest
+    // (the manifests table is locked), and the reconcile schedule fires meanwhile: it must not
+    // recreate what the rollback removed from the parallel manifest still in force.
+    let mut lock = stack.db.admin().await;
+    sqlx::query("BEGIN").execute(&mut lock).await.expect("begin");
+    sqlx::query("LOCK TABLE manifests IN EXCLUSIVE MODE").execute(&mut lock).await.expect("lock");
+
     // 25 of 400 members (6.25 %, over the 5 % threshold) sell their SPICE.
     for user in g.holders.iter().take(25) {
         chain.burn_erc20(g.wallets[user], spice(150)).await;
     }
+    wait_until(Duration::from_secs(180), "the rollback to remove the arrakis-* roles", || async {
+        let s = status(&stack, &g.guild);
+        let removed = s["rollback"]["steps"].to_string().contains("delete the arrakis-* roles");
+        (removed && arrakis_roles(&roles(&stack, g.id()).await).is_empty()).then_some(())
+    })
+    .await;
+    let schedule = run_shell(&format!("temporal schedule describe --schedule-id reconcile-{} -o json", g.guild), &[]);
+    let schedule: Value = serde_json::from_slice(&schedule.stdout).expect("schedule json");
+    assert_eq!(
+        schedule["schedule"]["state"]["paused"], true,
+        "held by the rollback: {}",
+        schedule["schedule"]["state"]
+    );
+    let completed = format!(
+        "temporal workflow count --query \"TemporalScheduledById='reconcile-{}' AND ExecutionStatus='Completed'\"",
+        g.guild
+    );
+    let count = || {
+        let out = run_shell(&completed, &[]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let before = count();
+    // A paused schedule still runs when triggered by hand: the reconcile itself stands back.
+    let fired = run_shell(&format!("temporal schedule trigger --schedule-id reconcile-{}", g.guild), &[]);
+    assert!(fired.status.success(), "{}", String::from_utf8_lossy(&fired.stderr));
+    wait_until(Duration::from_secs(60), "the fired reconcile to complete", || async {
+        (count() > before).then_some(())
+    })
+    .await;
+    assert!(arrakis_roles(&roles(&stack, g.id()).await).is_empty(), "nothing recreated mid-rollback");
+    assert_eq!(status(&stack, &g.guild)["stage"], "rolling_back", "still held");
+    sqlx::query("ROLLBACK").execute(&mut lock).await.expect("release");
+
     let back = stage(&stack, &g.guild, "rolled_back", 180).await;
+    let schedule = run_shell(&format!("temporal schedule describe --schedule-id reconcile-{} -o json", g.guild), &[]);
+    let schedule: Value = serde_json::from_slice(&schedule.stdout).expect("schedule json");
+    assert_ne!(schedule["schedule"]["state"]["paused"], true, "resumed at the end: {}", schedule["schedule"]["state"]);
+    assert!(back["rollback"]["steps"].to_string().contains("resume the reconcile schedule: resumed"), "{back}");
     let rollback = &back["rollback"];
     assert_eq!((rollback["automatic"].as_bool(), rollback["by"].as_str()), (Some(true), Some("automatic")), "{back}");
     assert!(

@@ -18,8 +18,8 @@ use arrakis_schemas::{
         migration::{
             self, AccessReport, Cohort, Compensate, Compensation, FinishMigration, KIND, MigrationCarried,
             MigrationInput, MigrationNotice, MigrationStage, MigrationStatus, MigrationStrategy, NoticeButton, Prepare,
-            ReadinessRequest, RecordRollback, Reported, RollbackInfo, RollbackRequest, RollbackThresholds, SetCohort,
-            SetMode, prune, rollback_trigger, sum_reports,
+            ReadinessRequest, RecordRollback, Reported, ResumeReconcile, RollbackInfo, RollbackRequest,
+            RollbackThresholds, SetCohort, SetMode, prune, rollback_trigger, sum_reports,
         },
         synthesis::{self, RemovalChoice, SynthesisInput, SynthesisOutcome},
         wizard::ReconcileSchedule,
@@ -39,6 +39,8 @@ type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 const HISTORY_BUDGET: u32 = 4_000;
 /// The patch under which "complete" waits for member sync's word that every role is written.
 const COMPLETE_AFTER_WRITTEN: &str = "migration-complete-after-written";
+/// The patch under which a rollback holds the reconcile schedule.
+const HOLDS_RECONCILE: &str = "migration-holds-reconcile";
 /// The actor of a rollback a threshold started.
 const AUTOMATIC: &str = "automatic";
 
@@ -282,6 +284,11 @@ impl MigrationWorkflow {
             if let Err(e) = outcome {
                 Self::step_failed(ctx, "making the arrakis-* roles and channels", e);
                 return Ok(());
+            }
+            // The rollback holds the schedule this ensures, so no scheduled run recreates what
+            // it removes (added after runs were recorded, hence the patch).
+            if ctx.patched(HOLDS_RECONCILE) {
+                Self::register(ctx, Compensation::HoldReconcile);
             }
             let schedule = ReconcileSchedule { guild_id, task_queue: ctx.task_queue().to_string() };
             if let Err(e) =
@@ -572,6 +579,21 @@ impl MigrationWorkflow {
                 let record = RecordRollback { guild_id, migration_id: migration_id.clone(), rollback, step };
                 ctx.execute_activity(MigrationActivities::record_rollback, record, retry::compensation(queue)).await?;
             }
+        }
+        if compensations.contains(&Compensation::HoldReconcile) {
+            let resume = ResumeReconcile { guild_id, migration_id: migration_id.clone() };
+            let step = match ctx
+                .execute_activity(MigrationActivities::resume_reconcile, resume, retry::compensation(queue))
+                .await
+            {
+                Ok(what) => format!("resume the reconcile schedule: {what}"),
+                Err(e) => format!("resume the reconcile schedule: FAILED ({e})"),
+            };
+            ctx.state_mut(|s| {
+                if let Some(r) = s.carried.status.rollback.as_mut() {
+                    r.steps.push(step);
+                }
+            });
         }
         let now = Self::now_ms(ctx);
         let finished = ctx.state_mut(|s| {

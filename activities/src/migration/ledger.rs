@@ -165,6 +165,18 @@ impl TenantTx {
         Ok(Some(KeptObjects { objects, started_at_ms: started_at.timestamp_millis().max(0) as u64 }))
     }
 
+    /// True while a migration's rollback is under way (begun within the day, not finished):
+    /// reconciliation then leaves the guild alone, since the manifest it would restore is the
+    /// one the rollback is replacing.
+    pub async fn rollback_under_way(&mut self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM rollback_events
+                            WHERE finished_at IS NULL AND started_at > now() - interval '1 day')",
+        )
+        .fetch_one(self.conn())
+        .await?)
+    }
+
     /// Records (or updates, as its steps complete) a migration's rollback; nothing for a
     /// migration never recorded (a prepare that failed before its first write).
     pub async fn record_rollback(&mut self, migration_id: &str, r: &RollbackInfo) -> Result<(), StoreError> {

@@ -23,15 +23,18 @@ use arrakis_schemas::{
         member_sync::{self, Decision},
         migration::{
             self, Compensate, Compensation, FinishMigration, GatedChannel, MigrationNotice, NoticeButton, Prepare,
-            Prepared, ROLE_PREFIX, ROLLBACK_BUTTON, ReadinessReport, ReadinessRequest, RecordRollback, SetCohort,
-            SetMode,
+            Prepared, ROLE_PREFIX, ROLLBACK_BUTTON, ReadinessReport, ReadinessRequest, RecordRollback, ResumeReconcile,
+            SetCohort, SetMode,
         },
+        reconcile,
     },
 };
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
     errors::{WorkflowGetResultError, WorkflowUpdateError},
+    schedules::{PauseScheduleOptions, ScheduleError, UnpauseScheduleOptions},
+    tonic::Code,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -239,6 +242,29 @@ impl MigrationActivities {
 
     /// Stops member sync and waits (up to a minute) for its run to end, so no write of it
     /// lands after the roles go.
+    /// Pauses (`hold`) or resumes the guild's reconcile schedule; a guild without one has
+    /// nothing to hold.
+    async fn hold_reconcile(&self, guild: GuildId, hold: bool, migration_id: &str) -> Result<String, ActivityError> {
+        let id = reconcile::schedule_id(guild);
+        let handle = self.client.get_schedule_handle(id.clone());
+        let result = if hold {
+            handle.pause(Some(format!("held by the rollback of {migration_id}")), PauseScheduleOptions::default()).await
+        } else {
+            handle
+                .unpause(Some(format!("the rollback of {migration_id} ended")), UnpauseScheduleOptions::default())
+                .await
+        };
+        match result {
+            Ok(()) if hold => Ok(format!("paused {id}")),
+            Ok(()) => Ok(format!("resumed {id}")),
+            Err(ScheduleError::Rpc(status)) if status.code() == Code::NotFound => Ok(format!("no schedule {id}")),
+            Err(e) => {
+                let what = if hold { "pausing" } else { "resuming" };
+                Err(ActivityFailure::new(FailureKind::TemporalUnavailable, format!("{what} {id}: {e}")).into())
+            }
+        }
+    }
+
     async fn stop_member_sync(&self, input: &Compensate, ctx: &ActivityContext) -> Result<String, ActivityError> {
         let id = member_sync::workflow_id(input.guild_id);
         let handle = self.client.get_workflow_handle::<MemberSync>(id.clone());
@@ -444,11 +470,23 @@ impl MigrationActivities {
             }
             Compensation::RemoveArrakisObjects => self.remove_objects(&input, &ctx).await,
             Compensation::StopMemberSync => self.stop_member_sync(&input, &ctx).await,
+            Compensation::HoldReconcile => self.hold_reconcile(input.guild_id, true, &input.migration_id).await,
             Compensation::RestoreMode { mode } => {
                 let version = self.save_with_mode(input.guild_id, *mode, &input.actor, &workflow_id).await?;
                 Ok(format!("{} mode again (manifest v{version})", mode.as_str()))
             }
         }
+    }
+
+    /// Resumes the reconcile schedule a rollback held ([`Compensation::HoldReconcile`]), once
+    /// the manifest it reconciles to is the restored one.
+    #[activity(name = "migration.resume_reconcile")]
+    pub async fn resume_reconcile(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ResumeReconcile,
+    ) -> Result<String, ActivityError> {
+        self.hold_reconcile(input.guild_id, false, &input.migration_id).await
     }
 
     /// Closes the migration (completed, rolled back, not ready): member sync stops counting

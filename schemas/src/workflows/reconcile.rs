@@ -19,6 +19,12 @@ pub fn workflow_id(guild_id: GuildId, run: &str) -> String {
     format!("reconcile-{guild_id}-{run}")
 }
 
+/// The guild's 6-hourly reconciliation schedule, which DEPLOY creates and a migration's
+/// rollback holds while it runs.
+pub fn schedule_id(guild_id: GuildId) -> String {
+    format!("reconcile-{guild_id}")
+}
+
 /// Report only, or fix.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -237,6 +243,10 @@ pub struct ReconcileDiff {
     /// The community's mode; in shadow mode nothing is changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<crate::Mode>,
+    /// Why nothing is compared now, if so: a migration's rollback is under way, and the
+    /// manifest it reconciles to is about to be replaced (drift, ops and extras are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// A drift report for the operator's channel, posted before the fixes: the input of

@@ -372,6 +372,10 @@ pub enum Compensation {
         /// The mode.
         mode: Mode,
     },
+    /// Hold the reconcile schedule while the rollback runs (paused here, resumed once the
+    /// rollback has ended), so no scheduled run recreates what the rollback removes before
+    /// the manifest is restored.
+    HoldReconcile,
 }
 
 impl Compensation {
@@ -382,6 +386,7 @@ impl Compensation {
             Self::RemoveArrakisObjects => "remove_arrakis_objects",
             Self::StopMemberSync => "stop_member_sync",
             Self::RestoreMode { .. } => "restore_mode",
+            Self::HoldReconcile => "hold_reconcile",
         }
     }
 
@@ -392,6 +397,7 @@ impl Compensation {
             Self::RemoveArrakisObjects => "delete the arrakis-* roles and the channels Arrakis added".into(),
             Self::StopMemberSync => "stop member sync".into(),
             Self::RestoreMode { mode } => format!("put the mode back to {}", mode.as_str()),
+            Self::HoldReconcile => "pause the reconcile schedule until the rollback ends".into(),
         }
     }
 }
@@ -586,6 +592,15 @@ impl RecordRollback {
             (None, None) => "migration.rollback_started".into(),
         }
     }
+}
+
+/// `migration.resume_reconcile`'s input: the rollback that held the schedule has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResumeReconcile {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The migration whose rollback held it.
+    pub migration_id: String,
 }
 
 /// `migration.finish`'s input: the migration is over (completed, rolled back, not ready).
