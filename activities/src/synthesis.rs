@@ -169,8 +169,8 @@ impl SynthesisActivities {
         Ok(plan::assess(manifest, 0, &applied, &guild, now_ms()))
     }
 
-    /// Puts the manifest's roles in manifest order (first = highest): in parallel mode right
-    /// below the incumbent's managed role, otherwise among the positions they already hold, so
+    /// Puts the manifest's roles in manifest order (first = highest): in parallel mode below
+    /// every other role, otherwise among the positions they already hold, so
     /// no other role moves. Returns how many roles moved (0: reads only).
     pub async fn order_roles(&self, input: &OrderRoles) -> Result<u32, ActivityError> {
         let community = community_id(input.community_id)?;
@@ -218,8 +218,9 @@ impl SynthesisActivities {
             .filter_map(|r| ids.id(ItemKind::Role, &r.key))
             .filter_map(|id| roles.iter().find(|r| r.id == id).map(|r| (id, r.position)))
             .collect();
-        // In parallel mode the roles stand right below the incumbent's own role; otherwise they
-        // keep the positions they hold, in manifest order.
+        // In parallel mode beside an incumbent the roles stand below every other role, so no
+        // member's colour or place in the member list changes; otherwise they keep the
+        // positions they hold, in manifest order.
         let ceiling = match (manifest.mode, self.bot_user_id) {
             (Mode::Parallel, Some(bot)) => {
                 let own: Vec<u64> = match reader.member(input.guild_id.get(), bot).await.map_err(discord)? {
@@ -227,7 +228,11 @@ impl SynthesisActivities {
                     None => Vec::new(),
                 };
                 let bot_top = roles.iter().filter(|r| own.contains(&r.id)).map(|r| r.position).max().unwrap_or(0);
-                migration::incumbent_ceiling(&roles, &own, incumbent).map(|c| (c, bot_top))
+                let ours_ids: Vec<u64> = ours.iter().map(|(id, _)| *id).collect();
+                migration::incumbent_ceiling(&roles, &own, incumbent).map(|_| {
+                    let ceiling = migration::parallel_ceiling(&roles, &ours_ids, input.guild_id.get());
+                    (ceiling.unwrap_or(bot_top), bot_top)
+                })
             }
             _ => None,
         };

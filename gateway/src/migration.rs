@@ -118,9 +118,9 @@ pub fn panel(readiness: &migration::Readiness, strategy: MigrationStrategy, days
         text.push_str("You can still start, with a reason: the override is audited and shown in the status.\n");
     }
     text.push_str(&format!(
-        "Strategy: **{}** — {}.\nArrakis makes `arrakis-*` copies of your roles, with no permissions, right below the \
-         incumbent's own role. Channels — {}. It never touches the incumbent's roles; Rollback removes everything it \
-         added, in seconds.",
+        "Strategy: **{}** — {}.\nArrakis makes `arrakis-*` copies of your roles, with no permissions or colour, below \
+         every other role (members see no change). Channels — {}. It never touches the incumbent's roles; Rollback \
+         removes everything it added, in seconds.",
         strategy.as_str(),
         strategies::migration_strategy(strategy, days),
         strategies::channel_strategy(ChannelStrategy::AdditiveOnly, &ChannelPlan::default())

@@ -52,6 +52,10 @@ impl Drop for MigrationGuild {
     }
 }
 
+/// The colour of the incumbent's Holder role: a holder's name shows it, before and after
+/// parallel mode starts.
+pub const HOLDER_BLUE: u32 = 0x3498DB;
+
 /// The shadow-mode manifest: Holder from 100 SPICE, Whale from 10,000, named as the
 /// incumbent's roles are.
 pub fn manifest(guild: &str, chain: &ChainFixture, operator_channel: u64) -> Value {
@@ -75,17 +79,22 @@ pub async fn seed(stack: &SynthesisStack, chain: &ChainFixture, members: u64, li
     let control = &stack.control;
     let guild = stack.new_guild().await;
     let guild_id: u64 = guild.parse().expect("guild id");
-    let role = |name: &str, position: i64, managed: bool| RoleSeed {
+    let role = |name: &str, position: i64, managed: bool, color: u32| RoleSeed {
         name: name.into(),
         position,
         managed,
+        color,
         permissions: if managed { 1 << 28 } else { 0 },
         ..Default::default()
     };
-    let roles = control
-        .seed_roles(guild_id, &[role("Collab.Land", 100, true), role("Holder", 90, false), role("Whale", 80, false)])
-        .await
-        .expect("roles");
+    // The incumbent's Holder is blue; the operator's own Moderator sits below the gated roles.
+    let seeded = [
+        role("Collab.Land", 100, true, 0),
+        role("Holder", 90, false, HOLDER_BLUE),
+        role("Whale", 80, false, 0),
+        role("Moderator", 70, false, 0xE67E22),
+    ];
+    let roles = control.seed_roles(guild_id, &seeded).await.expect("roles");
     let channels = control
         .seed_channels(
             guild_id,

@@ -9,7 +9,7 @@ use arrakis_tests::{
     SynthesisStack,
     chain::ChainFixture,
     member_sync::{held, keep_mining, link_wallets, spice},
-    migration::{MigrationGuild, backdate_shadow, moved, roles, seed, shell, status},
+    migration::{HOLDER_BLUE, MigrationGuild, backdate_shadow, moved, roles, seed, shell, status},
     operator::Operator,
     run_shell,
     shadow::chains_file,
@@ -82,6 +82,25 @@ async fn posted(stack: &SynthesisStack, channel: u64, text: &str) {
     .await
 }
 
+/// Each member's name colour: the colour of their highest role that has one (0: none).
+async fn name_colours(stack: &SynthesisStack, g: &MigrationGuild) -> BTreeMap<u64, u64> {
+    let state = stack.control.guild(g.id()).await.expect("state");
+    let coloured: Vec<(u64, i64, u64)> = state
+        .roles
+        .iter()
+        .filter_map(|r| Some((r["id"].as_str()?.parse().ok()?, r["position"].as_i64()?, r["color"].as_u64()?)))
+        .filter(|(_, _, colour)| *colour > 0)
+        .collect();
+    let members = stack.control.member_roles(g.id()).await.expect("member roles");
+    members
+        .into_iter()
+        .map(|(user, held)| {
+            let top = coloured.iter().filter(|(id, _, _)| held.contains(id)).max_by_key(|(_, position, _)| *position);
+            (user, top.map_or(0, |(_, _, colour)| *colour))
+        })
+        .collect()
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -100,25 +119,31 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
     let incumbent_before = held(&stack, &g.guild, &incumbent_roles).await;
     assert_eq!(incumbent_before, pairs(&g.holders, g.incumbent_holder));
     let log_start = stack.control.log(0).await.expect("log").len();
+    let colours_before = name_colours(&stack, &g).await;
+    assert_eq!(colours_before.values().filter(|c| **c == u64::from(HOLDER_BLUE)).count(), g.holders.len());
     // Two (shortened) days of 40 s in four batches: one every 20 s.
     start(&stack, &g.guild, "gradual", r#""days": 2, "batches": 4, "seconds_per_day": 40, "watch_secs": 600"#);
 
-    // Parallel: Arrakis's own roles, right below the incumbent's, with no permissions.
+    // Parallel: Arrakis's own roles below every other role (the incumbent's, the operator's
+    // Moderator), in manifest order, with no permissions and no colour.
     let parallel = wait_until(Duration::from_secs(120), "the arrakis-* roles in place", || async {
         let all = roles(&stack, g.id()).await;
-        let bot = all.get("Collab.Land")?.1;
-        (all.get("arrakis-holder")?.1 == bot - 1).then_some(all)
+        let others = all.iter().filter(|(n, _)| !n.starts_with("arrakis-") && *n != "@everyone");
+        let lowest_other = others.map(|(_, r)| r.1).min()?;
+        let ours_top = all.iter().filter(|(n, _)| n.starts_with("arrakis-")).map(|(_, r)| r.1).max()?;
+        let order = ["arrakis-holder", "arrakis-whale", "arrakis-conviction-lounge", "arrakis-diamond-hands"];
+        let positions: Vec<i64> = order.iter().map(|n| all.get(*n).map(|r| r.1)).collect::<Option<_>>()?;
+        let in_order = positions.windows(2).all(|w| w[0] > w[1]);
+        (in_order && ours_top < lowest_other).then_some(all)
     })
     .await;
-    let bot_position = parallel["Collab.Land"].1;
     let ours = arrakis_roles(&parallel);
     assert_eq!(ours, ["arrakis-conviction-lounge", "arrakis-diamond-hands", "arrakis-holder", "arrakis-whale"]);
     for name in &ours {
         let (_, position, permissions) = &parallel[name];
-        assert!(*position < bot_position, "{name} at {position} sits below Collab.Land's role at {bot_position}");
+        assert!(*position < parallel["Moderator"].1, "{name} at {position} sits below the operator's Moderator");
         assert_eq!(permissions, "0", "{name} carries no permissions");
     }
-    assert_eq!(parallel["arrakis-whale"].1, bot_position - 2, "in manifest order, right below");
     let holder = parallel["arrakis-holder"].0;
     let state = stack.control.guild(g.id()).await.expect("state");
     let channels: BTreeSet<&str> = state.channels.iter().filter_map(|c| c["name"].as_str()).collect();
@@ -149,6 +174,8 @@ async fn a_guild_goes_from_shadow_through_parallel_and_a_gradual_migration_to_pr
         (held(&stack, &g.guild, &[holder]).await == expected).then_some(())
     })
     .await;
+    // Holding arrakis-holder changes no member's name colour: still the incumbent's blue.
+    assert_eq!(name_colours(&stack, &g).await, colours_before, "no member's highest coloured role changed");
 
     // A member who joins now is moved at once, though their batch has not come.
     let newcomer = (1..)

@@ -1,8 +1,9 @@
 //! Migration (`migration-{guild_id}`): from the incumbent bot to Arrakis, as a saga.
 //!
 //! Readiness (the shadow tables), then the parallel manifest (`arrakis-*` roles without
-//! permissions, below the incumbent's), member sync on it, members moved over (at once, or in
-//! batches on durable timers with pause and resume), and the lead for strategies that take it.
+//! permissions or colour, below every other role), member sync on it, members moved over (at
+//! once, or in batches on durable timers with pause and resume), and the lead for strategies
+//! that take it.
 //! Every step registers its compensation before it runs; a rollback (the `rollback` update,
 //! or by itself when member sync reports too many members losing access or too many Discord
 //! errors) runs them in reverse, each until it succeeds. The state rides in the input across

@@ -27,8 +27,8 @@ pub(crate) fn screen(status: &WizardStatus) -> InteractionResponseData {
         format!("Channels — {}\n", strategies::channel_strategy(draft.channels.strategy, &draft.channels));
     if draft.mode == Mode::Parallel {
         strategy.push_str(
-            "Parallel mode: every role is named arrakis-…, carries no permissions and sits right below the \
-             incumbent's own role; the incumbent's roles are never touched.\n",
+            "Parallel mode: every role is named arrakis-…, carries no permissions or colour and sits below \
+             every other role, so members see no change; the incumbent's roles are never touched.\n",
         );
     }
     message(

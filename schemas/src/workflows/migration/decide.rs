@@ -106,12 +106,18 @@ pub fn parallel_manifest(
 ) -> (CommunityManifest, Vec<String>) {
     let mut m = base.clone();
     m.mode = Mode::Parallel;
+    // No permissions, no colour, not hoisted: beside the incumbent, members see no change.
     for role in &mut m.roles {
         role.name = parallel_role_name(&role.name);
         role.permissions = None;
+        role.color = 0;
+        role.hoist = false;
     }
-    let mut creates: Vec<String> =
-        m.roles.iter().map(|r| format!("role @{} (beside the incumbent's, no permissions)", r.name)).collect();
+    let mut creates: Vec<String> = m
+        .roles
+        .iter()
+        .map(|r| format!("role @{} (below your other roles, no permissions or colour)", r.name))
+        .collect();
     m.channels = match channels {
         ChannelStrategy::None => ChannelPlan::default(),
         ChannelStrategy::Custom => base.channels.clone(),
@@ -205,8 +211,16 @@ pub fn incumbent_ceiling(
     others.clone().filter(named).map(|r| r.position).max().or_else(|| others.map(|r| r.position).max())
 }
 
-/// Where Arrakis's roles go in parallel mode: right below the incumbent's highest managed role
-/// (`ceiling`), in manifest order (`ours` first = highest, with their current positions), and
+/// Where parallel mode puts Arrakis's roles: below every other role (the ones the incumbent
+/// assigns, the operator's own, any bot's), so they change no member's colour, hoisting or
+/// order. The position of the lowest role that is neither one of `ours` nor @everyone
+/// (`everyone`, the guild's id); `None` when there is none.
+pub fn parallel_ceiling(roles: &[crate::plan::ActualRole], ours: &[u64], everyone: u64) -> Option<i64> {
+    roles.iter().filter(|r| r.id != everyone && !ours.contains(&r.id)).map(|r| r.position).min()
+}
+
+/// Where Arrakis's roles go in parallel mode: right below `ceiling` ([`parallel_ceiling`]),
+/// in manifest order (`ours` first = highest, with their current positions), and
 /// below the Arrakis bot's own highest role (`bot_top`). Positions are Discord's (higher is
 /// above); returns the moves of the roles not yet in place.
 pub fn parallel_positions(ours: &[(u64, i64)], ceiling: i64, bot_top: i64) -> Vec<(u64, u64)> {
@@ -377,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn parallel_roles_go_right_below_the_incumbents_managed_role() {
+    fn parallel_roles_go_below_every_other_role() {
         let role = |id: u64, name: &str, position: i64, managed: bool| crate::plan::ActualRole {
             id,
             name: name.into(),
@@ -385,14 +399,31 @@ mod tests {
             managed,
             ..Default::default()
         };
-        let roles = [role(1, "Arrakis", 20, true), role(2, "Collab.Land", 10, true), role(3, "MEE6", 15, true)];
+        let roles = [
+            role(100, "@everyone", 0, false),
+            role(7, "arrakis-holder", 1, false),
+            role(4, "Moderator", 2, false),
+            role(3, "Holder", 3, false),
+            role(2, "Collab.Land", 4, true),
+            role(1, "Arrakis", 5, true),
+        ];
+        assert_eq!(parallel_ceiling(&roles, &[7], 100), Some(2), "below the operator's Moderator");
+        assert_eq!(parallel_positions(&[(7, 1)], 2, 5), Vec::<(u64, u64)>::new(), "in place: nothing moves");
+        assert_eq!(parallel_ceiling(&roles[..2], &[7], 100), None, "no other role");
+        // A role above them comes down: below Moderator, the lowest of the others.
+        let above = [roles[0].clone(), role(4, "Moderator", 1, false), role(7, "arrakis-holder", 2, false)];
+        assert_eq!(parallel_ceiling(&above, &[7], 100), Some(1));
+        assert_eq!(parallel_positions(&[(7, 2)], 1, 5), vec![(7, 1)]);
+        // Parallel placement applies beside an incumbent: its bot's managed role (or, unnamed,
+        // another bot's).
+        let bots = [role(1, "Arrakis", 20, true), role(2, "Collab.Land", 10, true), role(3, "MEE6", 15, true)];
         let collabland = Some(crate::workflows::incumbent::Incumbent::Collabland);
-        assert_eq!(incumbent_ceiling(&roles, &[1], collabland), Some(10));
-        assert_eq!(incumbent_ceiling(&roles, &[1], None), Some(15), "another bot's role, the highest");
-        assert_eq!(incumbent_ceiling(&roles[..1], &[1], collabland), None, "only our own");
+        assert_eq!(incumbent_ceiling(&bots, &[1], collabland), Some(10));
+        assert_eq!(incumbent_ceiling(&bots, &[1], None), Some(15), "another bot's role, the highest");
+        assert_eq!(incumbent_ceiling(&bots[..1], &[1], collabland), None, "only our own");
         // Fresh roles at the bottom: they take 9 and 8, and the incumbent's stays at 10.
         assert_eq!(parallel_positions(&[(7, 2), (8, 1)], 10, 20), vec![(7, 9), (8, 8)]);
-        // Roles above the incumbent's come down right below it.
+        // Roles above the ceiling come down right below it.
         assert_eq!(parallel_positions(&[(7, 12), (8, 11)], 10, 20), vec![(7, 11), (8, 10)]);
         // In place already: nothing moves.
         assert!(parallel_positions(&[(7, 9), (8, 8)], 10, 20).is_empty());
