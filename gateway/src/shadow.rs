@@ -7,7 +7,7 @@ use arrakis_schemas::{
     GuildId, Lenient, Mode,
     temporal::{IncumbentDetect, IncumbentDetectStatusQuery, ShadowSync, ShadowSyncStatusQuery},
     workflows::{
-        incumbent::{self, DetectInput, FindingSource},
+        incumbent::{self, DetectInput, FindingSource, Incumbent},
         search_attributes,
         shadow_sync::{self, ShadowSyncStatus, SyncPhase},
     },
@@ -15,7 +15,8 @@ use arrakis_schemas::{
 use futures::StreamExt;
 use std::time::SystemTime;
 use temporalio_client::{
-    WorkflowIdConflictPolicy, WorkflowListOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowListOptions, WorkflowQueryOptions,
+    WorkflowStartOptions,
     errors::WorkflowQueryError,
     schedules::{ScheduleError, ScheduleOverlapPolicy, TriggerScheduleOptions},
     tonic::Code,
@@ -91,6 +92,21 @@ impl Workflows {
             Ok(view)
         })
         .await
+    }
+
+    /// The incumbent detection found (or the operator named) in the guild, for the wizard to
+    /// start beside it. `None` when none is on record, or when Temporal does not say in time:
+    /// `/arrakis setup` opens either way.
+    pub async fn incumbent_detected(&self, guild_id: GuildId) -> Option<Incumbent> {
+        let client = self.client().await.ok()?;
+        let detection = client.get_workflow_handle::<IncumbentDetect>(incumbent::workflow_id(guild_id));
+        // The finished detection's result, read from its history: no worker is asked, and a
+        // detection still running is not waited for.
+        let result = detection.get_result(WorkflowGetResultOptions::default());
+        match tokio::time::timeout(std::time::Duration::from_millis(800), result).await {
+            Ok(Ok(outcome)) if outcome.done => outcome.finding.incumbent,
+            _ => None,
+        }
     }
 
     /// *Sync now*: triggers the guild's schedule (a sync already running is not doubled);

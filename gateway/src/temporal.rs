@@ -13,6 +13,7 @@ use arrakis_schemas::{
     },
     workflows::{
         eligibility_check::{self, EligibilityCheckInput, EligibilityReport},
+        incumbent::Incumbent,
         members::{self, MemberEvent, RolesSeen},
         reconcile::{self, ReconcileInput, ReconcileMode},
         wallet_link::{self, ChallengeRequest, SignatureSubmission, WalletLinkInput, WalletLinkStatus},
@@ -225,6 +226,7 @@ impl Workflows {
         guild_id: GuildId,
         operator_id: UserId,
         channel_id: Option<Snowflake>,
+        incumbent: Option<Incumbent>,
         request_id: &str,
     ) -> Result<WizardStatus, CallError> {
         self.timed("open_wizard", async {
@@ -237,7 +239,7 @@ impl Workflows {
             )
             .update_id(format!("open-{request_id}"))
             .build();
-            let request = Lenient::new(&OpenRequest { operator_id, channel_id });
+            let request = Lenient::new(&OpenRequest { operator_id, channel_id, incumbent });
             self.client()
                 .await?
                 .execute_update_with_start_workflow(Wizard, input, WizardOpenSession, request, options)

@@ -71,6 +71,7 @@ impl WizardDriver {
                 theme: manifest.theme,
                 mode: manifest.mode,
                 operator_channel_id: manifest.operator_channel_id,
+                beside: None,
             },
             StepAnswer::ChainSelect { chains: manifest.chains.clone() },
             StepAnswer::AssetConfig { assets: manifest.assets.clone() },

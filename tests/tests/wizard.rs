@@ -147,6 +147,68 @@ async fn an_operator_sets_up_a_guild_through_all_eight_steps() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beside_a_detected_incumbent_the_defaults_deploy_shadow_and_exclusive_asks_to_confirm() {
+    let stack = SynthesisStack::start(50).await;
+    let _worker = stack.in_process_worker();
+    let _gateway = stack.gateway().await;
+    let guild = stack.new_guild().await;
+    let channel = setup_channel(&stack, &guild).await;
+    // The gateway judged the guild when it joined (nothing found); the operator's word follows.
+    let detect = format!("incumbent-detect-{guild}");
+    wait_until(Duration::from_secs(60), "the detection on join", || {
+        let id = detect.clone();
+        async move { workflow_completed(&id).then_some(()) }
+    })
+    .await;
+    let (ok, text) = stack.shell("incumbent-override", &guild, &[("INCUMBENT", "collabland")]);
+    assert!(ok && text.contains("\"collabland\""), "{text}");
+    let op = Operator::admin(stack.control.clone(), guild.parse().expect("id"), OPERATOR, Some(channel));
+
+    // The first step names the bot and starts in shadow mode; exclusive is a confirmation.
+    let setup = op.command("setup", &[]).await.expect("setup");
+    assert!(setup.content().contains("Collab.Land runs in this server"), "{}", setup.content());
+    assert!(setup.content().contains("mode shadow"), "{}", setup.content());
+    let form = op.press("wiz:open:INIT").await.expect("form").callback().to_string();
+    assert!(
+        form.contains("exclusive_beside:collabland") && form.contains("Shadow: watch beside Collab.Land"),
+        "{form}"
+    );
+    let before = wizard_status(&stack, &guild);
+    let init = [("name", demo::NAME), ("theme", "basic")];
+    let refused = op.fill("INIT", &[init[0], init[1], ("mode", "exclusive")]).await.expect("refused");
+    assert!(refused.content().contains("Collab.Land runs in this server"), "{}", refused.content());
+    assert_eq!(wizard_status(&stack, &guild), before, "the state is unchanged");
+
+    // The defaults: shadow. REVIEW lists nothing to create, and what a parallel step would.
+    let chains = op.fill("INIT", &[init[0], init[1], ("mode", "shadow")]).await.expect("init");
+    assert!(chains.content().contains("step 2/8"), "{}", chains.content());
+    op.select("wiz:chains", &["1"]).await.expect("chains");
+    op.fill("ASSET_CONFIG", &[("assets", demo::ASSETS)]).await.expect("assets");
+    op.fill("ELIGIBILITY_RULES", &[("rules", demo::RULES)]).await.expect("rules");
+    op.fill("ROLE_MAPPING", &[("roles", demo::ROLES)]).await.expect("roles");
+    let review = op.fill("CHANNEL_STRUCTURE", &[("channels", demo::CHANNELS)]).await.expect("channels");
+    let plan = review.content();
+    assert!(plan.contains("step 7/8") && !plan.contains("Will create"), "{plan}");
+    assert!(plan.contains("Nothing changes in Discord") && plan.contains("@arrakis-spice-holder"), "{plan}");
+    let roles_before = names(&stack.control.guild(guild.parse().expect("id")).await.expect("guild").roles);
+    op.press("wiz:deploy").await.expect("deploy");
+    let wizard_id = format!("wizard-{guild}");
+    wait_until(Duration::from_secs(90), "the wizard to finish deploying", || {
+        let id = wizard_id.clone();
+        async move { workflow_completed(&id).then_some(()) }
+    })
+    .await;
+    let status = wizard_status(&stack, &guild);
+    assert_eq!(
+        (status["deploy"].as_str(), status["draft"]["mode"].as_str()),
+        (Some("done"), Some("shadow")),
+        "{status}"
+    );
+    let roles_after = names(&stack.control.guild(guild.parse().expect("id")).await.expect("guild").roles);
+    assert_eq!(roles_after, roles_before, "a shadow deploy creates nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_at_three_steps_is_refused_with_the_validators_message_and_nothing_changes() {
     let stack = SynthesisStack::start(50).await;
     let _worker = stack.in_process_worker();

@@ -77,10 +77,11 @@ impl WizardWorkflow {
 
     /// What `open` and `open_session` do: note where the operator works, restart the idle timer.
     fn take_open(&mut self, request: Lenient<OpenRequest>) {
-        if let Ok(request) = request.parse()
-            && request.channel_id.is_some()
-        {
-            self.channel_id = request.channel_id;
+        if let Ok(request) = request.parse() {
+            if request.channel_id.is_some() {
+                self.channel_id = request.channel_id;
+            }
+            self.status.take_incumbent(request.incumbent);
         }
         self.revision += 1;
     }
@@ -510,6 +511,7 @@ impl WizardWorkflow {
         let answer = answer.parse().map_err(|e| e.to_string())?;
         self.status.check_review(&answer).map_err(|e| e.to_string())?;
         self.status.check_chains(&answer).map_err(|e| e.to_string())?;
+        self.status.check_init(&answer).map_err(|e| e.to_string())?;
         self.status.draft.check(self.guild()?, self.status.step, &answer).map_err(|e| e.to_string().into())
     }
 

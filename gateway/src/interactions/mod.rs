@@ -308,7 +308,8 @@ impl Interactions {
                     return Ok(answer_ephemeral("Who are you? Discord sent no user."));
                 };
                 let channel = interaction.channel.as_ref().and_then(|c| Snowflake::new(c.id.get()).ok());
-                let status = self.workflows.open_wizard(guild_id, operator, channel, request_id).await?;
+                let incumbent = self.workflows.incumbent_detected(guild_id).await;
+                let status = self.workflows.open_wizard(guild_id, operator, channel, incumbent, request_id).await?;
                 Ok(answer(wizard::prompt(&status)))
             }
             "resume" => {

@@ -8,10 +8,13 @@ use super::{
 use crate::components::{block, choice, label, message, row, text_input};
 use arrakis_schemas::{
     Limits, Mode, Snowflake, Theme, ValidationErrors,
-    workflows::wizard::{
-        StepAnswer, WizardDraft, WizardStatus, WizardStep,
-        assets::{AssetEdit, ChainOption, FoundAsset},
-        form,
+    workflows::{
+        incumbent::Incumbent,
+        wizard::{
+            StepAnswer, WizardDraft, WizardStatus, WizardStep,
+            assets::{AssetEdit, ChainOption, FoundAsset},
+            form,
+        },
     },
 };
 use std::collections::BTreeMap;
@@ -126,6 +129,39 @@ pub(crate) fn operator_channel_select(chosen: Option<Snowflake>) -> Box<Componen
     }))
 }
 
+/// The value of the mode choice that confirms exclusive mode beside a detected incumbent:
+/// `exclusive_beside:{bot}`.
+const EXCLUSIVE_BESIDE: &str = "exclusive_beside";
+
+/// INIT's mode choice. Beside a detected incumbent it names the bot: shadow and parallel say
+/// what they do beside it, and exclusive is offered only as a confirmation that names it.
+fn mode_choice(mode: Mode, incumbent: Option<Incumbent>) -> Box<Component> {
+    let Some(bot) = incumbent else {
+        return choice(
+            "mode",
+            &[
+                ("exclusive", "Arrakis alone", !matches!(mode, Mode::Parallel | Mode::Shadow)),
+                ("parallel", "Beside another bot, with its own roles", mode == Mode::Parallel),
+                ("shadow", "Watch beside your bot, change nothing", mode == Mode::Shadow),
+            ],
+        );
+    };
+    let name = bot.signature().name;
+    let shadow = format!("Shadow: watch beside {name}, change nothing");
+    let parallel = format!("Parallel: arrakis-* roles beside {name}'s");
+    let exclusive = format!("Exclusive beside {name}: I confirm both bots act on roles");
+    let confirm = format!("{EXCLUSIVE_BESIDE}:{}", bot.as_str());
+    choice(
+        "mode",
+        &[
+            ("shadow", shadow.as_str(), !matches!(mode, Mode::Parallel | Mode::Exclusive)),
+            ("parallel", parallel.as_str(), mode == Mode::Parallel),
+            ("exclusive", "Exclusive (asks you to confirm)", false),
+            (confirm.as_str(), exclusive.as_str(), mode == Mode::Exclusive),
+        ],
+    )
+}
+
 /// The modal of a form step, prefilled with the saved answer; `None` for steps without one.
 pub fn modal(step: WizardStep, status: &WizardStatus) -> Option<InteractionResponseData> {
     let d = &status.draft;
@@ -148,17 +184,7 @@ pub fn modal(step: WizardStep, status: &WizardStatus) -> Option<InteractionRespo
                     ],
                 ),
             ),
-            label(
-                "Mode",
-                choice(
-                    "mode",
-                    &[
-                        ("exclusive", "Arrakis alone", !matches!(d.mode, Mode::Parallel | Mode::Shadow)),
-                        ("parallel", "Beside another bot, with its own roles", d.mode == Mode::Parallel),
-                        ("shadow", "Watch beside your bot, change nothing", d.mode == Mode::Shadow),
-                    ],
-                ),
-            ),
+            label("Mode", mode_choice(d.mode, status.incumbent)),
             label("Progress and drift reports go to", operator_channel_select(d.operator_channel_id)),
         ],
         WizardStep::AssetConfig => vec![label(
@@ -246,14 +272,24 @@ pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result
                     Theme::Basic
                 }
             };
-            let mode = match field("mode").as_str() {
-                "" | "exclusive" => Mode::Exclusive,
-                "parallel" => Mode::Parallel,
-                "shadow" => Mode::Shadow,
-                other => {
-                    errors.push("mode", format!("'{other}' is not exclusive, parallel or shadow"));
-                    Mode::Exclusive
-                }
+            let mode_field = field("mode");
+            let (mode, beside) = match mode_field.split_once(':') {
+                Some((EXCLUSIVE_BESIDE, bot)) => match Incumbent::parse(bot) {
+                    Some(bot) => (Mode::Exclusive, Some(bot)),
+                    None => {
+                        errors.push("mode", format!("'{bot}' is not a bot Arrakis knows"));
+                        (Mode::Exclusive, None)
+                    }
+                },
+                _ => match mode_field.as_str() {
+                    "" | "exclusive" => (Mode::Exclusive, None),
+                    "parallel" => (Mode::Parallel, None),
+                    "shadow" => (Mode::Shadow, None),
+                    other => {
+                        errors.push("mode", format!("'{other}' is not exclusive, parallel or shadow"));
+                        (Mode::Exclusive, None)
+                    }
+                },
             };
             let channel = field("operator_channel");
             let operator_channel_id = match channel.split(',').next().unwrap_or_default().trim() {
@@ -266,7 +302,7 @@ pub fn parse_form(step: WizardStep, fields: &BTreeMap<String, String>) -> Result
                     }
                 },
             };
-            StepAnswer::Init { name: field("name").trim().to_string(), theme, mode, operator_channel_id }
+            StepAnswer::Init { name: field("name").trim().to_string(), theme, mode, operator_channel_id, beside }
         }
         WizardStep::AssetConfig => StepAnswer::AssetConfig { assets: form::parse_assets(&field("assets"))? },
         WizardStep::EligibilityRules => StepAnswer::EligibilityRules { rules: form::parse_rules(&field("rules"))? },

@@ -9,6 +9,7 @@ use crate::components::{message, row};
 use arrakis_schemas::{
     Mode,
     workflows::{
+        migration,
         synthesis::RemovalChoice,
         wizard::{DeployPlan, WizardDraft, WizardStatus, WizardStep},
     },
@@ -23,8 +24,10 @@ pub(crate) fn screen(status: &WizardStatus) -> InteractionResponseData {
     let draft = &status.draft;
     let back = button(WizardAction::Back, "Back", ButtonStyle::Secondary);
     let plan = status.plan.as_ref().map_or_else(|| "The plan is not computed yet.".to_string(), plan_lines);
-    let mut strategy =
-        format!("Channels — {}\n", strategies::channel_strategy(draft.channels.strategy, &draft.channels));
+    let (mut strategy, plan) = match draft.mode {
+        Mode::Shadow => (String::new(), shadow_lines(status)),
+        _ => (format!("Channels — {}\n", strategies::channel_strategy(draft.channels.strategy, &draft.channels)), plan),
+    };
     if draft.mode == Mode::Parallel {
         strategy.push_str(
             "Parallel mode: every role is named arrakis-…, carries no permissions or colour and sits below \
@@ -46,6 +49,21 @@ pub(crate) fn screen(status: &WizardStatus) -> InteractionResponseData {
                 back,
             ],
         })],
+    )
+}
+
+/// What deploying in shadow mode does, instead of a plan (it creates nothing): saves the
+/// manifest and starts comparing with the incumbent; and what a later parallel step would
+/// create, under `arrakis-*` names, never the incumbent's.
+pub(crate) fn shadow_lines(status: &WizardStatus) -> String {
+    let bot = status.incumbent.map_or("your current bot", |i| i.signature().name);
+    let later: Vec<String> =
+        status.draft.roles.iter().map(|r| format!("@{}", migration::parallel_role_name(&r.name))).collect();
+    format!(
+        "Shadow mode: deploying saves this manifest and starts comparing {bot}'s roles with what Arrakis would \
+         grant. **Nothing changes in Discord**: no role, channel or member is touched.\nLater, a parallel step \
+         (`/arrakis migrate`) would create {}, under arrakis-* names, never {bot}'s.\n",
+        if later.is_empty() { "Arrakis's own roles".to_string() } else { later.join(", ") }
     )
 }
 

@@ -31,8 +31,15 @@ pub fn prompt(status: &WizardStatus) -> InteractionResponseData {
     match step {
         WizardStep::Init => message(
             format!(
-                "{}\n{}Name your community and choose its theme (tiers), mode and operator channel.\n{}{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
+                "{}\n{}{}Name your community and choose its theme (tiers), mode and operator channel.\n{}{CURRENTLY}{}{SHOWN_SEP}theme {}{SHOWN_SEP}mode {}",
                 step.heading(),
+                status.incumbent.map_or_else(String::new, |bot| {
+                    let name = bot.signature().name;
+                    format!(
+                        "**{name} runs in this server.** Shadow mode watches beside it and changes nothing in \
+                         Discord until you migrate; parallel adds Arrakis's own arrakis-* roles beside {name}'s.\n"
+                    )
+                }),
                 status.editing_version.map_or_else(String::new, |v| format!(
                     "Starting from the deployed version {v}: every step holds what is live; change what you need \
                      and deploy again.\n"

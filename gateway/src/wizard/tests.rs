@@ -197,6 +197,7 @@ fn a_form_parses_into_its_answer() {
             theme: Theme::Sietch,
             mode: Mode::Exclusive,
             operator_channel_id: None,
+            beside: None,
         }
     );
     let fields = BTreeMap::from([("rules".to_string(), "a = nope(".to_string())]);
@@ -218,4 +219,57 @@ fn the_setup_line_stops_repeating_a_deploy_the_mode_has_moved_on_from() {
     assert_eq!(super::answer::setup_line(&status, None), same, "unknown mode: the deploy's words stand");
     let moved = super::answer::setup_line(&status, Some(Mode::Primary));
     assert_eq!(moved, "manifest v3 deployed in shadow mode; the community has moved to primary mode since.");
+}
+
+#[test]
+fn beside_a_detected_incumbent_init_names_it_and_exclusive_is_a_confirmation() {
+    use arrakis_schemas::workflows::incumbent::Incumbent;
+    let mut status = WizardStatus { incumbent: Some(Incumbent::Collabland), ..WizardStatus::default() };
+    status.draft.mode = Mode::Shadow;
+    let text = prompt(&status).content.unwrap_or_default();
+    assert!(text.contains("Collab.Land runs in this server"), "{text}");
+    let form = serde_json::to_string(&modal(WizardStep::Init, &status).expect("modal")).expect("json");
+    assert!(
+        form.contains("Shadow: watch beside Collab.Land") && form.contains("exclusive_beside:collabland"),
+        "{form}"
+    );
+    let fields = |mode: &str| {
+        BTreeMap::from([("name".to_string(), "Sietch".to_string()), ("mode".to_string(), mode.to_string())])
+    };
+    let confirmed = parse_form(WizardStep::Init, &fields("exclusive_beside:collabland")).expect("init");
+    assert!(matches!(confirmed, StepAnswer::Init { mode: Mode::Exclusive, beside: Some(Incumbent::Collabland), .. }));
+    let plain = parse_form(WizardStep::Init, &fields("exclusive")).expect("init");
+    assert!(matches!(plain, StepAnswer::Init { mode: Mode::Exclusive, beside: None, .. }));
+    assert!(parse_form(WizardStep::Init, &fields("exclusive_beside:mee6")).is_err());
+}
+
+#[test]
+fn shadow_review_creates_nothing_and_says_what_parallel_would() {
+    use arrakis_schemas::{
+        RoleGrant, RoleSpec,
+        plan::ItemKind,
+        workflows::{
+            incumbent::Incumbent,
+            wizard::{DeployPlan, PlannedItem},
+        },
+    };
+    let mut status = WizardStatus { incumbent: Some(Incumbent::Collabland), ..WizardStatus::default() };
+    status.draft.mode = Mode::Shadow;
+    status.draft.roles = vec![RoleSpec {
+        key: "holder".into(),
+        name: "Holder".into(),
+        color: 0,
+        hoist: false,
+        mentionable: false,
+        grant: RoleGrant::Rule("holder".into()),
+        permissions: None,
+    }];
+    let item = PlannedItem { kind: ItemKind::Role, key: "holder".into(), name: "Holder".into(), detail: None };
+    status.plan = Some(DeployPlan { create: vec![item], ..DeployPlan::default() });
+    let text = super::review::screen(&status).content.unwrap_or_default();
+    assert!(!text.contains("Will create"), "{text}");
+    assert!(text.contains("Nothing changes in Discord") && text.contains("@arrakis-holder"), "{text}");
+    assert!(text.contains("never Collab.Land's"), "{text}");
+    status.draft.mode = Mode::Exclusive;
+    assert!(super::review::screen(&status).content.unwrap_or_default().contains("Will create"));
 }

@@ -5,7 +5,8 @@
 use super::assets;
 use crate::{
     Asset, ChannelPlan, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, Theme, UserId,
-    plan::ItemKind, workflows::synthesis::RemovalChoice,
+    plan::ItemKind,
+    workflows::{incumbent::Incumbent, synthesis::RemovalChoice},
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,10 @@ pub struct OpenRequest {
     /// The channel of the interaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<Snowflake>,
+    /// The incumbent bot detected in the guild, as the gateway found it: a new session starts
+    /// in shadow mode beside it, and exclusive mode needs a confirmation naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incumbent: Option<Incumbent>,
 }
 
 /// The `go_back` update's payload.
@@ -171,6 +176,10 @@ pub enum StepAnswer {
         /// when not chosen.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator_channel_id: Option<Snowflake>,
+        /// The operator's confirmation, naming the detected incumbent, that Arrakis runs alone
+        /// (`exclusive`) beside it: two bots granting and revoking the same members' roles.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        beside: Option<Incumbent>,
     },
     /// CHAIN_SELECT.
     ChainSelect {
@@ -365,6 +374,9 @@ pub struct WizardStatus {
     /// shows (empty in sessions begun before it was kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reached: Vec<WizardStep>,
+    /// The incumbent bot detected in the guild when the session was opened, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incumbent: Option<Incumbent>,
 }
 
 /// The `wizard.deployed_manifest` activity's answer: the guild's newest manifest version.

@@ -4,6 +4,7 @@
 //! a replay all meet the same rules.
 
 use super::{assets, contract::*, picks};
+use crate::workflows::incumbent::Incumbent;
 use crate::{
     ChannelPlan, ChannelStrategy, CommunityManifest, Condition, GuildId, Mode, RoleSpec, Snowflake, ValidationErrors,
 };
@@ -61,7 +62,7 @@ impl WizardDraft {
     pub fn with(&self, answer: &StepAnswer) -> Self {
         let mut next = self.clone();
         match answer.clone() {
-            StepAnswer::Init { name, theme, mode, operator_channel_id } => {
+            StepAnswer::Init { name, theme, mode, operator_channel_id, .. } => {
                 next.name = Some(name);
                 next.theme = theme;
                 next.mode = mode;
@@ -204,6 +205,38 @@ impl WizardStatus {
 }
 
 impl WizardStatus {
+    /// Notes the incumbent the gateway found when the session was opened. A session that has
+    /// nothing in it yet (a first setup, untouched) starts in shadow mode beside it: keeping
+    /// the defaults never deploys a second bot that fights the first.
+    pub fn take_incumbent(&mut self, incumbent: Option<Incumbent>) {
+        let Some(incumbent) = incumbent else { return };
+        self.incumbent = Some(incumbent);
+        if self.step == WizardStep::Init && self.editing_version.is_none() && self.draft == WizardDraft::new() {
+            self.draft.mode = Mode::Shadow;
+        }
+    }
+
+    /// INIT's own rule, which needs the incumbent: exclusive mode beside a detected one needs
+    /// the operator's confirmation naming it (`beside`).
+    pub fn check_init(&self, answer: &StepAnswer) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if let (StepAnswer::Init { mode: Mode::Exclusive, beside, .. }, Some(incumbent)) = (answer, self.incumbent)
+            && *beside != Some(incumbent)
+        {
+            let name = incumbent.signature().name;
+            errors.push(
+                "mode",
+                format!(
+                    "{name} runs in this server: `exclusive` beside it means two bots granting and revoking the same \
+                     members' roles. Choose `shadow` (watch beside {name}, change nothing) or `parallel` (Arrakis's own \
+                     arrakis-* roles), or confirm exclusive beside {name} (`beside`: {})",
+                    incumbent.as_str()
+                ),
+            );
+        }
+        errors.into_result()
+    }
+
     /// CHAIN_SELECT's own rule, which needs the chains the worker reads: when it said which,
     /// only those (an asset on another chain could never be read).
     pub fn check_chains(&self, answer: &StepAnswer) -> Result<(), ValidationErrors> {
@@ -372,6 +405,7 @@ mod tests {
                 theme: Theme::Basic,
                 mode: Mode::Exclusive,
                 operator_channel_id: None,
+                beside: None,
             })
             .with(&StepAnswer::ChainSelect { chains: vec![1] })
             .with(&StepAnswer::AssetConfig { assets: vec![asset()] })
@@ -501,5 +535,35 @@ mod tests {
             "{}",
             status.funnel_line()
         );
+    }
+
+    #[test]
+    fn beside_a_detected_incumbent_a_new_session_starts_in_shadow_and_exclusive_needs_its_name() {
+        use crate::workflows::incumbent::Incumbent::Collabland;
+        let mut fresh = WizardStatus { draft: WizardDraft::new(), ..WizardStatus::default() };
+        fresh.take_incumbent(Some(Collabland));
+        assert_eq!((fresh.draft.mode, fresh.incumbent), (Mode::Shadow, Some(Collabland)));
+        let mut editing = WizardStatus { draft: answered(), editing_version: Some(2), ..WizardStatus::default() };
+        editing.take_incumbent(Some(Collabland));
+        assert_eq!(editing.draft.mode, Mode::Exclusive, "a deployed version keeps its mode");
+        let mut none = WizardStatus { draft: WizardDraft::new(), ..WizardStatus::default() };
+        none.take_incumbent(None);
+        assert_eq!(none.draft.mode, Mode::Exclusive);
+
+        let init = |mode, beside| StepAnswer::Init {
+            name: "Sietch".into(),
+            theme: Theme::Basic,
+            mode,
+            operator_channel_id: None,
+            beside,
+        };
+        let refused = fresh.check_init(&init(Mode::Exclusive, None)).expect_err("needs the confirmation");
+        assert!(refused.to_string().contains("Collab.Land runs in this server"), "{refused}");
+        assert!(fresh.check_init(&init(Mode::Exclusive, Some(Collabland))).is_ok());
+        let wrong = init(Mode::Exclusive, Some(crate::workflows::incumbent::Incumbent::Matrica));
+        assert!(fresh.check_init(&wrong).is_err(), "the confirmation names the bot that is here");
+        assert!(fresh.check_init(&init(Mode::Shadow, None)).is_ok());
+        assert!(fresh.check_init(&init(Mode::Parallel, None)).is_ok());
+        assert!(none.check_init(&init(Mode::Exclusive, None)).is_ok(), "no incumbent, nothing to confirm");
     }
 }
