@@ -23,8 +23,8 @@ use anyhow::Context;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use twilight_model::id::Id;
 
-/// Now, Unix ms: when the gateway received an event or an interaction, which member sync
-/// compares with the times of its own writes.
+/// Now, Unix ms: when the gateway received an event or an interaction (which member sync
+/// compares with the times of its own writes), and the "now" of the status lines.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -370,7 +370,7 @@ impl Interactions {
             }
             "migrate" => {
                 let current = self.workflows.migration_status(guild_id).await?;
-                if let Some(text) = migration::running(current.as_ref(), unix_ms()) {
+                if let Some(text) = migration::running(current.as_ref(), crate::now_ms()) {
                     return Ok(answer_ephemeral(text));
                 }
                 let readiness = migration::readiness_preview(&self.workflows, guild_id).await?;
@@ -478,7 +478,7 @@ impl Interactions {
             Err(e) => return Err(e),
         }
         text.push_str(&crate::shadow::status_lines(&shadow, mode, std::time::SystemTime::now()));
-        let now_ms = unix_ms();
+        let now_ms = crate::now_ms();
         text.push_str(&crate::member_sync::status_lines(members.as_ref(), now_ms));
         text.push_str(&migration::status_lines(migration.as_ref(), now_ms));
         let runs = self.workflows.recent_runs(guild_id, 8).await?;
@@ -490,13 +490,6 @@ impl Interactions {
         }
         Ok((text, shadow.scheduled))
     }
-}
-
-/// Now, in Unix milliseconds, for the status lines' "next in …" and "until …".
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
 /// The response for a finished call.
